@@ -1,0 +1,43 @@
+/**
+ * Wires one ray-mcp instance: logger, inspector, actor system, MCP server. main.ts connects it to
+ * stdio; tests connect it to an in-memory transport.
+ */
+import type { McpServer } from '@modelcontextprotocol/server';
+import { type Inspection, startInspection } from './actors/inspector.js';
+import { RaySystem } from './actors/system.js';
+import type { Config } from './config.js';
+import { createLogger, type Logger } from './logger.js';
+import { createMcpServer } from './mcp/server.js';
+
+export interface App {
+  config: Config;
+  log: Logger;
+  system: RaySystem;
+  server: McpServer;
+  inspection?: Inspection;
+  /** Stops the actors, every child process, the inspector and the MCP connection. Idempotent. */
+  close(reason: string): Promise<void>;
+}
+
+export async function createApp(config: Config, options: { log?: Logger } = {}): Promise<App> {
+  const log = options.log ?? createLogger(config);
+  const inspection = await startInspection(config, log);
+  const system = new RaySystem({ config, log, inspect: inspection?.inspect });
+  const server = createMcpServer({ system, config, log });
+  let closing: Promise<void> | undefined;
+  return {
+    config,
+    log,
+    system,
+    server,
+    inspection,
+    close(reason) {
+      closing ??= (async () => {
+        await system.shutdown(reason);
+        await server.close().catch(() => {});
+        await inspection?.stop();
+      })();
+      return closing;
+    },
+  };
+}

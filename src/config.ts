@@ -1,0 +1,169 @@
+/**
+ * Settings, read and validated once. Flags win over environment variables, which win over defaults.
+ * Nothing else in ray-mcp reads `process.env`: children get `config.childEnv`.
+ */
+import { homedir } from 'node:os';
+import { delimiter, join, resolve } from 'node:path';
+import { z } from 'zod';
+import { projectRoot } from './paths.js';
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export const ON_EXIT = ['stop', 'keep'] as const;
+
+/** What the command line hands over; every field optional (unset = not given). */
+export interface Flags {
+  rayBin?: string;
+  dataDir?: string;
+  logLevel?: string;
+  readOnly?: boolean;
+  destructive?: boolean;
+  inspect?: string | boolean;
+  inspectPort?: string;
+  requestTimeout?: string;
+  shutdownTimeout?: string;
+  onExit?: string;
+}
+
+const msFromSeconds = (name: string, min: number, max: number) =>
+  z.coerce
+    .number({ error: `${name} must be a number of seconds` })
+    .min(min, `${name} must be at least ${min} s`)
+    .max(max, `${name} must be at most ${max} s`)
+    .transform((s) => Math.round(s * 1000));
+
+const boolFromEnv = (name: string) =>
+  z
+    .string()
+    .transform((v) => v.trim().toLowerCase())
+    .refine((v) => ['1', 'true', 'yes', 'on', '0', 'false', 'no', 'off', ''].includes(v), {
+      message: `${name} must be one of 1, true, yes, on, 0, false, no, off`,
+    })
+    .transform((v) => ['1', 'true', 'yes', 'on'].includes(v));
+
+const SettingsSchema = z.object({
+  rayBin: z.string().min(1).optional(),
+  dataDir: z.string().min(1),
+  logLevel: z.enum(LOG_LEVELS, { error: `log level must be one of ${LOG_LEVELS.join(', ')}` }),
+  readOnly: z.boolean(),
+  destructive: z.boolean(),
+  inspect: z.union([
+    z.literal(false),
+    z.literal(true),
+    z
+      .string()
+      .regex(/^wss?:\/\/[^\s]+$/, 'inspect must be a ws:// or wss:// URL of a Stately inspector bridge'),
+  ]),
+  inspectPort: z.coerce
+    .number({ error: 'inspect port must be a number' })
+    .int('inspect port must be an integer')
+    .min(0, 'inspect port must be 0-65535')
+    .max(65535, 'inspect port must be 0-65535'),
+  requestTimeoutMs: msFromSeconds('request timeout', 1, 3600),
+  shutdownTimeoutMs: msFromSeconds('shutdown timeout', 1, 300),
+  onExit: z.enum(ON_EXIT, { error: `on-exit must be one of ${ON_EXIT.join(', ')}` }),
+});
+
+export type Settings = z.infer<typeof SettingsSchema>;
+
+export interface Config extends Settings {
+  /** The checkout or package root: where the default `.venv` lives. */
+  projectRoot: string;
+  home: string;
+  /** Directories searched for executables, from PATH. */
+  path: string[];
+  rayAuth: { token?: string; tokenPath: string; mode?: string };
+  kubeconfigPaths: string[];
+  gcp: { credentialsFile?: string; gcloudConfigDir: string; project?: string };
+  aws: {
+    profile?: string;
+    region?: string;
+    accessKeyInEnv: boolean;
+    sharedCredentialsFile: string;
+    configFile: string;
+  };
+  /** The environment handed to children we spawn (Ray needs PATH, HOME, ...). */
+  childEnv: Record<string, string>;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): Config {
+  const home = env.HOME || homedir();
+  const raw = {
+    rayBin: flags.rayBin ?? (env.RAY_MCP_RAY_BIN || undefined),
+    dataDir:
+      flags.dataDir ??
+      env.RAY_MCP_DATA_DIR ??
+      join(env.XDG_DATA_HOME || join(home, '.local', 'share'), 'ray-mcp'),
+    logLevel: flags.logLevel ?? env.RAY_MCP_LOG_LEVEL ?? 'info',
+    readOnly: flags.readOnly ?? parseEnvBool('RAY_MCP_READ_ONLY', env.RAY_MCP_READ_ONLY) ?? false,
+    destructive:
+      flags.destructive === false
+        ? false
+        : !(parseEnvBool('RAY_MCP_NO_DESTRUCTIVE', env.RAY_MCP_NO_DESTRUCTIVE) ?? false),
+    inspect: flags.inspect ?? inspectFromEnv(env.RAY_MCP_INSPECT),
+    inspectPort: flags.inspectPort ?? env.RAY_MCP_INSPECT_PORT ?? '0',
+    requestTimeoutMs: flags.requestTimeout ?? env.RAY_MCP_REQUEST_TIMEOUT ?? '60',
+    shutdownTimeoutMs: flags.shutdownTimeout ?? env.RAY_MCP_SHUTDOWN_TIMEOUT ?? '15',
+    onExit: flags.onExit ?? env.RAY_MCP_ON_EXIT ?? 'stop',
+  };
+  const parsed = SettingsSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `  --${kebab(String(i.path[0]))}: ${i.message}`);
+    throw new ConfigError(`Invalid settings:\n${problems.join('\n')}\nRun 'ray-mcp --help' for the options.`);
+  }
+  const settings = parsed.data;
+
+  const childEnv: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) childEnv[k] = v;
+
+  return {
+    ...settings,
+    dataDir: resolve(settings.dataDir),
+    rayBin: settings.rayBin ? resolve(settings.rayBin) : undefined,
+    projectRoot,
+    home,
+    path: (env.PATH ?? '').split(delimiter).filter(Boolean),
+    rayAuth: {
+      token: env.RAY_AUTH_TOKEN || undefined,
+      tokenPath: env.RAY_AUTH_TOKEN_PATH || join(home, '.ray', 'auth_token'),
+      mode: env.RAY_AUTH_MODE || undefined,
+    },
+    kubeconfigPaths: (env.KUBECONFIG
+      ? env.KUBECONFIG.split(delimiter)
+      : [join(home, '.kube', 'config')]
+    ).filter(Boolean),
+    gcp: {
+      credentialsFile: env.GOOGLE_APPLICATION_CREDENTIALS || undefined,
+      gcloudConfigDir: env.CLOUDSDK_CONFIG || join(home, '.config', 'gcloud'),
+      project: env.GOOGLE_CLOUD_PROJECT || env.CLOUDSDK_CORE_PROJECT || undefined,
+    },
+    aws: {
+      profile: env.AWS_PROFILE || undefined,
+      region: env.AWS_REGION || env.AWS_DEFAULT_REGION || undefined,
+      accessKeyInEnv: Boolean(env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY),
+      sharedCredentialsFile: env.AWS_SHARED_CREDENTIALS_FILE || join(home, '.aws', 'credentials'),
+      configFile: env.AWS_CONFIG_FILE || join(home, '.aws', 'config'),
+    },
+    childEnv,
+  };
+}
+
+function parseEnvBool(name: string, value: string | undefined): boolean | undefined {
+  if (value === undefined) return undefined;
+  const res = boolFromEnv(name).safeParse(value);
+  if (!res.success) throw new ConfigError(`Invalid settings:\n  ${name}: ${res.error.issues[0]?.message}`);
+  return res.data;
+}
+
+function inspectFromEnv(value: string | undefined): string | boolean {
+  if (value === undefined || value === '') return false;
+  const lowered = value.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(lowered)) return true;
+  if (['0', 'false', 'no', 'off'].includes(lowered)) return false;
+  return value;
+}
+
+const kebab = (s: string) => s.replace(/Ms$/, '').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);

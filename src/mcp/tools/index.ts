@@ -1,0 +1,18 @@
+import type { Config } from '../../config.js';
+import { checkEnvironment } from './environment.tool.js';
+import type { AnyToolDefinition } from './tool.js';
+
+/** Every tool ray-mcp serves, in the order tools/list shows them. */
+export const ALL_TOOLS: readonly AnyToolDefinition[] = [checkEnvironment];
+
+/** --read-only keeps read-only tools; --no-destructive drops destructive ones. Decided once, at registration. */
+export function selectTools(
+  tools: readonly AnyToolDefinition[],
+  config: Pick<Config, 'readOnly' | 'destructive'>,
+): AnyToolDefinition[] {
+  return tools.filter(
+    (t) =>
+      (!config.readOnly || t.annotations.readOnlyHint) &&
+      (config.destructive || !t.annotations.destructiveHint),
+  );
+}

@@ -1,0 +1,48 @@
+/**
+ * What a tool is: a name, a description written for a model, zod input and output schemas,
+ * annotations, and a handler that sends a command to an actor and maps its snapshot to a
+ * compact result. Handlers throw RayMcpError for anything the user can act on.
+ */
+import type { ServerContext, ToolAnnotations } from '@modelcontextprotocol/server';
+import type { z } from 'zod';
+import type { RaySystem } from '../../actors/system.js';
+import type { Config } from '../../config.js';
+import type { Logger } from '../../logger.js';
+
+export interface ToolResult<T> {
+  structured: T;
+  /** One short line for the model; the structured result carries the detail. */
+  text: string;
+}
+
+export interface ToolContext {
+  system: RaySystem;
+  config: Config;
+  log: Logger;
+  /** Sends a progress notification when the client asked for them; a no-op otherwise. */
+  progress(progress: number, total?: number, message?: string): Promise<void>;
+  signal: AbortSignal;
+  mcp: ServerContext;
+}
+
+export interface ToolDefinition<I extends z.ZodObject = z.ZodObject, O extends z.ZodObject = z.ZodObject> {
+  name: string;
+  title: string;
+  description: string;
+  input: I;
+  output: O;
+  annotations: Required<
+    Pick<ToolAnnotations, 'readOnlyHint' | 'destructiveHint' | 'idempotentHint' | 'openWorldHint'>
+  >;
+  handler(args: z.infer<I>, ctx: ToolContext): Promise<ToolResult<z.infer<O>>>;
+}
+
+/** Identity, for inference: the handler's args and result follow the schemas. */
+export function defineTool<I extends z.ZodObject, O extends z.ZodObject>(
+  def: ToolDefinition<I, O>,
+): ToolDefinition<I, O> {
+  return def;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: a list of tools with different schemas
+export type AnyToolDefinition = ToolDefinition<any, any>;
