@@ -105,9 +105,9 @@ export async function probeEnvironment(
     const fix = broken
       ? `Fix or remove ${broken.path}: ${broken.error}`
       : kube.contexts.length === 0
-        ? 'No kubeconfig context: use connect_kubernetes_cluster for GKE/EKS, or set KUBECONFIG to a kubeconfig file.'
+        ? 'No kubeconfig context: set KUBECONFIG to a kubeconfig file (default ~/.kube/config).'
         : !kube.currentContext
-          ? 'No current context: pass a context name to connect_kubernetes_cluster.'
+          ? 'No current context: run kubectl config use-context NAME.'
           : undefined;
     return {
       kubectl,

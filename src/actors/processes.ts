@@ -1,6 +1,8 @@
 /**
  * Every child process ray-mcp starts goes through here, so shutdown can stop all of them and a
- * test can prove none is left. Argument arrays only, never a shell string.
+ * test can prove none is left. Argument arrays only, never a shell string. Each child leads its
+ * own process group and signals go to the whole group: a wrapper script's own children (or a
+ * Ray node's raylet) are never orphaned when the child is stopped.
  */
 import { execa, type Options, type ResultPromise } from 'execa';
 import type { Logger } from '../logger.js';
@@ -23,20 +25,26 @@ export class ProcessRegistry {
     private readonly log: Logger,
   ) {}
 
-  /** Starts a process and tracks it until it exits. */
+  /** Starts a process in its own process group and tracks it until it exits. */
   start(file: string, args: readonly string[], options: Options = {}): ResultPromise {
     const child = execa(file, args, {
       env: this.env,
       extendEnv: false,
       reject: false,
       stdin: 'ignore',
-      forceKillAfterDelay: 3000,
+      detached: true,
+      // Our own group kill below replaces execa's single-pid kill on timeout and cancel.
+      forceKillAfterDelay: false,
       ...options,
     });
     this.live.add(child);
     this.log.debug({ pid: child.pid, file, args }, 'process started');
-    const forget = () => this.live.delete(child);
-    child.then(forget, forget);
+    const done = () => {
+      this.live.delete(child);
+      // The leader is gone; make sure nothing it started outlives it either.
+      if (child.pid) signalGroup(child.pid, 'SIGKILL');
+    };
+    child.then(done, done);
     return child;
   }
 
@@ -47,19 +55,20 @@ export class ProcessRegistry {
     opts: { timeoutMs: number; signal?: AbortSignal; env?: Record<string, string> },
   ): Promise<ProbeResult> {
     const child = this.start(file, args, {
-      timeout: opts.timeoutMs,
       cancelSignal: opts.signal,
-      forceKillAfterDelay: 1000,
       stripFinalNewline: true,
       maxBuffer: 1_000_000,
       ...(opts.env ? { env: { ...this.env, ...opts.env } } : {}),
     });
+    const timer = setTimeout(() => child.pid && signalGroup(child.pid, 'SIGKILL'), opts.timeoutMs);
     const res = await child;
-    const notFound = res.failed && !res.timedOut && res.exitCode === undefined && !res.isCanceled;
+    clearTimeout(timer);
+    const timedOut = res.signal === 'SIGKILL' && !res.isCanceled;
+    const notFound = res.failed && res.exitCode === undefined && res.signal === undefined && !res.isCanceled;
     return {
       ok: !res.failed,
       notFound,
-      timedOut: res.timedOut,
+      timedOut,
       exitCode: res.exitCode,
       stdout: String(res.stdout ?? ''),
       stderr: String(res.stderr ?? ''),
@@ -74,17 +83,32 @@ export class ProcessRegistry {
     return [...this.live].map((c) => c.pid).filter((p): p is number => p !== undefined);
   }
 
-  /** SIGTERM every live child, then SIGKILL what is left after `graceMs`. */
+  /** SIGTERM every live child's group, then SIGKILL what is left after `graceMs`. */
   async stopAll(graceMs: number): Promise<void> {
     const children = [...this.live];
     if (children.length === 0) return;
     this.log.info({ count: children.length }, 'stopping child processes');
-    for (const c of children) c.kill('SIGTERM');
+    for (const c of children) if (c.pid) signalGroup(c.pid, 'SIGTERM');
     const settled = Promise.allSettled(children);
-    const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), graceMs).unref());
-    if ((await Promise.race([settled, timer])) === 'timeout') {
-      for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((r) => {
+      timer = setTimeout(() => r('timeout'), graceMs);
+    });
+    const outcome = await Promise.race([settled, timeout]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') {
+      for (const c of children) if (c.pid) signalGroup(c.pid, 'SIGKILL');
       await settled;
     }
+  }
+}
+
+/** Signals the process group led by `pid`; a group that is already gone is fine. */
+export function signalGroup(pid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(-pid, signal);
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -1,0 +1,36 @@
+/**
+ * Once per run: check the build is there, give every test one scratch root, and at the end fail
+ * the run if any process started under that root (a Ray node, a fake CLI) outlived the suite.
+ */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { listProcesses } from './processes.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    testRoot: string;
+  }
+}
+
+export default function setup(project: TestProject) {
+  if (!existsSync(join(import.meta.dirname, '..', '..', 'dist', 'src', 'main.js'))) {
+    throw new Error('dist/src/main.js is missing: run the tests with `npm test` (it builds first).');
+  }
+  // Short: Ray's socket paths under it must fit in 107 bytes.
+  const root = mkdtempSync(join(tmpdir(), 'rmt-'));
+  project.provide('testRoot', root);
+  return async () => {
+    const leaked = listProcesses().filter((p) => p.cmdline.includes(root));
+    rmSync(root, { recursive: true, force: true });
+    if (leaked.length) {
+      for (const p of leaked) process.kill(p.pid, 'SIGKILL');
+      throw new Error(
+        `${leaked.length} process(es) started by the tests outlived the suite:\n${leaked
+          .map((p) => `  ${p.pid} ${p.cmdline.slice(0, 200)}`)
+          .join('\n')}`,
+      );
+    }
+  };
+}

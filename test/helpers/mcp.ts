@@ -1,0 +1,93 @@
+/**
+ * Real MCP clients against ray-mcp: the built server over stdio (as Claude Desktop runs it), or
+ * the same app in-process over InMemoryTransport.
+ */
+import { mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
+import { type CallToolResult, Client, InMemoryTransport } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { inject } from 'vitest';
+import { type App, createApp } from '../../src/app.js';
+import { type Flags, loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/logger.js';
+
+export const MAIN = join(import.meta.dirname, '..', '..', 'dist', 'src', 'main.js');
+
+export function scratchDir(prefix = 't'): string {
+  return mkdtempSync(join(inject('testRoot'), `${prefix}-`));
+}
+
+/** The environment a test server runs with: the real one, minus settings that would leak in. */
+export function baseEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v !== undefined && !k.startsWith('RAY_MCP_') && !k.startsWith('VITEST') && k !== 'NODE_OPTIONS')
+      env[k] = v;
+  }
+  return { ...env, RAY_MCP_DATA_DIR: scratchDir('data'), RAY_MCP_LOG_LEVEL: 'warn', ...extra };
+}
+
+export interface StdioServer {
+  client: Client;
+  transport: StdioClientTransport;
+  pid: number;
+  stderr(): string;
+  close(): Promise<void>;
+}
+
+export async function startStdioServer(
+  opts: { args?: string[]; env?: Record<string, string> } = {},
+): Promise<StdioServer> {
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [MAIN, ...(opts.args ?? [])],
+    env: baseEnv(opts.env),
+    stderr: 'pipe',
+  });
+  let stderr = '';
+  transport.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const client = new Client({ name: 'ray-mcp-tests', version: '1.0.0' });
+  await client.connect(transport);
+  return {
+    client,
+    transport,
+    pid: transport.pid!,
+    stderr: () => stderr,
+    close: () => client.close(),
+  };
+}
+
+export interface InMemoryServer {
+  client: Client;
+  app: App;
+  close(): Promise<void>;
+}
+
+export async function startInMemoryServer(
+  flags: Flags = {},
+  env: Record<string, string> = {},
+): Promise<InMemoryServer> {
+  const config = loadConfig(flags, baseEnv(env));
+  const app = await createApp(config, { log: createLogger({ logLevel: 'warn' }) });
+  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+  await app.server.connect(serverSide);
+  const client = new Client({ name: 'ray-mcp-tests', version: '1.0.0' });
+  await client.connect(clientSide);
+  return {
+    client,
+    app,
+    async close() {
+      await client.close();
+      await app.close('test done');
+    },
+  };
+}
+
+export function textOf(result: CallToolResult): string {
+  return result.content
+    .filter((c): c is { type: 'text'; text: string } => c.type === 'text')
+    .map((c) => c.text)
+    .join('\n');
+}
