@@ -22,7 +22,7 @@ export interface App {
 export async function createApp(config: Config, options: { log?: Logger } = {}): Promise<App> {
   const log = options.log ?? createLogger(config);
   const inspection = await startInspection(config, log);
-  const system = new RaySystem({ config, log, inspect: inspection?.inspect });
+  const system = await RaySystem.create({ config, log, inspect: inspection?.inspect });
   const server = createMcpServer({ system, config, log });
   let closing: Promise<void> | undefined;
   return {

@@ -2,7 +2,7 @@
  * Settings, read and validated once. Flags win over environment variables, which win over defaults.
  * Nothing else in ray-mcp reads `process.env`: children get `config.childEnv`.
  */
-import { homedir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { projectRoot } from './paths.js';
@@ -22,6 +22,8 @@ export interface Flags {
   requestTimeout?: string;
   shutdownTimeout?: string;
   onExit?: string;
+  tempRoot?: string;
+  portRange?: string;
 }
 
 const msFromSeconds = (name: string, min: number, max: number) =>
@@ -61,6 +63,23 @@ const SettingsSchema = z.object({
   requestTimeoutMs: msFromSeconds('request timeout', 1, 3600),
   shutdownTimeoutMs: msFromSeconds('shutdown timeout', 1, 300),
   onExit: z.enum(ON_EXIT, { error: `on-exit must be one of ${ON_EXIT.join(', ')}` }),
+  tempRoot: z
+    .string()
+    .min(1)
+    .refine((p) => resolve(p).length <= 28, {
+      message:
+        'temp root must be at most 28 characters long: Ray socket paths under it must fit in 107 bytes',
+    }),
+  portRange: z
+    .string()
+    .regex(/^\d+-\d+$/, 'port range must look like 20000-32767')
+    .transform((r) => {
+      const [from, to] = r.split('-').map(Number) as [number, number];
+      return { from, to };
+    })
+    .refine((r) => r.from >= 1024 && r.to <= 65535 && r.to - r.from + 1 >= 120, {
+      message: 'port range must lie within 1024-65535 and hold at least 120 ports (one head node needs 110)',
+    }),
 });
 
 export type Settings = z.infer<typeof SettingsSchema>;
@@ -108,6 +127,9 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): 
     requestTimeoutMs: flags.requestTimeout ?? env.RAY_MCP_REQUEST_TIMEOUT ?? '60',
     shutdownTimeoutMs: flags.shutdownTimeout ?? env.RAY_MCP_SHUTDOWN_TIMEOUT ?? '15',
     onExit: flags.onExit ?? env.RAY_MCP_ON_EXIT ?? 'stop',
+    tempRoot: flags.tempRoot ?? env.RAY_MCP_TEMP_ROOT ?? join(tmpdir(), 'ray-mcp'),
+    // Below Linux's ephemeral range (32768+), so outgoing connections never take them.
+    portRange: flags.portRange ?? env.RAY_MCP_PORT_RANGE ?? '20000-32767',
   };
   const parsed = SettingsSchema.safeParse(raw);
   if (!parsed.success) {
@@ -122,6 +144,7 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): 
   return {
     ...settings,
     dataDir: resolve(settings.dataDir),
+    tempRoot: resolve(settings.tempRoot),
     rayBin: settings.rayBin ? resolve(settings.rayBin) : undefined,
     projectRoot,
     home,

@@ -17,8 +17,14 @@ export interface ProbeResult {
   stderr: string;
 }
 
+export type StartOptions = Options & {
+  /** Survives ray-mcp's exit (--on-exit=keep): stopAll leaves it running. */
+  keep?: boolean;
+};
+
 export class ProcessRegistry {
   private readonly live = new Set<ResultPromise>();
+  private readonly kept = new WeakSet<ResultPromise>();
 
   constructor(
     private readonly env: Record<string, string>,
@@ -26,7 +32,8 @@ export class ProcessRegistry {
   ) {}
 
   /** Starts a process in its own process group and tracks it until it exits. */
-  start(file: string, args: readonly string[], options: Options = {}): ResultPromise {
+  start(file: string, args: readonly string[], startOptions: StartOptions = {}): ResultPromise {
+    const { keep, ...options } = startOptions;
     const child = execa(file, args, {
       env: this.env,
       extendEnv: false,
@@ -38,11 +45,16 @@ export class ProcessRegistry {
       ...options,
     });
     this.live.add(child);
+    if (keep) {
+      this.kept.add(child);
+      // Let Node exit without waiting for it.
+      child.unref();
+    }
     this.log.debug({ pid: child.pid, file, args }, 'process started');
     const done = () => {
       this.live.delete(child);
       // The leader is gone; make sure nothing it started outlives it either.
-      if (child.pid) signalGroup(child.pid, 'SIGKILL');
+      if (child.pid && !this.kept.has(child)) signalGroup(child.pid, 'SIGKILL');
     };
     child.then(done, done);
     return child;
@@ -85,7 +97,7 @@ export class ProcessRegistry {
 
   /** SIGTERM every live child's group, then SIGKILL what is left after `graceMs`. */
   async stopAll(graceMs: number): Promise<void> {
-    const children = [...this.live];
+    const children = [...this.live].filter((c) => !this.kept.has(c));
     if (children.length === 0) return;
     this.log.info({ count: children.length }, 'stopping child processes');
     for (const c of children) if (c.pid) signalGroup(c.pid, 'SIGTERM');

@@ -1,25 +1,36 @@
 /**
  * The actor system: one XState system rooted in the supervisor, with every long-lived actor
  * registered under a systemId. Tool handlers talk to it through `ask`: send a command with a
- * requestId, wait for the actor's answer (or a timeout), then read its snapshot.
+ * requestId, wait for the actor's answer (or a timeout), then read its snapshot. The system also
+ * persists the clusters it knows and adopts them again after a restart.
  */
-import { randomUUID } from 'node:crypto';
 import {
   type Actor,
   type AnyActorRef,
   createActor,
-  type EventObject,
   type InspectionEvent,
   type Observer,
   type SnapshotFrom,
 } from 'xstate';
 import type { Config } from '../config.js';
-import type { Answer } from '../domain/commands.js';
+import type { ClusterRecord } from '../domain/cluster-record.js';
 import { RayMcpError } from '../domain/errors.js';
 import type { Logger } from '../logger.js';
+import type { EnvironmentActor } from '../machines/environment.machine.js';
 import { environmentMachine } from '../machines/environment.machine.js';
+import { externalClusterMachine } from '../machines/external-cluster.machine.js';
+import { localClusterMachine } from '../machines/local-cluster.machine.js';
+import { portAllocatorMachine } from '../machines/port-allocator.machine.js';
 import { SYSTEM_IDS, supervisorMachine } from '../machines/supervisor.machine.js';
+import { healthWatcherLogic } from '../watchers/cluster-health.watcher.js';
+import { type AskOptions, askActor, askActorForAnswer, type CommandOf } from './ask.js';
+import { type ClusterActor, recordOf } from './cluster-records.js';
+import { ClusterStore } from './cluster-store.js';
 import { probeEnvironmentLogic } from './environment.actor.js';
+import { externalClusterActors } from './external-cluster.actor.js';
+import { localClusterActors } from './local-cluster.actor.js';
+import { listOsProcesses } from './os-processes.js';
+import { findFreePortsLogic } from './ports.actor.js';
 import { ProcessRegistry } from './processes.js';
 
 export interface SystemOptions {
@@ -28,40 +39,105 @@ export interface SystemOptions {
   inspect?: Observer<InspectionEvent>;
 }
 
-export interface AskOptions<TSnapshot> {
-  timeoutMs?: number;
-  signal?: AbortSignal;
-  /** Called with every snapshot of the target until the answer arrives (progress). */
-  onSnapshot?: (snapshot: TSnapshot) => void;
-}
-
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
-
 export type RootActor = Actor<typeof supervisorMachine>;
+
+const HEALTH_INTERVAL_MS = 2000;
 
 export class RaySystem {
   readonly root: RootActor;
   readonly processes: ProcessRegistry;
+  readonly store: ClusterStore;
   private shutdownPromise?: Promise<void>;
+  private readonly watched = new Set<string>();
 
-  constructor(private readonly options: SystemOptions) {
+  private constructor(private readonly options: SystemOptions) {
     const { config, log } = options;
     this.processes = new ProcessRegistry(config.childEnv, log.child({ part: 'processes' }));
+    this.store = new ClusterStore(config.dataDir, log.child({ part: 'store' }));
+    const local = localClusterActors({
+      config,
+      processes: this.processes,
+      log: log.child({ part: 'cluster' }),
+    });
+    const healthWatcher = healthWatcherLogic({ token: config.rayAuth.token, intervalMs: HEALTH_INTERVAL_MS });
     const machine = supervisorMachine.provide({
       actors: {
         environment: environmentMachine.provide({
           actors: { probeEnvironment: probeEnvironmentLogic({ config, processes: this.processes }) },
         }),
+        ports: portAllocatorMachine.provide({ actors: { findFreePorts: findFreePortsLogic } }),
+        localCluster: localClusterMachine.provide({ actors: { ...local, healthWatcher } }),
+        externalCluster: externalClusterMachine.provide({
+          actors: {
+            ...externalClusterActors({ config, processes: this.processes }),
+            describeCluster: local.describeCluster,
+            healthWatcher,
+          },
+        }),
       },
     });
     this.root = createActor(machine, {
-      input: { startedAt: Date.now() },
+      input: {
+        startedAt: Date.now(),
+        onExit: config.onExit,
+        shutdownTimeoutMs: config.shutdownTimeoutMs,
+        portRange: config.portRange,
+      },
       inspect: options.inspect,
     });
     this.root.subscribe({
+      next: (s) => this.watchClusters(Object.keys(s.context.clusters)),
       error: (err) => log.error({ err }, 'supervisor failed'),
     });
-    this.root.start();
+  }
+
+  /** Starts the system and adopts the clusters a previous run left in the state file. */
+  static async create(options: SystemOptions): Promise<RaySystem> {
+    const system = new RaySystem(options);
+    const records = system.store.load();
+    system.root.start();
+    await system.adopt(records);
+    return system;
+  }
+
+  private async adopt(records: ClusterRecord[]): Promise<void> {
+    if (!records.length) return;
+    const procs = await listOsProcesses();
+    for (const record of records) {
+      let alive = true;
+      if (record.kind === 'local') {
+        const head = record.nodes.find((n) => n.role === 'head');
+        // Alive only if the head pid is still that node: pids get reused.
+        alive =
+          record.status !== 'failed' &&
+          Boolean(head?.pid && record.tempDir) &&
+          procs.some((p) => p.pid === head!.pid && p.cmdline.includes(record.tempDir!));
+      }
+      this.options.log.info({ cluster: record.id, alive }, 'adopting cluster from the state file');
+      this.root.send({ type: 'cluster.adopt', record, alive, timeoutMs: 120_000 });
+    }
+  }
+
+  /** Persists every known cluster whenever one of them changes. */
+  private watchClusters(ids: string[]): void {
+    for (const id of ids) {
+      if (this.watched.has(id)) continue;
+      const actor = this.cluster(id);
+      if (!actor) continue;
+      this.watched.add(id);
+      (actor as AnyActorRef).subscribe({
+        next: () => this.persist(),
+        complete: () => this.watched.delete(id),
+      });
+    }
+    this.persist();
+  }
+
+  private persist(): void {
+    const records = this.clusters()
+      .map(recordOf)
+      .filter((r) => r.status !== 'stopped');
+    void this.store.save(records);
   }
 
   get config(): Config {
@@ -73,84 +149,62 @@ export class RaySystem {
     return this.root.system.get(systemId) as T | undefined;
   }
 
-  get environment() {
-    return this.get<import('xstate').ActorRefFrom<typeof environmentMachine>>(SYSTEM_IDS.environment);
+  get environment(): EnvironmentActor | undefined {
+    return this.get(SYSTEM_IDS.environment);
+  }
+
+  cluster(id: string): ClusterActor | undefined {
+    return this.get(SYSTEM_IDS.cluster(id));
+  }
+
+  /** Every cluster actor, oldest first. */
+  clusters(): ClusterActor[] {
+    const entries = Object.entries(this.root.getSnapshot().context.clusters).sort(
+      (a, b) => a[1].createdAt - b[1].createdAt,
+    );
+    return entries.map(([id]) => this.cluster(id)).filter((a): a is ClusterActor => a !== undefined);
   }
 
   get shuttingDown(): boolean {
     return this.shutdownPromise !== undefined;
   }
 
+  private refuseWhenShuttingDown(): void {
+    if (this.shuttingDown) {
+      throw new RayMcpError(
+        'shutting_down',
+        'ray-mcp is shutting down.',
+        'Restart the MCP server and try again.',
+      );
+    }
+  }
+
   /**
    * Sends `event` with a fresh requestId to `target` and resolves with the target's snapshot
    * once it answers. A refusal becomes a RayMcpError; so does a timeout or the target stopping.
    */
-  ask<TActor extends AnyActorRef>(
+  async ask<TActor extends AnyActorRef>(
     target: TActor,
-    event: DistributiveOmit<Extract<Parameters<TActor['send']>[0], { requestId: string }>, 'requestId'>,
-    options: AskOptions<SnapshotFrom<TActor>> = {},
+    event: CommandOf<TActor>,
+    options: Partial<AskOptions<SnapshotFrom<TActor>>> = {},
   ): Promise<SnapshotFrom<TActor>> {
-    if (this.shuttingDown) {
-      return Promise.reject(
-        new RayMcpError(
-          'shutting_down',
-          'ray-mcp is shutting down.',
-          'Restart the MCP server and try again.',
-        ),
-      );
-    }
-    const requestId = randomUUID();
-    const timeoutMs = options.timeoutMs ?? this.config.requestTimeoutMs;
-    return new Promise((resolve, reject) => {
-      const cleanup = () => {
-        clearTimeout(timer);
-        answers.unsubscribe();
-        snapshots.unsubscribe();
-        options.signal?.removeEventListener('abort', onAbort);
-      };
-      const fail = (err: RayMcpError) => {
-        cleanup();
-        reject(err);
-      };
-      const timer = setTimeout(
-        () =>
-          fail(
-            new RayMcpError(
-              'timeout',
-              `${(event as unknown as EventObject).type} got no answer within ${Math.round(timeoutMs / 1000)} s.`,
-              'The operation may still finish: inspect its state, or raise --request-timeout.',
-            ),
-          ),
-        timeoutMs,
-      );
-      const onAbort = () =>
-        fail(
-          new RayMcpError('timeout', 'The request was cancelled by the client.', 'Send it again if needed.'),
-        );
-      options.signal?.addEventListener('abort', onAbort, { once: true });
-      const answers = target.on('answer', (answer: Answer) => {
-        if (answer.requestId !== requestId) return;
-        cleanup();
-        if (answer.ok) resolve(target.getSnapshot());
-        else reject(RayMcpError.from(answer.error));
-      });
-      const snapshots = target.subscribe({
-        next: (snapshot) => options.onSnapshot?.(snapshot),
-        complete: () =>
-          fail(
-            new RayMcpError(
-              'unavailable',
-              `${target.id} stopped before answering.`,
-              'Check its state with the matching list or inspect tool.',
-            ),
-          ),
-      });
-      target.send({ ...event, requestId });
-    });
+    this.refuseWhenShuttingDown();
+    return askActor(target, event, { timeoutMs: this.config.requestTimeoutMs, ...options });
+  }
+
+  /** `ask`, also returning the data the answer carries. */
+  async askForAnswer<TActor extends AnyActorRef>(
+    target: TActor,
+    event: CommandOf<TActor>,
+    options: Partial<AskOptions<SnapshotFrom<TActor>>> = {},
+  ) {
+    this.refuseWhenShuttingDown();
+    return askActorForAnswer(target, event, { timeoutMs: this.config.requestTimeoutMs, ...options });
   }
 
   /**
-   * Stops every actor and every child process, within `config.shutdownTimeoutMs`. Idempotent.
+   * Stops every actor (and with --on-exit=stop every cluster we started) and every child
+   * process, within `config.shutdownTimeoutMs`. Idempotent.
    */
   shutdown(reason: string): Promise<void> {
     this.shutdownPromise ??= this.doShutdown(reason);
@@ -161,7 +215,7 @@ export class RaySystem {
     const { log, config } = this.options;
     log.info({ reason }, 'shutting down');
     const deadline = Date.now() + config.shutdownTimeoutMs;
-    const stopped = new Promise<void>((resolve) => {
+    const done = new Promise<void>((resolve) => {
       if (this.root.getSnapshot().status !== 'active') return resolve();
       const sub = this.root.subscribe({
         complete: () => {
@@ -172,7 +226,10 @@ export class RaySystem {
       });
     });
     this.root.send({ type: 'system.shutdown', reason });
-    await raceTimeout(stopped, Math.max(0, deadline - Date.now() - 1000));
+    await raceTimeout(done, Math.max(0, deadline - Date.now() - 500));
+    // With --on-exit=keep the last snapshot of each cluster stays on disk for the next run.
+    if (config.onExit === 'keep') this.persist();
+    await this.store.flush();
     this.root.stop();
     await this.processes.stopAll(Math.max(500, deadline - Date.now()));
     log.info('shutdown complete');

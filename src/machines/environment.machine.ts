@@ -3,7 +3,7 @@
  * Concurrent checks share one probe: every request that arrives while a probe runs is answered
  * by its result. The last report stays in the context for resources and the inspector.
  */
-import { assign, enqueueActions, fromPromise, setup } from 'xstate';
+import { type ActorRefFrom, assign, enqueueActions, fromPromise, setup } from 'xstate';
 import { type Answer, answerError, answerOk } from '../domain/commands.js';
 import type { EnvironmentReport } from '../domain/environment.js';
 import { type ErrorInfo, toErrorInfo } from '../domain/errors.js';
@@ -64,3 +64,5 @@ export const environmentMachine = setup({
     },
   },
 });
+
+export type EnvironmentActor = ActorRefFrom<typeof environmentMachine>;

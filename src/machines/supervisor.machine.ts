@@ -1,46 +1,215 @@
 /**
- * The root of the actor system. It owns the long-lived actors (environment, and later the port
- * allocator, clusters, jobs and connections, each registered under a systemId) and leads the
- * shutdown: `system.shutdown` moves it to `stopping`, where its children get the chance to stop
- * what they own, and then to the final `stopped`. Leaving `running` stops every invoked child.
+ * The root of the actor system. It owns the long-lived actors (environment, port allocator) and
+ * registers every cluster actor under `cluster:<id>`. It leads the shutdown: `system.shutdown`
+ * moves it to `stopping`, where (with --on-exit=stop) every cluster is told to stop what it owns,
+ * and then, once all have stopped or the time is up, to the final `stopped`.
  */
-import { assign, setup } from 'xstate';
+import { assign, enqueueActions, setup } from 'xstate';
+import type { LocalClusterSpec } from '../domain/cluster.js';
+import type { ClusterRecord } from '../domain/cluster-record.js';
+import { type Answer, answerError, answerOk } from '../domain/commands.js';
+import type { PortRange } from '../domain/ports.js';
 import { environmentMachine } from './environment.machine.js';
+import { externalClusterMachine } from './external-cluster.machine.js';
+import { localClusterMachine } from './local-cluster.machine.js';
+import { portAllocatorMachine } from './port-allocator.machine.js';
 
-export type SupervisorCommand = { type: 'system.shutdown'; reason: string };
+export type SupervisorCommand =
+  | { type: 'system.shutdown'; reason: string }
+  | {
+      type: 'cluster.create';
+      requestId: string;
+      /** Chosen by the user, or `local-N` / `ext-N`. */
+      id?: string;
+      local?: { spec: LocalClusterSpec; timeoutMs: number };
+      external?: { address: string };
+    }
+  /** At start-up, for each cluster in the state file. */
+  | { type: 'cluster.adopt'; record: ClusterRecord; alive: boolean; timeoutMs: number };
 
-export interface SupervisorContext {
+export type SupervisorFact = { type: 'cluster.stopped'; clusterId: string };
+
+export interface SupervisorInput {
   startedAt: number;
+  onExit: 'stop' | 'keep';
+  shutdownTimeoutMs: number;
+  portRange: PortRange;
+}
+
+export interface ClusterEntry {
+  kind: 'local' | 'external';
+  createdAt: number;
+}
+
+export interface SupervisorContext extends SupervisorInput {
+  clusters: Record<string, ClusterEntry>;
+  /** Clusters whose actor reached `stopped`. */
+  stopped: string[];
+  counter: number;
   shutdownReason?: string;
 }
 
 export const SYSTEM_IDS = {
   environment: 'environment',
+  ports: 'ports',
+  cluster: (id: string) => `cluster:${id}`,
 } as const;
 
 export const supervisorMachine = setup({
   types: {
     context: {} as SupervisorContext,
-    input: {} as { startedAt: number },
-    events: {} as SupervisorCommand,
+    input: {} as SupervisorInput,
+    events: {} as SupervisorCommand | SupervisorFact,
+    emitted: {} as Answer,
   },
   actors: {
     environment: environmentMachine,
+    ports: portAllocatorMachine,
+    localCluster: localClusterMachine,
+    externalCluster: externalClusterMachine,
+  },
+  delays: {
+    shutdownTimeout: ({ context }) => Math.max(0, context.shutdownTimeoutMs - 1000),
+  },
+  guards: {
+    keepOnExit: ({ context }) => context.onExit === 'keep',
+    allStopped: ({ context }) => Object.keys(context.clusters).every((id) => context.stopped.includes(id)),
+  },
+  actions: {
+    create: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'cluster.create') return;
+      const id = event.id ?? nextId(context, event.local ? 'local' : 'ext');
+      const n = /^(?:local|ext)-(\d+)$/.exec(id);
+      const counter = n ? Math.max(context.counter, Number(n[1])) : context.counter;
+      if (context.clusters[id] && !context.stopped.includes(id)) {
+        enqueue.emit(
+          answerError(event.requestId, {
+            code: 'conflict',
+            message: `A cluster named ${id} already exists.`,
+            fix: 'Pick another name, or stop that cluster first (stop_ray_cluster).',
+          }),
+        );
+        return;
+      }
+      const createdAt = Date.now();
+      // A stopped cluster of the same name makes room for the new one.
+      if (context.clusters[id]) enqueue.stopChild(SYSTEM_IDS.cluster(id));
+      if (event.local) {
+        enqueue.spawnChild('localCluster', {
+          id: SYSTEM_IDS.cluster(id),
+          systemId: SYSTEM_IDS.cluster(id),
+          input: { id, spec: event.local.spec, timeoutMs: event.local.timeoutMs, createdAt },
+        });
+      } else if (event.external) {
+        enqueue.spawnChild('externalCluster', {
+          id: SYSTEM_IDS.cluster(id),
+          systemId: SYSTEM_IDS.cluster(id),
+          input: { id, address: event.external.address, createdAt },
+        });
+      }
+      enqueue.assign({
+        counter,
+        clusters: { ...context.clusters, [id]: { kind: event.local ? 'local' : 'external', createdAt } },
+        stopped: context.stopped.filter((s) => s !== id),
+      });
+      enqueue.emit(answerOk(event.requestId, { clusterId: id }));
+    }),
+    adopt: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'cluster.adopt') return;
+      const r = event.record;
+      if (r.kind === 'local') {
+        enqueue.spawnChild('localCluster', {
+          id: SYSTEM_IDS.cluster(r.id),
+          systemId: SYSTEM_IDS.cluster(r.id),
+          input: {
+            id: r.id,
+            spec: r.spec,
+            timeoutMs: event.timeoutMs,
+            createdAt: r.createdAt,
+            adopt: { record: r, alive: event.alive },
+          },
+        });
+      } else {
+        enqueue.spawnChild('externalCluster', {
+          id: SYSTEM_IDS.cluster(r.id),
+          systemId: SYSTEM_IDS.cluster(r.id),
+          input: { id: r.id, address: r.address, createdAt: r.createdAt },
+        });
+      }
+      const n = /^(?:local|ext)-(\d+)$/.exec(r.id);
+      enqueue.assign({
+        clusters: { ...context.clusters, [r.id]: { kind: r.kind, createdAt: r.createdAt } },
+        counter: n ? Math.max(context.counter, Number(n[1])) : context.counter,
+      });
+    }),
+    assignReason: assign({
+      shutdownReason: ({ event }) => (event.type === 'system.shutdown' ? event.reason : undefined),
+    }),
+    noteStopped: assign({
+      stopped: ({ context, event }) =>
+        event.type === 'cluster.stopped' && !context.stopped.includes(event.clusterId)
+          ? [...context.stopped, event.clusterId]
+          : context.stopped,
+    }),
+    stopClusters: enqueueActions(({ context, enqueue }) => {
+      for (const id of Object.keys(context.clusters)) {
+        if (!context.stopped.includes(id))
+          enqueue.sendTo(SYSTEM_IDS.cluster(id), { type: 'cluster.shutdown' });
+      }
+    }),
   },
 }).createMachine({
   id: 'supervisor',
-  context: ({ input }) => ({ startedAt: input.startedAt }),
+  context: ({ input }) => ({ ...input, clusters: {}, stopped: [], counter: 0 }),
+  invoke: [
+    { id: SYSTEM_IDS.environment, systemId: SYSTEM_IDS.environment, src: 'environment' },
+    {
+      id: SYSTEM_IDS.ports,
+      systemId: SYSTEM_IDS.ports,
+      src: 'ports',
+      input: ({ context }) => ({ range: context.portRange }),
+    },
+  ],
+  on: {
+    'cluster.stopped': { actions: 'noteStopped' },
+  },
   initial: 'running',
   states: {
     running: {
-      invoke: { id: SYSTEM_IDS.environment, systemId: SYSTEM_IDS.environment, src: 'environment' },
       on: {
-        'system.shutdown': {
-          target: 'stopped',
-          actions: assign({ shutdownReason: ({ event }) => event.reason }),
+        'cluster.create': { actions: 'create' },
+        'cluster.adopt': { actions: 'adopt' },
+        'system.shutdown': [
+          { guard: 'keepOnExit', target: 'stopped', actions: 'assignReason' },
+          { target: 'stopping', actions: 'assignReason' },
+        ],
+      },
+    },
+    stopping: {
+      entry: 'stopClusters',
+      always: { guard: 'allStopped', target: 'stopped' },
+      after: { shutdownTimeout: 'stopped' },
+      on: {
+        'cluster.create': {
+          actions: enqueueActions(({ event, enqueue }) => {
+            if (event.type !== 'cluster.create') return;
+            enqueue.emit(
+              answerError(event.requestId, {
+                code: 'shutting_down',
+                message: 'ray-mcp is shutting down.',
+                fix: 'Restart the MCP server and try again.',
+              }),
+            );
+          }),
         },
       },
     },
     stopped: { type: 'final' },
   },
 });
+
+function nextId(context: SupervisorContext, prefix: string): string {
+  let n = context.counter + 1;
+  while (context.clusters[`${prefix}-${n}`]) n++;
+  return `${prefix}-${n}`;
+}

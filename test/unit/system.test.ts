@@ -6,7 +6,10 @@ import { type Answer, answerError, answerOk } from '../../src/domain/commands.js
 import { RayMcpError } from '../../src/domain/errors.js';
 import { createLogger } from '../../src/logger.js';
 
-const config = loadConfig({ requestTimeout: '1', rayBin: '/nonexistent/ray' }, { HOME: '/tmp', PATH: '' });
+const config = loadConfig(
+  { requestTimeout: '1', rayBin: '/nonexistent/ray', dataDir: '/nonexistent/ray-mcp-data' },
+  { HOME: '/tmp', PATH: '' },
+);
 const log = createLogger({ logLevel: 'silent' });
 
 type Cmd =
@@ -48,14 +51,14 @@ afterEach(() => system?.shutdown('test'));
 
 describe('RaySystem.ask', () => {
   it('resolves with the snapshot once the target answers its requestId', async () => {
-    system = new RaySystem({ config, log });
+    system = await RaySystem.create({ config, log });
     const actor = createActor(target).start();
     const snapshot = await system.ask(actor, { type: 'ping' });
     expect(snapshot.context.pings).toBe(1);
   });
 
   it('turns a refusal into a RayMcpError carrying the fix', async () => {
-    system = new RaySystem({ config, log });
+    system = await RaySystem.create({ config, log });
     const actor = createActor(target).start();
     const err = await system.ask(actor, { type: 'refuse' }).catch((e) => e);
     expect(err).toBeInstanceOf(RayMcpError);
@@ -63,7 +66,7 @@ describe('RaySystem.ask', () => {
   });
 
   it('fails with a timeout error that says what to do', async () => {
-    system = new RaySystem({ config, log });
+    system = await RaySystem.create({ config, log });
     const actor = createActor(target).start();
     const err = await system.ask(actor, { type: 'ignore' }, { timeoutMs: 50 }).catch((e) => e);
     expect(err).toMatchObject({ code: 'timeout' });
@@ -71,14 +74,14 @@ describe('RaySystem.ask', () => {
   });
 
   it('fails when the target stops before answering', async () => {
-    system = new RaySystem({ config, log });
+    system = await RaySystem.create({ config, log });
     const actor = createActor(target).start();
     const err = await system.ask(actor, { type: 'quit' }).catch((e) => e);
     expect(err).toMatchObject({ code: 'unavailable' });
   });
 
   it('refuses new requests once shutting down', async () => {
-    system = new RaySystem({ config, log });
+    system = await RaySystem.create({ config, log });
     await system.shutdown('test');
     const err = await system.ask(createActor(target).start(), { type: 'ping' }).catch((e) => e);
     expect(err).toMatchObject({ code: 'shutting_down' });

@@ -1,9 +1,10 @@
 import type { Config } from '../../config.js';
+import { CLUSTER_TOOLS } from './clusters.tool.js';
 import { checkEnvironment } from './environment.tool.js';
 import type { AnyToolDefinition } from './tool.js';
 
 /** Every tool ray-mcp serves, in the order tools/list shows them. */
-export const ALL_TOOLS: readonly AnyToolDefinition[] = [checkEnvironment];
+export const ALL_TOOLS: readonly AnyToolDefinition[] = [checkEnvironment, ...CLUSTER_TOOLS];
 
 /** --read-only keeps read-only tools; --no-destructive drops destructive ones. Decided once, at registration. */
 export function selectTools(

@@ -1,0 +1,39 @@
+/** Snapshot → the record kept in the state file. */
+import type { ClusterRecord } from '../domain/cluster-record.js';
+import { type ExternalClusterActor, externalStatusOf } from '../machines/external-cluster.machine.js';
+import { type LocalClusterActor, statusOf } from '../machines/local-cluster.machine.js';
+
+export type ClusterActor = LocalClusterActor | ExternalClusterActor;
+
+export function isLocal(actor: ClusterActor): actor is LocalClusterActor {
+  return 'spec' in (actor.getSnapshot().context as object);
+}
+
+export function recordOf(actor: ClusterActor): ClusterRecord {
+  if (isLocal(actor)) {
+    const s = actor.getSnapshot();
+    const c = s.context;
+    return {
+      id: c.id,
+      kind: 'local',
+      status: statusOf(s),
+      spec: c.spec,
+      createdAt: c.createdAt,
+      startedAt: c.startedAt,
+      tempDir: c.tempDir,
+      rayBin: c.rayBin,
+      ray: c.ray,
+      nodes: Object.values(c.nodes),
+      counters: c.counters,
+    };
+  }
+  const s = (actor as ExternalClusterActor).getSnapshot();
+  return {
+    id: s.context.id,
+    kind: 'external',
+    status: externalStatusOf(s),
+    address: s.context.address,
+    createdAt: s.context.createdAt,
+    ray: s.context.ray,
+  };
+}

@@ -1,0 +1,354 @@
+/**
+ * The I/O behind the local cluster machine: reserve ports, start and watch `ray start --block`
+ * processes, wait until Ray says the cluster is usable, pick idle workers, and stop exactly the
+ * processes of one cluster (never `ray stop`, which kills every Ray on the machine).
+ */
+import { mkdir, mkdtemp, open, readlink, rm } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { type ActorSystem, fromCallback, fromPromise } from 'xstate';
+import { DashboardClient, dashboardError } from '../clients/dashboard.client.js';
+import { resolveRayCli } from '../clients/ray-cli.client.js';
+import type { Config } from '../config.js';
+import type { ClusterDetails, NodeRecord, RayEndpoints } from '../domain/cluster-record.js';
+import { RayMcpError } from '../domain/errors.js';
+import { HEAD_BLOCKS, headLaunch, NODE_LABEL, WORKER_BLOCKS, workerLaunch } from '../domain/ray-start.js';
+import type { Logger } from '../logger.js';
+import {
+  type LocalClusterEvent,
+  leaseOwner,
+  type NodeProcessInput,
+  type PrepareOutput,
+  type StopNodesInput,
+} from '../machines/local-cluster.machine.js';
+import type { PortAllocatorActor } from '../machines/port-allocator.machine.js';
+import { askActor } from './ask.js';
+import { pidAlive, processesMentioning, signal, waitUntilGone } from './os-processes.js';
+import type { ProcessRegistry } from './processes.js';
+import { signalGroup } from './processes.js';
+import { nodesFromState, usageFromStatus } from './ray-views.js';
+
+// biome-ignore lint/suspicious/noExplicitAny: XState's own system type is generic over any
+type AnyActorSystem = ActorSystem<any>;
+
+export interface LocalClusterDeps {
+  config: Config;
+  processes: ProcessRegistry;
+  log: Logger;
+}
+
+const POLL_MS = 250;
+/** How long `ray start --block` may take to stop its node before we force it. */
+const STOP_GRACE_MS = 15_000;
+
+function allocator(system: AnyActorSystem): PortAllocatorActor {
+  const ref = system.get('ports') as PortAllocatorActor | undefined;
+  if (!ref) throw new RayMcpError('shutting_down', 'The port allocator is not running.', 'Restart ray-mcp.');
+  return ref;
+}
+
+async function reserve(system: AnyActorSystem, clusterId: string, nodes: string[]) {
+  const ports: Record<string, Record<string, number>> = {};
+  for (const node of nodes) {
+    const owner = leaseOwner(clusterId, node);
+    const snapshot = await askActor(
+      allocator(system),
+      { type: 'ports.reserve', owner, blocks: node === 'head' ? HEAD_BLOCKS : WORKER_BLOCKS },
+      { timeoutMs: 30_000 },
+    );
+    ports[node] = snapshot.context.leases[owner]!.ports;
+  }
+  return ports;
+}
+
+export async function releasePorts(system: AnyActorSystem, owners: string[]): Promise<void> {
+  const ref = system.get('ports') as PortAllocatorActor | undefined;
+  if (!ref) return;
+  for (const owner of owners) await askActor(ref, { type: 'ports.release', owner }, { timeoutMs: 10_000 });
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+
+/** The last lines a node wrote, for a failure report: bounded, no terminal codes. */
+export async function logExcerpt(file: string, maxLines = 15, maxBytes = 2000): Promise<string | undefined> {
+  if (!file) return undefined;
+  try {
+    const fh = await open(file, 'r');
+    try {
+      const { size } = await fh.stat();
+      const length = Math.min(size, 16_384);
+      const buf = Buffer.alloc(length);
+      await fh.read(buf, 0, length, size - length);
+      const lines = buf
+        .toString('utf8')
+        // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping ANSI escapes
+        .replace(/\x1b\[[0-9;]*m/g, '')
+        .split('\n')
+        .filter((l) => l.trim());
+      const text = lines.slice(-maxLines).join('\n');
+      return text.length > maxBytes ? text.slice(-maxBytes) : text;
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    return undefined;
+  }
+}
+
+export function localClusterActors(deps: LocalClusterDeps) {
+  const { config, processes, log } = deps;
+  const rayEnv = (extra: Record<string, string>) => ({
+    ...config.childEnv,
+    // From Ray 2.59 a token anywhere switches auth on unless the mode is set: always set it.
+    RAY_AUTH_MODE: config.rayAuth.mode ?? 'disabled',
+    RAY_USAGE_STATS_ENABLED: '0',
+    ...extra,
+  });
+
+  return {
+    prepareLaunch: fromPromise<PrepareOutput, { clusterId: string; nodes: string[] }>(
+      async ({ input, system }) => {
+        const cli = await resolveRayCli(config);
+        // Short on purpose: Ray's socket paths under it must fit in 107 bytes.
+        await mkdir(config.tempRoot, { recursive: true });
+        const tempDir = await mkdtemp(join(config.tempRoot, `${input.clusterId.slice(0, 10)}-`));
+        try {
+          return { rayBin: cli.path, tempDir, ports: await reserve(system, input.clusterId, input.nodes) };
+        } catch (err) {
+          await releasePorts(system, [`cluster:${input.clusterId}`]).catch(() => {});
+          throw err;
+        }
+      },
+    ),
+
+    reservePorts: fromPromise<Record<string, Record<string, number>>, { clusterId: string; nodes: string[] }>(
+      async ({ input, system }) => {
+        try {
+          return await reserve(system, input.clusterId, input.nodes);
+        } catch (err) {
+          await releasePorts(
+            system,
+            input.nodes.map((n) => leaseOwner(input.clusterId, n)),
+          ).catch(() => {});
+          throw err;
+        }
+      },
+    ),
+
+    adoptPorts: fromPromise<void, { clusterId: string; nodes: NodeRecord[] }>(async ({ input, system }) => {
+      for (const node of input.nodes) {
+        if (!node.ports || node.state === 'exited') continue;
+        await askActor(
+          allocator(system),
+          {
+            type: 'ports.adopt',
+            lease: {
+              owner: leaseOwner(input.clusterId, node.name),
+              ports: node.ports,
+              blocks: node.role === 'head' ? HEAD_BLOCKS : WORKER_BLOCKS,
+            },
+          },
+          { timeoutMs: 10_000 },
+        );
+      }
+    }),
+
+    nodeProcess: fromCallback<LocalClusterEvent, NodeProcessInput>(({ input, sendBack }) => {
+      const { node } = input;
+      if (input.adoptPid !== undefined) {
+        // Not our child (we restarted): watch the pid, and make sure it is still that node.
+        const pid = input.adoptPid;
+        const timer = setInterval(() => {
+          if (!pidAlive(pid)) {
+            clearInterval(timer);
+            void logExcerpt(node.logFile).then((excerpt) =>
+              sendBack({ type: 'node.exited', node: node.name, exit: 'process ended', excerpt }),
+            );
+          }
+        }, 1000);
+        return () => clearInterval(timer);
+      }
+      const launch =
+        node.role === 'head'
+          ? headLaunch(input.spec, node.ports!, input.tempDir)
+          : workerLaunch(node.name, node.nodeType, node.resources, node.ports!, input.ray!.gcsAddress);
+      // Output goes to a file, not a pipe: with --on-exit=keep the node outlives us.
+      const child = processes.start(input.rayBin, launch.args, {
+        env: rayEnv(launch.env),
+        stdout: { file: node.logFile, append: true },
+        stderr: { file: node.logFile, append: true },
+        cwd: input.tempDir,
+        keep: config.onExit === 'keep',
+      });
+      if (child.pid !== undefined) sendBack({ type: 'node.launched', node: node.name, pid: child.pid });
+      let stopped = false;
+      child.then(async (res) => {
+        if (stopped) return;
+        const exit = res.signal ? `killed by ${res.signal}` : `exit code ${res.exitCode ?? '?'}`;
+        const excerpt = (await logExcerpt(node.logFile)) ?? res.message;
+        log.info({ node: node.name, exit }, 'ray node process ended');
+        sendBack({ type: 'node.exited', node: node.name, exit, excerpt });
+      });
+      return () => {
+        stopped = true;
+      };
+    }),
+
+    waitForHead: fromPromise<RayEndpoints, { tempDir: string; ports: Record<string, number> }>(
+      async ({ input, signal }) => {
+        const dashboardUrl = `http://127.0.0.1:${input.ports.dashboard}`;
+        const client = new DashboardClient({
+          url: dashboardUrl,
+          token: config.rayAuth.token,
+          timeoutMs: 2000,
+        });
+        while (!signal.aborted) {
+          if (await client.gcsHealthy(signal)) {
+            try {
+              const version = await client.version(signal);
+              // Proof the dashboard is ours and not a stranger on a reused port.
+              const ours = basename(await readlink(join(input.tempDir, 'session_latest')).catch(() => ''));
+              if (version.session_name !== ours) {
+                throw new RayMcpError(
+                  'conflict',
+                  `The dashboard on port ${input.ports.dashboard} belongs to another Ray session (${version.session_name}).`,
+                  'Another program took the port: try init_ray_cluster again.',
+                );
+              }
+              await client.listJobs(signal, 0);
+              return {
+                version: version.ray_version,
+                sessionName: version.session_name,
+                dashboardUrl,
+                gcsAddress: `127.0.0.1:${input.ports.gcs}`,
+                clientAddress: `ray://127.0.0.1:${input.ports.client}`,
+              };
+            } catch (err) {
+              if (err instanceof RayMcpError) throw err;
+              // Up but not answering everything yet.
+            }
+          }
+          await sleep(POLL_MS, signal);
+        }
+        throw new RayMcpError('timeout', 'Stopped waiting for the head node.', 'Try again.');
+      },
+    ),
+
+    waitForNodes: fromPromise<Record<string, string>, { dashboardUrl: string; names: string[] }>(
+      async ({ input, signal }) => {
+        const client = new DashboardClient({
+          url: input.dashboardUrl,
+          token: config.rayAuth.token,
+          timeoutMs: 3000,
+        });
+        while (!signal.aborted) {
+          try {
+            const nodes = await client.listNodes(signal);
+            const ids: Record<string, string> = {};
+            for (const n of nodes) {
+              const name = n.labels?.[NODE_LABEL];
+              if (name && n.state === 'ALIVE' && input.names.includes(name)) ids[name] = n.node_id;
+            }
+            if (input.names.every((name) => ids[name])) return ids;
+          } catch {
+            // not answering yet
+          }
+          await sleep(POLL_MS * 2, signal);
+        }
+        throw new RayMcpError('timeout', 'Stopped waiting for the nodes to join.', 'Try again.');
+      },
+    ),
+
+    pickWorkersToRemove: fromPromise<
+      string[],
+      { dashboardUrl: string; candidates: { name: string; nodeId?: string }[]; count: number }
+    >(async ({ input, signal }) => {
+      const client = new DashboardClient({ url: input.dashboardUrl, token: config.rayAuth.token });
+      let busy = new Set<string>();
+      try {
+        busy = await client.busyNodeIds(signal);
+      } catch (err) {
+        log.warn({ err }, 'could not read task and actor placement; removing the newest workers');
+      }
+      // Idle workers first, newest first within each group: the oldest busy ones stay longest.
+      const ordered = [...input.candidates].reverse();
+      ordered.sort((a, b) => Number(busy.has(a.nodeId ?? '')) - Number(busy.has(b.nodeId ?? '')));
+      return ordered.slice(0, input.count).map((c) => c.name);
+    }),
+
+    stopNodes: fromPromise<void, StopNodesInput>(async ({ input, system }) => {
+      await stopLocalNodes(input, log);
+      await releasePorts(system, input.release);
+      if (input.removeTempDir && input.tempDir) await rm(input.tempDir, { recursive: true, force: true });
+    }),
+
+    describeCluster: fromPromise<ClusterDetails, { dashboardUrl: string }>(async ({ input, signal }) => {
+      const client = new DashboardClient({ url: input.dashboardUrl, token: config.rayAuth.token });
+      try {
+        const [nodes, status, jobs] = await Promise.all([
+          client.listNodes(signal),
+          client.clusterStatus(signal).catch(() => undefined),
+          client.listJobs(signal),
+        ]);
+        const counts: Record<string, number> = {};
+        for (const j of jobs) counts[j.status] = (counts[j.status] ?? 0) + 1;
+        return {
+          fetchedAt: Date.now(),
+          nodes: nodesFromState(nodes, status?.data),
+          usage: usageFromStatus(status?.data),
+          jobs: counts,
+        };
+      } catch (err) {
+        throw dashboardError(input.dashboardUrl, err);
+      }
+    }),
+  };
+}
+
+/**
+ * Stops the given nodes of one cluster: workers first, then the head (a head stopped first
+ * leaves workers waiting on a dead GCS). SIGTERM to each `ray start --block` lets it stop its
+ * own raylet and daemons; after the grace period the process group gets SIGKILL. Last, anything
+ * still mentioning the cluster's temp dir is ours and is killed; if something survives even
+ * that, the stop fails loudly.
+ */
+export async function stopLocalNodes(input: StopNodesInput, log: Logger): Promise<void> {
+  const workers = input.nodes.filter((n) => n.role === 'worker' && n.pid);
+  const heads = input.nodes.filter((n) => n.role === 'head' && n.pid);
+  for (const group of [workers, heads]) {
+    const pids = group.map((n) => n.pid!).filter(pidAlive);
+    for (const pid of pids) signal(pid, 'SIGTERM');
+    const left = await waitUntilGone(pids, STOP_GRACE_MS);
+    for (const pid of left) {
+      log.warn({ cluster: input.clusterId, pid }, 'ray node did not stop in time; killing its process group');
+      signalGroup(pid, 'SIGKILL');
+    }
+    await waitUntilGone(left, 5000);
+    // Whatever the node left in its process group goes too.
+    for (const pid of pids) signalGroup(pid, 'SIGKILL');
+  }
+  // Only a whole-cluster stop names the temp dir: while the head runs, it mentions it too.
+  if (!input.tempDir) return;
+  let stragglers = await processesMentioning(input.tempDir);
+  for (const p of stragglers) signal(p.pid, 'SIGKILL');
+  await waitUntilGone(
+    stragglers.map((p) => p.pid),
+    5000,
+  );
+  stragglers = await processesMentioning(input.tempDir);
+  if (stragglers.length) {
+    throw new RayMcpError(
+      'internal',
+      `${stragglers.length} process(es) of cluster ${input.clusterId} survived SIGKILL: ${stragglers.map((p) => p.pid).join(', ')}.`,
+      'Check them with ps; they may be stuck in the kernel.',
+    );
+  }
+}

@@ -1,0 +1,57 @@
+/** Compact views of what the dashboard reports, for tools with a limited context. */
+import type { RayNodeState } from '../clients/dashboard.client.js';
+import type { RayNodeHealth } from '../domain/cluster-record.js';
+import { NODE_LABEL, NODE_TYPE_LABEL } from '../domain/ray-start.js';
+
+type UsagePair = [number, number];
+
+/** Ray camelCases the resource names in /api/cluster_status; compare names without case or `_`. */
+const norm = (name: string) => name.replace(/_/g, '').toLowerCase();
+
+function loadReport(status: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  const cs = status?.clusterStatus as Record<string, unknown> | undefined;
+  return cs?.loadMetricsReport as Record<string, unknown> | undefined;
+}
+
+const HIDDEN = (name: string) => name.startsWith('node:');
+
+function compactResources(r: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(r).filter(([k]) => !HIDDEN(k)));
+}
+
+export function nodesFromState(nodes: RayNodeState[], status?: Record<string, unknown>): RayNodeHealth[] {
+  const byNode = (loadReport(status)?.usageByNode ?? {}) as Record<string, Record<string, UsagePair>>;
+  return nodes.map((n) => {
+    const usage = byNode[n.node_id];
+    let available: Record<string, number> | undefined;
+    if (usage) {
+      const normalized = new Map(Object.entries(usage).map(([k, v]) => [norm(k), v]));
+      available = {};
+      for (const [name, total] of Object.entries(compactResources(n.resources_total))) {
+        const pair = normalized.get(norm(name));
+        available[name] = pair ? Math.max(0, pair[1] - pair[0]) : total;
+      }
+    }
+    return {
+      nodeId: n.node_id,
+      name: n.labels?.[NODE_LABEL],
+      nodeType: n.labels?.[NODE_TYPE_LABEL],
+      alive: n.state === 'ALIVE',
+      isHead: n.is_head_node,
+      address: n.node_ip,
+      resourcesTotal: compactResources(n.resources_total),
+      resourcesAvailable: available,
+    };
+  });
+}
+
+export function usageFromStatus(
+  status?: Record<string, unknown>,
+): Record<string, { used: number; total: number }> {
+  const usage = (loadReport(status)?.usage ?? {}) as Record<string, UsagePair>;
+  return Object.fromEntries(
+    Object.entries(usage)
+      .filter(([k]) => !HIDDEN(k))
+      .map(([k, [used, total]]) => [k, { used, total }]),
+  );
+}

@@ -1,0 +1,201 @@
+/**
+ * The only code that talks HTTP to a Ray dashboard. undici's `request`, never the global fetch:
+ * fetch adds `sec-fetch-mode`, and Ray 2.52+ refuses such POSTs as browser traffic. Idempotent
+ * GETs retry with backoff; errors are typed so tools can say what went wrong.
+ */
+import { Agent, request } from 'undici';
+import { RayMcpError } from '../domain/errors.js';
+
+export interface DashboardOptions {
+  /** e.g. http://127.0.0.1:8265 */
+  url: string;
+  token?: string;
+  timeoutMs?: number;
+}
+
+export class DashboardHttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: string,
+    readonly path: string,
+  ) {
+    super(`Ray dashboard answered ${status} for ${path}: ${body.slice(0, 300)}`);
+    this.name = 'DashboardHttpError';
+  }
+}
+
+export interface RayVersionInfo {
+  version: string;
+  ray_version: string;
+  ray_commit: string;
+  session_name: string;
+}
+
+export interface RayNodeState {
+  node_id: string;
+  node_ip: string;
+  node_name?: string;
+  is_head_node: boolean;
+  state: 'ALIVE' | 'DEAD' | string;
+  state_message?: string | null;
+  resources_total: Record<string, number>;
+  labels: Record<string, string>;
+  start_time_ms?: number;
+  end_time_ms?: number;
+}
+
+export interface RayJobDetails {
+  type: string;
+  job_id: string | null;
+  submission_id: string | null;
+  status: string;
+  entrypoint: string;
+  message?: string | null;
+  error_type?: string | null;
+  start_time?: number | null;
+  end_time?: number | null;
+  metadata?: Record<string, string> | null;
+  runtime_env?: Record<string, unknown> | null;
+  driver_info?: { id: string; node_ip_address: string; pid: string } | null;
+  driver_exit_code?: number | null;
+}
+
+interface StateApiReply<T> {
+  result: boolean;
+  msg: string;
+  data: { result: { total: number; result: T[] } };
+}
+
+// Loopback dashboards answer fast; one small pool for all of them.
+const agent = new Agent({ keepAliveTimeout: 10_000, connections: 16 });
+
+export class DashboardClient {
+  readonly url: string;
+  private readonly token?: string;
+  private readonly timeoutMs: number;
+
+  constructor(opts: DashboardOptions) {
+    this.url = opts.url.replace(/\/+$/, '');
+    this.token = opts.token;
+    this.timeoutMs = opts.timeoutMs ?? 5000;
+  }
+
+  private async call<T>(
+    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+    path: string,
+    opts: { body?: unknown; retries?: number; signal?: AbortSignal; timeoutMs?: number } = {},
+  ): Promise<T> {
+    const retries = opts.retries ?? (method === 'GET' ? 2 : 0);
+    let attempt = 0;
+    for (;;) {
+      try {
+        const headers: Record<string, string> = { 'user-agent': 'ray-mcp' };
+        if (this.token) headers.authorization = `Bearer ${this.token}`;
+        let body: string | undefined;
+        if (opts.body !== undefined) {
+          headers['content-type'] = 'application/json';
+          body = JSON.stringify(opts.body);
+        }
+        const timeout = opts.timeoutMs ?? this.timeoutMs;
+        const res = await request(`${this.url}${path}`, {
+          method,
+          headers,
+          body,
+          dispatcher: agent,
+          signal: opts.signal,
+          headersTimeout: timeout,
+          bodyTimeout: timeout,
+        });
+        const text = await res.body.text();
+        if (res.statusCode >= 400) throw new DashboardHttpError(res.statusCode, text, path);
+        return (text ? JSON.parse(text) : undefined) as T;
+      } catch (err) {
+        const retriable = !(err instanceof DashboardHttpError) || err.status >= 500 || err.status === 429;
+        if (attempt >= retries || !retriable || opts.signal?.aborted) throw err;
+        attempt++;
+        await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
+      }
+    }
+  }
+
+  /** GET /api/gcs_healthz: true when the GCS answers. Never throws. */
+  async gcsHealthy(signal?: AbortSignal): Promise<boolean> {
+    try {
+      const res = await request(`${this.url}/api/gcs_healthz`, {
+        dispatcher: agent,
+        signal,
+        headersTimeout: this.timeoutMs,
+        bodyTimeout: this.timeoutMs,
+      });
+      await res.body.dump();
+      return res.statusCode === 200;
+    } catch {
+      return false;
+    }
+  }
+
+  version(signal?: AbortSignal): Promise<RayVersionInfo> {
+    return this.call('GET', '/api/version', { signal });
+  }
+
+  listJobs(signal?: AbortSignal, retries?: number): Promise<RayJobDetails[]> {
+    return this.call('GET', '/api/jobs/', { signal, retries });
+  }
+
+  async listNodes(signal?: AbortSignal): Promise<RayNodeState[]> {
+    const reply = await this.call<StateApiReply<RayNodeState>>(
+      'GET',
+      '/api/v0/nodes?limit=10000&detail=true',
+      {
+        signal,
+      },
+    );
+    return reply.data.result.result;
+  }
+
+  /** Node ids that run at least one task or actor right now. */
+  async busyNodeIds(signal?: AbortSignal): Promise<Set<string>> {
+    const [tasks, actors] = await Promise.all([
+      this.call<StateApiReply<{ node_id: string }>>(
+        'GET',
+        '/api/v0/tasks?limit=10000&filter_keys=state&filter_predicates=%3D&filter_values=RUNNING',
+        { signal },
+      ),
+      this.call<StateApiReply<{ node_id: string }>>(
+        'GET',
+        '/api/v0/actors?limit=10000&filter_keys=state&filter_predicates=%3D&filter_values=ALIVE',
+        { signal },
+      ),
+    ]);
+    return new Set([...tasks.data.result.result, ...actors.data.result.result].map((r) => r.node_id));
+  }
+
+  /** Per-node resource usage from the autoscaler's view (`/api/cluster_status`), camelCased by Ray. */
+  clusterStatus(signal?: AbortSignal): Promise<{ result: boolean; data: Record<string, unknown> }> {
+    return this.call('GET', '/api/cluster_status?format=0', { signal });
+  }
+}
+
+/** Maps a dashboard failure to what a user can act on. */
+export function dashboardError(url: string, err: unknown): RayMcpError {
+  if (err instanceof DashboardHttpError) {
+    if (err.status === 401 || err.status === 403) {
+      return new RayMcpError(
+        'unavailable',
+        `The Ray dashboard at ${url} refused the request (${err.status}): it uses token authentication.`,
+        'Set RAY_AUTH_TOKEN (or RAY_AUTH_TOKEN_PATH) for ray-mcp to the cluster token, then restart ray-mcp.',
+        { cause: err },
+      );
+    }
+    return new RayMcpError('unavailable', err.message, 'Check the cluster with inspect_ray_cluster.', {
+      cause: err,
+    });
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return new RayMcpError(
+    'unavailable',
+    `The Ray dashboard at ${url} cannot be reached: ${message}`,
+    'Check that the cluster is running and that the address is right.',
+    { cause: err },
+  );
+}

@@ -1,0 +1,79 @@
+/** What ray-mcp remembers of a cluster across restarts (the state file), and the details view. */
+import type { ClusterStatus, LocalClusterSpec, NodeResources } from './cluster.js';
+
+export interface RayEndpoints {
+  version: string;
+  sessionName: string;
+  dashboardUrl: string;
+  gcsAddress: string;
+  clientAddress?: string;
+}
+
+export interface NodeRecord {
+  name: string;
+  nodeType: string;
+  role: 'head' | 'worker';
+  resources: NodeResources;
+  logFile: string;
+  /** pending: not launched; launched: process up, not yet a Ray node; up: an ALIVE Ray node;
+   * exited: ended on its own; removing: being stopped by a scale-down. */
+  state: 'pending' | 'launched' | 'up' | 'exited' | 'removing';
+  pid?: number;
+  ports?: Record<string, number>;
+  nodeId?: string;
+  exit?: string;
+}
+
+export interface LocalClusterRecord {
+  id: string;
+  kind: 'local';
+  status: ClusterStatus;
+  spec: LocalClusterSpec;
+  createdAt: number;
+  startedAt?: number;
+  tempDir?: string;
+  rayBin?: string;
+  ray?: RayEndpoints;
+  nodes: NodeRecord[];
+  counters: Record<string, number>;
+}
+
+export interface ExternalClusterRecord {
+  id: string;
+  kind: 'external';
+  status: ClusterStatus;
+  address: string;
+  createdAt: number;
+  ray?: RayEndpoints;
+}
+
+export type ClusterRecord = LocalClusterRecord | ExternalClusterRecord;
+
+/** A Ray node as the dashboard reports it, compacted. */
+export interface RayNodeHealth {
+  nodeId: string;
+  name?: string;
+  nodeType?: string;
+  alive: boolean;
+  isHead: boolean;
+  address: string;
+  resourcesTotal: Record<string, number>;
+  resourcesAvailable?: Record<string, number>;
+}
+
+export interface ClusterHealth {
+  ok: boolean;
+  checkedAt: number;
+  nodes: RayNodeHealth[];
+  error?: string;
+}
+
+export interface ClusterDetails {
+  fetchedAt: number;
+  nodes: RayNodeHealth[];
+  usage: Record<string, { used: number; total: number }>;
+  jobs: Record<string, number>;
+}
+
+/** What a health watcher tells a cluster actor. */
+export type RayHealthEvent = { type: 'ray.health'; health: ClusterHealth };

@@ -1,0 +1,146 @@
+/**
+ * Clusters as tools and machines see them: the spec a user asks for, and the compact view
+ * every cluster tool returns. Shared by machines, actors and tools.
+ */
+import { z } from 'zod';
+
+export const CLUSTER_STATUSES = ['starting', 'running', 'degraded', 'failed', 'stopping', 'stopped'] as const;
+export type ClusterStatus = (typeof CLUSTER_STATUSES)[number];
+
+const RESERVED_RESOURCES = ['CPU', 'GPU', 'memory', 'object_store_memory'];
+const MIN_OBJECT_STORE = 78_643_200; // 75 MiB: Ray refuses less
+
+export const ClusterIdSchema = z
+  .string()
+  .regex(
+    /^[a-z][a-z0-9-]{0,38}[a-z0-9]$/,
+    'cluster ids are 2-40 lowercase letters, digits and dashes, starting with a letter',
+  );
+
+export const NodeResourcesSchema = z
+  .object({
+    num_cpus: z.number().int().min(0).max(1024).optional().describe('CPUs Ray may schedule on this node'),
+    num_gpus: z.number().int().min(0).max(64).optional().describe('GPUs Ray may schedule on this node'),
+    memory: z.number().int().min(0).optional().describe('Bytes of heap memory for tasks and actors'),
+    object_store_memory: z
+      .number()
+      .int()
+      .min(MIN_OBJECT_STORE, 'object_store_memory must be at least 78643200 bytes (75 MiB)')
+      .optional()
+      .describe('Bytes for the object store (at least 75 MiB)'),
+    resources: z
+      .record(
+        z.string().regex(/^[A-Za-z][A-Za-z0-9_.:-]{0,63}$/, 'resource names are letters, digits, _ . : -'),
+        z.number().min(0, 'resource amounts must be >= 0').max(1e9),
+      )
+      .refine((r) => !Object.keys(r).some((k) => RESERVED_RESOURCES.includes(k)), {
+        message: `use num_cpus, num_gpus, memory and object_store_memory instead of ${RESERVED_RESOURCES.join(', ')} in resources`,
+      })
+      .optional()
+      .describe('Custom resources, e.g. {"accelerator_type:A100": 1}'),
+    labels: z
+      .record(
+        z
+          .string()
+          .regex(
+            /^([a-z0-9.-]{1,253}\/)?[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$/,
+            'label keys follow Kubernetes label syntax',
+          ),
+        z
+          .string()
+          .regex(
+            /^([A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?)?$/,
+            'label values follow Kubernetes label syntax',
+          ),
+      )
+      .refine((l) => !Object.keys(l).some((k) => k.startsWith('ray.io/') || k.startsWith('ray-mcp.io/')), {
+        message: 'label keys under ray.io/ and ray-mcp.io/ are reserved',
+      })
+      .optional()
+      .describe('Node labels for label-based scheduling'),
+  })
+  .strict();
+export type NodeResources = z.infer<typeof NodeResourcesSchema>;
+
+export const NodeTypeSchema = z
+  .string()
+  .regex(
+    /^[a-z][a-z0-9-]{0,30}$/,
+    'node types are lowercase letters, digits and dashes, starting with a letter',
+  )
+  .refine((t) => t !== 'head', 'the head is not a worker node type');
+
+export const WorkerGroupSchema = NodeResourcesSchema.extend({
+  node_type: NodeTypeSchema.optional().describe('Name of this kind of worker (default "worker")'),
+  node_name: z
+    .string()
+    .optional()
+    .describe('Same as node_type (accepted for calls written for the Python ray-mcp)'),
+  count: z.number().int().min(0).max(32).optional().describe('How many workers of this type (default 1)'),
+}).strict();
+export type WorkerGroup = z.infer<typeof WorkerGroupSchema>;
+
+export interface LocalClusterSpec {
+  head: NodeResources;
+  workers: { nodeType: string; count: number; resources: NodeResources }[];
+}
+
+export const NodeViewSchema = z.object({
+  name: z.string().describe('head, or <node_type>-<n>'),
+  node_type: z.string(),
+  alive: z.boolean(),
+  pid: z.number().optional(),
+  node_id: z.string().optional(),
+  address: z.string().optional(),
+  resources_total: z.record(z.string(), z.number()).optional(),
+  resources_available: z.record(z.string(), z.number()).optional(),
+  exit: z.string().optional().describe('How the node process ended, if it did'),
+});
+export type NodeView = z.infer<typeof NodeViewSchema>;
+
+export const ClusterViewSchema = z.object({
+  cluster_id: z.string(),
+  kind: z.enum(['local', 'external']),
+  status: z.enum(CLUSTER_STATUSES),
+  owned: z.boolean().describe('Started by this server (stop ends it) or external (stop only disconnects)'),
+  dashboard_url: z.string().optional(),
+  gcs_address: z.string().optional(),
+  client_address: z.string().optional().describe('Ray Client address (ray://...)'),
+  ray_version: z.string().optional(),
+  session_name: z.string().optional(),
+  created_at: z.string(),
+  uptime_seconds: z.number().optional(),
+  nodes: z.array(NodeViewSchema),
+  error: z
+    .object({ message: z.string(), fix: z.string(), excerpt: z.string().optional() })
+    .optional()
+    .describe('Why the cluster failed'),
+  note: z.string().optional(),
+});
+export type ClusterView = z.infer<typeof ClusterViewSchema>;
+
+export function toLocalSpec(head: NodeResources, workers: WorkerGroup[] = []): LocalClusterSpec {
+  const merged = new Map<string, { nodeType: string; count: number; resources: NodeResources }>();
+  for (const w of workers) {
+    const { node_type, node_name, count, ...resources } = w;
+    const nodeType = node_type ?? (node_name ? slug(node_name) : 'worker');
+    const prev = merged.get(nodeType);
+    // Python ray-mcp listed one entry per worker: entries of one type add up.
+    merged.set(nodeType, {
+      nodeType,
+      count: (prev?.count ?? 0) + (count ?? 1),
+      resources: prev?.resources ?? resources,
+    });
+  }
+  return { head, workers: [...merged.values()] };
+}
+
+function slug(name: string): string {
+  const s = name
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^[^a-z]+/, '')
+    .slice(0, 31)
+    .replace(/-+$/, '');
+  return s || 'worker';
+}

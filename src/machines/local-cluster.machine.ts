@@ -1,0 +1,758 @@
+/**
+ * One local Ray cluster: a head and worker nodes, each a `ray start --block` process of ours.
+ *
+ *   starting ──▶ up(running ⇄ degraded) ──▶ stopping ──▶ stopped
+ *       │            │ head exited               ▲
+ *       └────────────┴──▶ failing ──▶ failed ────┘
+ *
+ * Node processes are child actors that report `node.launched` / `node.exited`; the health
+ * watcher reports what the dashboard sees (`ray.health`). Everything that touches the OS or Ray
+ * is an invoked actor named below and provided by src/actors/local-cluster.actor.ts.
+ */
+import {
+  type ActorRefFrom,
+  and,
+  assign,
+  enqueueActions,
+  fromCallback,
+  fromEventObservable,
+  fromPromise,
+  not,
+  sendParent,
+  setup,
+} from 'xstate';
+import type { LocalClusterSpec, NodeResources } from '../domain/cluster.js';
+import type {
+  ClusterDetails,
+  ClusterHealth,
+  LocalClusterRecord,
+  NodeRecord,
+  RayEndpoints,
+  RayHealthEvent,
+} from '../domain/cluster-record.js';
+import { type Answer, answerError, answerOk } from '../domain/commands.js';
+import { type ErrorInfo, toErrorInfo } from '../domain/errors.js';
+
+export type LocalClusterCommand =
+  | { type: 'cluster.awaitReady'; requestId: string }
+  | { type: 'cluster.stop'; requestId: string }
+  | { type: 'cluster.describe'; requestId: string }
+  | {
+      type: 'cluster.scale';
+      requestId: string;
+      nodeType: string;
+      workers: number;
+      resources?: NodeResources;
+    };
+
+export type LocalClusterFact =
+  | { type: 'node.launched'; node: string; pid: number }
+  | { type: 'node.exited'; node: string; exit: string; excerpt?: string }
+  | { type: 'ray.health'; health: ClusterHealth }
+  /** From the supervisor when ray-mcp exits with --on-exit=stop. */
+  | { type: 'cluster.shutdown' };
+
+export type LocalClusterEvent = LocalClusterCommand | LocalClusterFact;
+
+export type ClusterError = ErrorInfo & { excerpt?: string };
+
+export interface LocalClusterInput {
+  id: string;
+  spec: LocalClusterSpec;
+  timeoutMs: number;
+  createdAt: number;
+  /** A cluster from the state file, found alive (adopt it) or dead (clean up, mark stopped). */
+  adopt?: { record: LocalClusterRecord; alive: boolean };
+}
+
+export interface LocalClusterContext {
+  id: string;
+  spec: LocalClusterSpec;
+  timeoutMs: number;
+  createdAt: number;
+  startedAt?: number;
+  rayBin?: string;
+  tempDir?: string;
+  ray?: RayEndpoints;
+  nodes: Record<string, NodeRecord>;
+  counters: Record<string, number>;
+  health?: ClusterHealth;
+  details?: ClusterDetails;
+  error?: ClusterError;
+  note?: string;
+  /** no: started by this process; alive/dead: from the state file, found running or not. */
+  adopted: 'no' | 'alive' | 'dead';
+  waiting: { ready: string[]; stop: string[]; describe: string[] };
+  scale?: { requestId: string; nodeType: string; target: number; names: string[] };
+}
+
+export interface PrepareOutput {
+  rayBin: string;
+  tempDir: string;
+  ports: Record<string, Record<string, number>>;
+}
+
+export interface NodeProcessInput {
+  clusterId: string;
+  node: NodeRecord;
+  rayBin: string;
+  tempDir: string;
+  ray?: RayEndpoints;
+  spec: LocalClusterSpec;
+  /** Watch this already running process instead of starting one (adoption). */
+  adoptPid?: number;
+}
+
+export interface StopNodesInput {
+  clusterId: string;
+  nodes: { name: string; role: 'head' | 'worker'; pid?: number }[];
+  tempDir?: string;
+  /** Lease owners to give back to the port allocator. */
+  release: string[];
+  removeTempDir: boolean;
+}
+
+const live = (n: NodeRecord) => n.state !== 'exited';
+const workerName = (nodeType: string, n: number) => `${nodeType}-${n}`;
+const leaseOwner = (clusterId: string, node: string) => `cluster:${clusterId}/${node}`;
+
+export const localClusterMachine = setup({
+  types: {
+    context: {} as LocalClusterContext,
+    input: {} as LocalClusterInput,
+    events: {} as LocalClusterEvent,
+    emitted: {} as Answer,
+  },
+  actors: {
+    prepareLaunch: fromPromise<PrepareOutput, { clusterId: string; nodes: string[]; rayBin?: string }>(
+      async () => {
+        throw new Error('provided by src/actors/local-cluster.actor.ts');
+      },
+    ),
+    adoptPorts: fromPromise<void, { clusterId: string; nodes: NodeRecord[] }>(async () => {
+      throw new Error('provided by src/actors/local-cluster.actor.ts');
+    }),
+    reservePorts: fromPromise<Record<string, Record<string, number>>, { clusterId: string; nodes: string[] }>(
+      async () => {
+        throw new Error('provided by src/actors/local-cluster.actor.ts');
+      },
+    ),
+    nodeProcess: fromCallback<LocalClusterEvent, NodeProcessInput>(() => {
+      throw new Error('provided by src/actors/local-cluster.actor.ts');
+    }),
+    waitForHead: fromPromise<RayEndpoints, { tempDir: string; ports: Record<string, number> }>(async () => {
+      throw new Error('provided by src/actors/local-cluster.actor.ts');
+    }),
+    waitForNodes: fromPromise<Record<string, string>, { dashboardUrl: string; names: string[] }>(async () => {
+      throw new Error('provided by src/actors/local-cluster.actor.ts');
+    }),
+    pickWorkersToRemove: fromPromise<
+      string[],
+      { dashboardUrl: string; candidates: { name: string; nodeId?: string }[]; count: number }
+    >(async () => {
+      throw new Error('provided by src/actors/local-cluster.actor.ts');
+    }),
+    stopNodes: fromPromise<void, StopNodesInput>(async () => {
+      throw new Error('provided by src/actors/local-cluster.actor.ts');
+    }),
+    describeCluster: fromPromise<ClusterDetails, { dashboardUrl: string }>(async () => {
+      throw new Error('provided by src/actors/local-cluster.actor.ts');
+    }),
+    healthWatcher: fromEventObservable<RayHealthEvent, { dashboardUrl: string }>(() => {
+      throw new Error('provided by src/watchers/cluster-health.watcher.ts');
+    }),
+  },
+  delays: {
+    startTimeout: ({ context }) => context.timeoutMs,
+  },
+  guards: {
+    adoptAlive: ({ context }) => context.adopted === 'alive',
+    adoptDead: ({ context }) => context.adopted === 'dead',
+    isHead: ({ event }) => event.type === 'node.exited' && event.node === 'head',
+    isRemoving: ({ context, event }) =>
+      event.type === 'node.exited' && context.nodes[event.node]?.state === 'removing',
+    hasExitedWorker: ({ context }) =>
+      Object.values(context.nodes).some((n) => n.role === 'worker' && n.state === 'exited'),
+    scaleUp: ({ context, event }) =>
+      event.type === 'cluster.scale' && event.workers > liveOfType(context, event.nodeType).length,
+    scaleDown: ({ context, event }) =>
+      event.type === 'cluster.scale' && event.workers < liveOfType(context, event.nodeType).length,
+    hasWorkers: ({ context }) => Object.values(context.nodes).some((n) => n.role === 'worker'),
+  },
+  actions: {
+    waitReady: assign({
+      waiting: ({ context, event }) =>
+        event.type === 'cluster.awaitReady'
+          ? { ...context.waiting, ready: [...context.waiting.ready, event.requestId] }
+          : context.waiting,
+    }),
+    waitStop: assign({
+      waiting: ({ context, event }) =>
+        event.type === 'cluster.stop'
+          ? { ...context.waiting, stop: [...context.waiting.stop, event.requestId] }
+          : context.waiting,
+    }),
+    waitDescribe: assign({
+      waiting: ({ context, event }) =>
+        event.type === 'cluster.describe'
+          ? { ...context.waiting, describe: [...context.waiting.describe, event.requestId] }
+          : context.waiting,
+    }),
+    answerNow: enqueueActions(({ event, enqueue }) => {
+      if ('requestId' in event) enqueue.emit(answerOk(event.requestId));
+    }),
+    /** Ready waiters get ok when up, the failure otherwise. */
+    answerReady: enqueueActions(({ context, enqueue }) => {
+      for (const id of context.waiting.ready) {
+        enqueue.emit(context.error ? answerError(id, context.error) : answerOk(id));
+      }
+      enqueue.assign({ waiting: { ...context.waiting, ready: [] } });
+    }),
+    answerReadyStopped: enqueueActions(({ context, enqueue }) => {
+      const error: ErrorInfo = context.error ?? {
+        code: 'conflict',
+        message: `Cluster ${context.id} was stopped before it became ready.`,
+        fix: 'Start it again with init_ray_cluster if you still need it.',
+      };
+      for (const id of context.waiting.ready) enqueue.emit(answerError(id, error));
+      enqueue.assign({ waiting: { ...context.waiting, ready: [] } });
+    }),
+    answerStop: enqueueActions(({ context, enqueue }) => {
+      for (const id of context.waiting.stop) enqueue.emit(answerOk(id));
+      enqueue.assign({ waiting: { ...context.waiting, stop: [] } });
+    }),
+    answerDescribe: enqueueActions(({ context, enqueue }) => {
+      for (const id of context.waiting.describe) enqueue.emit(answerOk(id));
+      enqueue.assign({ waiting: { ...context.waiting, describe: [] } });
+    }),
+    refuseScale: enqueueActions(({ context, event, enqueue, self }) => {
+      if (event.type !== 'cluster.scale') return;
+      const status = statusOf(self.getSnapshot());
+      enqueue.emit(
+        answerError(event.requestId, {
+          code: 'conflict',
+          message: context.scale
+            ? `Cluster ${context.id} is already scaling (${context.scale.nodeType}).`
+            : `Cluster ${context.id} is ${status}; only a running or degraded cluster can scale.`,
+          fix: context.scale
+            ? 'Wait for that scale to finish, then try again.'
+            : 'Check it with inspect_ray_cluster.',
+        }),
+      );
+    }),
+    assignPrepared: assign(({ context, event }) => {
+      const out = (event as unknown as { output: PrepareOutput }).output;
+      const nodes = { ...context.nodes };
+      for (const [name, ports] of Object.entries(out.ports)) nodes[name] = { ...nodes[name]!, ports };
+      for (const node of Object.values(nodes))
+        nodes[node.name] = { ...node, logFile: `${out.tempDir}/${node.name}.log` };
+      return { rayBin: out.rayBin, tempDir: out.tempDir, nodes };
+    }),
+    spawnHead: enqueueActions(({ context, enqueue }) => {
+      const head = context.nodes.head!;
+      enqueue.spawnChild('nodeProcess', {
+        id: `node:head`,
+        input: {
+          clusterId: context.id,
+          node: head,
+          rayBin: context.rayBin!,
+          tempDir: context.tempDir!,
+          spec: context.spec,
+        },
+      });
+    }),
+    spawnPendingWorkers: enqueueActions(({ context, enqueue }) => {
+      for (const node of Object.values(context.nodes)) {
+        if (node.role !== 'worker' || node.state !== 'pending' || !node.ports) continue;
+        enqueue.spawnChild('nodeProcess', {
+          id: `node:${node.name}`,
+          input: {
+            clusterId: context.id,
+            node,
+            rayBin: context.rayBin!,
+            tempDir: context.tempDir!,
+            ray: context.ray,
+            spec: context.spec,
+          },
+        });
+      }
+    }),
+    watchAdoptedNodes: enqueueActions(({ context, enqueue }) => {
+      for (const node of Object.values(context.nodes)) {
+        if (node.state === 'exited' || !node.pid) continue;
+        enqueue.spawnChild('nodeProcess', {
+          id: `node:${node.name}`,
+          input: {
+            clusterId: context.id,
+            node,
+            rayBin: context.rayBin!,
+            tempDir: context.tempDir!,
+            ray: context.ray,
+            spec: context.spec,
+            adoptPid: node.pid,
+          },
+        });
+      }
+    }),
+    markLaunched: assign({
+      nodes: ({ context, event }) => {
+        if (event.type !== 'node.launched' || !context.nodes[event.node]) return context.nodes;
+        return {
+          ...context.nodes,
+          [event.node]: { ...context.nodes[event.node]!, state: 'launched', pid: event.pid },
+        };
+      },
+    }),
+    markExited: assign({
+      nodes: ({ context, event }) => {
+        if (event.type !== 'node.exited' || !context.nodes[event.node]) return context.nodes;
+        return {
+          ...context.nodes,
+          [event.node]: { ...context.nodes[event.node]!, state: 'exited', exit: event.exit },
+        };
+      },
+    }),
+    failFromExit: assign({
+      error: ({ context, event }) => {
+        if (event.type !== 'node.exited') return context.error;
+        const what = event.node === 'head' ? 'The head node' : `Worker node ${event.node}`;
+        return {
+          code: 'unavailable' as const,
+          message: `${what} of cluster ${context.id} exited (${event.exit}).`,
+          fix: 'Read the excerpt of its output for the cause; then stop_ray_cluster and init_ray_cluster again.',
+          excerpt: event.excerpt,
+        };
+      },
+    }),
+    failTimeout: assign({
+      error: ({ context }) => ({
+        code: 'timeout' as const,
+        message: `Cluster ${context.id} was not usable within ${Math.round(context.timeoutMs / 1000)} s.`,
+        fix: 'The machine may be overloaded: try fewer workers, or a larger timeout_seconds.',
+      }),
+    }),
+    failFromError: assign({
+      error: ({ event }) => toErrorInfo((event as unknown as { error: unknown }).error),
+    }),
+    assignRay: assign({
+      ray: ({ event }) => (event as unknown as { output: RayEndpoints }).output,
+    }),
+    assignNodeIds: assign({
+      nodes: ({ context, event }) => {
+        const ids = (event as unknown as { output: Record<string, string> }).output;
+        const nodes = { ...context.nodes };
+        for (const [name, nodeId] of Object.entries(ids)) {
+          if (nodes[name] && nodes[name]!.state !== 'exited')
+            nodes[name] = { ...nodes[name]!, nodeId, state: 'up' };
+        }
+        return nodes;
+      },
+    }),
+    markStarted: assign({ startedAt: () => Date.now() }),
+    assignHealth: assign({
+      health: ({ context, event }) => (event.type === 'ray.health' ? event.health : context.health),
+    }),
+    planAdd: assign(({ context, event }) => {
+      if (event.type !== 'cluster.scale') return {};
+      const current = liveOfType(context, event.nodeType);
+      const template =
+        event.resources ??
+        current[0]?.resources ??
+        context.spec.workers.find((w) => w.nodeType === event.nodeType)?.resources ??
+        {};
+      const nodes = { ...context.nodes };
+      const counters = { ...context.counters };
+      // A dead worker of this type is replaced, not kept beside its replacement.
+      for (const n of Object.values(nodes)) {
+        if (n.role === 'worker' && n.nodeType === event.nodeType && n.state === 'exited')
+          delete nodes[n.name];
+      }
+      const names: string[] = [];
+      for (let i = current.length; i < event.workers; i++) {
+        counters[event.nodeType] = (counters[event.nodeType] ?? 0) + 1;
+        const name = workerName(event.nodeType, counters[event.nodeType]!);
+        names.push(name);
+        nodes[name] = newNode(context.tempDir!, name, event.nodeType, 'worker', template);
+      }
+      return {
+        nodes,
+        counters,
+        scale: { requestId: event.requestId, nodeType: event.nodeType, target: event.workers, names },
+      };
+    }),
+    planRemove: assign(({ context, event }) => {
+      if (event.type !== 'cluster.scale') return {};
+      const nodes = { ...context.nodes };
+      for (const n of Object.values(nodes)) {
+        if (n.role === 'worker' && n.nodeType === event.nodeType && n.state === 'exited')
+          delete nodes[n.name];
+      }
+      return {
+        nodes,
+        scale: { requestId: event.requestId, nodeType: event.nodeType, target: event.workers, names: [] },
+      };
+    }),
+    assignScalePorts: assign({
+      nodes: ({ context, event }) => {
+        const ports = (event as unknown as { output: Record<string, Record<string, number>> }).output;
+        const nodes = { ...context.nodes };
+        for (const [name, p] of Object.entries(ports))
+          if (nodes[name]) nodes[name] = { ...nodes[name]!, ports: p };
+        return nodes;
+      },
+    }),
+    markRemoving: assign(({ context, event }) => {
+      const names = (event as unknown as { output: string[] }).output;
+      const nodes = { ...context.nodes };
+      for (const name of names) if (nodes[name]) nodes[name] = { ...nodes[name]!, state: 'removing' };
+      return { nodes, scale: context.scale && { ...context.scale, names } };
+    }),
+    dropRemoved: enqueueActions(({ context, enqueue }) => {
+      const nodes = { ...context.nodes };
+      for (const name of context.scale?.names ?? []) {
+        delete nodes[name];
+        enqueue.stopChild(`node:${name}`);
+      }
+      enqueue.assign({ nodes });
+    }),
+    dropUnlaunched: assign(({ context }) => {
+      const nodes = { ...context.nodes };
+      for (const name of context.scale?.names ?? []) if (nodes[name]?.state === 'pending') delete nodes[name];
+      return { nodes };
+    }),
+    finishScale: enqueueActions(({ context, enqueue }) => {
+      if (context.scale) enqueue.emit(answerOk(context.scale.requestId));
+      enqueue.assign({ scale: undefined });
+    }),
+    failScale: enqueueActions(({ context, event, enqueue }) => {
+      if (context.scale) {
+        enqueue.emit(
+          answerError(context.scale.requestId, toErrorInfo((event as unknown as { error: unknown }).error)),
+        );
+      }
+      enqueue.assign({ scale: undefined });
+    }),
+    assignDetails: assign({
+      details: ({ event }) => (event as unknown as { output: ClusterDetails }).output,
+    }),
+    stopNodeChildren: enqueueActions(({ context, enqueue }) => {
+      for (const name of Object.keys(context.nodes)) enqueue.stopChild(`node:${name}`);
+    }),
+    notifyStopped: sendParent(({ context }) => ({ type: 'cluster.stopped', clusterId: context.id })),
+    noteCleanupFailure: assign({
+      note: ({ context, event }) =>
+        `Cleanup was incomplete: ${toErrorInfo((event as unknown as { error: unknown }).error).message}${context.note ? ` ${context.note}` : ''}`,
+    }),
+  },
+}).createMachine({
+  id: 'localCluster',
+  context: ({ input }) => {
+    if (input.adopt) {
+      const r = input.adopt.record;
+      return {
+        id: r.id,
+        spec: r.spec,
+        timeoutMs: input.timeoutMs,
+        createdAt: r.createdAt,
+        startedAt: r.startedAt,
+        rayBin: r.rayBin,
+        tempDir: r.tempDir,
+        ray: r.ray,
+        nodes: Object.fromEntries(r.nodes.map((n) => [n.name, n])),
+        counters: r.counters,
+        adopted: input.adopt.alive ? 'alive' : 'dead',
+        note: input.adopt.alive ? undefined : 'Its processes exited while ray-mcp was not running.',
+        waiting: { ready: [], stop: [], describe: [] },
+      };
+    }
+    const nodes: Record<string, NodeRecord> = {};
+    const counters: Record<string, number> = {};
+    nodes.head = newNode(undefined, 'head', 'head', 'head', input.spec.head);
+    for (const group of input.spec.workers) {
+      for (let i = 0; i < group.count; i++) {
+        counters[group.nodeType] = (counters[group.nodeType] ?? 0) + 1;
+        const name = workerName(group.nodeType, counters[group.nodeType]!);
+        nodes[name] = newNode(undefined, name, group.nodeType, 'worker', group.resources);
+      }
+    }
+    return {
+      id: input.id,
+      spec: input.spec,
+      timeoutMs: input.timeoutMs,
+      createdAt: input.createdAt,
+      nodes,
+      counters,
+      adopted: 'no',
+      waiting: { ready: [], stop: [], describe: [] },
+    };
+  },
+  // Commands any state answers unless a state says otherwise.
+  on: {
+    'cluster.describe': { actions: 'answerNow' },
+    'cluster.scale': { actions: 'refuseScale' },
+    'cluster.awaitReady': { actions: 'waitReady' },
+  },
+  initial: 'init',
+  states: {
+    init: {
+      always: [
+        { guard: 'adoptAlive', target: 'adopting' },
+        { guard: 'adoptDead', target: 'stopping' },
+        { target: 'starting' },
+      ],
+    },
+    adopting: {
+      invoke: {
+        src: 'adoptPorts',
+        input: ({ context }) => ({ clusterId: context.id, nodes: Object.values(context.nodes) }),
+        onDone: { target: 'up', actions: 'watchAdoptedNodes' },
+        onError: { target: 'failing', actions: 'failFromError' },
+      },
+    },
+    starting: {
+      initial: 'preparing',
+      after: { startTimeout: { target: 'failing', actions: 'failTimeout' } },
+      on: {
+        'node.launched': { actions: 'markLaunched' },
+        'node.exited': { target: 'failing', actions: ['markExited', 'failFromExit'] },
+        'cluster.stop': { target: 'stopping', actions: 'waitStop' },
+        'cluster.shutdown': { target: 'stopping' },
+      },
+      states: {
+        preparing: {
+          invoke: {
+            src: 'prepareLaunch',
+            input: ({ context }) => ({ clusterId: context.id, nodes: Object.keys(context.nodes) }),
+            onDone: { target: 'launchingHead', actions: ['assignPrepared', 'spawnHead'] },
+            onError: { target: '#localCluster.failing', actions: 'failFromError' },
+          },
+        },
+        launchingHead: {
+          invoke: {
+            src: 'waitForHead',
+            input: ({ context }) => ({ tempDir: context.tempDir!, ports: context.nodes.head!.ports! }),
+            onDone: { target: 'launchingWorkers', actions: ['assignRay', 'spawnPendingWorkers'] },
+            onError: { target: '#localCluster.failing', actions: 'failFromError' },
+          },
+        },
+        launchingWorkers: {
+          invoke: {
+            src: 'waitForNodes',
+            input: ({ context }) => ({
+              dashboardUrl: context.ray!.dashboardUrl,
+              names: Object.keys(context.nodes),
+            }),
+            onDone: { target: '#localCluster.up', actions: ['assignNodeIds', 'markStarted'] },
+            onError: { target: '#localCluster.failing', actions: 'failFromError' },
+          },
+        },
+      },
+    },
+    up: {
+      type: 'parallel',
+      entry: 'answerReady',
+      invoke: {
+        src: 'healthWatcher',
+        input: ({ context }) => ({ dashboardUrl: context.ray!.dashboardUrl }),
+      },
+      on: {
+        'node.launched': { actions: 'markLaunched' },
+        'node.exited': [
+          { guard: 'isHead', target: 'failing', actions: ['markExited', 'failFromExit'] },
+          // A worker we are removing: its exit is the point, not a fault.
+          { guard: 'isRemoving' },
+          { actions: 'markExited' },
+        ],
+        'ray.health': { actions: 'assignHealth' },
+        'cluster.awaitReady': { actions: 'answerNow' },
+        'cluster.stop': { target: 'stopping', actions: 'waitStop' },
+        'cluster.shutdown': { target: 'stopping' },
+      },
+      states: {
+        health: {
+          initial: 'running',
+          states: {
+            running: { always: { guard: 'hasExitedWorker', target: 'degraded' } },
+            degraded: { always: { guard: not('hasExitedWorker'), target: 'running' } },
+          },
+        },
+        details: {
+          initial: 'idle',
+          states: {
+            idle: { on: { 'cluster.describe': { target: 'fetching', actions: 'waitDescribe' } } },
+            fetching: {
+              on: { 'cluster.describe': { actions: 'waitDescribe' } },
+              invoke: {
+                src: 'describeCluster',
+                input: ({ context }) => ({ dashboardUrl: context.ray!.dashboardUrl }),
+                onDone: { target: 'idle', actions: ['assignDetails', 'answerDescribe'] },
+                // The dashboard may be briefly away: answer with what we know.
+                onError: { target: 'idle', actions: 'answerDescribe' },
+              },
+            },
+          },
+        },
+        scaling: {
+          initial: 'idle',
+          states: {
+            idle: {
+              on: {
+                'cluster.scale': [
+                  { guard: 'scaleUp', target: 'reserving', actions: 'planAdd' },
+                  { guard: 'scaleDown', target: 'choosing', actions: 'planRemove' },
+                  { actions: 'answerNow' },
+                ],
+              },
+            },
+            reserving: {
+              invoke: {
+                src: 'reservePorts',
+                input: ({ context }) => ({ clusterId: context.id, nodes: context.scale!.names }),
+                onDone: { target: 'joining', actions: ['assignScalePorts', 'spawnPendingWorkers'] },
+                onError: { target: 'idle', actions: ['dropUnlaunched', 'failScale'] },
+              },
+            },
+            joining: {
+              invoke: {
+                src: 'waitForNodes',
+                input: ({ context }) => ({
+                  dashboardUrl: context.ray!.dashboardUrl,
+                  names: context.scale!.names,
+                }),
+                onDone: { target: 'idle', actions: ['assignNodeIds', 'finishScale'] },
+                onError: { target: 'idle', actions: 'failScale' },
+              },
+              after: { startTimeout: { target: 'idle', actions: 'failScale' } },
+            },
+            choosing: {
+              invoke: {
+                src: 'pickWorkersToRemove',
+                input: ({ context }) => {
+                  const live = liveOfType(context, context.scale!.nodeType);
+                  return {
+                    dashboardUrl: context.ray!.dashboardUrl,
+                    candidates: live.map((n) => ({ name: n.name, nodeId: n.nodeId })),
+                    count: live.length - context.scale!.target,
+                  };
+                },
+                onDone: { target: 'draining', actions: 'markRemoving' },
+                onError: { target: 'idle', actions: 'failScale' },
+              },
+            },
+            draining: {
+              invoke: {
+                src: 'stopNodes',
+                input: ({ context }) => ({
+                  clusterId: context.id,
+                  nodes: context.scale!.names.map((name) => ({
+                    name,
+                    role: 'worker' as const,
+                    pid: context.nodes[name]?.pid,
+                  })),
+                  release: context.scale!.names.map((name) => leaseOwner(context.id, name)),
+                  removeTempDir: false,
+                }),
+                onDone: { target: 'idle', actions: ['dropRemoved', 'finishScale'] },
+                onError: { target: 'idle', actions: 'failScale' },
+              },
+            },
+          },
+          on: { 'cluster.scale': { actions: 'refuseScale' } },
+        },
+      },
+    },
+    failing: {
+      // A failed start or a dead head: stop whatever of the cluster still runs, keep its logs.
+      entry: 'answerReady',
+      on: {
+        'cluster.stop': { actions: 'waitStop' },
+      },
+      invoke: {
+        src: 'stopNodes',
+        input: ({ context }) => ({
+          clusterId: context.id,
+          nodes: Object.values(context.nodes)
+            .filter(live)
+            .map((n) => ({ name: n.name, role: n.role, pid: n.pid })),
+          tempDir: context.tempDir,
+          release: [`cluster:${context.id}`],
+          removeTempDir: false,
+        }),
+        onDone: { target: 'failed', actions: 'stopNodeChildren' },
+        onError: { target: 'failed', actions: ['stopNodeChildren', 'noteCleanupFailure'] },
+      },
+    },
+    failed: {
+      always: { guard: ({ context }) => context.waiting.stop.length > 0, target: 'stopping' },
+      on: {
+        'cluster.stop': { target: 'stopping', actions: 'waitStop' },
+        'cluster.shutdown': { target: 'stopping' },
+      },
+    },
+    stopping: {
+      entry: 'answerReadyStopped',
+      on: { 'cluster.stop': { actions: 'waitStop' } },
+      invoke: {
+        src: 'stopNodes',
+        input: ({ context }) => ({
+          clusterId: context.id,
+          nodes: Object.values(context.nodes)
+            .filter(live)
+            .map((n) => ({ name: n.name, role: n.role, pid: n.pid })),
+          tempDir: context.tempDir,
+          release: [`cluster:${context.id}`],
+          removeTempDir: true,
+        }),
+        onDone: { target: 'stopped' },
+        onError: { target: 'stopped', actions: 'noteCleanupFailure' },
+      },
+    },
+    stopped: {
+      entry: ['stopNodeChildren', 'answerStop', 'notifyStopped'],
+      on: {
+        'cluster.stop': { actions: 'answerNow' },
+        'cluster.awaitReady': { actions: 'answerNow' },
+      },
+    },
+  },
+});
+
+export type LocalClusterActor = ActorRefFrom<typeof localClusterMachine>;
+export type LocalClusterSnapshot = ReturnType<LocalClusterActor['getSnapshot']>;
+
+function newNode(
+  tempDir: string | undefined,
+  name: string,
+  nodeType: string,
+  role: 'head' | 'worker',
+  resources: NodeResources,
+): NodeRecord {
+  return {
+    name,
+    nodeType,
+    role,
+    resources,
+    state: 'pending',
+    logFile: tempDir ? `${tempDir}/${name}.log` : '',
+  };
+}
+
+function liveOfType(context: LocalClusterContext, nodeType: string): NodeRecord[] {
+  return Object.values(context.nodes).filter(
+    (n) => n.role === 'worker' && n.nodeType === nodeType && n.state !== 'exited' && n.state !== 'removing',
+  );
+}
+
+/** The status every tool shows, from the machine's state. */
+// biome-ignore lint/suspicious/noExplicitAny: matches() is typed per machine; any state value is fine here
+export function statusOf(snapshot: { matches(state: any): boolean }): LocalClusterRecord['status'] {
+  if (snapshot.matches('starting') || snapshot.matches('init') || snapshot.matches('adopting'))
+    return 'starting';
+  if (snapshot.matches({ up: { health: 'degraded' } })) return 'degraded';
+  if (snapshot.matches('up')) return 'running';
+  if (snapshot.matches('failing') || snapshot.matches('failed')) return 'failed';
+  if (snapshot.matches('stopping')) return 'stopping';
+  return 'stopped';
+}
+
+export { leaseOwner };

@@ -1,0 +1,129 @@
+/** Cluster actor snapshot → the compact view every cluster tool returns. */
+
+import { type ClusterActor, isLocal } from '../../actors/cluster-records.js';
+import type { RaySystem } from '../../actors/system.js';
+import type { ClusterView, NodeView } from '../../domain/cluster.js';
+import type { RayNodeHealth } from '../../domain/cluster-record.js';
+import { RayMcpError } from '../../domain/errors.js';
+import { externalStatusOf } from '../../machines/external-cluster.machine.js';
+import { statusOf } from '../../machines/local-cluster.machine.js';
+
+export const MAX_NODES = 50;
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function rayNodeView(n: RayNodeHealth): NodeView {
+  return {
+    name: n.name ?? n.nodeId.slice(0, 12),
+    node_type: n.nodeType ?? (n.isHead ? 'head' : 'worker'),
+    alive: n.alive,
+    node_id: n.nodeId,
+    address: n.address,
+    resources_total: n.resourcesTotal,
+    resources_available: n.resourcesAvailable,
+  };
+}
+
+export function clusterView(actor: ClusterActor): ClusterView {
+  if (isLocal(actor)) {
+    const snapshot = actor.getSnapshot();
+    const c = snapshot.context;
+    const status = statusOf(snapshot);
+    // Liveness from whichever look is newer; availability only the details fetch knows.
+    const seen =
+      c.details && (!c.health || c.details.fetchedAt >= c.health.checkedAt)
+        ? c.details.nodes
+        : c.health?.nodes;
+    const byName = new Map((seen ?? []).filter((n) => n.name).map((n) => [n.name!, n]));
+    const available = new Map((c.details?.nodes ?? []).map((n) => [n.nodeId, n.resourcesAvailable]));
+    const nodes: NodeView[] = Object.values(c.nodes).map((n) => {
+      const ray = byName.get(n.name);
+      return {
+        name: n.name,
+        node_type: n.nodeType,
+        alive:
+          status !== 'stopped' &&
+          (n.state === 'up' || n.state === 'launched') &&
+          (ray ? ray.alive : n.state === 'up'),
+        pid: n.state === 'exited' ? undefined : n.pid,
+        node_id: n.nodeId ?? ray?.nodeId,
+        address: ray?.address,
+        resources_total: ray?.resourcesTotal,
+        resources_available: ray?.resourcesAvailable ?? (ray ? available.get(ray.nodeId) : undefined),
+        exit: n.exit,
+      };
+    });
+    return {
+      cluster_id: c.id,
+      kind: 'local',
+      status,
+      owned: true,
+      dashboard_url: c.ray?.dashboardUrl,
+      gcs_address: c.ray?.gcsAddress,
+      client_address: c.ray?.clientAddress,
+      ray_version: c.ray?.version,
+      session_name: c.ray?.sessionName,
+      created_at: iso(c.createdAt),
+      uptime_seconds:
+        c.startedAt && (status === 'running' || status === 'degraded')
+          ? Math.round((Date.now() - c.startedAt) / 1000)
+          : undefined,
+      nodes: nodes.slice(0, MAX_NODES),
+      error: c.error && { message: c.error.message, fix: c.error.fix, excerpt: c.error.excerpt },
+      note: c.note,
+    };
+  }
+  const snapshot = actor.getSnapshot();
+  const c = snapshot.context;
+  const status = externalStatusOf(snapshot);
+  const seen = c.details?.nodes ?? c.health?.nodes ?? [];
+  return {
+    cluster_id: c.id,
+    kind: 'external',
+    status,
+    owned: false,
+    dashboard_url: c.ray?.dashboardUrl,
+    gcs_address: c.ray?.gcsAddress || undefined,
+    ray_version: c.ray?.version,
+    session_name: c.ray?.sessionName,
+    created_at: iso(c.createdAt),
+    uptime_seconds:
+      c.connectedAt && status === 'running' ? Math.round((Date.now() - c.connectedAt) / 1000) : undefined,
+    nodes: seen.slice(0, MAX_NODES).map(rayNodeView),
+    error: c.error && { message: c.error.message, fix: c.error.fix },
+    note: status === 'stopped' ? 'Disconnected; the cluster itself was not touched.' : undefined,
+  };
+}
+
+/** Usage and job counts, when the actor has fetched them. */
+export function clusterDetails(actor: ClusterActor) {
+  const details = actor.getSnapshot().context.details;
+  if (!details) return undefined;
+  return { usage: details.usage, jobs: details.jobs, fetched_at: iso(details.fetchedAt) };
+}
+
+/** The cluster a tool acts on: the one named, or else the newest one that is not stopped. */
+export function resolveCluster(system: RaySystem, id: string | undefined): ClusterActor {
+  const all = system.clusters();
+  if (id) {
+    const actor = system.cluster(id);
+    if (actor) return actor;
+    const known = all.map((a) => a.getSnapshot().context.id);
+    throw new RayMcpError(
+      'not_found',
+      `No cluster named ${id}.`,
+      known.length
+        ? `Known clusters: ${known.join(', ')} (list_ray_clusters shows them).`
+        : 'Start one with init_ray_cluster.',
+    );
+  }
+  const current = [...all].reverse().find((a) => clusterView(a).status !== 'stopped');
+  if (!current) {
+    throw new RayMcpError(
+      'not_found',
+      'There is no current cluster.',
+      'Start one with init_ray_cluster (no arguments starts a local cluster), or name one with cluster_id.',
+    );
+  }
+  return current;
+}

@@ -1,0 +1,50 @@
+/**
+ * Turns a Ray dashboard into `ray.health` events: one poll per tick (GCS health plus the node
+ * list), and an event only when what it sees changes. Errors are events too, never a crash.
+ */
+import { defer, distinctUntilChanged, from, map, type Observable, switchMap, timer } from 'rxjs';
+import { fromEventObservable } from 'xstate';
+import { nodesFromState } from '../actors/ray-views.js';
+import { DashboardClient } from '../clients/dashboard.client.js';
+import type { ClusterHealth, RayHealthEvent } from '../domain/cluster-record.js';
+
+export interface HealthWatcherOptions {
+  token?: string;
+  intervalMs: number;
+}
+
+export function healthEvents(dashboardUrl: string, opts: HealthWatcherOptions): Observable<ClusterHealth> {
+  const client = new DashboardClient({
+    url: dashboardUrl,
+    token: opts.token,
+    timeoutMs: Math.min(5000, opts.intervalMs * 2),
+  });
+  const check = async (): Promise<ClusterHealth> => {
+    const ok = await client.gcsHealthy();
+    if (!ok) return { ok: false, checkedAt: Date.now(), nodes: [], error: 'GCS health check failed' };
+    try {
+      const nodes = nodesFromState(await client.listNodes());
+      return { ok: true, checkedAt: Date.now(), nodes };
+    } catch (err) {
+      return {
+        ok: false,
+        checkedAt: Date.now(),
+        nodes: [],
+        error: err instanceof Error ? err.message : String(err),
+      };
+    }
+  };
+  return timer(0, opts.intervalMs).pipe(
+    // A slow answer is dropped for the next tick rather than piling up requests.
+    switchMap(() => defer(() => from(check()))),
+    distinctUntilChanged(
+      (a, b) => a.ok === b.ok && a.error === b.error && JSON.stringify(a.nodes) === JSON.stringify(b.nodes),
+    ),
+  );
+}
+
+export function healthWatcherLogic(opts: HealthWatcherOptions) {
+  return fromEventObservable<RayHealthEvent, { dashboardUrl: string }>(({ input }) =>
+    healthEvents(input.dashboardUrl, opts).pipe(map((health) => ({ type: 'ray.health' as const, health }))),
+  );
+}
