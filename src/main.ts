@@ -39,10 +39,18 @@ const program = new Command()
   )
   .option('--request-timeout <seconds>', 'longest wait for an actor to answer a tool call (default 60)')
   .option('--shutdown-timeout <seconds>', 'longest clean shutdown before exiting anyway (default 15)')
+  .option(
+    '--port-range <from-to>',
+    'ports ray-mcp hands to the Ray clusters it starts (env RAY_MCP_PORT_RANGE; default 20000-32767)',
+  )
+  .option(
+    '--temp-root <dir>',
+    "parent of the clusters' temp dirs, at most 28 characters (env RAY_MCP_TEMP_ROOT; default /tmp/ray-mcp)",
+  )
   .addOption(
     new Option(
       '--on-exit <what>',
-      'what happens to clusters this server started when it exits (default stop)',
+      'stop: stop the clusters this server started when it exits; keep: leave them running for the next run to adopt (env RAY_MCP_ON_EXIT; default stop)',
     ).choices(ON_EXIT),
   )
   .addHelpText(

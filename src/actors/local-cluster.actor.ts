@@ -25,7 +25,7 @@ import { askActor } from './ask.js';
 import { pidAlive, processesMentioning, signal, waitUntilGone } from './os-processes.js';
 import type { ProcessRegistry } from './processes.js';
 import { signalGroup } from './processes.js';
-import { nodesFromState, usageFromStatus } from './ray-views.js';
+import { nodesFromState, usageOf } from './ray-views.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: XState's own system type is generic over any
 type AnyActorSystem = ActorSystem<any>;
@@ -37,8 +37,6 @@ export interface LocalClusterDeps {
 }
 
 const POLL_MS = 250;
-/** How long `ray start --block` may take to stop its node before we force it. */
-const STOP_GRACE_MS = 15_000;
 
 function allocator(system: AnyActorSystem): PortAllocatorActor {
   const ref = system.get('ports') as PortAllocatorActor | undefined;
@@ -300,12 +298,8 @@ export function localClusterActors(deps: LocalClusterDeps) {
         ]);
         const counts: Record<string, number> = {};
         for (const j of jobs) counts[j.status] = (counts[j.status] ?? 0) + 1;
-        return {
-          fetchedAt: Date.now(),
-          nodes: nodesFromState(nodes, status?.data),
-          usage: usageFromStatus(status?.data),
-          jobs: counts,
-        };
+        const views = nodesFromState(nodes, status?.data);
+        return { fetchedAt: Date.now(), nodes: views, usage: usageOf(views, status?.data), jobs: counts };
       } catch (err) {
         throw dashboardError(input.dashboardUrl, err);
       }
@@ -326,7 +320,7 @@ export async function stopLocalNodes(input: StopNodesInput, log: Logger): Promis
   for (const group of [workers, heads]) {
     const pids = group.map((n) => n.pid!).filter(pidAlive);
     for (const pid of pids) signal(pid, 'SIGTERM');
-    const left = await waitUntilGone(pids, STOP_GRACE_MS);
+    const left = await waitUntilGone(pids, input.graceMs);
     for (const pid of left) {
       log.warn({ cluster: input.clusterId, pid }, 'ray node did not stop in time; killing its process group');
       signalGroup(pid, 'SIGKILL');

@@ -45,13 +45,27 @@ export function nodesFromState(nodes: RayNodeState[], status?: Record<string, un
   });
 }
 
-export function usageFromStatus(
+/**
+ * Cluster-wide use: totals from the alive nodes (the autoscaler's report lags behind a node that
+ * just joined), amounts in use from that report.
+ */
+export function usageOf(
+  nodes: RayNodeHealth[],
   status?: Record<string, unknown>,
 ): Record<string, { used: number; total: number }> {
-  const usage = (loadReport(status)?.usage ?? {}) as Record<string, UsagePair>;
-  return Object.fromEntries(
-    Object.entries(usage)
-      .filter(([k]) => !HIDDEN(k))
-      .map(([k, [used, total]]) => [k, { used, total }]),
+  const used = new Map(
+    Object.entries((loadReport(status)?.usage ?? {}) as Record<string, UsagePair>).map(([k, v]) => [
+      norm(k),
+      v[0],
+    ]),
   );
+  const out: Record<string, { used: number; total: number }> = {};
+  for (const node of nodes) {
+    if (!node.alive) continue;
+    for (const [name, amount] of Object.entries(node.resourcesTotal)) {
+      out[name] = { used: 0, total: (out[name]?.total ?? 0) + amount };
+    }
+  }
+  for (const [name, u] of Object.entries(out)) u.used = Math.min(u.total, used.get(norm(name)) ?? 0);
+  return out;
 }

@@ -134,6 +134,8 @@ export class RaySystem {
   }
 
   private persist(): void {
+    // Once shutdown starts the actors go away one by one: what is on disk stays the truth.
+    if (this.shuttingDown || this.root.getSnapshot().status !== 'active') return;
     const records = this.clusters()
       .map(recordOf)
       .filter((r) => r.status !== 'stopped');
@@ -226,9 +228,8 @@ export class RaySystem {
       });
     });
     this.root.send({ type: 'system.shutdown', reason });
+    if (config.onExit === 'stop') void this.store.save([]);
     await raceTimeout(done, Math.max(0, deadline - Date.now() - 500));
-    // With --on-exit=keep the last snapshot of each cluster stays on disk for the next run.
-    if (config.onExit === 'keep') this.persist();
     await this.store.flush();
     this.root.stop();
     await this.processes.stopAll(Math.max(500, deadline - Date.now()));

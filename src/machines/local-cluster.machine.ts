@@ -110,6 +110,8 @@ export interface StopNodesInput {
   /** Lease owners to give back to the port allocator. */
   release: string[];
   removeTempDir: boolean;
+  /** How long each `ray start --block` may take to stop before SIGKILL. */
+  graceMs: number;
 }
 
 const live = (n: NodeRecord) => n.state !== 'exited';
@@ -651,6 +653,7 @@ export const localClusterMachine = setup({
                   })),
                   release: context.scale!.names.map((name) => leaseOwner(context.id, name)),
                   removeTempDir: false,
+                  graceMs: 15_000,
                 }),
                 onDone: { target: 'idle', actions: ['dropRemoved', 'finishScale'] },
                 onError: { target: 'idle', actions: 'failScale' },
@@ -677,6 +680,8 @@ export const localClusterMachine = setup({
           tempDir: context.tempDir,
           release: [`cluster:${context.id}`],
           removeTempDir: false,
+          // With the head gone nothing can drain: do not wait for it.
+          graceMs: 2000,
         }),
         onDone: { target: 'failed', actions: 'stopNodeChildren' },
         onError: { target: 'failed', actions: ['stopNodeChildren', 'noteCleanupFailure'] },
@@ -702,6 +707,7 @@ export const localClusterMachine = setup({
           tempDir: context.tempDir,
           release: [`cluster:${context.id}`],
           removeTempDir: true,
+          graceMs: 15_000,
         }),
         onDone: { target: 'stopped' },
         onError: { target: 'stopped', actions: 'noteCleanupFailure' },

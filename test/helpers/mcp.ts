@@ -24,7 +24,14 @@ export function baseEnv(extra: Record<string, string> = {}): Record<string, stri
     if (v !== undefined && !k.startsWith('RAY_MCP_') && !k.startsWith('VITEST') && k !== 'NODE_OPTIONS')
       env[k] = v;
   }
-  return { ...env, RAY_MCP_DATA_DIR: scratchDir('data'), RAY_MCP_LOG_LEVEL: 'warn', ...extra };
+  return {
+    ...env,
+    RAY_MCP_DATA_DIR: scratchDir('data'),
+    // Short, and under the test root: the suite's leak check finds any Ray process by it.
+    RAY_MCP_TEMP_ROOT: scratchDir('t'),
+    RAY_MCP_LOG_LEVEL: 'warn',
+    ...extra,
+  };
 }
 
 export interface StdioServer {
@@ -83,6 +90,18 @@ export async function startInMemoryServer(
       await app.close('test done');
     },
   };
+}
+
+/** Calls a tool and fails the test with the tool's own message when it returns an error. */
+export async function callOk<T = Record<string, unknown>>(
+  client: Client,
+  name: string,
+  args: Record<string, unknown> = {},
+  timeout = 180_000,
+): Promise<T> {
+  const result = await client.callTool({ name, arguments: args }, { timeout });
+  if (result.isError) throw new Error(`${name} failed: ${textOf(result)}`);
+  return result.structuredContent as T;
 }
 
 export function textOf(result: CallToolResult): string {

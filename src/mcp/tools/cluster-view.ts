@@ -117,7 +117,7 @@ export function resolveCluster(system: RaySystem, id: string | undefined): Clust
         : 'Start one with init_ray_cluster.',
     );
   }
-  const current = [...all].reverse().find((a) => clusterView(a).status !== 'stopped');
+  const current = currentCluster(all);
   if (!current) {
     throw new RayMcpError(
       'not_found',
@@ -126,4 +126,13 @@ export function resolveCluster(system: RaySystem, id: string | undefined): Clust
     );
   }
   return current;
+}
+
+/** The newest cluster that is usable (starting, running, degraded), else the newest not stopped. */
+export function currentCluster(all: ClusterActor[]): ClusterActor | undefined {
+  const newestFirst = [...all].reverse().map((a) => [a, clusterView(a).status] as const);
+  return (
+    newestFirst.find(([, s]) => s === 'running' || s === 'degraded' || s === 'starting')?.[0] ??
+    newestFirst.find(([, s]) => s !== 'stopped')?.[0]
+  );
 }

@@ -11,7 +11,7 @@ import {
 } from '../../domain/cluster.js';
 import { RayMcpError } from '../../domain/errors.js';
 import type { LocalClusterSnapshot } from '../../machines/local-cluster.machine.js';
-import { clusterDetails, clusterView, resolveCluster } from './cluster-view.js';
+import { clusterDetails, clusterView, currentCluster, resolveCluster } from './cluster-view.js';
 import { defineTool } from './tool.js';
 
 const clusterIdArg = ClusterIdSchema.optional().describe(
@@ -217,8 +217,9 @@ export const listRayClusters = defineTool({
   }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async handler({ status }, { system }) {
-    const views = system.clusters().map(clusterView);
-    const current = [...views].reverse().find((v) => v.status !== 'stopped')?.cluster_id;
+    const actors = system.clusters();
+    const views = actors.map(clusterView);
+    const current = currentCluster(actors)?.getSnapshot().context.id;
     const rows = views
       .filter((v) => !status || v.status === status)
       .map((v) => ({
