@@ -40,6 +40,23 @@ async function main(): Promise<void> {
     const report = env.structuredContent as { ready: { localRay: boolean }; fixes: string[] };
     for (const fix of report.fixes) say(`    · ${fix}`);
     if (!report.ready.localRay) throw new Error('Ray is not usable here; see the fix above.');
+
+    say('\n▶ init_ray_cluster {"num_cpus":1,"worker_nodes":[{"count":1,"num_cpus":1}]}  (with progress)');
+    const started = await client.callTool(
+      { name: 'init_ray_cluster', arguments: { num_cpus: 1, worker_nodes: [{ count: 1, num_cpus: 1 }] } },
+      { timeout: 300_000, onprogress: (p) => say(`    … ${p.progress}/${p.total} ${p.message ?? ''}`) },
+    );
+    say(`  ${started.isError ? '✗' : '✓'} ${text(started)}`);
+    if (started.isError) throw new Error('init_ray_cluster failed');
+    const cluster = started.structuredContent as { cluster_id: string };
+    try {
+      const inspected = await call(client, 'inspect_ray_cluster', { cluster_id: cluster.cluster_id });
+      const nodes = (inspected.structuredContent as { nodes: { name: string; alive: boolean }[] }).nodes;
+      say(`    nodes: ${nodes.map((n) => `${n.name}${n.alive ? '' : ' (down)'}`).join(', ')}`);
+      await call(client, 'list_ray_clusters');
+    } finally {
+      await call(client, 'stop_ray_cluster', { cluster_id: cluster.cluster_id });
+    }
     say('\nDemo finished.');
   } finally {
     await client.close();

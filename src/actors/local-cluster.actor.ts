@@ -36,7 +36,7 @@ export interface LocalClusterDeps {
   log: Logger;
 }
 
-const POLL_MS = 250;
+const POLL_MS = 100;
 
 function allocator(system: AnyActorSystem): PortAllocatorActor {
   const ref = system.get('ports') as PortAllocatorActor | undefined;
@@ -44,9 +44,19 @@ function allocator(system: AnyActorSystem): PortAllocatorActor {
   return ref;
 }
 
-async function reserve(system: AnyActorSystem, clusterId: string, nodes: string[]) {
+/** Reserves ports for each node; on cancellation gives back what it got and throws. */
+async function reserve(system: AnyActorSystem, clusterId: string, nodes: string[], signal: AbortSignal) {
   const ports: Record<string, Record<string, number>> = {};
+  const cancelled = async (owners: string[]) => {
+    await releasePorts(system, owners);
+    return new RayMcpError(
+      'conflict',
+      `Cluster ${clusterId} was stopped while it reserved ports.`,
+      'Nothing to do.',
+    );
+  };
   for (const node of nodes) {
+    if (signal.aborted) throw await cancelled(Object.keys(ports).map((n) => leaseOwner(clusterId, n)));
     const owner = leaseOwner(clusterId, node);
     const snapshot = await askActor(
       allocator(system),
@@ -55,6 +65,7 @@ async function reserve(system: AnyActorSystem, clusterId: string, nodes: string[
     );
     ports[node] = snapshot.context.leases[owner]!.ports;
   }
+  if (signal.aborted) throw await cancelled(nodes.map((n) => leaseOwner(clusterId, n)));
   return ports;
 }
 
@@ -113,13 +124,17 @@ export function localClusterActors(deps: LocalClusterDeps) {
 
   return {
     prepareLaunch: fromPromise<PrepareOutput, { clusterId: string; nodes: string[] }>(
-      async ({ input, system }) => {
+      async ({ input, system, signal }) => {
         const cli = await resolveRayCli(config);
         // Short on purpose: Ray's socket paths under it must fit in 107 bytes.
         await mkdir(config.tempRoot, { recursive: true });
         const tempDir = await mkdtemp(join(config.tempRoot, `${input.clusterId.slice(0, 10)}-`));
         try {
-          return { rayBin: cli.path, tempDir, ports: await reserve(system, input.clusterId, input.nodes) };
+          return {
+            rayBin: cli.path,
+            tempDir,
+            ports: await reserve(system, input.clusterId, input.nodes, signal),
+          };
         } catch (err) {
           await releasePorts(system, [`cluster:${input.clusterId}`]).catch(() => {});
           throw err;
@@ -128,9 +143,9 @@ export function localClusterActors(deps: LocalClusterDeps) {
     ),
 
     reservePorts: fromPromise<Record<string, Record<string, number>>, { clusterId: string; nodes: string[] }>(
-      async ({ input, system }) => {
+      async ({ input, system, signal }) => {
         try {
-          return await reserve(system, input.clusterId, input.nodes);
+          return await reserve(system, input.clusterId, input.nodes, signal);
         } catch (err) {
           await releasePorts(
             system,

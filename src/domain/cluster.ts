@@ -3,6 +3,7 @@
  * every cluster tool returns. Shared by machines, actors and tools.
  */
 import { z } from 'zod';
+import { RayMcpError } from './errors.js';
 
 export const CLUSTER_STATUSES = ['starting', 'running', 'degraded', 'failed', 'stopping', 'stopped'] as const;
 export type ClusterStatus = (typeof CLUSTER_STATUSES)[number];
@@ -125,6 +126,13 @@ export function toLocalSpec(head: NodeResources, workers: WorkerGroup[] = []): L
     const { node_type, node_name, count, ...resources } = w;
     const nodeType = node_type ?? (node_name ? slug(node_name) : 'worker');
     const prev = merged.get(nodeType);
+    if (prev && JSON.stringify(prev.resources) !== JSON.stringify(resources)) {
+      throw new RayMcpError(
+        'invalid_input',
+        `worker_nodes has two groups of node_type ${nodeType} with different resources.`,
+        'Give each kind of worker its own node_type, or the same resources.',
+      );
+    }
     // Python ray-mcp listed one entry per worker: entries of one type add up.
     merged.set(nodeType, {
       nodeType,

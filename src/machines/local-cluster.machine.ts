@@ -83,6 +83,8 @@ export interface LocalClusterContext {
   /** no: started by this process; alive/dead: from the state file, found running or not. */
   adopted: 'no' | 'alive' | 'dead';
   waiting: { ready: string[]; stop: string[]; describe: string[] };
+  /** ray-mcp is exiting (--on-exit=stop) and told us while we could not stop yet. */
+  shutdownRequested?: boolean;
   scale?: { requestId: string; nodeType: string; target: number; names: string[] };
 }
 
@@ -179,6 +181,7 @@ export const localClusterMachine = setup({
       event.type === 'cluster.scale' && event.workers > liveOfType(context, event.nodeType).length,
     scaleDown: ({ context, event }) =>
       event.type === 'cluster.scale' && event.workers < liveOfType(context, event.nodeType).length,
+    stopRequested: ({ context }) => context.waiting.stop.length > 0 || context.shutdownRequested === true,
     hasWorkers: ({ context }) => Object.values(context.nodes).some((n) => n.role === 'worker'),
   },
   actions: {
@@ -350,6 +353,7 @@ export const localClusterMachine = setup({
         return nodes;
       },
     }),
+    requestShutdown: assign({ shutdownRequested: true }),
     markStarted: assign({ startedAt: () => Date.now() }),
     assignHealth: assign({
       health: ({ context, event }) => (event.type === 'ray.health' ? event.health : context.health),
@@ -504,6 +508,10 @@ export const localClusterMachine = setup({
       ],
     },
     adopting: {
+      on: {
+        'cluster.stop': { actions: 'waitStop' },
+        'cluster.shutdown': { actions: 'requestShutdown' },
+      },
       invoke: {
         src: 'adoptPorts',
         input: ({ context }) => ({ clusterId: context.id, nodes: Object.values(context.nodes) }),
@@ -553,6 +561,8 @@ export const localClusterMachine = setup({
     up: {
       type: 'parallel',
       entry: 'answerReady',
+      // A stop that arrived while adopting.
+      always: { guard: 'stopRequested', target: 'stopping' },
       invoke: {
         src: 'healthWatcher',
         input: ({ context }) => ({ dashboardUrl: context.ray!.dashboardUrl }),
@@ -669,6 +679,7 @@ export const localClusterMachine = setup({
       entry: 'answerReady',
       on: {
         'cluster.stop': { actions: 'waitStop' },
+        'cluster.shutdown': { actions: 'requestShutdown' },
       },
       invoke: {
         src: 'stopNodes',
@@ -688,8 +699,10 @@ export const localClusterMachine = setup({
       },
     },
     failed: {
-      always: { guard: ({ context }) => context.waiting.stop.length > 0, target: 'stopping' },
+      entry: 'answerReady',
+      always: { guard: 'stopRequested', target: 'stopping' },
       on: {
+        'cluster.awaitReady': { actions: ['waitReady', 'answerReady'] },
         'cluster.stop': { target: 'stopping', actions: 'waitStop' },
         'cluster.shutdown': { target: 'stopping' },
       },
@@ -714,7 +727,7 @@ export const localClusterMachine = setup({
       },
     },
     stopped: {
-      entry: ['stopNodeChildren', 'answerStop', 'notifyStopped'],
+      entry: ['stopNodeChildren', 'answerReadyStopped', 'answerStop', 'notifyStopped'],
       on: {
         'cluster.stop': { actions: 'answerNow' },
         'cluster.awaitReady': { actions: 'answerNow' },

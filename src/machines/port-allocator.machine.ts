@@ -7,7 +7,7 @@
 import { type ActorRefFrom, assign, enqueueActions, fromPromise, setup } from 'xstate';
 import { type Answer, answerError, answerOk } from '../domain/commands.js';
 import { toErrorInfo } from '../domain/errors.js';
-import { type Lease, ownedBy, type PortBlock, type PortRange } from '../domain/ports.js';
+import { type Lease, ownedBy, type PortBlock, type PortRange, takenPorts } from '../domain/ports.js';
 
 export type PortCommand =
   | { type: 'ports.reserve'; requestId: string; owner: string; blocks: PortBlock[] }
@@ -84,6 +84,7 @@ export const portAllocatorMachine = setup({
     idle: {
       always: { guard: 'hasQueue', target: 'allocating' },
     },
+    retrying: { always: 'allocating' },
     allocating: {
       invoke: {
         src: 'findFreePorts',
@@ -98,20 +99,39 @@ export const portAllocatorMachine = setup({
           }
           return { blocks: request.blocks, taken, range: context.range, cursor: context.cursor };
         },
-        onDone: {
-          target: 'idle',
-          actions: enqueueActions(({ context, event, enqueue }) => {
-            const [request, ...rest] = context.queue;
-            if (!request) return;
-            const lease: Lease = { owner: request.owner, ports: event.output.ports, blocks: request.blocks };
-            enqueue.assign({
-              leases: { ...context.leases, [request.owner]: lease },
-              queue: rest,
-              cursor: event.output.cursor,
-            });
-            enqueue.emit(answerOk(request.requestId));
-          }),
-        },
+        onDone: [
+          {
+            // A lease adopted during the search may hold a port it picked: search again.
+            guard: ({ context, event }) => {
+              const taken = takenPorts(Object.values(context.leases));
+              const blocks = context.queue[0]?.blocks ?? [];
+              return blocks.some((b) => {
+                const first = event.output.ports[b.name]!;
+                for (let p = first; p < first + b.size; p++) if (taken.has(p)) return true;
+                return false;
+              });
+            },
+            target: 'retrying',
+          },
+          {
+            target: 'idle',
+            actions: enqueueActions(({ context, event, enqueue }) => {
+              const [request, ...rest] = context.queue;
+              if (!request) return;
+              const lease: Lease = {
+                owner: request.owner,
+                ports: event.output.ports,
+                blocks: request.blocks,
+              };
+              enqueue.assign({
+                leases: { ...context.leases, [request.owner]: lease },
+                queue: rest,
+                cursor: event.output.cursor,
+              });
+              enqueue.emit(answerOk(request.requestId));
+            }),
+          },
+        ],
         onError: {
           target: 'idle',
           actions: enqueueActions(({ context, event, enqueue }) => {
