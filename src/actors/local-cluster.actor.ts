@@ -194,22 +194,29 @@ export function localClusterActors(deps: LocalClusterDeps) {
           ? headLaunch(input.spec, node.ports!, input.tempDir)
           : workerLaunch(node.name, node.nodeType, node.resources, node.ports!, input.ray!.gcsAddress);
       // Output goes to a file, not a pipe: with --on-exit=keep the node outlives us.
-      const child = processes.start(input.rayBin, launch.args, {
-        env: rayEnv(launch.env),
-        stdout: { file: node.logFile, append: true },
-        stderr: { file: node.logFile, append: true },
-        cwd: input.tempDir,
-        keep: config.onExit === 'keep',
-      });
-      if (child.pid !== undefined) sendBack({ type: 'node.launched', node: node.name, pid: child.pid });
       let stopped = false;
-      child.then(async (res) => {
-        if (stopped) return;
-        const exit = res.signal ? `killed by ${res.signal}` : `exit code ${res.exitCode ?? '?'}`;
-        const excerpt = (await logExcerpt(node.logFile)) ?? res.message;
-        log.info({ node: node.name, exit }, 'ray node process ended');
-        sendBack({ type: 'node.exited', node: node.name, exit, excerpt });
-      });
+      processes
+        .start(input.rayBin, launch.args, {
+          env: rayEnv(launch.env),
+          stdout: { file: node.logFile, append: true },
+          stderr: { file: node.logFile, append: true },
+          cwd: input.tempDir,
+          keep: config.onExit === 'keep',
+        })
+        .then(({ child }) => {
+          if (child.pid !== undefined) sendBack({ type: 'node.launched', node: node.name, pid: child.pid });
+          return child.then(async (res) => {
+            if (stopped) return;
+            const exit = res.signal ? `killed by ${res.signal}` : `exit code ${res.exitCode ?? '?'}`;
+            const excerpt = (await logExcerpt(node.logFile)) ?? res.message;
+            log.info({ node: node.name, exit }, 'ray node process ended');
+            sendBack({ type: 'node.exited', node: node.name, exit, excerpt });
+          });
+        })
+        .catch((err) => {
+          if (!stopped)
+            sendBack({ type: 'node.exited', node: node.name, exit: `could not start: ${String(err)}` });
+        });
       return () => {
         stopped = true;
       };

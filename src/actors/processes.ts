@@ -4,7 +4,7 @@
  * own process group and signals go to the whole group: a wrapper script's own children (or a
  * Ray node's raylet) are never orphaned when the child is stopped.
  */
-import { execa, type Options, type ResultPromise } from 'execa';
+import type { Options, ResultPromise } from 'execa';
 import type { Logger } from '../logger.js';
 
 export interface ProbeResult {
@@ -16,6 +16,13 @@ export interface ProbeResult {
   stdout: string;
   stderr: string;
 }
+
+// execa loads on first use: start-up (tools/list) stays fast.
+let execaModule: Promise<typeof import('execa')> | undefined;
+const loadExeca = () => {
+  execaModule ??= import('execa');
+  return execaModule;
+};
 
 export type StartOptions = Options & {
   /** Survives ray-mcp's exit (--on-exit=keep): stopAll leaves it running. */
@@ -31,9 +38,17 @@ export class ProcessRegistry {
     private readonly log: Logger,
   ) {}
 
-  /** Starts a process in its own process group and tracks it until it exits. */
-  start(file: string, args: readonly string[], startOptions: StartOptions = {}): ResultPromise {
+  /**
+   * Starts a process in its own process group and tracks it until it exits. The child is wrapped:
+   * it is a thenable, and awaiting it directly would wait for its exit.
+   */
+  async start(
+    file: string,
+    args: readonly string[],
+    startOptions: StartOptions = {},
+  ): Promise<{ child: ResultPromise }> {
     const { keep, ...options } = startOptions;
+    const { execa } = await loadExeca();
     const child = execa(file, args, {
       env: this.env,
       extendEnv: false,
@@ -57,7 +72,7 @@ export class ProcessRegistry {
       if (child.pid && !this.kept.has(child)) signalGroup(child.pid, 'SIGKILL');
     };
     child.then(done, done);
-    return child;
+    return { child };
   }
 
   /** Runs a short command with a hard timeout; never throws, never hangs. */
@@ -66,7 +81,7 @@ export class ProcessRegistry {
     args: readonly string[],
     opts: { timeoutMs: number; signal?: AbortSignal; env?: Record<string, string> },
   ): Promise<ProbeResult> {
-    const child = this.start(file, args, {
+    const { child } = await this.start(file, args, {
       cancelSignal: opts.signal,
       stripFinalNewline: true,
       maxBuffer: 1_000_000,

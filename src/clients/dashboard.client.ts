@@ -3,7 +3,7 @@
  * fetch adds `sec-fetch-mode`, and Ray 2.52+ refuses such POSTs as browser traffic. Idempotent
  * GETs retry with backoff; errors are typed so tools can say what went wrong.
  */
-import { Agent, request } from 'undici';
+import type { Dispatcher } from 'undici';
 import { RayMcpError } from '../domain/errors.js';
 
 export interface DashboardOptions {
@@ -66,8 +66,16 @@ interface StateApiReply<T> {
   data: { result: { total: number; result: T[] } };
 }
 
-// Loopback dashboards answer fast; one small pool for all of them.
-const agent = new Agent({ keepAliveTimeout: 10_000, connections: 16 });
+// undici loads on first use (start-up stays fast). Loopback dashboards answer fast; one small pool
+// serves all of them.
+let http: Promise<{ request: typeof import('undici').request; agent: Dispatcher }> | undefined;
+function loadHttp() {
+  http ??= import('undici').then(({ Agent, request }) => ({
+    request,
+    agent: new Agent({ keepAliveTimeout: 10_000, connections: 16 }),
+  }));
+  return http;
+}
 
 export class DashboardClient {
   readonly url: string;
@@ -97,6 +105,7 @@ export class DashboardClient {
           body = JSON.stringify(opts.body);
         }
         const timeout = opts.timeoutMs ?? this.timeoutMs;
+        const { request, agent } = await loadHttp();
         const res = await request(`${this.url}${path}`, {
           method,
           headers,
@@ -121,6 +130,7 @@ export class DashboardClient {
   /** GET /api/gcs_healthz: true when the GCS answers. Never throws. */
   async gcsHealthy(signal?: AbortSignal): Promise<boolean> {
     try {
+      const { request, agent } = await loadHttp();
       const res = await request(`${this.url}/api/gcs_healthz`, {
         dispatcher: agent,
         signal,

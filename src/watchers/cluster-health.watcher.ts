@@ -2,8 +2,8 @@
  * Turns a Ray dashboard into `ray.health` events: one poll per tick (GCS health plus the node
  * list), and an event only when what it sees changes. Errors are events too, never a crash.
  */
-import { defer, distinctUntilChanged, from, map, type Observable, switchMap, timer } from 'rxjs';
-import { fromEventObservable } from 'xstate';
+import type { Observable } from 'rxjs';
+import { fromEventObservable, type Subscribable } from 'xstate';
 import { nodesFromState } from '../actors/ray-views.js';
 import { DashboardClient } from '../clients/dashboard.client.js';
 import type { ClusterHealth, RayHealthEvent } from '../domain/cluster-record.js';
@@ -13,7 +13,14 @@ export interface HealthWatcherOptions {
   intervalMs: number;
 }
 
-export function healthEvents(dashboardUrl: string, opts: HealthWatcherOptions): Observable<ClusterHealth> {
+type Rx = typeof import('rxjs');
+
+export function healthEvents(
+  rx: Rx,
+  dashboardUrl: string,
+  opts: HealthWatcherOptions,
+): Observable<ClusterHealth> {
+  const { defer, distinctUntilChanged, from, switchMap, timer } = rx;
   const client = new DashboardClient({
     url: dashboardUrl,
     token: opts.token,
@@ -45,6 +52,35 @@ export function healthEvents(dashboardUrl: string, opts: HealthWatcherOptions): 
 
 export function healthWatcherLogic(opts: HealthWatcherOptions) {
   return fromEventObservable<RayHealthEvent, { dashboardUrl: string }>(({ input }) =>
-    healthEvents(input.dashboardUrl, opts).pipe(map((health) => ({ type: 'ray.health' as const, health }))),
+    lazy(async () => {
+      // rxjs loads with the first watched cluster, not at start-up.
+      const rx = await import('rxjs');
+      return healthEvents(rx, input.dashboardUrl, opts).pipe(
+        rx.map((health) => ({ type: 'ray.health' as const, health })),
+      );
+    }),
   );
+}
+
+/** A subscribable whose source is loaded on subscribe. */
+function lazy<T>(load: () => Promise<Observable<T>>): Subscribable<T> {
+  return {
+    // biome-ignore lint/suspicious/noExplicitAny: XState passes an observer object
+    subscribe(observer: any) {
+      let closed = false;
+      let inner: { unsubscribe(): void } | undefined;
+      load().then(
+        (source) => {
+          if (!closed) inner = source.subscribe(observer);
+        },
+        (err) => observer.error?.(err),
+      );
+      return {
+        unsubscribe() {
+          closed = true;
+          inner?.unsubscribe();
+        },
+      };
+    },
+  } as Subscribable<T>;
 }
