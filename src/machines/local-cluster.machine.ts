@@ -683,17 +683,8 @@ export const localClusterMachine = setup({
       },
       invoke: {
         src: 'stopNodes',
-        input: ({ context }) => ({
-          clusterId: context.id,
-          nodes: Object.values(context.nodes)
-            .filter(live)
-            .map((n) => ({ name: n.name, role: n.role, pid: n.pid })),
-          tempDir: context.tempDir,
-          release: [`cluster:${context.id}`],
-          removeTempDir: false,
-          // With the head gone nothing can drain: do not wait for it.
-          graceMs: 2000,
-        }),
+        // With the head gone nothing can drain: do not wait for it. Keep the logs for the report.
+        input: ({ context }) => stopWholeCluster(context, { removeTempDir: false, graceMs: 2000 }),
         onDone: { target: 'failed', actions: 'stopNodeChildren' },
         onError: { target: 'failed', actions: ['stopNodeChildren', 'noteCleanupFailure'] },
       },
@@ -712,16 +703,7 @@ export const localClusterMachine = setup({
       on: { 'cluster.stop': { actions: 'waitStop' } },
       invoke: {
         src: 'stopNodes',
-        input: ({ context }) => ({
-          clusterId: context.id,
-          nodes: Object.values(context.nodes)
-            .filter(live)
-            .map((n) => ({ name: n.name, role: n.role, pid: n.pid })),
-          tempDir: context.tempDir,
-          release: [`cluster:${context.id}`],
-          removeTempDir: true,
-          graceMs: 15_000,
-        }),
+        input: ({ context }) => stopWholeCluster(context, { removeTempDir: true, graceMs: 15_000 }),
         onDone: { target: 'stopped' },
         onError: { target: 'stopped', actions: 'noteCleanupFailure' },
       },
@@ -753,6 +735,22 @@ function newNode(
     resources,
     state: 'pending',
     logFile: tempDir ? `${tempDir}/${name}.log` : '',
+  };
+}
+
+/** Every live node of the cluster, all its ports, and (when asked) its temp dir. */
+function stopWholeCluster(
+  context: LocalClusterContext,
+  opts: { removeTempDir: boolean; graceMs: number },
+): StopNodesInput {
+  return {
+    clusterId: context.id,
+    nodes: Object.values(context.nodes)
+      .filter(live)
+      .map((n) => ({ name: n.name, role: n.role, pid: n.pid })),
+    tempDir: context.tempDir,
+    release: [`cluster:${context.id}`],
+    ...opts,
   };
 }
 

@@ -287,6 +287,16 @@ describe('local cluster machine: start', () => {
     expect(t.cluster.getSnapshot().context.details?.jobs).toEqual({ RUNNING: 1 });
   });
 
+  it('answers a describe while up once, after the fetch, never at once from the root handler', async () => {
+    const t = start();
+    await t.until((s) => s.matches('up'));
+    const id = t.send({ type: 'cluster.describe' });
+    expect(t.answerTo(id)).toBeUndefined();
+    await t.until((s) => s.context.details !== undefined);
+    await settle();
+    expect(t.answers.filter((x) => x.requestId === id)).toHaveLength(1);
+  });
+
   it('refuses to scale while starting, with code conflict', async () => {
     const head = deferred<RayEndpoints>();
     const t = start({ waitForHead: () => head.promise });
