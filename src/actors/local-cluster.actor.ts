@@ -19,6 +19,7 @@ import {
   type NodeProcessInput,
   type PrepareOutput,
   type StopNodesInput,
+  type StopNodesOutput,
 } from '../machines/local-cluster.machine.js';
 import type { PortAllocatorActor } from '../machines/port-allocator.machine.js';
 import { askActor } from './ask.js';
@@ -304,10 +305,12 @@ export function localClusterActors(deps: LocalClusterDeps) {
       return ordered.slice(0, input.count).map((c) => c.name);
     }),
 
-    stopNodes: fromPromise<void, StopNodesInput>(async ({ input, system }) => {
+    stopNodes: fromPromise<StopNodesOutput, StopNodesInput>(async ({ input, system }) => {
       await stopLocalNodes(input, log);
+      const headExcerpt = input.headLog ? await logExcerpt(input.headLog) : undefined;
       await releasePorts(system, input.release);
       if (input.removeTempDir && input.tempDir) await rm(input.tempDir, { recursive: true, force: true });
+      return { headExcerpt };
     }),
 
     describeCluster: fromPromise<ClusterDetails, { dashboardUrl: string }>(async ({ input, signal }) => {

@@ -114,6 +114,12 @@ export interface StopNodesInput {
   removeTempDir: boolean;
   /** How long each `ray start --block` may take to stop before SIGKILL. */
   graceMs: number;
+  /** The head's log, read for the failure report before anything is removed. */
+  headLog?: string;
+}
+
+export interface StopNodesOutput {
+  headExcerpt?: string;
 }
 
 const live = (n: NodeRecord) => n.state !== 'exited';
@@ -156,7 +162,7 @@ export const localClusterMachine = setup({
     >(async () => {
       throw new Error('provided by src/actors/local-cluster.actor.ts');
     }),
-    stopNodes: fromPromise<void, StopNodesInput>(async () => {
+    stopNodes: fromPromise<StopNodesOutput, StopNodesInput>(async () => {
       throw new Error('provided by src/actors/local-cluster.actor.ts');
     }),
     describeCluster: fromPromise<ClusterDetails, { dashboardUrl: string }>(async () => {
@@ -685,7 +691,19 @@ export const localClusterMachine = setup({
         src: 'stopNodes',
         // With the head gone nothing can drain: do not wait for it. Keep the logs for the report.
         input: ({ context }) => stopWholeCluster(context, { removeTempDir: false, graceMs: 2000 }),
-        onDone: { target: 'failed', actions: 'stopNodeChildren' },
+        onDone: {
+          target: 'failed',
+          actions: [
+            'stopNodeChildren',
+            // A start that timed out has no exit to explain it: show what the head printed.
+            assign({
+              error: ({ context, event }) =>
+                context.error && !context.error.excerpt && event.output.headExcerpt
+                  ? { ...context.error, excerpt: event.output.headExcerpt }
+                  : context.error,
+            }),
+          ],
+        },
         onError: { target: 'failed', actions: ['stopNodeChildren', 'noteCleanupFailure'] },
       },
     },
@@ -750,6 +768,7 @@ function stopWholeCluster(
       .map((n) => ({ name: n.name, role: n.role, pid: n.pid })),
     tempDir: context.tempDir,
     release: [`cluster:${context.id}`],
+    headLog: context.nodes.head?.logFile || undefined,
     ...opts,
   };
 }

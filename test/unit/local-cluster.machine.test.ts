@@ -31,6 +31,7 @@ import {
   type NodeProcessInput,
   type PrepareOutput,
   type StopNodesInput,
+  type StopNodesOutput,
   statusOf,
 } from '../../src/machines/local-cluster.machine.js';
 
@@ -135,9 +136,10 @@ function fakes(opts: FakeOptions = {}) {
         calls.pick.push({ candidates: input.candidates, count: input.count });
         return input.candidates.slice(-input.count).map((c) => c.name);
       }),
-      stopNodes: fromPromise<void, StopNodesInput>(async ({ input }) => {
+      stopNodes: fromPromise<StopNodesOutput, StopNodesInput>(async ({ input }) => {
         calls.stopNodes.push(input);
         opts.onStop?.(input);
+        return { headExcerpt: input.headLog ? `last words of ${input.headLog}` : undefined };
       }),
       describeCluster: fromPromise<ClusterDetails, { dashboardUrl: string }>(async () => ({
         fetchedAt: 1,
@@ -338,6 +340,8 @@ describe('local cluster machine: start', () => {
     expect(t.answerTo(ready)).toMatchObject({ ok: false, error: { code: 'timeout' } });
     // The head that was launched is among the nodes stopped.
     expect(t.calls.stopNodes[0]!.nodes.map((n) => n.name)).toContain('head');
+    // With no exit to explain the timeout, the report carries what the head printed.
+    expect(t.cluster.getSnapshot().context.error?.excerpt).toMatch(/^last words of .*head\.log$/);
   });
 
   it('a head that exits while starting fails the start with its exit and excerpt', async () => {
@@ -652,6 +656,7 @@ describe('local cluster machine: adoption', () => {
         release: ['cluster:old'],
         removeTempDir: true,
         graceMs: 15_000,
+        headLog: `${TEMP}/head.log`,
       },
     ]);
     expect(t.root.getSnapshot().context.stopped).toEqual(['old']);
