@@ -19,15 +19,18 @@ import type { Logger } from '../logger.js';
 import type { EnvironmentActor } from '../machines/environment.machine.js';
 import { environmentMachine } from '../machines/environment.machine.js';
 import { externalClusterMachine } from '../machines/external-cluster.machine.js';
+import { type JobsActor, jobsMachine, jobsSystemId } from '../machines/jobs.machine.js';
 import { localClusterMachine } from '../machines/local-cluster.machine.js';
 import { portAllocatorMachine } from '../machines/port-allocator.machine.js';
 import { SYSTEM_IDS, supervisorMachine } from '../machines/supervisor.machine.js';
 import { healthWatcherLogic } from '../watchers/cluster-health.watcher.js';
+import { jobsWatcherLogic } from '../watchers/jobs.watcher.js';
 import { type AskOptions, askActor, askActorForAnswer, type CommandOf } from './ask.js';
 import { type ClusterActor, recordOf } from './cluster-records.js';
 import { ClusterStore } from './cluster-store.js';
 import { probeEnvironmentLogic } from './environment.actor.js';
 import { externalClusterActors } from './external-cluster.actor.js';
+import { jobsActors } from './jobs.actor.js';
 import { localClusterActors } from './local-cluster.actor.js';
 import { listOsProcesses } from './os-processes.js';
 import { findFreePortsLogic } from './ports.actor.js';
@@ -67,6 +70,12 @@ export class RaySystem {
         }),
         ports: portAllocatorMachine.provide({ actors: { findFreePorts: findFreePortsLogic } }),
         localCluster: localClusterMachine.provide({ actors: { ...local, healthWatcher } }),
+        jobs: jobsMachine.provide({
+          actors: {
+            ...jobsActors({ config, log: log.child({ part: 'jobs' }) }),
+            jobsWatcher: jobsWatcherLogic({ token: config.rayAuth.token }),
+          },
+        }),
         externalCluster: externalClusterMachine.provide({
           actors: {
             ...externalClusterActors({ config, processes: this.processes }),
@@ -157,6 +166,11 @@ export class RaySystem {
 
   cluster(id: string): ClusterActor | undefined {
     return this.get(SYSTEM_IDS.cluster(id));
+  }
+
+  /** The jobs actor of a cluster. */
+  jobs(clusterId: string): JobsActor | undefined {
+    return this.get(jobsSystemId(clusterId));
   }
 
   /** Every cluster actor, oldest first. */

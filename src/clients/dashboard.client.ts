@@ -180,6 +180,79 @@ export class DashboardClient {
     return new Set([...tasks.data.result.result, ...actors.data.result.result].map((r) => r.node_id));
   }
 
+  getJob(id: string, signal?: AbortSignal): Promise<RayJobDetails> {
+    return this.call('GET', `/api/jobs/${encodeURIComponent(id)}`, { signal });
+  }
+
+  /** POST /api/jobs/. Retries only Ray's "No available agent" (the head's agent still starting). */
+  async submitJob(body: Record<string, unknown>, signal?: AbortSignal): Promise<{ submission_id: string }> {
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      try {
+        return await this.call('POST', '/api/jobs/', { body, signal, timeoutMs: 30_000 });
+      } catch (err) {
+        const agentMissing = err instanceof DashboardHttpError && /No available agent/i.test(err.body);
+        if (!agentMissing || Date.now() > deadline || signal?.aborted) throw err;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  }
+
+  stopJob(id: string, signal?: AbortSignal): Promise<{ stopped: boolean }> {
+    return this.call('POST', `/api/jobs/${encodeURIComponent(id)}/stop`, { signal });
+  }
+
+  /** True when the package is already stored (GET also pins it for 10 minutes). */
+  async hasPackage(uri: string, signal?: AbortSignal): Promise<boolean> {
+    try {
+      await this.call('GET', `/api/packages/gcs/${packageName(uri)}`, { signal, retries: 1 });
+      return true;
+    } catch (err) {
+      if (err instanceof DashboardHttpError && err.status === 404) return false;
+      throw err;
+    }
+  }
+
+  async putPackage(uri: string, zip: Buffer, signal?: AbortSignal): Promise<void> {
+    const { request, agent } = await loadHttp();
+    const headers: Record<string, string> = {
+      'user-agent': 'ray-mcp',
+      'content-type': 'application/octet-stream',
+    };
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    const path = `/api/packages/gcs/${packageName(uri)}`;
+    const res = await request(`${this.url}${path}`, {
+      method: 'PUT',
+      headers,
+      body: zip,
+      dispatcher: agent,
+      signal,
+      headersTimeout: 120_000,
+      bodyTimeout: 120_000,
+    });
+    const text = await res.body.text();
+    if (res.statusCode >= 400) throw new DashboardHttpError(res.statusCode, text, path);
+  }
+
+  /** The last `lines` lines of a job's driver log, found by Ray on whichever node ran it. */
+  async jobLogTail(submissionId: string, lines: number, signal?: AbortSignal): Promise<string> {
+    const { request, agent } = await loadHttp();
+    const headers: Record<string, string> = { 'user-agent': 'ray-mcp' };
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    const path = `/api/v0/logs/file?submission_id=${encodeURIComponent(submissionId)}&lines=${lines}&timeout=10`;
+    const res = await request(`${this.url}${path}`, {
+      headers,
+      dispatcher: agent,
+      signal,
+      headersTimeout: 15_000,
+      bodyTimeout: 15_000,
+    });
+    const text = await res.body.text();
+    if (res.statusCode >= 400) throw new DashboardHttpError(res.statusCode, text, path);
+    // Some releases prefix each chunk with 1 (ok) or 0 (error).
+    return text.startsWith('1') ? text.slice(1) : text;
+  }
+
   /** Per-node resource usage from the autoscaler's view (`/api/cluster_status`), camelCased by Ray. */
   clusterStatus(signal?: AbortSignal): Promise<{ result: boolean; data: Record<string, unknown> }> {
     return this.call('GET', '/api/cluster_status?format=0', { signal });
@@ -208,4 +281,9 @@ export function dashboardError(url: string, err: unknown): RayMcpError {
     'Check that the cluster is running and that the address is right.',
     { cause: err },
   );
+}
+
+/** gcs://_ray_pkg_<hex>.zip → _ray_pkg_<hex>.zip */
+function packageName(uri: string): string {
+  return uri.replace(/^gcs:\/\//, '');
 }

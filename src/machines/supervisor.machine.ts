@@ -11,6 +11,7 @@ import { type Answer, answerError, answerOk } from '../domain/commands.js';
 import type { PortRange } from '../domain/ports.js';
 import { environmentMachine } from './environment.machine.js';
 import { externalClusterMachine } from './external-cluster.machine.js';
+import { jobsMachine, jobsSystemId } from './jobs.machine.js';
 import { localClusterMachine } from './local-cluster.machine.js';
 import { portAllocatorMachine } from './port-allocator.machine.js';
 
@@ -67,6 +68,7 @@ export const supervisorMachine = setup({
     ports: portAllocatorMachine,
     localCluster: localClusterMachine,
     externalCluster: externalClusterMachine,
+    jobs: jobsMachine,
   },
   delays: {
     shutdownTimeout: ({ context }) => Math.max(0, context.shutdownTimeoutMs - 1000),
@@ -93,7 +95,15 @@ export const supervisorMachine = setup({
       }
       const createdAt = Date.now();
       // A stopped cluster of the same name makes room for the new one.
-      if (context.clusters[id]) enqueue.stopChild(SYSTEM_IDS.cluster(id));
+      if (context.clusters[id]) {
+        enqueue.stopChild(SYSTEM_IDS.cluster(id));
+        enqueue.stopChild(jobsSystemId(id));
+      }
+      enqueue.spawnChild('jobs', {
+        id: jobsSystemId(id),
+        systemId: jobsSystemId(id),
+        input: { clusterId: id },
+      });
       if (event.local) {
         enqueue.spawnChild('localCluster', {
           id: SYSTEM_IDS.cluster(id),
@@ -136,6 +146,11 @@ export const supervisorMachine = setup({
           input: { id: r.id, address: r.address, createdAt: r.createdAt },
         });
       }
+      enqueue.spawnChild('jobs', {
+        id: jobsSystemId(r.id),
+        systemId: jobsSystemId(r.id),
+        input: { clusterId: r.id },
+      });
       const n = /^(?:local|ext)-(\d+)$/.exec(r.id);
       enqueue.assign({
         clusters: { ...context.clusters, [r.id]: { kind: r.kind, createdAt: r.createdAt } },

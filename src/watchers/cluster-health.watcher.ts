@@ -3,10 +3,11 @@
  * list), and an event only when what it sees changes. Errors are events too, never a crash.
  */
 import type { Observable } from 'rxjs';
-import { fromEventObservable, type Subscribable } from 'xstate';
+import { fromEventObservable } from 'xstate';
 import { nodesFromState } from '../actors/ray-views.js';
 import { DashboardClient } from '../clients/dashboard.client.js';
 import type { ClusterHealth, RayHealthEvent } from '../domain/cluster-record.js';
+import { lazy } from './lazy.js';
 
 export interface HealthWatcherOptions {
   token?: string;
@@ -60,27 +61,4 @@ export function healthWatcherLogic(opts: HealthWatcherOptions) {
       );
     }),
   );
-}
-
-/** A subscribable whose source is loaded on subscribe. */
-function lazy<T>(load: () => Promise<Observable<T>>): Subscribable<T> {
-  return {
-    // biome-ignore lint/suspicious/noExplicitAny: XState passes an observer object
-    subscribe(observer: any) {
-      let closed = false;
-      let inner: { unsubscribe(): void } | undefined;
-      load().then(
-        (source) => {
-          if (!closed) inner = source.subscribe(observer);
-        },
-        (err) => observer.error?.(err),
-      );
-      return {
-        unsubscribe() {
-          closed = true;
-          inner?.unsubscribe();
-        },
-      };
-    },
-  } as Subscribable<T>;
 }

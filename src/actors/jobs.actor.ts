@@ -1,0 +1,150 @@
+/**
+ * The I/O behind the jobs machine: every dashboard call for jobs, working_dir upload and log
+ * reads. One command at a time per cluster (the machine's queue).
+ */
+import { fromPromise } from 'xstate';
+import { DashboardClient, DashboardHttpError, dashboardError } from '../clients/dashboard.client.js';
+import { readDashboardLog, readLocalLog } from '../clients/job-logs.js';
+import { packWorkingDir } from '../clients/working-dir.js';
+import type { Config } from '../config.js';
+import { RayMcpError } from '../domain/errors.js';
+import { jobView } from '../domain/jobs.js';
+import type { Logger } from '../logger.js';
+import type { JobCommandOutput, JobsCommand, SubmitRequest } from '../machines/jobs.machine.js';
+
+const REMOTE_URI = /^[a-z][a-z0-9+.-]*:\/\//i;
+
+export function jobsActors(deps: { config: Config; log: Logger }) {
+  const { config, log } = deps;
+  const clientFor = (url: string) =>
+    new DashboardClient({ url, token: config.rayAuth.token, timeoutMs: 10_000 });
+
+  async function getJob(client: DashboardClient, clusterId: string, id: string, signal: AbortSignal) {
+    try {
+      return jobView(clusterId, await client.getJob(id, signal));
+    } catch (err) {
+      if (err instanceof DashboardHttpError && err.status === 404) {
+        throw new RayMcpError(
+          'not_found',
+          `No job ${id} on cluster ${clusterId}.`,
+          'list_ray_jobs shows the jobs of the cluster (pass cluster_id for another cluster).',
+        );
+      }
+      throw dashboardError(client.url, err);
+    }
+  }
+
+  async function submit(client: DashboardClient, clusterId: string, req: SubmitRequest, signal: AbortSignal) {
+    const runtimeEnv: Record<string, unknown> = { ...req.runtime_env };
+    const dir = req.runtime_env?.working_dir;
+    if (dir && !REMOTE_URI.test(dir)) {
+      const pkg = await packWorkingDir(dir, req.runtime_env?.excludes);
+      if (!(await client.hasPackage(pkg.uri, signal))) await client.putPackage(pkg.uri, pkg.zip, signal);
+      log.info(
+        { cluster: clusterId, uri: pkg.uri, files: pkg.files, bytes: pkg.zip.length },
+        'working_dir uploaded',
+      );
+      runtimeEnv.working_dir = pkg.uri;
+      delete runtimeEnv.excludes;
+    }
+    const body: Record<string, unknown> = { entrypoint: req.entrypoint };
+    if (req.submission_id) body.submission_id = req.submission_id;
+    if (Object.keys(runtimeEnv).length) body.runtime_env = runtimeEnv;
+    if (req.metadata) body.metadata = req.metadata;
+    for (const k of [
+      'entrypoint_num_cpus',
+      'entrypoint_num_gpus',
+      'entrypoint_memory',
+      'entrypoint_resources',
+    ] as const) {
+      if (req[k] !== undefined) body[k] = req[k];
+    }
+    try {
+      const { submission_id } = await client.submitJob(body, signal);
+      return { view: await getJob(client, clusterId, submission_id, signal), existed: false };
+    } catch (err) {
+      // Ray answers 500 "... already exists ..." for a reused submission_id: that job is the answer.
+      if (req.submission_id && err instanceof DashboardHttpError && /already exists/i.test(err.body)) {
+        return { view: await getJob(client, clusterId, req.submission_id, signal), existed: true };
+      }
+      if (err instanceof RayMcpError) throw err;
+      if (err instanceof DashboardHttpError && err.status === 400) {
+        throw new RayMcpError(
+          'invalid_input',
+          `Ray refused the job: ${err.body.slice(0, 500)}`,
+          'Fix the submission as the message says.',
+        );
+      }
+      throw dashboardError(client.url, err);
+    }
+  }
+
+  return {
+    runJobCommand: fromPromise<JobCommandOutput, { clusterId: string; command: JobsCommand }>(
+      async ({ input, signal }) => {
+        const { clusterId, command } = input;
+        const client = clientFor(command.dashboardUrl);
+        switch (command.type) {
+          case 'jobs.submit': {
+            const { view, existed } = await submit(client, clusterId, command.submit, signal);
+            return {
+              jobs: [view],
+              watch: [view.submission_id],
+              data: { submissionId: view.submission_id, existed: String(existed) },
+            };
+          }
+          case 'jobs.refresh': {
+            try {
+              const all = await client.listJobs(signal);
+              return { jobs: all.filter((j) => j.submission_id).map((j) => jobView(clusterId, j)) };
+            } catch (err) {
+              throw dashboardError(client.url, err);
+            }
+          }
+          case 'jobs.get':
+            return { jobs: [await getJob(client, clusterId, command.id, signal)] };
+          case 'jobs.watch': {
+            const view = await getJob(client, clusterId, command.id, signal);
+            return { jobs: [view], watch: [view.submission_id] };
+          }
+          case 'jobs.stop': {
+            const view = await getJob(client, clusterId, command.id, signal);
+            if (['SUCCEEDED', 'FAILED', 'STOPPED'].includes(view.status)) {
+              return { jobs: [view], data: { alreadyEnded: 'true' } };
+            }
+            try {
+              await client.stopJob(command.id, signal);
+            } catch (err) {
+              throw dashboardError(client.url, err);
+            }
+            return {
+              jobs: [await getJob(client, clusterId, command.id, signal)],
+              watch: [view.submission_id],
+            };
+          }
+          case 'jobs.logs': {
+            const view = await getJob(client, clusterId, command.id, signal);
+            const req = { lines: command.lines, maxBytes: command.maxBytes, cursor: command.cursor };
+            let page: Awaited<ReturnType<typeof readLocalLog>>;
+            try {
+              page = command.logPath
+                ? await readLocalLog(command.logPath, req)
+                : await readDashboardLog(client, view.submission_id, req);
+            } catch (err) {
+              if (err instanceof RayMcpError) throw err;
+              throw dashboardError(client.url, err);
+            }
+            const data: Record<string, string> = {
+              text: page.text,
+              lines: String(page.lines),
+              newer: page.newer,
+              truncated: String(page.truncated),
+            };
+            if (page.older) data.older = page.older;
+            return { jobs: [view], data };
+          }
+        }
+      },
+    ),
+  };
+}

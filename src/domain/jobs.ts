@@ -1,0 +1,96 @@
+/** Ray jobs as tools and machines see them. */
+import { z } from 'zod';
+import type { RayJobDetails } from '../clients/dashboard.client.js';
+
+export const JOB_STATUSES = ['PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'STOPPED'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+export const TERMINAL: readonly JobStatus[] = ['SUCCEEDED', 'FAILED', 'STOPPED'];
+export const isTerminal = (s: string) => (TERMINAL as readonly string[]).includes(s);
+
+export const SubmissionIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, 'submission ids are letters, digits, _ . - (at most 100)');
+
+export const RuntimeEnvSchema = z
+  .object({
+    working_dir: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'A local folder (zipped and uploaded for you, at most 100 MiB) or a remote URI (gcs://, s3://, https://...zip)',
+      ),
+    pip: z.array(z.string().min(1)).max(200).optional().describe('pip requirements to install for the job'),
+    env_vars: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).optional(),
+    excludes: z.array(z.string()).max(200).optional().describe('Paths or globs of working_dir to leave out'),
+  })
+  .strict();
+export type RuntimeEnvInput = z.infer<typeof RuntimeEnvSchema>;
+
+export const JobViewSchema = z.object({
+  submission_id: z.string(),
+  job_id: z.string().optional(),
+  cluster_id: z.string(),
+  status: z.enum(JOB_STATUSES),
+  entrypoint: z.string(),
+  message: z.string().optional(),
+  error_type: z.string().optional(),
+  start_time: z.string().optional(),
+  end_time: z.string().optional(),
+  duration_seconds: z.number().optional(),
+  metadata: z.record(z.string(), z.string()).optional(),
+  runtime_env: z
+    .object({
+      working_dir: z.string().optional(),
+      pip: z.number().optional(),
+      env_vars: z.array(z.string()).optional(),
+    })
+    .optional()
+    .describe('Summary: working_dir URI, number of pip packages, names of env vars (never their values)'),
+  driver: z
+    .object({ node_ip: z.string().optional(), pid: z.string().optional(), exit_code: z.number().optional() })
+    .optional(),
+});
+export type JobView = z.infer<typeof JobViewSchema>;
+
+const clip = (s: string | null | undefined, n: number) =>
+  s == null ? undefined : s.length > n ? `${s.slice(0, n)}…` : s;
+const iso = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString() : undefined);
+
+/** A dashboard JobDetails, compacted; secrets in env var values never leave. */
+export function jobView(clusterId: string, d: RayJobDetails): JobView {
+  const env = d.runtime_env ?? {};
+  const pip = env.pip as unknown;
+  const envVars = env.env_vars as Record<string, string> | undefined;
+  const status = (JOB_STATUSES as readonly string[]).includes(d.status) ? (d.status as JobStatus) : 'PENDING';
+  return {
+    submission_id: d.submission_id ?? d.job_id ?? '?',
+    job_id: d.job_id ?? undefined,
+    cluster_id: clusterId,
+    status,
+    entrypoint: clip(d.entrypoint, 500) ?? '',
+    message: clip(d.message, 1000),
+    error_type: d.error_type ?? undefined,
+    start_time: iso(d.start_time),
+    end_time: iso(d.end_time),
+    duration_seconds:
+      d.start_time && d.end_time ? Math.round((d.end_time - d.start_time) / 100) / 10 : undefined,
+    metadata: d.metadata ?? undefined,
+    runtime_env:
+      Object.keys(env).length > 0
+        ? {
+            working_dir: typeof env.working_dir === 'string' ? env.working_dir : undefined,
+            pip: Array.isArray(pip) ? pip.length : pip && typeof pip === 'object' ? 1 : undefined,
+            env_vars: envVars ? Object.keys(envVars) : undefined,
+          }
+        : undefined,
+    driver:
+      d.driver_info || d.driver_exit_code != null
+        ? {
+            node_ip: d.driver_info?.node_ip_address,
+            pid: d.driver_info?.pid,
+            exit_code: d.driver_exit_code ?? undefined,
+          }
+        : undefined,
+  };
+}

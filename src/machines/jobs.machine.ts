@@ -1,0 +1,217 @@
+/**
+ * The jobs of one cluster. Commands that talk to the dashboard run one at a time from a queue
+ * (`work`); a single watcher polls the cluster's job list for all watched jobs at once
+ * (`watch`: fast while one runs, slow while all wait, off when none is watched) and the machine
+ * forwards each change to that job's actor.
+ */
+import { type ActorRefFrom, assign, enqueueActions, fromEventObservable, fromPromise, setup } from 'xstate';
+import { type Answer, answerError, answerOk } from '../domain/commands.js';
+import { toErrorInfo } from '../domain/errors.js';
+import { isTerminal, type JobView } from '../domain/jobs.js';
+import { jobMachine } from './job.machine.js';
+
+export interface SubmitRequest {
+  entrypoint: string;
+  submission_id?: string;
+  runtime_env?: {
+    working_dir?: string;
+    pip?: string[];
+    env_vars?: Record<string, string>;
+    excludes?: string[];
+  };
+  metadata?: Record<string, string>;
+  entrypoint_num_cpus?: number;
+  entrypoint_num_gpus?: number;
+  entrypoint_memory?: number;
+  entrypoint_resources?: Record<string, number>;
+}
+
+export type JobsCommand =
+  | { type: 'jobs.submit'; requestId: string; dashboardUrl: string; submit: SubmitRequest }
+  | { type: 'jobs.refresh'; requestId: string; dashboardUrl: string }
+  | { type: 'jobs.get'; requestId: string; dashboardUrl: string; id: string }
+  | { type: 'jobs.stop'; requestId: string; dashboardUrl: string; id: string }
+  | {
+      type: 'jobs.logs';
+      requestId: string;
+      dashboardUrl: string;
+      id: string;
+      lines: number;
+      maxBytes: number;
+      cursor?: string;
+      /** The driver log on this machine, for clusters ray-mcp started. */
+      logPath?: string;
+    }
+  /** Keep this job's actor up to date (wait_for_ray_job, resource subscriptions). */
+  | { type: 'jobs.watch'; requestId: string; dashboardUrl: string; id: string };
+
+export type JobsFact =
+  | { type: 'ray.jobsListed'; jobs: JobView[] }
+  | { type: 'ray.jobsPollFailed'; error: string };
+
+export interface JobsContext {
+  clusterId: string;
+  dashboardUrl?: string;
+  /** Every job the cluster reported, by submission id. */
+  jobs: Record<string, JobView>;
+  /** Jobs with an actor kept up to date. */
+  watched: string[];
+  queue: JobsCommand[];
+  lastPollError?: string;
+}
+
+export interface JobCommandOutput {
+  jobs?: JobView[];
+  /** Job ids this command asks to watch. */
+  watch?: string[];
+  data?: Record<string, string>;
+}
+
+export const FAST_TICK_MS = 500;
+export const SLOW_TICK_MS = 2000;
+export const jobSystemId = (clusterId: string, submissionId: string) => `job:${clusterId}:${submissionId}`;
+
+const active = (c: JobsContext) => c.watched.filter((id) => c.jobs[id] && !isTerminal(c.jobs[id]!.status));
+
+export const jobsMachine = setup({
+  types: {
+    context: {} as JobsContext,
+    input: {} as { clusterId: string },
+    events: {} as JobsCommand | JobsFact,
+    emitted: {} as Answer,
+  },
+  actors: {
+    job: jobMachine,
+    runJobCommand: fromPromise<JobCommandOutput, { clusterId: string; command: JobsCommand }>(async () => {
+      throw new Error('provided by src/actors/jobs.actor.ts');
+    }),
+    jobsWatcher: fromEventObservable<
+      JobsFact,
+      { clusterId: string; dashboardUrl: string; intervalMs: number }
+    >(() => {
+      throw new Error('provided by src/watchers/jobs.watcher.ts');
+    }),
+  },
+  guards: {
+    hasQueue: ({ context }) => context.queue.length > 0,
+    anyActive: ({ context }) => context.dashboardUrl !== undefined && active(context).length > 0,
+    noneActive: ({ context }) => context.dashboardUrl === undefined || active(context).length === 0,
+    anyRunning: ({ context }) => active(context).some((id) => context.jobs[id]!.status === 'RUNNING'),
+    noneRunning: ({ context }) => !active(context).some((id) => context.jobs[id]!.status === 'RUNNING'),
+  },
+  actions: {
+    enqueue: assign(({ context, event }) =>
+      'requestId' in event ? { queue: [...context.queue, event], dashboardUrl: event.dashboardUrl } : {},
+    ),
+    /** Merge reported jobs; tell each watched job's actor about its change. */
+    merge: enqueueActions(({ context, event, enqueue }) => {
+      const reported =
+        event.type === 'ray.jobsListed'
+          ? event.jobs
+          : ((event as unknown as { output?: JobCommandOutput }).output?.jobs ?? []);
+      const watch = (event as unknown as { output?: JobCommandOutput }).output?.watch ?? [];
+      const jobs = { ...context.jobs };
+      const watched = [...context.watched];
+      for (const view of reported) {
+        const before = jobs[view.submission_id];
+        jobs[view.submission_id] = view;
+        const isWatched = watched.includes(view.submission_id);
+        if (!isWatched && watch.includes(view.submission_id)) {
+          watched.push(view.submission_id);
+          enqueue.spawnChild('job', {
+            id: `job:${view.submission_id}`,
+            systemId: jobSystemId(context.clusterId, view.submission_id),
+            input: { view },
+          });
+        } else if (isWatched && JSON.stringify(before) !== JSON.stringify(view)) {
+          enqueue.sendTo(`job:${view.submission_id}`, { type: 'ray.jobUpdated', view });
+        }
+      }
+      enqueue.assign({
+        jobs,
+        watched,
+        lastPollError: event.type === 'ray.jobsListed' ? undefined : context.lastPollError,
+      });
+    }),
+    finish: enqueueActions(({ context, event, enqueue }) => {
+      const [command, ...rest] = context.queue;
+      if (!command) return;
+      enqueue.assign({ queue: rest });
+      const output = (event as unknown as { output?: JobCommandOutput }).output;
+      const error = (event as unknown as { error?: unknown }).error;
+      if (output) enqueue.emit(answerOk(command.requestId, output.data));
+      else enqueue.emit(answerError(command.requestId, toErrorInfo(error)));
+    }),
+    notePollError: assign({
+      lastPollError: ({ context, event }) =>
+        event.type === 'ray.jobsPollFailed' ? event.error : context.lastPollError,
+    }),
+  },
+}).createMachine({
+  id: 'jobs',
+  type: 'parallel',
+  context: ({ input }) => ({ clusterId: input.clusterId, jobs: {}, watched: [], queue: [] }),
+  on: {
+    'jobs.submit': { actions: 'enqueue' },
+    'jobs.refresh': { actions: 'enqueue' },
+    'jobs.get': { actions: 'enqueue' },
+    'jobs.stop': { actions: 'enqueue' },
+    'jobs.logs': { actions: 'enqueue' },
+    'jobs.watch': { actions: 'enqueue' },
+    'ray.jobsListed': { actions: 'merge' },
+    'ray.jobsPollFailed': { actions: 'notePollError' },
+  },
+  states: {
+    work: {
+      initial: 'idle',
+      states: {
+        idle: { always: { guard: 'hasQueue', target: 'working' } },
+        working: {
+          invoke: {
+            src: 'runJobCommand',
+            input: ({ context }) => ({ clusterId: context.clusterId, command: context.queue[0]! }),
+            onDone: { target: 'idle', actions: ['merge', 'finish'] },
+            onError: { target: 'idle', actions: 'finish' },
+          },
+        },
+      },
+    },
+    watch: {
+      initial: 'off',
+      states: {
+        off: { always: { guard: 'anyActive', target: 'fast' } },
+        fast: {
+          always: [
+            { guard: 'noneActive', target: 'off' },
+            { guard: 'noneRunning', target: 'slow' },
+          ],
+          invoke: {
+            src: 'jobsWatcher',
+            input: ({ context }) => ({
+              clusterId: context.clusterId,
+              dashboardUrl: context.dashboardUrl!,
+              intervalMs: FAST_TICK_MS,
+            }),
+          },
+        },
+        slow: {
+          always: [
+            { guard: 'noneActive', target: 'off' },
+            { guard: 'anyRunning', target: 'fast' },
+          ],
+          invoke: {
+            src: 'jobsWatcher',
+            input: ({ context }) => ({
+              clusterId: context.clusterId,
+              dashboardUrl: context.dashboardUrl!,
+              intervalMs: SLOW_TICK_MS,
+            }),
+          },
+        },
+      },
+    },
+  },
+});
+
+export type JobsActor = ActorRefFrom<typeof jobsMachine>;
+export const jobsSystemId = (clusterId: string) => `jobs:${clusterId}`;

@@ -1,0 +1,40 @@
+/**
+ * One poll of `GET /api/jobs/` per cluster per tick, for every watched job at once; the jobs
+ * machine diffs and forwards only changes. A failed poll is an event, never a crash.
+ */
+import type { Observable } from 'rxjs';
+import { fromEventObservable } from 'xstate';
+import { DashboardClient } from '../clients/dashboard.client.js';
+import { jobView } from '../domain/jobs.js';
+import type { JobsFact } from '../machines/jobs.machine.js';
+import { lazy } from './lazy.js';
+
+export function jobsPoll(
+  rx: typeof import('rxjs'),
+  input: { clusterId: string; dashboardUrl: string; intervalMs: number },
+  token?: string,
+): Observable<JobsFact> {
+  const client = new DashboardClient({ url: input.dashboardUrl, token, timeoutMs: 10_000 });
+  return rx.timer(0, input.intervalMs).pipe(
+    rx.exhaustMap(() =>
+      rx.from(
+        client.listJobs(undefined, 0).then(
+          (jobs): JobsFact => ({
+            type: 'ray.jobsListed',
+            jobs: jobs.filter((j) => j.submission_id).map((j) => jobView(input.clusterId, j)),
+          }),
+          (err): JobsFact => ({
+            type: 'ray.jobsPollFailed',
+            error: err instanceof Error ? err.message : String(err),
+          }),
+        ),
+      ),
+    ),
+  );
+}
+
+export function jobsWatcherLogic(opts: { token?: string }) {
+  return fromEventObservable<JobsFact, { clusterId: string; dashboardUrl: string; intervalMs: number }>(
+    ({ input }) => lazy(async () => jobsPoll(await import('rxjs'), input, opts.token)),
+  );
+}
