@@ -4,7 +4,7 @@
  * processes of one cluster (never `ray stop`, which kills every Ray on the machine).
  */
 import { mkdir, mkdtemp, open, readlink, rm } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename, delimiter, dirname, join } from 'node:path';
 import { type ActorSystem, fromCallback, fromPromise } from 'xstate';
 import { DashboardClient, dashboardError } from '../clients/dashboard.client.js';
 import { resolveRayCli } from '../clients/ray-cli.client.js';
@@ -115,8 +115,11 @@ export async function logExcerpt(file: string, maxLines = 15, maxBytes = 2000): 
 
 export function localClusterActors(deps: LocalClusterDeps) {
   const { config, processes, log } = deps;
-  const rayEnv = (extra: Record<string, string>) => ({
+  const rayEnv = (rayBin: string, extra: Record<string, string>) => ({
     ...config.childEnv,
+    // Jobs run `python ...` with the node's PATH: make it the Python Ray runs on, not whatever
+    // python comes first on the user's PATH (which may not have Ray at all).
+    PATH: [dirname(rayBin), config.childEnv.PATH].filter(Boolean).join(delimiter),
     // From Ray 2.59 a token anywhere switches auth on unless the mode is set: always set it.
     RAY_AUTH_MODE: config.rayAuth.mode ?? 'disabled',
     RAY_USAGE_STATS_ENABLED: '0',
@@ -198,7 +201,7 @@ export function localClusterActors(deps: LocalClusterDeps) {
       let stopped = false;
       processes
         .start(input.rayBin, launch.args, {
-          env: rayEnv(launch.env),
+          env: rayEnv(input.rayBin, launch.env),
           stdout: { file: node.logFile, append: true },
           stderr: { file: node.logFile, append: true },
           cwd: input.tempDir,

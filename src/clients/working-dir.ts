@@ -20,10 +20,10 @@ export interface Package {
 function globToRegExp(glob: string): RegExp {
   const re = glob
     .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*\*/g, '\u0000')
+    .replace(/\*\*/g, '\u0001')
     .replace(/\*/g, '[^/]*')
     .replace(/\?/g, '[^/]')
-    .replace(/\u0000/g, '.*');
+    .replaceAll('\u0001', '.*');
   return new RegExp(`^${re}(/.*)?$`);
 }
 

@@ -1,10 +1,17 @@
 import type { Config } from '../../config.js';
 import { CLUSTER_TOOLS } from './clusters.tool.js';
 import { checkEnvironment } from './environment.tool.js';
+import { JOB_TOOLS } from './jobs.tool.js';
+import { LOG_TOOLS } from './logs.tool.js';
 import type { AnyToolDefinition } from './tool.js';
 
 /** Every tool ray-mcp serves, in the order tools/list shows them. */
-export const ALL_TOOLS: readonly AnyToolDefinition[] = [checkEnvironment, ...CLUSTER_TOOLS];
+export const ALL_TOOLS: readonly AnyToolDefinition[] = [
+  checkEnvironment,
+  ...CLUSTER_TOOLS,
+  ...JOB_TOOLS,
+  ...LOG_TOOLS,
+];
 
 /** --read-only keeps read-only tools; --no-destructive drops destructive ones. Decided once, at registration. */
 export function selectTools(
