@@ -3,7 +3,7 @@
  * The command line: parse flags, validate settings once, serve MCP over stdio, and shut down
  * cleanly (every actor and child process stopped) on SIGINT, SIGTERM or stdin closing.
  */
-import { StdioServerTransport } from '@modelcontextprotocol/server/stdio';
+import { StdioServerTransport, serveStdio } from '@modelcontextprotocol/server/stdio';
 import { Command, Option } from 'commander';
 import { createApp } from './app.js';
 import { ConfigError, type Flags, LOG_LEVELS, loadConfig, ON_EXIT } from './config.js';
@@ -104,9 +104,11 @@ async function main(): Promise<void> {
     log.error({ err }, 'unhandled rejection');
   });
 
+  // The SDK's stdio entry serves 2025 clients as before and, for 2026-07-28 clients, answers
+  // `subscriptions/listen` itself, routing our resource updates to the listeners.
   const transport = new StdioServerTransport();
   transport.onclose = () => exit('transport closed');
-  await app.server.connect(transport);
+  serveStdio(() => app.server, { transport, onerror: (err) => log.warn({ err }, 'stdio transport error') });
   log.info(
     { version: VERSION, readOnly: config.readOnly, destructive: config.destructive },
     'ray-mcp ready on stdio',

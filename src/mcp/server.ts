@@ -9,6 +9,7 @@ import type { Config } from '../config.js';
 import { toErrorInfo } from '../domain/errors.js';
 import type { Logger } from '../logger.js';
 import { VERSION } from '../version.js';
+import { registerResources } from './resources.js';
 import { ALL_TOOLS, selectTools } from './tools/index.js';
 import type { AnyToolDefinition, ToolContext } from './tools/tool.js';
 
@@ -26,9 +27,10 @@ const INSTRUCTIONS =
 export function createMcpServer(deps: ServerDeps): McpServer {
   const server = new McpServer(
     { name: 'ray-mcp', title: 'Ray MCP', version: VERSION },
-    { capabilities: { tools: {} }, instructions: INSTRUCTIONS },
+    { capabilities: { tools: {}, resources: { subscribe: true } }, instructions: INSTRUCTIONS },
   );
   for (const tool of selectTools(ALL_TOOLS, deps.config)) registerTool(server, tool, deps);
+  registerResources(server, deps);
   return server;
 }
 

@@ -5,6 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callOk, type StdioServer, scratchDir, startStdioServer, textOf } from '../helpers/mcp.js';
+import { waitFor } from '../helpers/processes.js';
 
 let s: StdioServer;
 let dir: string;
@@ -193,5 +194,67 @@ describe('jobs', () => {
     await bad('retrieve_logs', { submission_id: 'wd-job', cursor: 'garbage' }, /log cursor/);
     await bad('list_ray_jobs', { cursor: 'x' }, /next_cursor/);
     expect((await callOk<{ total: number }>(s.client, 'list_ray_jobs')).total).toBeGreaterThan(0);
+  });
+});
+
+describe('job resources', () => {
+  it('notifies a subscribed client (resources/subscribe) when a job ends', async () => {
+    await callOk(s.client, 'submit_ray_job', { entrypoint: 'sleep 2', submission_id: 'sub-job' });
+    const uri = 'ray://clusters/jobs/jobs/sub-job';
+    const updates: string[] = [];
+    s.client.setNotificationHandler('notifications/resources/updated', (n) => {
+      updates.push(n.params.uri);
+    });
+    await s.client.subscribeResource({ uri });
+    const listUri = 'ray://clusters/jobs/jobs';
+    await s.client.subscribeResource({ uri: listUri });
+    const statusNow = async () =>
+      JSON.parse(((await s.client.readResource({ uri })).contents[0] as { text: string }).text)
+        .status as string;
+    // Each state change (PENDING → RUNNING → SUCCEEDED) is one update; read after each.
+    const seen: string[] = [];
+    await waitFor(
+      'the update for the job ending',
+      async () => {
+        if (updates.filter((u) => u === uri).length > seen.length) seen.push(await statusNow());
+        return seen.includes('SUCCEEDED');
+      },
+      60_000,
+      100,
+    );
+    expect(updates).toContain(listUri);
+    await s.client.unsubscribeResource({ uri });
+  });
+
+  it('serves subscriptions/listen to a 2026-07-28 client', async () => {
+    const cluster = await callOk<{ dashboard_url: string }>(s.client, 'inspect_ray_cluster', {
+      cluster_id: 'jobs',
+    });
+    const modern = await startStdioServer({
+      clientOptions: { versionNegotiation: { mode: { pin: '2026-07-28' } } },
+    });
+    try {
+      await callOk(modern.client, 'init_ray_cluster', {
+        cluster_name: 'same',
+        address: cluster.dashboard_url,
+      });
+      await callOk(modern.client, 'submit_ray_job', {
+        cluster_id: 'same',
+        entrypoint: 'sleep 2',
+        submission_id: 'listen-job',
+      });
+      const uri = 'ray://clusters/same/jobs/listen-job';
+      const updates: string[] = [];
+      modern.client.setNotificationHandler('notifications/resources/updated', (n) => {
+        updates.push(n.params.uri);
+      });
+      const read = await modern.client.readResource({ uri });
+      expect(JSON.parse((read.contents[0] as { text: string }).text).submission_id).toBe('listen-job');
+      const sub = await modern.client.listen({ resourceSubscriptions: [uri] });
+      await waitFor('the listen update', () => updates.includes(uri), 60_000, 100);
+      await sub.close?.();
+    } finally {
+      await modern.close();
+    }
   });
 });

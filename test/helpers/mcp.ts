@@ -4,7 +4,12 @@
  */
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
-import { type CallToolResult, Client, InMemoryTransport } from '@modelcontextprotocol/client';
+import {
+  type CallToolResult,
+  Client,
+  type ClientOptions,
+  InMemoryTransport,
+} from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { inject } from 'vitest';
 import { type App, createApp } from '../../src/app.js';
@@ -43,7 +48,7 @@ export interface StdioServer {
 }
 
 export async function startStdioServer(
-  opts: { args?: string[]; env?: Record<string, string> } = {},
+  opts: { args?: string[]; env?: Record<string, string>; clientOptions?: ClientOptions } = {},
 ): Promise<StdioServer> {
   const transport = new StdioClientTransport({
     command: process.execPath,
@@ -55,7 +60,7 @@ export async function startStdioServer(
   transport.stderr?.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
   });
-  const client = new Client({ name: 'ray-mcp-tests', version: '1.0.0' });
+  const client = new Client({ name: 'ray-mcp-tests', version: '1.0.0' }, opts.clientOptions);
   await client.connect(transport);
   return {
     client,
