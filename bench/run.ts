@@ -5,6 +5,8 @@ import { projectRoot } from '../src/paths.js';
 
 const BENCHES: Record<string, () => Promise<{ run(): Promise<Record<string, unknown>> }>> = {
   'cluster-start': () => import('./cluster-start.js'),
+  jobs: () => import('./jobs.js'),
+  'watched-jobs': () => import('./watched-jobs.js'),
 };
 
 const wanted = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(BENCHES);

@@ -98,7 +98,9 @@ export const retrieveLogs = defineTool({
       { signal },
     );
     const view = snapshot.context.jobs[id]!;
-    const text = data.text ?? '';
+    // Terminal escapes and other control characters are stripped: the text goes to a model and
+    // maybe a terminal, and it is the job's, not ours.
+    const text = stripControl(data.text ?? '');
     const wantAnalysis = args.analyze ?? args.include_errors ?? view.status === 'FAILED';
     const failure = wantAnalysis
       ? analyzeFailure({
@@ -132,3 +134,13 @@ export const retrieveLogs = defineTool({
 });
 
 export const LOG_TOOLS = [retrieveLogs];
+
+function stripControl(text: string): string {
+  return (
+    text
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: removing escape sequences is the point
+      .replace(/\x1b\[[0-?]*[ -/]*[@-~]/g, '')
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: removing control characters is the point
+      .replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '')
+  );
+}
