@@ -2,6 +2,7 @@
  * Settings, read and validated once. Flags win over environment variables, which win over defaults.
  * Nothing else in ray-mcp reads `process.env`: children get `config.childEnv`.
  */
+import { readFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { z } from 'zod';
@@ -90,7 +91,7 @@ export interface Config extends Settings {
   home: string;
   /** Directories searched for executables, from PATH. */
   path: string[];
-  rayAuth: { token?: string; tokenPath: string; mode?: string };
+  rayAuth: { token?: string; tokenSource?: 'env' | 'file'; tokenPath: string; mode?: string };
   kubeconfigPaths: string[];
   gcp: { credentialsFile?: string; gcloudConfigDir: string; project?: string };
   aws: {
@@ -150,7 +151,12 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): 
     home,
     path: (env.PATH ?? '').split(delimiter).filter(Boolean),
     rayAuth: {
-      token: env.RAY_AUTH_TOKEN || undefined,
+      token: env.RAY_AUTH_TOKEN || readTokenFile(env.RAY_AUTH_TOKEN_PATH || join(home, '.ray', 'auth_token')),
+      tokenSource: env.RAY_AUTH_TOKEN
+        ? 'env'
+        : readTokenFile(env.RAY_AUTH_TOKEN_PATH || join(home, '.ray', 'auth_token'))
+          ? 'file'
+          : undefined,
       tokenPath: env.RAY_AUTH_TOKEN_PATH || join(home, '.ray', 'auth_token'),
       mode: env.RAY_AUTH_MODE || undefined,
     },
@@ -190,3 +196,12 @@ function inspectFromEnv(value: string | undefined): string | boolean {
 }
 
 const kebab = (s: string) => s.replace(/Ms$/, '').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+/** Ray's token file, as Ray reads it; absent or unreadable means no token. */
+function readTokenFile(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -3,7 +3,6 @@
  * so a check answers within a few seconds whatever is missing; nothing here throws for a
  * missing part, it reports it with a one-line fix.
  */
-import { access } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fromPromise } from 'xstate';
 import { detectAwsCredentials, detectGcpCredentials } from '../clients/cloud-credentials.js';
@@ -36,11 +35,7 @@ export async function probeEnvironment(
     processes.probe(file, args, { timeoutMs: PROBE_TIMEOUT_MS, signal });
 
   const ray = async () => {
-    const tokenSource = config.rayAuth.token
-      ? ('env' as const)
-      : (await exists(config.rayAuth.tokenPath))
-        ? ('file' as const)
-        : undefined;
+    const tokenSource = config.rayAuth.tokenSource;
     const auth = { mode: config.rayAuth.mode, tokenPresent: tokenSource !== undefined, tokenSource };
     let cli: Awaited<ReturnType<typeof resolveRayCli>>;
     try {
@@ -187,13 +182,6 @@ export async function probeEnvironment(
     cloud: cloudPart,
     fixes,
   };
-}
-
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
 }
 
 function safeJson(text: string): unknown {

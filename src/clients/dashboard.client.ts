@@ -77,6 +77,8 @@ function loadHttp() {
   return http;
 }
 
+const authModes = new Map<string, Promise<string>>();
+
 export class DashboardClient {
   readonly url: string;
   private readonly token?: string;
@@ -86,6 +88,41 @@ export class DashboardClient {
     this.url = opts.url.replace(/\/+$/, '');
     this.token = opts.token;
     this.timeoutMs = opts.timeoutMs ?? 5000;
+  }
+
+  /**
+   * The token goes only to a dashboard that asks for one (`/api/authentication_mode` says
+   * "token"): an external dashboard without auth never sees it. Both headers, so it also passes a
+   * Kubernetes API server proxy that keeps `Authorization` for itself. Asked once per dashboard.
+   */
+  private async authHeaders(): Promise<Record<string, string>> {
+    if (!this.token) return {};
+    let mode = authModes.get(this.url);
+    if (!mode) {
+      mode = this.fetchAuthMode();
+      authModes.set(this.url, mode);
+    }
+    return (await mode) === 'token'
+      ? { authorization: `Bearer ${this.token}`, 'x-ray-authorization': `Bearer ${this.token}` }
+      : {};
+  }
+
+  private async fetchAuthMode(): Promise<string> {
+    try {
+      const { request, agent } = await loadHttp();
+      const res = await request(`${this.url}/api/authentication_mode`, {
+        dispatcher: agent,
+        headersTimeout: this.timeoutMs,
+        bodyTimeout: this.timeoutMs,
+      });
+      const text = await res.body.text();
+      // 404: Ray before 2.52, no token auth.
+      if (res.statusCode !== 200) return 'disabled';
+      return (JSON.parse(text) as { authentication_mode?: string }).authentication_mode ?? 'disabled';
+    } catch {
+      authModes.delete(this.url);
+      return 'unknown';
+    }
   }
 
   private async call<T>(
@@ -98,7 +135,7 @@ export class DashboardClient {
     for (;;) {
       try {
         const headers: Record<string, string> = { 'user-agent': 'ray-mcp' };
-        if (this.token) headers.authorization = `Bearer ${this.token}`;
+        Object.assign(headers, await this.authHeaders());
         let body: string | undefined;
         if (opts.body !== undefined) {
           headers['content-type'] = 'application/json';
@@ -219,7 +256,7 @@ export class DashboardClient {
       'user-agent': 'ray-mcp',
       'content-type': 'application/octet-stream',
     };
-    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    Object.assign(headers, await this.authHeaders());
     const path = `/api/packages/gcs/${packageName(uri)}`;
     const res = await request(`${this.url}${path}`, {
       method: 'PUT',
@@ -238,7 +275,7 @@ export class DashboardClient {
   async jobLogTail(submissionId: string, lines: number, signal?: AbortSignal): Promise<string> {
     const { request, agent } = await loadHttp();
     const headers: Record<string, string> = { 'user-agent': 'ray-mcp' };
-    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    Object.assign(headers, await this.authHeaders());
     const path = `/api/v0/logs/file?submission_id=${encodeURIComponent(submissionId)}&lines=${lines}&timeout=10`;
     const res = await request(`${this.url}${path}`, {
       headers,

@@ -258,3 +258,24 @@ describe('job resources', () => {
     }
   });
 });
+
+describe('token authentication', () => {
+  it('starts a token-auth cluster and runs a job on it, sending the token only where asked', async () => {
+    const token = 'a'.repeat(8) + Math.random().toString(16).slice(2).padEnd(24, '0');
+    const t = await startStdioServer({ env: { RAY_AUTH_MODE: 'token', RAY_AUTH_TOKEN: token } });
+    try {
+      const cluster = await callOk<{ dashboard_url: string }>(t.client, 'init_ray_cluster', { cluster_name: 'auth', num_cpus: 1 });
+      // The dashboard really wants the token.
+      expect((await fetch(`${cluster.dashboard_url}/api/jobs/`)).status).toBe(401);
+      await callOk(t.client, 'submit_ray_job', { entrypoint: 'echo authed', submission_id: 'auth-job' });
+      const done = await callOk<{ status: string }>(t.client, 'wait_for_ray_job', { submission_id: 'auth-job', timeout_seconds: 120 });
+      expect(done.status).toBe('SUCCEEDED');
+      const logs = await callOk<{ log: string }>(t.client, 'retrieve_logs', { submission_id: 'auth-job' });
+      expect(logs.log).toContain('authed');
+      expect(JSON.stringify(await t.client.callTool({ name: 'check_environment', arguments: {} }))).not.toContain(token);
+      await callOk(t.client, 'stop_ray_cluster', { cluster_id: 'auth' });
+    } finally {
+      await t.close();
+    }
+  });
+});
