@@ -129,7 +129,7 @@ export function jobsActors(deps: { config: Config; log: Logger }) {
             try {
               page = command.logPath
                 ? await readLocalLog(command.logPath, req)
-                : await readDashboardLog(client, view.submission_id, req);
+                : await readDashboardLog(client, view.submission_id, req, view.driver?.node_id);
             } catch (err) {
               if (err instanceof RayMcpError) throw err;
               throw dashboardError(client.url, err);

@@ -58,6 +58,7 @@ export interface RayJobDetails {
   runtime_env?: Record<string, unknown> | null;
   driver_info?: { id: string; node_ip_address: string; pid: string } | null;
   driver_exit_code?: number | null;
+  driver_node_id?: string | null;
 }
 
 interface StateApiReply<T> {
@@ -271,12 +272,19 @@ export class DashboardClient {
     if (res.statusCode >= 400) throw new DashboardHttpError(res.statusCode, text, path);
   }
 
-  /** The last `lines` lines of a job's driver log, found by Ray on whichever node ran it. */
-  async jobLogTail(submissionId: string, lines: number, signal?: AbortSignal): Promise<string> {
+  /** The last `lines` lines of a job's driver log, read by Ray on the node that ran the driver. */
+  async jobLogTail(
+    submissionId: string,
+    lines: number,
+    nodeId?: string,
+    signal?: AbortSignal,
+  ): Promise<string> {
     const { request, agent } = await loadHttp();
     const headers: Record<string, string> = { 'user-agent': 'ray-mcp' };
     Object.assign(headers, await this.authHeaders());
-    const path = `/api/v0/logs/file?submission_id=${encodeURIComponent(submissionId)}&lines=${lines}&timeout=10`;
+    // Ray 2.60 needs the driver's node as well as the submission id.
+    const node = nodeId ? `&node_id=${encodeURIComponent(nodeId)}` : '';
+    const path = `/api/v0/logs/file?submission_id=${encodeURIComponent(submissionId)}${node}&lines=${lines}&timeout=10`;
     const res = await request(`${this.url}${path}`, {
       headers,
       dispatcher: agent,
@@ -286,8 +294,8 @@ export class DashboardClient {
     });
     const text = await res.body.text();
     if (res.statusCode >= 400) throw new DashboardHttpError(res.statusCode, text, path);
-    // Some releases prefix each chunk with 1 (ok) or 0 (error).
-    return text.startsWith('1') ? text.slice(1) : text;
+    // Ray 2.52+ streams the raw log (about 2.4x prefixed chunks with 1 or 0; not supported here).
+    return text;
   }
 
   /** Per-node resource usage from the autoscaler's view (`/api/cluster_status`), camelCased by Ray. */

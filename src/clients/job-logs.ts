@@ -45,107 +45,175 @@ export async function readLocalLog(path: string, req: LogRequest): Promise<LogPa
   try {
     const { size } = await fh.stat();
     const cursor = parseCursor(req.cursor, 'local');
-    if (cursor?.kind === 'a') {
-      const from = Math.min(cursor.value, size);
-      const length = Math.min(size - from, req.maxBytes);
-      const buf = Buffer.alloc(length);
-      await fh.read(buf, 0, length, from);
-      let text = buf.toString('utf8');
-      // Whole lines only, unless one line alone exceeds the cap.
-      const lines = text.split('\n');
-      const complete = from + length === size ? lines : lines.slice(0, -1);
-      let kept = complete.slice(0, req.lines);
-      if (kept.length === 0 && lines.length) kept = [lines[0]!];
-      text = kept.join('\n');
-      const consumed = Buffer.byteLength(text) + (kept.length < lines.length ? 1 : 0);
-      return {
-        text,
-        lines: kept.filter((l, i) => l || i < kept.length - 1).length,
-        older: from > 0 ? `b:${from}` : undefined,
-        newer: `a:${from + consumed}`,
-        truncated: length === req.maxBytes && from + length < size,
-      };
-    }
-    const end = cursor?.kind === 'b' ? Math.min(cursor.value, size) : size;
-    // Read backwards until enough lines or the byte cap.
-    let start = end;
-    let acc = Buffer.alloc(0);
-    let newlines = 0;
-    const want = req.lines + (end === size ? 1 : 0);
-    while (start > 0 && newlines <= want && end - start < req.maxBytes) {
-      const len = Math.min(CHUNK, start, req.maxBytes - (end - start));
-      start -= len;
-      const buf = Buffer.alloc(len);
-      await fh.read(buf, 0, len, start);
-      acc = Buffer.concat([buf, acc]);
-      for (const b of buf) if (b === 10) newlines++;
-    }
-    let text = acc.toString('utf8');
-    let offset = start;
-    let lines = text.split('\n');
-    if (lines.at(-1) === '') lines = lines.slice(0, -1);
-    if (lines.length > req.lines) {
-      const drop = lines.length - req.lines;
-      offset += Buffer.byteLength(`${lines.slice(0, drop).join('\n')}\n`);
-      lines = lines.slice(drop);
-    } else if (start > 0 && lines.length > 1) {
-      // Cut at the byte cap: the first line is partial.
-      offset += Buffer.byteLength(`${lines[0]}\n`);
-      lines = lines.slice(1);
-    }
-    text = lines.join('\n');
-    return {
-      text,
-      lines: lines.length,
-      older: offset > 0 ? `b:${offset}` : undefined,
-      newer: `a:${end}`,
-      truncated: end - start >= req.maxBytes,
-    };
+    // Offsets are bytes of the file: lines are found in raw bytes and only kept bytes are decoded,
+    // so a multi-byte character split by a chunk never shifts a cursor.
+    if (cursor?.kind === 'a') return await readForward(fh, size, Math.min(cursor.value, size), req);
+    return await readBackward(fh, cursor?.kind === 'b' ? Math.min(cursor.value, size) : size, req);
   } finally {
     await fh.close();
   }
 }
 
+type Handle = Awaited<ReturnType<typeof open>>;
+
+async function readForward(fh: Handle, size: number, from: number, req: LogRequest): Promise<LogPage> {
+  const length = Math.min(size - from, req.maxBytes);
+  const buf = Buffer.alloc(length);
+  await fh.read(buf, 0, length, from);
+  // Whole lines only: an unfinished last line waits for its newline (unless it alone fills the cap).
+  let end = 0;
+  let lines = 0;
+  for (let i = buf.indexOf(10); i >= 0 && lines < req.lines; i = buf.indexOf(10, i + 1)) {
+    end = i + 1;
+    lines++;
+  }
+  let truncated = false;
+  if (lines === 0 && length === req.maxBytes && length > 0) {
+    end = length;
+    lines = 1;
+    truncated = true;
+  }
+  const text = buf.subarray(0, end).toString('utf8').replace(/\n$/, '');
+  return {
+    text,
+    lines,
+    older: from > 0 ? `b:${from}` : undefined,
+    newer: `a:${from + end}`,
+    truncated: truncated || (lines < req.lines && from + end < size && end > 0 && length === req.maxBytes),
+  };
+}
+
+async function readBackward(fh: Handle, end: number, req: LogRequest): Promise<LogPage> {
+  let start = end;
+  let acc = Buffer.alloc(0);
+  // Read back until the bytes hold `lines` line breaks before the last line, or the cap.
+  while (start > 0 && end - start < req.maxBytes) {
+    const len = Math.min(CHUNK, start, req.maxBytes - (end - start));
+    start -= len;
+    const buf = Buffer.alloc(len);
+    await fh.read(buf, 0, len, start);
+    acc = Buffer.concat([buf, acc]);
+    if (countNewlines(withoutTrailingNewline(acc)) >= req.lines) break;
+  }
+  if (acc.length === 0) return { text: '', lines: 0, older: undefined, newer: `a:${end}`, truncated: false };
+  const body = withoutTrailingNewline(acc);
+  let pos = body.length;
+  let count = 0;
+  let first = -1;
+  while (count < req.lines) {
+    const nl = pos > 0 ? body.lastIndexOf(10, pos - 1) : -1;
+    if (nl < 0) {
+      // The start of the file begins a line; the start of a capped read does not.
+      if (start === 0) {
+        first = 0;
+        count++;
+      }
+      break;
+    }
+    count++;
+    first = nl + 1;
+    pos = nl;
+  }
+  let truncated = count < req.lines && start > 0;
+  if (first < 0) {
+    // One line longer than the cap: show its end.
+    first = 0;
+    count = 1;
+    truncated = true;
+  }
+  const kept = body.subarray(first);
+  const offset = start + first;
+  return {
+    text: kept.toString('utf8'),
+    lines: count,
+    older: offset > 0 ? `b:${offset}` : undefined,
+    newer: `a:${end}`,
+    truncated,
+  };
+}
+
+function withoutTrailingNewline(buf: Buffer): Buffer {
+  return buf.length && buf[buf.length - 1] === 10 ? buf.subarray(0, buf.length - 1) : buf;
+}
+
+function countNewlines(buf: Buffer): number {
+  let n = 0;
+  for (let i = buf.indexOf(10); i >= 0; i = buf.indexOf(10, i + 1)) n++;
+  return n;
+}
+
 const MAX_REMOTE_LINES = 10_000;
-const anchorOf = (line: string) => createHash('sha1').update(line).digest('hex').slice(0, 12);
+const ANCHOR_LINES = 3;
+/** A hash of the last few lines up to `end`: a line printed again does not fool it. */
+const anchorAt = (lines: string[], end: number) =>
+  createHash('sha1')
+    .update(lines.slice(Math.max(0, end - ANCHOR_LINES), end).join('\n'))
+    .digest('hex')
+    .slice(0, 16);
 
 export async function readDashboardLog(
   client: DashboardClient,
   submissionId: string,
   req: LogRequest,
+  nodeId?: string,
 ): Promise<LogPage> {
+  const tail = (lines: number) => client.jobLogTail(submissionId, lines, nodeId);
   const cursor = parseCursor(req.cursor, 'remote');
   if (cursor?.kind === 'n') {
-    const all = splitLines(await client.jobLogTail(submissionId, 1000));
-    const at = all.map(anchorOf).lastIndexOf(cursor.anchor);
-    const fresh = at >= 0 ? all.slice(at + 1) : all;
-    const page = capLines(fresh.slice(0, req.lines), req.maxBytes);
+    const all = splitLines(await tail(1000));
+    let at = -1;
+    for (let end = all.length; end > 0; end--) {
+      if (anchorAt(all, end) === cursor.anchor) {
+        at = end;
+        break;
+      }
+    }
+    // Anchor gone (more than 1000 new lines): everything in the window is new.
+    const fresh = at >= 0 ? all.slice(at) : all;
+    const wanted = fresh.slice(0, req.lines);
+    const page = capLinesFromStart(wanted, req.maxBytes);
+    const consumed = (at >= 0 ? at : 0) + page.length;
     return {
       text: page.join('\n'),
       lines: page.length,
-      newer: page.length ? `n:${anchorOf(page.at(-1)!)}` : req.cursor!,
-      truncated: page.length < fresh.length,
+      newer: page.length ? `n:${anchorAt(all, consumed)}` : req.cursor!,
+      truncated: page.length < fresh.length && page.length < req.lines,
     };
   }
-  const pageNo = cursor?.kind === 'p' ? cursor.value : 0;
-  const want = Math.min((pageNo + 1) * req.lines, MAX_REMOTE_LINES);
-  const all = splitLines(await client.jobLogTail(submissionId, want));
-  const page = capLines(
-    all.slice(0, Math.max(0, all.length - pageNo * req.lines)).slice(-req.lines),
-    req.maxBytes,
-  );
-  const last = splitLines(pageNo === 0 ? page.join('\n') : await client.jobLogTail(submissionId, 1)).at(-1);
+  // p:<n>: the n newest lines were shown already; this page ends before them.
+  const skip = cursor?.kind === 'p' ? cursor.value : 0;
+  const want = Math.min(skip + req.lines, MAX_REMOTE_LINES);
+  const all = splitLines(await tail(want));
+  const window = all.slice(0, Math.max(0, all.length - skip)).slice(-req.lines);
+  const page = capLines(window, req.maxBytes);
+  const latest = skip === 0 ? all : splitLines(await tail(ANCHOR_LINES));
   return {
     text: page.join('\n'),
     lines: page.length,
-    older: all.length >= want && want < MAX_REMOTE_LINES ? `p:${pageNo + 1}` : undefined,
-    newer: last !== undefined ? `n:${anchorOf(last)}` : 'n:',
-    truncated: false,
+    // Older lines exist if this window had some before the page, or Ray may hold more beyond it.
+    older:
+      (all.length - skip - page.length > 0 || all.length >= want) && skip + page.length < MAX_REMOTE_LINES
+        ? `p:${skip + page.length}`
+        : undefined,
+    newer: `n:${anchorAt(latest, latest.length)}`,
+    truncated: page.length < window.length,
   };
 }
 
+/** Keeps the oldest lines that fit in `maxBytes`. */
+function capLinesFromStart(lines: string[], maxBytes: number): string[] {
+  let bytes = 0;
+  const out: string[] = [];
+  for (const line of lines) {
+    bytes += Buffer.byteLength(line) + 1;
+    if (bytes > maxBytes && out.length) break;
+    out.push(line.slice(0, maxBytes));
+  }
+  return out;
+}
+
 function splitLines(text: string): string[] {
-  const lines = text.split('\n');
+  const lines = text.split(/\r?\n/);
   if (lines.at(-1) === '') lines.pop();
   return lines;
 }

@@ -17,14 +17,18 @@ export interface Package {
   files: number;
 }
 
+/** A .gitignore-style pattern: without a slash it matches at any depth; with one, from the top. */
 function globToRegExp(glob: string): RegExp {
-  const re = glob
+  const trimmed = glob.replace(/\/+$/, '');
+  const anchored = trimmed.includes('/');
+  const re = trimmed
+    .replace(/^\//, '')
     .replace(/[.+^${}()|[\]\\]/g, '\\$&')
     .replace(/\*\*/g, '\u0001')
     .replace(/\*/g, '[^/]*')
     .replace(/\?/g, '[^/]')
     .replaceAll('\u0001', '.*');
-  return new RegExp(`^${re}(/.*)?$`);
+  return new RegExp(anchored ? `^${re}(/.*)?$` : `^(?:.*/)?${re}(/.*)?$`);
 }
 
 export async function packWorkingDir(dir: string, excludes: string[] = []): Promise<Package> {

@@ -60,8 +60,9 @@ export function analyzeFailure(input: FailureInput): FailureAnalysis {
   ) {
     return { ...base, cause: 'runtime_env_setup_failed', suggestion: SUGGESTIONS.runtime_env_setup_failed };
   }
+  // Not "OOM killer" alone: Ray lists it among the possible causes of every lost worker.
   if (
-    /OutOfMemoryError|running low on memory|killed due to (?:the )?(?:node running low on memory|OOM)|OOM[- ]kill/i.test(
+    /OutOfMemoryError|running low on memory|killed due to memory pressure|killed due to (?:the )?OOM/i.test(
       all,
     )
   ) {
@@ -98,7 +99,7 @@ export function lastTraceback(
 ): { exception: { type: string; message: string }; frame?: FailureAnalysis['innermost_frame'] } | undefined {
   const start = text.lastIndexOf('Traceback (most recent call last):');
   if (start < 0) return undefined;
-  const lines = text.slice(start).split('\n').slice(1);
+  const lines = text.slice(start).split(/\r?\n/).slice(1);
   let frame: FailureAnalysis['innermost_frame'];
   let exception: { type: string; message: string } | undefined;
   for (let i = 0; i < lines.length; i++) {
@@ -112,9 +113,10 @@ export function lastTraceback(
     }
     if (/^\s/.test(line) || !line.trim()) continue;
     // The first unindented line after the frames is the exception: `Type: message` or `Type`.
-    const e = /^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|[A-Z]\w*))(?::\s?(.*))?$/.exec(
-      line.trim(),
-    );
+    // Linear-time pattern, and very long lines are not exception lines: log text is untrusted.
+    if (line.length > 2000) continue;
+    const e = /^([A-Za-z_][\w.]*)(?::\s?(.*))?$/.exec(line.trim());
+    if (e && !/^[A-Z]/.test(e[1]!.split('.').pop() ?? '')) continue;
     if (e) {
       exception = { type: e[1]!, message: (e[2] ?? '').slice(0, 500) };
       break;

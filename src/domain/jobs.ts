@@ -48,7 +48,12 @@ export const JobViewSchema = z.object({
     .optional()
     .describe('Summary: working_dir URI, number of pip packages, names of env vars (never their values)'),
   driver: z
-    .object({ node_ip: z.string().optional(), pid: z.string().optional(), exit_code: z.number().optional() })
+    .object({
+      node_id: z.string().optional(),
+      node_ip: z.string().optional(),
+      pid: z.string().optional(),
+      exit_code: z.number().optional(),
+    })
     .optional(),
 });
 export type JobView = z.infer<typeof JobViewSchema>;
@@ -85,8 +90,9 @@ export function jobView(clusterId: string, d: RayJobDetails): JobView {
           }
         : undefined,
     driver:
-      d.driver_info || d.driver_exit_code != null
+      d.driver_info || d.driver_exit_code != null || d.driver_node_id
         ? {
+            node_id: d.driver_node_id ?? undefined,
             node_ip: d.driver_info?.node_ip_address,
             pid: d.driver_info?.pid,
             exit_code: d.driver_exit_code ?? undefined,

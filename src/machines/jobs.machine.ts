@@ -142,6 +142,10 @@ export const jobsMachine = setup({
       if (output) enqueue.emit(answerOk(command.requestId, output.data));
       else enqueue.emit(answerError(command.requestId, toErrorInfo(error)));
     }),
+    noteWatcherError: assign({
+      lastPollError: ({ event }) =>
+        `job watcher failed: ${toErrorInfo((event as unknown as { error: unknown }).error).message}`,
+    }),
     notePollError: assign({
       lastPollError: ({ context, event }) =>
         event.type === 'ray.jobsPollFailed' ? event.error : context.lastPollError,
@@ -180,6 +184,7 @@ export const jobsMachine = setup({
       initial: 'off',
       states: {
         off: { always: { guard: 'anyActive', target: 'fast' } },
+        cooldown: { after: { [SLOW_TICK_MS]: 'off' } },
         fast: {
           always: [
             { guard: 'noneActive', target: 'off' },
@@ -192,6 +197,8 @@ export const jobsMachine = setup({
               dashboardUrl: context.dashboardUrl!,
               intervalMs: FAST_TICK_MS,
             }),
+            // The watcher turns poll failures into events; an error here is a bug: pause, then retry.
+            onError: { target: 'cooldown', actions: 'noteWatcherError' },
           },
         },
         slow: {
@@ -206,6 +213,7 @@ export const jobsMachine = setup({
               dashboardUrl: context.dashboardUrl!,
               intervalMs: SLOW_TICK_MS,
             }),
+            onError: { target: 'cooldown', actions: 'noteWatcherError' },
           },
         },
       },

@@ -18,16 +18,21 @@ export function jobsPoll(
   return rx.timer(0, input.intervalMs).pipe(
     rx.exhaustMap(() =>
       rx.from(
-        client.listJobs(undefined, 0).then(
-          (jobs): JobsFact => ({
-            type: 'ray.jobsListed',
-            jobs: jobs.filter((j) => j.submission_id).map((j) => jobView(input.clusterId, j)),
-          }),
-          (err): JobsFact => ({
-            type: 'ray.jobsPollFailed',
-            error: err instanceof Error ? err.message : String(err),
-          }),
-        ),
+        client
+          .listJobs(undefined, 0)
+          .then((jobs): JobsFact => {
+            if (!Array.isArray(jobs)) throw new Error('the dashboard did not answer with a job list');
+            return {
+              type: 'ray.jobsListed',
+              jobs: jobs.filter((j) => j.submission_id).map((j) => jobView(input.clusterId, j)),
+            };
+          })
+          .catch(
+            (err): JobsFact => ({
+              type: 'ray.jobsPollFailed',
+              error: err instanceof Error ? err.message : String(err),
+            }),
+          ),
       ),
     ),
   );

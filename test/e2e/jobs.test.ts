@@ -252,6 +252,20 @@ describe('job resources', () => {
       expect(JSON.parse((read.contents[0] as { text: string }).text).submission_id).toBe('listen-job');
       const sub = await modern.client.listen({ resourceSubscriptions: [uri] });
       await waitFor('the listen update', () => updates.includes(uri), 60_000, 100);
+      // On a cluster ray-mcp did not start, logs come through Ray's log API, not the file.
+      const remote = await callOk<{ log: string; older_cursor?: string }>(modern.client, 'retrieve_logs', {
+        cluster_id: 'same',
+        submission_id: 'many-job',
+        lines: 20,
+      });
+      expect(remote.log.split('\n')).toEqual(Array.from({ length: 20 }, (_, i) => `line ${99980 + i}`));
+      const back = await callOk<{ log: string }>(modern.client, 'retrieve_logs', {
+        cluster_id: 'same',
+        submission_id: 'many-job',
+        lines: 20,
+        cursor: remote.older_cursor,
+      });
+      expect(back.log.split('\n').at(-1)).toBe('line 99979');
       await sub.close?.();
     } finally {
       await modern.close();
@@ -264,15 +278,23 @@ describe('token authentication', () => {
     const token = 'a'.repeat(8) + Math.random().toString(16).slice(2).padEnd(24, '0');
     const t = await startStdioServer({ env: { RAY_AUTH_MODE: 'token', RAY_AUTH_TOKEN: token } });
     try {
-      const cluster = await callOk<{ dashboard_url: string }>(t.client, 'init_ray_cluster', { cluster_name: 'auth', num_cpus: 1 });
+      const cluster = await callOk<{ dashboard_url: string }>(t.client, 'init_ray_cluster', {
+        cluster_name: 'auth',
+        num_cpus: 1,
+      });
       // The dashboard really wants the token.
       expect((await fetch(`${cluster.dashboard_url}/api/jobs/`)).status).toBe(401);
       await callOk(t.client, 'submit_ray_job', { entrypoint: 'echo authed', submission_id: 'auth-job' });
-      const done = await callOk<{ status: string }>(t.client, 'wait_for_ray_job', { submission_id: 'auth-job', timeout_seconds: 120 });
+      const done = await callOk<{ status: string }>(t.client, 'wait_for_ray_job', {
+        submission_id: 'auth-job',
+        timeout_seconds: 120,
+      });
       expect(done.status).toBe('SUCCEEDED');
       const logs = await callOk<{ log: string }>(t.client, 'retrieve_logs', { submission_id: 'auth-job' });
       expect(logs.log).toContain('authed');
-      expect(JSON.stringify(await t.client.callTool({ name: 'check_environment', arguments: {} }))).not.toContain(token);
+      expect(
+        JSON.stringify(await t.client.callTool({ name: 'check_environment', arguments: {} })),
+      ).not.toContain(token);
       await callOk(t.client, 'stop_ray_cluster', { cluster_id: 'auth' });
     } finally {
       await t.close();
