@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Installs what ray-mcp needs to run and test, and nothing twice: npm packages
 // (only when package-lock.json changed), the TypeScript build (incremental) and
-// the Ray venv (scripts/setup-ray.sh). Uses no npm package itself, since it
-// runs before they are installed.
+// the Ray venv (scripts/setup-ray.sh) and, with --testbed (the tests), the
+// Kubernetes test bed (scripts/setup-testbed.sh). Uses no npm package itself,
+// since it runs before they are installed.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -41,4 +42,8 @@ run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '
 
 if (!process.argv.includes('--no-ray')) {
   run('bash', [join(root, 'scripts', 'setup-ray.sh')]);
+}
+
+if (process.argv.includes('--testbed')) {
+  run('bash', [join(root, 'scripts', 'setup-testbed.sh')]);
 }

@@ -1,5 +1,6 @@
 /** What ray-mcp remembers of a cluster across restarts (the state file), and the details view. */
 import type { ClusterStatus, LocalClusterSpec, NodeResources } from './cluster.js';
+import type { KubeTarget } from './kube.js';
 
 export interface RayEndpoints {
   version: string;
@@ -47,7 +48,20 @@ export interface ExternalClusterRecord {
   ray?: RayEndpoints;
 }
 
-export type ClusterRecord = LocalClusterRecord | ExternalClusterRecord;
+/** A RayCluster on Kubernetes; adopted again (attached) through its connection after a restart. */
+export interface KubeRayClusterRecord {
+  id: string;
+  kind: 'kuberay';
+  status: ClusterStatus;
+  connectionId: string;
+  target: KubeTarget;
+  namespace: string;
+  name: string;
+  owned: boolean;
+  createdAt: number;
+}
+
+export type ClusterRecord = LocalClusterRecord | ExternalClusterRecord | KubeRayClusterRecord;
 
 /** A Ray node as the dashboard reports it, compacted. */
 export interface RayNodeHealth {

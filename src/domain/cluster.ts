@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { RayMcpError } from './errors.js';
 
+export const CLUSTER_KINDS = ['local', 'external', 'kuberay'] as const;
 export const CLUSTER_STATUSES = ['starting', 'running', 'degraded', 'failed', 'stopping', 'stopped'] as const;
 export type ClusterStatus = (typeof CLUSTER_STATUSES)[number];
 
@@ -96,14 +97,16 @@ export const NodeViewSchema = z.object({
   resources_total: z.record(z.string(), z.number()).optional(),
   resources_available: z.record(z.string(), z.number()).optional(),
   exit: z.string().optional().describe('How the node process ended, if it did'),
+  pod_phase: z.string().optional().describe('KubeRay: the pod phase'),
+  reason: z.string().optional().describe('KubeRay: why the pod is not ready (Unschedulable, ImagePullBackOff, ...)'),
 });
 export type NodeView = z.infer<typeof NodeViewSchema>;
 
 export const ClusterViewSchema = z.object({
   cluster_id: z.string(),
-  kind: z.enum(['local', 'external']),
+  kind: z.enum(CLUSTER_KINDS),
   status: z.enum(CLUSTER_STATUSES),
-  owned: z.boolean().describe('Started by this server (stop ends it) or external (stop only disconnects)'),
+  owned: z.boolean().describe('Created by this server (stop ends it) or not (stop only disconnects, unless asked)'),
   dashboard_url: z.string().optional(),
   gcs_address: z.string().optional(),
   client_address: z.string().optional().describe('Ray Client address (ray://...)'),
@@ -117,6 +120,31 @@ export const ClusterViewSchema = z.object({
     .optional()
     .describe('Why the cluster failed'),
   note: z.string().optional(),
+  kubernetes: z
+    .object({
+      context: z.string(),
+      connection: z.string(),
+      namespace: z.string(),
+      name: z.string().describe('The RayCluster'),
+      state: z.string().optional(),
+      desired_workers: z.number(),
+      ready_workers: z.number(),
+      head_service: z.string(),
+      worker_groups: z.array(
+        z.object({
+          group_name: z.string(),
+          replicas: z.number(),
+          min_replicas: z.number(),
+          max_replicas: z.number(),
+          ready: z.number(),
+        }),
+      ),
+      conditions: z.array(
+        z.object({ type: z.string(), status: z.string(), reason: z.string().optional(), message: z.string().optional() }),
+      ),
+    })
+    .optional()
+    .describe('KubeRay clusters: where the RayCluster lives and its status'),
 });
 export type ClusterView = z.infer<typeof ClusterViewSchema>;
 

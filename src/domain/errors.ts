@@ -10,6 +10,8 @@ export type ErrorCode =
   | 'conflict'
   | 'timeout'
   | 'unavailable'
+  | 'unauthenticated'
+  | 'forbidden'
   | 'shutting_down'
   | 'internal';
 

@@ -11,7 +11,11 @@ import { type Answer, answerError, answerOk } from '../domain/commands.js';
 import type { PortRange } from '../domain/ports.js';
 import { environmentMachine } from './environment.machine.js';
 import { externalClusterMachine } from './external-cluster.machine.js';
+import type { KubeTarget } from '../domain/kube.js';
+import type { KubeRayClusterSpec } from '../domain/kuberay.js';
 import { jobsMachine, jobsSystemId } from './jobs.machine.js';
+import { kubeConnectionMachine, kubeSystemId } from './kube-connection.machine.js';
+import { kuberayClusterMachine } from './kuberay-cluster.machine.js';
 import { localClusterMachine } from './local-cluster.machine.js';
 import { portAllocatorMachine } from './port-allocator.machine.js';
 
@@ -24,11 +28,24 @@ export type SupervisorCommand =
       id?: string;
       local?: { spec: LocalClusterSpec; timeoutMs: number };
       external?: { address: string };
+      kuberay?: KubeRayClusterRequest;
     }
+  /** Make sure a Kubernetes connection actor exists for `id`, (re)connecting it if it is not online. */
+  | { type: 'kube.ensure'; requestId: string; id: string; target: KubeTarget }
   /** At start-up, for each cluster in the state file. */
   | { type: 'cluster.adopt'; record: ClusterRecord; alive: boolean; timeoutMs: number };
 
 export type SupervisorFact = { type: 'cluster.stopped'; clusterId: string };
+
+export interface KubeRayClusterRequest {
+  connectionId: string;
+  namespace: string;
+  name: string;
+  /** Absent: attach to an existing RayCluster. */
+  spec?: KubeRayClusterSpec;
+  owned: boolean;
+  timeoutMs: number;
+}
 
 export interface SupervisorInput {
   startedAt: number;
@@ -38,12 +55,14 @@ export interface SupervisorInput {
 }
 
 export interface ClusterEntry {
-  kind: 'local' | 'external';
+  kind: 'local' | 'external' | 'kuberay';
   createdAt: number;
 }
 
 export interface SupervisorContext extends SupervisorInput {
   clusters: Record<string, ClusterEntry>;
+  /** Kubernetes connection ids with an actor (`kube:<id>`). */
+  connections: string[];
   /** Clusters whose actor reached `stopped`. */
   stopped: string[];
   counter: number;
@@ -68,6 +87,8 @@ export const supervisorMachine = setup({
     ports: portAllocatorMachine,
     localCluster: localClusterMachine,
     externalCluster: externalClusterMachine,
+    kuberayCluster: kuberayClusterMachine,
+    kubeConnection: kubeConnectionMachine,
     jobs: jobsMachine,
   },
   delays: {
@@ -80,8 +101,8 @@ export const supervisorMachine = setup({
   actions: {
     create: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'cluster.create') return;
-      const id = event.id ?? nextId(context, event.local ? 'local' : 'ext');
-      const n = /^(?:local|ext)-(\d+)$/.exec(id);
+      const id = event.id ?? nextId(context, event.local ? 'local' : event.kuberay ? 'ray' : 'ext');
+      const n = /^(?:local|ext|ray)-(\d+)$/.exec(id);
       const counter = n ? Math.max(context.counter, Number(n[1])) : context.counter;
       if (context.clusters[id] && !context.stopped.includes(id)) {
         enqueue.emit(
@@ -116,10 +137,17 @@ export const supervisorMachine = setup({
           systemId: SYSTEM_IDS.cluster(id),
           input: { id, address: event.external.address, createdAt },
         });
+      } else if (event.kuberay) {
+        enqueue.spawnChild('kuberayCluster', {
+          id: SYSTEM_IDS.cluster(id),
+          systemId: SYSTEM_IDS.cluster(id),
+          input: { id, createdAt, ...event.kuberay },
+        });
       }
+      const kind = event.local ? 'local' : event.kuberay ? 'kuberay' : 'external';
       enqueue.assign({
         counter,
-        clusters: { ...context.clusters, [id]: { kind: event.local ? 'local' : 'external', createdAt } },
+        clusters: { ...context.clusters, [id]: { kind, createdAt } },
         stopped: context.stopped.filter((s) => s !== id),
       });
       enqueue.emit(answerOk(event.requestId, { clusterId: id }));
@@ -127,7 +155,29 @@ export const supervisorMachine = setup({
     adopt: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'cluster.adopt') return;
       const r = event.record;
-      if (r.kind === 'local') {
+      if (r.kind === 'kuberay') {
+        if (!context.connections.includes(r.connectionId)) {
+          enqueue.spawnChild('kubeConnection', {
+            id: kubeSystemId(r.connectionId),
+            systemId: kubeSystemId(r.connectionId),
+            input: { id: r.connectionId, target: r.target },
+          });
+          enqueue.assign({ connections: [...context.connections, r.connectionId] });
+        }
+        enqueue.spawnChild('kuberayCluster', {
+          id: SYSTEM_IDS.cluster(r.id),
+          systemId: SYSTEM_IDS.cluster(r.id),
+          input: {
+            id: r.id,
+            connectionId: r.connectionId,
+            namespace: r.namespace,
+            name: r.name,
+            owned: r.owned,
+            createdAt: r.createdAt,
+            timeoutMs: event.timeoutMs,
+          },
+        });
+      } else if (r.kind === 'local') {
         enqueue.spawnChild('localCluster', {
           id: SYSTEM_IDS.cluster(r.id),
           systemId: SYSTEM_IDS.cluster(r.id),
@@ -151,11 +201,25 @@ export const supervisorMachine = setup({
         systemId: jobsSystemId(r.id),
         input: { clusterId: r.id },
       });
-      const n = /^(?:local|ext)-(\d+)$/.exec(r.id);
+      const n = /^(?:local|ext|ray)-(\d+)$/.exec(r.id);
       enqueue.assign({
         clusters: { ...context.clusters, [r.id]: { kind: r.kind, createdAt: r.createdAt } },
         counter: n ? Math.max(context.counter, Number(n[1])) : context.counter,
       });
+    }),
+    ensureConnection: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'kube.ensure') return;
+      if (!context.connections.includes(event.id)) {
+        enqueue.spawnChild('kubeConnection', {
+          id: kubeSystemId(event.id),
+          systemId: kubeSystemId(event.id),
+          input: { id: event.id, target: event.target },
+        });
+        enqueue.assign({ connections: [...context.connections, event.id] });
+      } else {
+        enqueue.sendTo(kubeSystemId(event.id), { type: 'kube.connect', requestId: `${event.requestId}:reconnect` });
+      }
+      enqueue.emit(answerOk(event.requestId, { connectionId: event.id }));
     }),
     assignReason: assign({
       shutdownReason: ({ event }) => (event.type === 'system.shutdown' ? event.reason : undefined),
@@ -175,7 +239,7 @@ export const supervisorMachine = setup({
   },
 }).createMachine({
   id: 'supervisor',
-  context: ({ input }) => ({ ...input, clusters: {}, stopped: [], counter: 0 }),
+  context: ({ input }) => ({ ...input, clusters: {}, connections: [], stopped: [], counter: 0 }),
   invoke: [
     { id: SYSTEM_IDS.environment, systemId: SYSTEM_IDS.environment, src: 'environment' },
     {
@@ -194,6 +258,7 @@ export const supervisorMachine = setup({
       on: {
         'cluster.create': { actions: 'create' },
         'cluster.adopt': { actions: 'adopt' },
+        'kube.ensure': { actions: 'ensureConnection' },
         'system.shutdown': [
           { guard: 'keepOnExit', target: 'stopped', actions: 'assignReason' },
           { target: 'stopping', actions: 'assignReason' },

@@ -1,11 +1,13 @@
 /** Cluster actor snapshot → the compact view every cluster tool returns. */
 
-import { type ClusterActor, isLocal } from '../../actors/cluster-records.js';
+import { type ClusterActor, isKubeRay, isLocal } from '../../actors/cluster-records.js';
 import type { RaySystem } from '../../actors/system.js';
 import type { ClusterView, NodeView } from '../../domain/cluster.js';
 import type { RayNodeHealth } from '../../domain/cluster-record.js';
 import { RayMcpError } from '../../domain/errors.js';
-import { externalStatusOf } from '../../machines/external-cluster.machine.js';
+import { paths } from '../../domain/kuberay.js';
+import { type ExternalClusterActor, externalStatusOf } from '../../machines/external-cluster.machine.js';
+import { type KubeRayClusterActor, kuberayStatusOf } from '../../machines/kuberay-cluster.machine.js';
 import { statusOf } from '../../machines/local-cluster.machine.js';
 
 export const MAX_NODES = 50;
@@ -73,7 +75,8 @@ export function clusterView(actor: ClusterActor): ClusterView {
       note: c.note,
     };
   }
-  const snapshot = actor.getSnapshot();
+  if (isKubeRay(actor)) return kuberayView(actor);
+  const snapshot = (actor as ExternalClusterActor).getSnapshot();
   const c = snapshot.context;
   const status = externalStatusOf(snapshot);
   const seen = c.details?.nodes ?? c.health?.nodes ?? [];
@@ -95,9 +98,65 @@ export function clusterView(actor: ClusterActor): ClusterView {
   };
 }
 
+/** The dashboard of a KubeRay cluster, through the API server's service proxy. */
+export function kuberayDashboardUrl(actor: KubeRayClusterActor): string | undefined {
+  const c = actor.getSnapshot().context;
+  if (!c.server) return undefined;
+  return paths.dashboardProxy(c.server, c.namespace, c.cr?.headServiceName ?? `${c.name}-head-svc`);
+}
+
+function kuberayView(actor: KubeRayClusterActor): ClusterView {
+  const snapshot = actor.getSnapshot();
+  const c = snapshot.context;
+  const status = kuberayStatusOf(snapshot);
+  const nodes: NodeView[] = [...c.pods]
+    .sort((a, b) => (a.nodeType === b.nodeType ? a.name.localeCompare(b.name) : a.nodeType === 'head' ? -1 : 1))
+    .map((p) => ({
+      name: p.name,
+      node_type: p.nodeType === 'head' ? 'head' : p.group,
+      alive: p.ready && !p.deleting,
+      address: p.podIP,
+      pod_phase: p.phase,
+      reason: p.reason,
+    }));
+  const link = c.link !== 'connected' ? `Kubernetes connection ${c.connectionId} is ${c.link}${c.linkMessage ? `: ${c.linkMessage}` : ''}.` : undefined;
+  return {
+    cluster_id: c.id,
+    kind: 'kuberay',
+    status,
+    owned: c.owned,
+    dashboard_url: status === 'stopped' ? undefined : kuberayDashboardUrl(actor),
+    ray_version: c.cr?.rayVersion ?? c.spec?.rayVersion,
+    created_at: iso(c.createdAt),
+    uptime_seconds: c.startedAt && (status === 'running' || status === 'degraded') ? Math.round((Date.now() - c.startedAt) / 1000) : undefined,
+    nodes: nodes.slice(0, MAX_NODES),
+    kubernetes: {
+      context: c.kubeContext ?? c.connectionId,
+      connection: c.connectionId,
+      namespace: c.namespace,
+      name: c.name,
+      state: c.cr?.state,
+      desired_workers: c.cr?.desiredWorkers ?? 0,
+      ready_workers: c.cr?.readyWorkers ?? 0,
+      head_service: c.cr?.headServiceName ?? `${c.name}-head-svc`,
+      worker_groups: (c.cr?.groups ?? []).map((g) => ({
+        group_name: g.name,
+        replicas: g.replicas,
+        min_replicas: g.minReplicas,
+        max_replicas: g.maxReplicas,
+        ready: c.pods.filter((p) => p.group === g.name && p.ready && !p.deleting).length,
+      })),
+      conditions: (c.cr?.conditions ?? []).filter((x) => x.status === 'True' || x.type === 'HeadPodReady').slice(0, 8),
+    },
+    error: c.error && { message: c.error.message, fix: c.error.fix },
+    note: [c.note, link].filter(Boolean).join(' ') || undefined,
+  };
+}
+
 /** Usage and job counts, when the actor has fetched them. */
 export function clusterDetails(actor: ClusterActor) {
-  const details = actor.getSnapshot().context.details;
+  if (isKubeRay(actor)) return undefined;
+  const details = (actor as Exclude<ClusterActor, KubeRayClusterActor>).getSnapshot().context.details;
   if (!details) return undefined;
   return { usage: details.usage, jobs: details.jobs, fetched_at: iso(details.fetchedAt) };
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { isLocal } from '../../actors/cluster-records.js';
 import {
+  CLUSTER_KINDS,
   CLUSTER_STATUSES,
   ClusterIdSchema,
   ClusterViewSchema,
@@ -204,7 +205,7 @@ export const listRayClusters = defineTool({
     clusters: z.array(
       z.object({
         cluster_id: z.string(),
-        kind: z.enum(['local', 'external']),
+        kind: z.enum(CLUSTER_KINDS),
         status: z.enum(CLUSTER_STATUSES),
         dashboard_url: z.string().optional(),
         ray_version: z.string().optional(),

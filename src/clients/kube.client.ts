@@ -1,0 +1,364 @@
+/**
+ * The only code that talks HTTP to a Kubernetes API server. @kubernetes/client-node loads the
+ * kubeconfig and authenticates (certs, tokens, exec plugins); requests and watches go through
+ * undici, so every call has a timeout and an abort signal, and server-side apply is one PATCH.
+ * Both load on first use.
+ */
+import type { Dispatcher } from 'undici';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { RayMcpError } from '../domain/errors.js';
+import type { CloudKubeTarget, KubeTarget, KubeTokenSource } from '../domain/kube.js';
+
+export interface KubeStatus {
+  kind?: string;
+  status?: string;
+  message?: string;
+  reason?: string;
+  code?: number;
+}
+
+export class KubeApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly reason: string,
+    readonly detail: string,
+    readonly path: string,
+  ) {
+    super(`Kubernetes API answered ${status} ${reason} for ${path}: ${detail}`);
+    this.name = 'KubeApiError';
+  }
+}
+
+export interface RequestOptions {
+  body?: unknown;
+  contentType?: string;
+  query?: Record<string, string | number | boolean | undefined>;
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
+
+/** One event of a watch stream. */
+export interface WatchEvent<T = KubeObject> {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  object: T;
+}
+
+export interface KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    generation?: number;
+    creationTimestamp?: string;
+    deletionTimestamp?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
+  // biome-ignore lint/suspicious/noExplicitAny: Kubernetes objects are open-ended; views narrow them
+  spec?: any;
+  // biome-ignore lint/suspicious/noExplicitAny: as above
+  status?: any;
+}
+
+export interface KubeList<T = KubeObject> {
+  metadata: { resourceVersion?: string; continue?: string };
+  items: T[];
+}
+
+/** kubectl's merge: every file in order; the first definition of a name and the first current-context win. */
+export async function loadKubeconfigFiles(paths: readonly string[]): Promise<KubeConfig> {
+  const { KubeConfig } = await import('@kubernetes/client-node');
+  const merged = new KubeConfig();
+  let current = '';
+  for (const path of paths) {
+    const kc = new KubeConfig();
+    try {
+      kc.loadFromFile(path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw new RayMcpError(
+        'invalid_input',
+        `Cannot read the kubeconfig ${path}: ${(err as Error).message.split('\n')[0]}`,
+        'Fix the file, or point KUBECONFIG at a valid one.',
+      );
+    }
+    for (const c of kc.clusters) if (!merged.getCluster(c.name)) merged.addCluster(c);
+    for (const u of kc.users) if (!merged.getUser(u.name)) merged.addUser(u);
+    for (const c of kc.contexts) if (!merged.getContextObject(c.name)) merged.addContext(c);
+    current ||= kc.getCurrentContext();
+  }
+  if (current) merged.setCurrentContext(current);
+  return merged;
+}
+
+let httpModule: Promise<typeof import('undici')> | undefined;
+const loadUndici = () => {
+  httpModule ??= import('undici');
+  return httpModule;
+};
+
+export class KubeClient {
+  private agent?: Dispatcher;
+  private tokenCache?: { token: string; at: number };
+
+  private constructor(
+    private readonly kc: KubeConfig,
+    readonly server: string,
+    /** The context name, or the connection id for a cloud cluster. */
+    readonly context: string,
+    readonly defaultNamespace: string,
+    private readonly cloud?: { target: CloudKubeTarget; tokens: KubeTokenSource },
+  ) {}
+
+  static async forTarget(
+    target: KubeTarget,
+    deps: { kubeconfigPaths: readonly string[]; tokens?: KubeTokenSource },
+  ): Promise<KubeClient> {
+    const { KubeConfig } = await import('@kubernetes/client-node');
+    if (target.kind === 'cloud') {
+      if (!deps.tokens) throw new Error('no token source for cloud clusters');
+      const kc = new KubeConfig();
+      const name = `${target.provider}-${target.cluster}`;
+      kc.loadFromOptions({
+        clusters: [{ name, server: target.server, caData: target.caData, skipTLSVerify: false }],
+        users: [{ name }],
+        contexts: [{ name, cluster: name, user: name }],
+        currentContext: name,
+      });
+      return new KubeClient(kc, target.server.replace(/\/+$/, ''), name, 'default', {
+        target,
+        tokens: deps.tokens,
+      });
+    }
+    const kc = await loadKubeconfigFiles(deps.kubeconfigPaths);
+    const ctx = kc.getContextObject(target.context);
+    if (!ctx) {
+      const known = kc.getContexts().map((c) => c.name);
+      throw new RayMcpError(
+        'not_found',
+        `No context named ${target.context} in the kubeconfig (${deps.kubeconfigPaths.join(', ')}).`,
+        known.length
+          ? `Known contexts: ${known.slice(0, 20).join(', ')} (list_kubernetes_clusters shows them).`
+          : 'Add a context to the kubeconfig (or set KUBECONFIG), then try again.',
+      );
+    }
+    kc.setCurrentContext(target.context);
+    const cluster = kc.getCurrentCluster();
+    if (!cluster?.server) {
+      throw new RayMcpError(
+        'invalid_input',
+        `Context ${target.context} names cluster ${ctx.cluster}, which the kubeconfig does not define.`,
+        'Fix the kubeconfig: the cluster entry needs a server URL.',
+      );
+    }
+    return new KubeClient(kc, cluster.server.replace(/\/+$/, ''), target.context, ctx.namespace || 'default');
+  }
+
+  /** The TLS agent (CA and client certificate of the context) and fresh auth headers. */
+  async transport(): Promise<{ dispatcher: Dispatcher; headers: Record<string, string> }> {
+    const opts: { ca?: Buffer | string; cert?: Buffer | string; key?: Buffer | string; rejectUnauthorized?: boolean; headers?: Record<string, string> } = { headers: {} };
+    await this.kc.applyToHTTPSOptions(opts as never);
+    if (!this.agent) {
+      const { Agent } = await loadUndici();
+      this.agent = new Agent({
+        connect: {
+          ca: opts.ca,
+          cert: opts.cert,
+          key: opts.key,
+          rejectUnauthorized: opts.rejectUnauthorized ?? true,
+        },
+        keepAliveTimeout: 30_000,
+        connections: 8,
+      });
+    }
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(opts.headers ?? {})) headers[k.toLowerCase()] = String(v);
+    if (this.cloud) headers.authorization = `Bearer ${await this.cloud.tokens(this.cloud.target)}`;
+    return { dispatcher: this.agent, headers };
+  }
+
+  private url(path: string, query?: RequestOptions['query']): string {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) q.set(k, String(v));
+    const qs = q.toString();
+    return `${this.server}${path}${qs ? `?${qs}` : ''}`;
+  }
+
+  async request<T = KubeObject>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+    const { request } = await loadUndici();
+    const { dispatcher, headers } = await this.transport();
+    const timeoutMs = opts.timeoutMs ?? 15_000;
+    const signal = opts.signal ? AbortSignal.any([opts.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await request(this.url(path, opts.query), {
+        method: method as Dispatcher.HttpMethod,
+        dispatcher,
+        signal,
+        headers: {
+          ...headers,
+          accept: 'application/json',
+          ...(opts.body !== undefined && { 'content-type': opts.contentType ?? 'application/json' }),
+        },
+        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+      });
+    } catch (err) {
+      throw this.networkError(err, signal, timeoutMs);
+    }
+    const text = await res.body.text();
+    if (res.statusCode >= 400) {
+      let status: KubeStatus = {};
+      try {
+        status = JSON.parse(text) as KubeStatus;
+      } catch {
+        status = { message: text.slice(0, 300) };
+      }
+      throw new KubeApiError(res.statusCode, status.reason ?? '', status.message ?? text.slice(0, 300), path);
+    }
+    return (text ? JSON.parse(text) : {}) as T;
+  }
+
+  get<T = KubeObject>(path: string, opts?: RequestOptions) {
+    return this.request<T>('GET', path, opts);
+  }
+
+  /** Server-side apply; `force` takes over fields another manager set. */
+  apply<T = KubeObject>(path: string, obj: unknown, opts: { fieldManager: string; force?: boolean; dryRun?: boolean; signal?: AbortSignal }) {
+    return this.request<T>('PATCH', path, {
+      body: obj,
+      contentType: 'application/apply-patch+yaml',
+      query: { fieldManager: opts.fieldManager, force: opts.force ?? true, dryRun: opts.dryRun ? 'All' : undefined },
+      signal: opts.signal,
+    });
+  }
+
+  mergePatch<T = KubeObject>(path: string, patch: unknown, signal?: AbortSignal) {
+    return this.request<T>('PATCH', path, { body: patch, contentType: 'application/merge-patch+json', signal });
+  }
+
+  delete(path: string, opts: { propagationPolicy?: 'Foreground' | 'Background'; signal?: AbortSignal } = {}) {
+    return this.request<KubeStatus>('DELETE', path, {
+      body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: opts.propagationPolicy ?? 'Background' },
+      signal: opts.signal,
+    });
+  }
+
+  /**
+   * One watch request from `resourceVersion`; resolves when the server closes the stream (its
+   * timeoutSeconds) and rejects on errors. A 410 Gone, as an ERROR event or a status, rejects with
+   * a KubeApiError of status 410: the caller relists.
+   */
+  async watch<T = KubeObject>(
+    path: string,
+    query: Record<string, string | undefined>,
+    onEvent: (e: WatchEvent<T>) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const { request } = await loadUndici();
+    const { dispatcher, headers } = await this.transport();
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await request(
+        this.url(path, { ...query, watch: 1, allowWatchBookmarks: true, timeoutSeconds: 240 }),
+        { dispatcher, signal, headers: { ...headers, accept: 'application/json' }, headersTimeout: 30_000, bodyTimeout: 300_000 },
+      );
+    } catch (err) {
+      throw this.networkError(err, signal, 30_000);
+    }
+    if (res.statusCode >= 400) {
+      const text = await res.body.text();
+      let status: KubeStatus = {};
+      try {
+        status = JSON.parse(text) as KubeStatus;
+      } catch {}
+      throw new KubeApiError(res.statusCode, status.reason ?? '', status.message ?? text.slice(0, 300), path);
+    }
+    let buffer = '';
+    for await (const chunk of res.body) {
+      buffer += (chunk as Buffer).toString('utf8');
+      let nl = buffer.indexOf('\n');
+      while (nl >= 0) {
+        const line = buffer.slice(0, nl).trim();
+        buffer = buffer.slice(nl + 1);
+        nl = buffer.indexOf('\n');
+        if (!line) continue;
+        const event = JSON.parse(line) as WatchEvent<T>;
+        if (event.type === 'ERROR') {
+          const status = event.object as unknown as KubeStatus;
+          throw new KubeApiError(status.code ?? 500, status.reason ?? '', status.message ?? '', path);
+        }
+        onEvent(event);
+      }
+    }
+  }
+
+  private networkError(err: unknown, signal: AbortSignal, timeoutMs: number): Error {
+    if (signal.aborted && (signal.reason as Error)?.name === 'TimeoutError') {
+      return new KubeUnreachableError(`${this.server} did not answer within ${timeoutMs / 1000} s`);
+    }
+    if (signal.aborted) return err as Error;
+    const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
+    const code = e.code ?? e.cause?.code;
+    const msg = code ? `${code}` : (e.message ?? String(err));
+    if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(msg)) {
+      return new RayMcpError(
+        'unavailable',
+        `TLS with ${this.server} failed (${msg}): the server's certificate does not match the kubeconfig's CA.`,
+        'Fix certificate-authority(-data) of the cluster in the kubeconfig.',
+      );
+    }
+    return new KubeUnreachableError(`${this.server} is unreachable (${msg})`);
+  }
+
+  async close(): Promise<void> {
+    await this.agent?.close().catch(() => {});
+    this.agent = undefined;
+  }
+}
+
+/** The API server did not answer at all (refused, reset, timed out). */
+export class KubeUnreachableError extends Error {
+  override name = 'KubeUnreachableError';
+}
+
+/** Turns a Kubernetes failure into what a user can act on. `what` says what was being done. */
+export function kubeError(err: unknown, context: string, what: string): Error {
+  if (err instanceof RayMcpError) return err;
+  if (err instanceof KubeUnreachableError) {
+    return new RayMcpError(
+      'unavailable',
+      `Cannot reach the Kubernetes API of ${context} while ${what}: ${err.message}.`,
+      'Check that the cluster is up and reachable from this machine (VPN, firewall), then retry.',
+    );
+  }
+  if (err instanceof KubeApiError) {
+    if (err.status === 401) {
+      return new RayMcpError(
+        'unauthenticated',
+        `The API server of ${context} rejected the credentials (401 Unauthorized) while ${what}: they are missing, invalid or expired.`,
+        'Refresh the credentials (a new token, `gcloud auth login`, `aws sso login`, ...), then connect_kubernetes_cluster again.',
+      );
+    }
+    if (err.status === 403) {
+      return new RayMcpError(
+        'forbidden',
+        `Not allowed on ${context} while ${what}: ${err.detail}`,
+        'Use a namespace you have rights in, or ask a cluster admin for a Role(Binding) that grants them.',
+      );
+    }
+    if (err.status === 404) {
+      return new RayMcpError('not_found', `Not found on ${context} while ${what}: ${err.detail}`, 'Check the name and the namespace.');
+    }
+    if (err.status === 409) {
+      return new RayMcpError('conflict', `Conflict on ${context} while ${what}: ${err.detail}`, 'Retry, or pick another name.');
+    }
+    if (err.status === 422 || err.status === 400) {
+      return new RayMcpError('invalid_input', `The API server of ${context} refused the request while ${what}: ${err.detail}`, 'Fix the input the message names.');
+    }
+    return new RayMcpError('unavailable', `Kubernetes API error on ${context} while ${what}: ${err.message}`, 'Retry; if it persists, check the API server.');
+  }
+  return err instanceof Error ? err : new Error(String(err));
+}

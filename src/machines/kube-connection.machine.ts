@@ -1,0 +1,438 @@
+/**
+ * One connection to a Kubernetes API server (a kubeconfig context or a managed cloud cluster).
+ *
+ *   disconnected ─connect─▶ connecting ─▶ online(connected ─unreachable─▶ lost ─reachable─▶ reconnecting ─resynced─▶ connected)
+ *                              └──▶ failed ◀── 401 from the API (credentials expired or invalid) ──┘
+ *
+ * While online it runs the informers of the namespaces it watches (all, when the user may list
+ * cluster-wide) and a health probe. It keeps a compact cache of RayClusters, RayJobs and Ray
+ * pods, and forwards what concerns a tracked cluster to that cluster's actor.
+ */
+import { type ActorRefFrom, assign, enqueueActions, fromEventObservable, fromPromise, type SnapshotFrom, setup } from 'xstate';
+import { type Answer, answerError, answerOk } from '../domain/commands.js';
+import { type ErrorInfo, toErrorInfo } from '../domain/errors.js';
+import type { KubeTarget } from '../domain/kube.js';
+import type { PodSummary, RayClusterSummary, RayJobSummary } from '../domain/kuberay.js';
+import type { InformerEvent, KubeResource } from '../watchers/kube-informer.watcher.js';
+
+export interface KubeSession {
+  server: string;
+  context: string;
+  namespace: string;
+  version: string;
+  /** The user may list RayClusters in every namespace; else we watch namespace by namespace. */
+  clusterWide: boolean;
+  crdsInstalled: boolean;
+}
+
+export interface KubeInfo {
+  fetchedAt: number;
+  version: string;
+  platform?: string;
+  nodes: { total: number; ready: number; cpu: number; memoryGi: number; gpus: Record<string, number>; sample: string[] };
+  namespaces: string[];
+  namespacesTruncated: boolean;
+  crds: { name: string; versions: string[] }[];
+  operator?: { namespace: string; name: string; image?: string; version?: string; ready: boolean };
+  problems: string[];
+}
+
+export type KubeHealthEvent = { type: 'kube.health'; ok: boolean; status?: number; message?: string };
+
+export type KubeConnectionCommand =
+  | { type: 'kube.connect'; requestId: string }
+  | { type: 'kube.awaitConnected'; requestId: string }
+  | { type: 'kube.describe'; requestId: string }
+  | { type: 'kube.disconnect'; requestId: string }
+  | { type: 'kube.watchNamespace'; requestId: string; namespace: string };
+
+/** From cluster actors: route events about this RayCluster to me. */
+export type KubeTrackEvent =
+  | { type: 'kube.track'; namespace: string; name: string; systemId: string }
+  | { type: 'kube.untrack'; namespace: string; name: string };
+
+export type KubeConnectionEvent = KubeConnectionCommand | KubeTrackEvent | InformerEvent | KubeHealthEvent | { type: 'system.shutdown' };
+
+/** What cluster actors hear from their connection. */
+export type KubeClusterFact =
+  | { type: 'k8s.rayCluster'; summary: RayClusterSummary }
+  | { type: 'k8s.rayClusterGone' }
+  | { type: 'k8s.pods'; pods: PodSummary[] }
+  | { type: 'kube.link'; state: 'connected' | 'lost' | 'failed' | 'disconnected'; message?: string; server?: string; context?: string };
+
+export interface KubeConnectionInput {
+  id: string;
+  target: KubeTarget;
+}
+
+export interface KubeConnectionContext extends KubeConnectionInput {
+  session?: KubeSession;
+  connectedAt?: number;
+  info?: KubeInfo;
+  error?: ErrorInfo;
+  lastWatchError?: { resource: KubeResource; namespace: string; message: string; at: number };
+  lostAt?: number;
+  /** Namespaces with informers; '' is all. */
+  namespaces: string[];
+  rayClusters: Record<string, RayClusterSummary>;
+  rayJobs: Record<string, RayJobSummary>;
+  pods: Record<string, PodSummary>;
+  /** `<resource>@<namespace>` → listed since the last loss. */
+  synced: Record<string, boolean>;
+  tracked: Record<string, string>;
+  waiting: string[];
+  describeWaiting: string[];
+}
+
+export const keyOf = (namespace: string, name: string) => `${namespace}/${name}`;
+const informerId = (ns: string) => `informers:${ns || '*'}`;
+
+function podsOf(context: KubeConnectionContext, key: string): PodSummary[] {
+  const [ns, cluster] = key.split('/') as [string, string];
+  return Object.entries(context.pods)
+    .filter(([k, p]) => k.startsWith(`${ns}/`) && p.cluster === cluster)
+    .map(([, p]) => p);
+}
+
+/** Replace the entries of one namespace scope ('' = all) of a cache. */
+function replaceScope<T>(cache: Record<string, T>, namespace: string, items: T[], keyFn: (t: T) => string): Record<string, T> {
+  const next: Record<string, T> = {};
+  for (const [k, v] of Object.entries(cache)) if (namespace && !k.startsWith(`${namespace}/`)) next[k] = v;
+  for (const item of items) next[keyFn(item)] = item;
+  return next;
+}
+
+export const kubeConnectionMachine = setup({
+  types: {
+    context: {} as KubeConnectionContext,
+    input: {} as KubeConnectionInput,
+    events: {} as KubeConnectionEvent,
+    emitted: {} as Answer,
+  },
+  actors: {
+    connectKube: fromPromise<KubeSession, { id: string; target: KubeTarget }>(async () => {
+      throw new Error('provided by src/actors/kube.actor.ts');
+    }),
+    describeKube: fromPromise<KubeInfo, { id: string }>(async () => {
+      throw new Error('provided by src/actors/kube.actor.ts');
+    }),
+    closeKube: fromPromise<void, { id: string }>(async () => {}),
+    informers: fromEventObservable<InformerEvent, { connectionId: string; namespace: string }>(() => {
+      throw new Error('provided by src/watchers/kube-informer.watcher.ts');
+    }),
+    healthProbe: fromEventObservable<KubeHealthEvent, { connectionId: string }>(() => {
+      throw new Error('provided by src/actors/kube.actor.ts');
+    }),
+  },
+  guards: {
+    unauthorized: ({ event }) =>
+      (event.type === 'kube.health' && !event.ok && event.status === 401) ||
+      (event.type === 'k8s.watchError' && event.status === 401),
+    unreachable: ({ event }) => event.type === 'kube.health' && !event.ok && event.status === undefined,
+    reachable: ({ event }) => event.type === 'kube.health' && event.ok,
+    allSynced: ({ context }) => context.namespaces.every((ns) => ['rayclusters', 'rayjobs', 'pods'].every((r) => context.synced[`${r}@${ns}`])),
+  },
+  actions: {
+    wait: assign({ waiting: ({ context, event }) => ('requestId' in event ? [...context.waiting, event.requestId] : context.waiting) }),
+    answerNow: enqueueActions(({ event, enqueue }) => {
+      if ('requestId' in event) enqueue.emit(answerOk(event.requestId));
+    }),
+    refuseNotConnected: enqueueActions(({ context, event, enqueue }) => {
+      if (!('requestId' in event)) return;
+      enqueue.emit(
+        answerError(
+          event.requestId,
+          context.error ?? {
+            code: 'unavailable',
+            message: `Kubernetes connection ${context.id} is not connected.`,
+            fix: 'Connect with connect_kubernetes_cluster.',
+          },
+        ),
+      );
+    }),
+    answerWaiting: enqueueActions(({ context, enqueue }) => {
+      for (const id of context.waiting) enqueue.emit(context.error ? answerError(id, context.error) : answerOk(id));
+      enqueue.assign({ waiting: [] });
+    }),
+    startInformers: enqueueActions(({ context, enqueue }) => {
+      const namespaces = context.session?.clusterWide ? [''] : [...new Set([context.session?.namespace ?? 'default', ...context.namespaces.filter(Boolean)])];
+      for (const ns of namespaces) {
+        enqueue.spawnChild('informers', { id: informerId(ns), input: { connectionId: context.id, namespace: ns } });
+      }
+      enqueue.assign({ namespaces, synced: {} });
+    }),
+    stopInformers: enqueueActions(({ context, enqueue }) => {
+      for (const ns of context.namespaces) enqueue.stopChild(informerId(ns));
+    }),
+    watchNamespace: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'kube.watchNamespace') return;
+      if (!context.namespaces.includes('') && !context.namespaces.includes(event.namespace)) {
+        enqueue.spawnChild('informers', {
+          id: informerId(event.namespace),
+          input: { connectionId: context.id, namespace: event.namespace },
+        });
+        enqueue.assign({ namespaces: [...context.namespaces, event.namespace] });
+      }
+      enqueue.emit(answerOk(event.requestId));
+    }),
+    applyInformerEvent: enqueueActions(({ context, event, enqueue }) => {
+      const forward = (key: string, fact: KubeClusterFact) => {
+        const target = context.tracked[key];
+        if (target) enqueue.sendTo(({ system }) => system.get(target), fact);
+      };
+      if (event.type === 'k8s.synced') {
+        const synced = { ...context.synced, [`${event.resource}@${event.namespace}`]: true };
+        if (event.resource === 'rayclusters') {
+          const rayClusters = replaceScope(context.rayClusters, event.namespace, event.items, (c) => keyOf(c.namespace, c.name));
+          enqueue.assign({ rayClusters, synced });
+          for (const key of Object.keys(context.tracked)) {
+            if (event.namespace && !key.startsWith(`${event.namespace}/`)) continue;
+            const s = rayClusters[key];
+            forward(key, s ? { type: 'k8s.rayCluster', summary: s } : { type: 'k8s.rayClusterGone' });
+          }
+        } else if (event.resource === 'rayjobs') {
+          enqueue.assign({
+            rayJobs: replaceScope(context.rayJobs, event.namespace, event.items, (j) => keyOf(j.namespace, j.name)),
+            synced,
+          });
+        } else {
+          const pods = replaceScope(context.pods, event.namespace, event.items, (p) => keyOf(p.namespace, p.name));
+          enqueue.assign({ pods, synced });
+          for (const key of Object.keys(context.tracked)) {
+            if (event.namespace && !key.startsWith(`${event.namespace}/`)) continue;
+            forward(key, { type: 'k8s.pods', pods: podsOf({ ...context, pods }, key) });
+          }
+        }
+      } else if (event.type === 'k8s.upsert') {
+        if (event.resource === 'rayclusters') {
+          const key = keyOf(event.item.namespace, event.item.name);
+          enqueue.assign({ rayClusters: { ...context.rayClusters, [key]: event.item } });
+          forward(key, { type: 'k8s.rayCluster', summary: event.item });
+        } else if (event.resource === 'rayjobs') {
+          enqueue.assign({ rayJobs: { ...context.rayJobs, [keyOf(event.item.namespace, event.item.name)]: event.item } });
+        } else {
+          const ns = event.item.namespace;
+          const pods = { ...context.pods, [keyOf(ns, event.item.name)]: event.item };
+          enqueue.assign({ pods });
+          const key = keyOf(ns, event.item.cluster);
+          forward(key, { type: 'k8s.pods', pods: podsOf({ ...context, pods }, key) });
+        }
+      } else if (event.type === 'k8s.delete') {
+        const key = keyOf(event.namespace, event.name);
+        if (event.resource === 'rayclusters') {
+          const { [key]: _, ...rayClusters } = context.rayClusters;
+          enqueue.assign({ rayClusters });
+          forward(key, { type: 'k8s.rayClusterGone' });
+        } else if (event.resource === 'rayjobs') {
+          const { [key]: _, ...rayJobs } = context.rayJobs;
+          enqueue.assign({ rayJobs });
+        } else {
+          const gone = context.pods[key];
+          const { [key]: _, ...pods } = context.pods;
+          enqueue.assign({ pods });
+          if (gone) {
+            const ck = keyOf(event.namespace, gone.cluster);
+            forward(ck, { type: 'k8s.pods', pods: podsOf({ ...context, pods }, ck) });
+          }
+        }
+      } else if (event.type === 'k8s.watchError') {
+        enqueue.assign({
+          lastWatchError: { resource: event.resource, namespace: event.namespace, message: event.message, at: Date.now() },
+          synced: { ...context.synced, [`${event.resource}@${event.namespace}`]: false },
+        });
+      }
+    }),
+    track: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type === 'kube.track') {
+        const key = keyOf(event.namespace, event.name);
+        enqueue.assign({ tracked: { ...context.tracked, [key]: event.systemId } });
+        const s = context.rayClusters[key];
+        const facts: KubeClusterFact[] = [
+          { type: 'kube.link', state: 'connected', server: context.session?.server, context: context.session?.context },
+        ];
+        if (s) facts.push({ type: 'k8s.rayCluster', summary: s });
+        const pods = podsOf(context, key);
+        if (pods.length) facts.push({ type: 'k8s.pods', pods });
+        for (const fact of facts) enqueue.sendTo(({ system }) => system.get(event.systemId), fact);
+      } else if (event.type === 'kube.untrack') {
+        const { [keyOf(event.namespace, event.name)]: _, ...tracked } = context.tracked;
+        enqueue.assign({ tracked });
+      }
+    }),
+    tellLink: enqueueActions(({ context, enqueue }, params: { state: 'connected' | 'lost' | 'failed' | 'disconnected' }) => {
+      const fact: KubeClusterFact = {
+        type: 'kube.link',
+        state: params.state,
+        message: context.error?.message,
+        server: context.session?.server,
+        context: context.session?.context,
+      };
+      for (const target of Object.values(context.tracked)) enqueue.sendTo(({ system }) => system.get(target), fact);
+    }),
+    assignUnauthorized: assign({
+      error: ({ context }) => ({
+        code: 'unauthenticated' as const,
+        message: `The API server of ${context.session?.context ?? context.id} rejected the credentials (401 Unauthorized): they are missing, invalid or expired.`,
+        fix: 'Refresh the credentials (a new token, `gcloud auth login`, `aws sso login`, ...), then connect_kubernetes_cluster again.',
+      }),
+    }),
+    forget: assign({ rayClusters: {}, rayJobs: {}, pods: {}, synced: {}, namespaces: [], info: undefined }),
+  },
+}).createMachine({
+  id: 'kubeConnection',
+  context: ({ input }) => ({
+    ...input,
+    namespaces: [],
+    rayClusters: {},
+    rayJobs: {},
+    pods: {},
+    synced: {},
+    tracked: {},
+    waiting: [],
+    describeWaiting: [],
+  }),
+  on: {
+    'kube.track': { actions: 'track' },
+    'kube.untrack': { actions: 'track' },
+  },
+  initial: 'connecting',
+  states: {
+    disconnected: {
+      entry: [{ type: 'tellLink', params: { state: 'disconnected' } }],
+      on: {
+        'kube.connect': { target: 'connecting', actions: 'wait' },
+        'kube.disconnect': { actions: 'answerNow' },
+        'kube.awaitConnected': { actions: 'refuseNotConnected' },
+        'kube.describe': { actions: 'refuseNotConnected' },
+        'kube.watchNamespace': { actions: 'refuseNotConnected' },
+      },
+    },
+    connecting: {
+      entry: assign({ error: undefined }),
+      on: {
+        'kube.connect': { actions: 'wait' },
+        'kube.awaitConnected': { actions: 'wait' },
+        'kube.describe': { actions: 'wait' },
+        'kube.watchNamespace': { actions: 'answerNow' },
+        'kube.disconnect': { target: 'disconnected', actions: 'answerNow' },
+      },
+      invoke: {
+        src: 'connectKube',
+        input: ({ context }) => ({ id: context.id, target: context.target }),
+        onDone: {
+          target: 'online',
+          actions: assign({ session: ({ event }) => event.output, connectedAt: () => Date.now() }),
+        },
+        onError: {
+          target: 'failed',
+          actions: [assign({ error: ({ event }) => toErrorInfo(event.error) }), 'answerWaiting'],
+        },
+      },
+    },
+    online: {
+      entry: ['startInformers', 'answerWaiting'],
+      exit: ['stopInformers'],
+      invoke: { src: 'healthProbe', input: ({ context }) => ({ connectionId: context.id }) },
+      on: {
+        'k8s.synced': { actions: 'applyInformerEvent' },
+        'k8s.upsert': { actions: 'applyInformerEvent' },
+        'k8s.delete': { actions: 'applyInformerEvent' },
+        'k8s.watchError': [
+          { guard: 'unauthorized', target: 'failed', actions: ['applyInformerEvent', 'assignUnauthorized'] },
+          { actions: 'applyInformerEvent' },
+        ],
+        'kube.watchNamespace': { actions: 'watchNamespace' },
+        'kube.disconnect': { target: 'disconnected', actions: ['answerNow', 'forget'] },
+        'kube.connect': { actions: 'answerNow' },
+      },
+      type: 'parallel',
+      states: {
+        link: {
+          initial: 'connected',
+          states: {
+            connected: {
+              entry: [assign({ lostAt: undefined }), { type: 'tellLink', params: { state: 'connected' } }],
+              on: {
+                'kube.awaitConnected': { actions: 'answerNow' },
+                'kube.health': [
+                  { guard: 'unauthorized', target: '#kubeConnection.failed', actions: 'assignUnauthorized' },
+                  { guard: 'unreachable', target: 'lost' },
+                ],
+              },
+            },
+            lost: {
+              entry: [assign({ lostAt: () => Date.now() }), { type: 'tellLink', params: { state: 'lost' } }],
+              on: {
+                'kube.awaitConnected': { actions: 'wait' },
+                'kube.health': [
+                  { guard: 'unauthorized', target: '#kubeConnection.failed', actions: 'assignUnauthorized' },
+                  { guard: 'reachable', target: 'reconnecting' },
+                ],
+              },
+            },
+            // Reachable again: wait until every informer has listed afresh, so the cache is whole.
+            reconnecting: {
+              always: { guard: 'allSynced', target: 'connected', actions: 'answerWaiting' },
+              on: {
+                'kube.awaitConnected': { actions: 'wait' },
+                'kube.health': [
+                  { guard: 'unauthorized', target: '#kubeConnection.failed', actions: 'assignUnauthorized' },
+                  { guard: 'unreachable', target: 'lost' },
+                ],
+              },
+            },
+          },
+        },
+        info: {
+          initial: 'idle',
+          states: {
+            idle: { on: { 'kube.describe': { target: 'fetching', actions: 'wait' } } },
+            fetching: {
+              on: { 'kube.describe': { actions: 'wait' } },
+              invoke: {
+                src: 'describeKube',
+                input: ({ context }) => ({ id: context.id }),
+                onDone: { target: 'idle', actions: [assign({ info: ({ event }) => event.output }), 'answerWaiting'] },
+                onError: {
+                  target: 'idle',
+                  actions: enqueueActions(({ context, event, enqueue }) => {
+                    const error = toErrorInfo(event.error);
+                    for (const id of context.waiting) enqueue.emit(answerError(id, error));
+                    enqueue.assign({ waiting: [] });
+                  }),
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+    failed: {
+      entry: ['answerWaiting', { type: 'tellLink', params: { state: 'failed' } }],
+      invoke: { src: 'closeKube', input: ({ context }) => ({ id: context.id }) },
+      on: {
+        'kube.connect': { target: 'connecting', actions: 'wait' },
+        'kube.disconnect': { target: 'disconnected', actions: ['answerNow', 'forget'] },
+        'kube.awaitConnected': { actions: 'refuseNotConnected' },
+        'kube.describe': { actions: 'refuseNotConnected' },
+        'kube.watchNamespace': { actions: 'refuseNotConnected' },
+      },
+    },
+  },
+});
+
+export type KubeConnectionActor = ActorRefFrom<typeof kubeConnectionMachine>;
+export type KubeConnectionSnapshot = SnapshotFrom<typeof kubeConnectionMachine>;
+export const kubeSystemId = (id: string) => `kube:${id}`;
+
+export type KubeLinkStatus = 'connecting' | 'connected' | 'lost' | 'reconnecting' | 'failed' | 'disconnected';
+
+// biome-ignore lint/suspicious/noExplicitAny: matches() is typed per machine
+export function kubeStatusOf(s: { matches(state: any): boolean }): KubeLinkStatus {
+  if (s.matches('connecting')) return 'connecting';
+  if (s.matches({ online: { link: 'lost' } })) return 'lost';
+  if (s.matches({ online: { link: 'reconnecting' } })) return 'reconnecting';
+  if (s.matches('online')) return 'connected';
+  if (s.matches('failed')) return 'failed';
+  return 'disconnected';
+}

@@ -1,0 +1,136 @@
+/**
+ * Informers for RayClusters, RayJobs and Ray pods of one namespace (or all), as one rxjs stream
+ * of actor events. Each resource: list, then watch from the list's resourceVersion with
+ * bookmarks; a clean close re-watches; 410 Gone and any other error re-list after a capped
+ * backoff (0.5 s doubling to 30 s, reset once a list succeeds) and say so in a `k8s.watchError`
+ * event. A relist replaces the actor's view wholesale, so nothing that changed meanwhile is missed.
+ */
+import type { Observable } from 'rxjs';
+import { fromEventObservable } from 'xstate';
+import { KubeApiError, type KubeClient, type KubeList, type KubeObject } from '../clients/kube.client.js';
+import {
+  type PodSummary,
+  paths,
+  type RayClusterSummary,
+  type RayJobSummary,
+  summarizePod,
+  summarizeRayCluster,
+  summarizeRayJob,
+} from '../domain/kuberay.js';
+import { lazy } from './lazy.js';
+
+export type KubeResource = 'rayclusters' | 'rayjobs' | 'pods';
+type SummaryOf<R extends KubeResource> = R extends 'rayclusters'
+  ? RayClusterSummary
+  : R extends 'rayjobs'
+    ? RayJobSummary
+    : PodSummary;
+
+export type InformerEvent =
+  | { type: 'k8s.synced'; resource: 'rayclusters'; namespace: string; items: RayClusterSummary[] }
+  | { type: 'k8s.synced'; resource: 'rayjobs'; namespace: string; items: RayJobSummary[] }
+  | { type: 'k8s.synced'; resource: 'pods'; namespace: string; items: PodSummary[] }
+  | { type: 'k8s.upsert'; resource: 'rayclusters'; item: RayClusterSummary }
+  | { type: 'k8s.upsert'; resource: 'rayjobs'; item: RayJobSummary }
+  | { type: 'k8s.upsert'; resource: 'pods'; item: PodSummary }
+  | { type: 'k8s.delete'; resource: KubeResource; namespace: string; name: string }
+  | { type: 'k8s.watchError'; resource: KubeResource; namespace: string; status?: number; message: string; retryInMs: number };
+
+const SUMMARIZE: { [R in KubeResource]: (o: KubeObject) => SummaryOf<R> } = {
+  rayclusters: summarizeRayCluster,
+  rayjobs: summarizeRayJob,
+  pods: summarizePod,
+};
+
+const PATHS: { [R in KubeResource]: (ns?: string) => string } = {
+  rayclusters: paths.rayClusters,
+  rayjobs: paths.rayJobs,
+  pods: paths.pods,
+};
+
+export interface InformerOptions {
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+function informer(
+  rx: typeof import('rxjs'),
+  client: KubeClient,
+  resource: KubeResource,
+  namespace: string,
+  opts: InformerOptions,
+): Observable<InformerEvent> {
+  const labelSelector = resource === 'pods' ? 'ray.io/cluster' : undefined;
+  const path = PATHS[resource](namespace || undefined);
+  const summarize = SUMMARIZE[resource] as (o: KubeObject) => never;
+  return new rx.Observable<InformerEvent>((subscriber) => {
+    const abort = new AbortController();
+    const min = opts.minBackoffMs ?? 500;
+    const max = opts.maxBackoffMs ?? 30_000;
+    let backoff = min;
+    const sleep = (ms: number) =>
+      new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, ms);
+        abort.signal.addEventListener('abort', () => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    (async () => {
+      while (!abort.signal.aborted) {
+        try {
+          const list = await client.get<KubeList>(path, { query: { labelSelector, limit: 5000 }, signal: abort.signal });
+          backoff = min;
+          let rv = list.metadata.resourceVersion;
+          subscriber.next({ type: 'k8s.synced', resource, namespace, items: list.items.map(summarize) } as InformerEvent);
+          // Watch until the server closes (re-watch from the last version) or something fails (re-list).
+          while (!abort.signal.aborted) {
+            await client.watch(
+              path,
+              { labelSelector, resourceVersion: rv },
+              (e) => {
+                rv = e.object.metadata?.resourceVersion ?? rv;
+                if (e.type === 'BOOKMARK') return;
+                if (e.type === 'DELETED') {
+                  subscriber.next({ type: 'k8s.delete', resource, namespace: e.object.metadata.namespace ?? '', name: e.object.metadata.name });
+                } else {
+                  subscriber.next({ type: 'k8s.upsert', resource, item: summarize(e.object) } as InformerEvent);
+                }
+              },
+              abort.signal,
+            );
+          }
+        } catch (err) {
+          if (abort.signal.aborted) return;
+          const status = err instanceof KubeApiError ? err.status : undefined;
+          // 410: our version is too old; relist at once.
+          const wait = status === 410 ? 0 : backoff;
+          if (status !== 410) backoff = Math.min(max, backoff * 2);
+          subscriber.next({
+            type: 'k8s.watchError',
+            resource,
+            namespace,
+            status,
+            message: err instanceof Error ? err.message.slice(0, 300) : String(err),
+            retryInMs: wait,
+          });
+          if (wait) await sleep(wait);
+        }
+      }
+    })();
+    return () => abort.abort();
+  });
+}
+
+/** All three informers of one namespace ('' = all namespaces) of a connection. */
+export function kubeInformerLogic(deps: { clientOf(connectionId: string): KubeClient | undefined; options?: InformerOptions }) {
+  return fromEventObservable<InformerEvent, { connectionId: string; namespace: string }>(({ input }) =>
+    lazy(async () => {
+      const rx = await import('rxjs');
+      const client = deps.clientOf(input.connectionId);
+      if (!client) return rx.EMPTY;
+      const resources: KubeResource[] = ['rayclusters', 'rayjobs', 'pods'];
+      return rx.merge(...resources.map((r) => informer(rx, client, r, input.namespace, deps.options ?? {})));
+    }),
+  );
+}
