@@ -16,7 +16,10 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-export const ROOT = resolve(import.meta.dirname, '..', '..');
+// Run from scripts/ (tests, through vite) or from dist/scripts/ (the CLI).
+export const ROOT = existsSync(join(import.meta.dirname, '..', 'package.json'))
+  ? resolve(import.meta.dirname, '..')
+  : resolve(import.meta.dirname, '..', '..');
 export const TESTBED_DIR = join(ROOT, '.testbed');
 
 export const ADMIN_TOKEN = 'ray-mcp-testbed-admin';
@@ -66,13 +69,22 @@ function launch(dir: string, name: string, args: string[], env: Record<string, s
 
 function tail(dir: string, name: string, lines = 15): string {
   try {
-    return readFileSync(join(dir, 'logs', `${name}.log`), 'utf8').trim().split('\n').slice(-lines).join('\n');
+    return readFileSync(join(dir, 'logs', `${name}.log`), 'utf8')
+      .trim()
+      .split('\n')
+      .slice(-lines)
+      .join('\n');
   } catch {
     return '(no log)';
   }
 }
 
-async function waitUntil(what: string, probe: () => Promise<boolean>, timeoutMs: number, alive?: () => boolean) {
+async function waitUntil(
+  what: string,
+  probe: () => Promise<boolean>,
+  timeoutMs: number,
+  alive?: () => boolean,
+) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await probe().catch(() => false)) return;
@@ -132,7 +144,8 @@ export async function apply(state: TestbedState, path: string, obj: unknown) {
     obj,
     'application/apply-patch+yaml',
   );
-  if (res.status >= 300) throw new Error(`apply ${path}: ${res.status} ${JSON.stringify(res.json).slice(0, 400)}`);
+  if (res.status >= 300)
+    throw new Error(`apply ${path}: ${res.status} ${JSON.stringify(res.json).slice(0, 400)}`);
   return res.json;
 }
 
@@ -180,7 +193,9 @@ export async function ensureTestbed(dir: string): Promise<TestbedState> {
 
 export async function startTestbed(dir: string): Promise<TestbedState> {
   if (!testbedAvailable()) {
-    throw new Error('The Kubernetes test bed is not built: run `bash scripts/setup-testbed.sh` (npm test does).');
+    throw new Error(
+      'The Kubernetes test bed is not built: run `bash scripts/setup-testbed.sh` (npm test does).',
+    );
   }
   const started = Date.now();
   await stopTestbed(dir);
@@ -241,7 +256,12 @@ export async function startTestbed(dir: string): Promise<TestbedState> {
     const ca = join(dir, 'certs', 'apiserver.crt');
     writeFileSync(
       state.kubeconfig,
-      kubeconfigYaml(server, ca, { 'testbed-admin': ADMIN_TOKEN, 'testbed-limited': LIMITED_TOKEN }, 'testbed-admin'),
+      kubeconfigYaml(
+        server,
+        ca,
+        { 'testbed-admin': ADMIN_TOKEN, 'testbed-limited': LIMITED_TOKEN },
+        'testbed-admin',
+      ),
     );
 
     // The KubeRay CRDs
@@ -259,7 +279,11 @@ export async function startTestbed(dir: string): Promise<TestbedState> {
       await waitUntil(
         `CRD ${name} established`,
         async () => {
-          const r = await kubeRequest(state, 'GET', `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`);
+          const r = await kubeRequest(
+            state,
+            'GET',
+            `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`,
+          );
           return (r.json?.status?.conditions ?? []).some(
             (c: { type: string; status: string }) => c.type === 'Established' && c.status === 'True',
           );
@@ -335,7 +359,9 @@ export async function startTestbed(dir: string): Promise<TestbedState> {
       () => pidAlive(operator.pid!),
     );
     await registerOperatorDeployment(state);
-    log(`up in ${((Date.now() - started) / 1000).toFixed(1)} s at ${server} (KUBECONFIG=${state.kubeconfig})`);
+    log(
+      `up in ${((Date.now() - started) / 1000).toFixed(1)} s at ${server} (KUBECONFIG=${state.kubeconfig})`,
+    );
     return state;
   } catch (err) {
     const names = Object.keys(state.pids);
@@ -389,7 +415,10 @@ async function registerOperatorDeployment(state: TestbedState) {
     kind: 'Namespace',
     metadata: { name: 'ray-system' },
   });
-  const labels = { 'app.kubernetes.io/name': 'kuberay-operator', 'app.kubernetes.io/component': 'kuberay-operator' };
+  const labels = {
+    'app.kubernetes.io/name': 'kuberay-operator',
+    'app.kubernetes.io/component': 'kuberay-operator',
+  };
   await apply(state, '/apis/apps/v1/namespaces/ray-system/deployments/kuberay-operator', {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -400,7 +429,9 @@ async function registerOperatorDeployment(state: TestbedState) {
       template: {
         metadata: { labels },
         spec: {
-          containers: [{ name: 'kuberay-operator', image: `quay.io/kuberay/operator:${state.versions.kuberay}` }],
+          containers: [
+            { name: 'kuberay-operator', image: `quay.io/kuberay/operator:${state.versions.kuberay}` },
+          ],
         },
       },
     },

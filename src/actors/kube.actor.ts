@@ -5,7 +5,14 @@
  * one (they must stay serializable for the inspector).
  */
 import { fromEventObservable, fromPromise } from 'xstate';
-import { KubeApiError, KubeClient, type KubeList, type KubeObject, kubeError } from '../clients/kube.client.js';
+import { registerDashboardRoute } from '../clients/dashboard.client.js';
+import {
+  KubeApiError,
+  KubeClient,
+  type KubeList,
+  type KubeObject,
+  kubeError,
+} from '../clients/kube.client.js';
 import type { Config } from '../config.js';
 import { RayMcpError } from '../domain/errors.js';
 import type { KubeTarget, KubeTokenSource } from '../domain/kube.js';
@@ -90,7 +97,16 @@ export function kubeActors(deps: { config: Config; clients: KubeClients; tokens?
         }
       }
       await clients.set(input.id, client);
-      return { server: client.server, context: client.context, namespace: client.defaultNamespace, version, clusterWide, crdsInstalled };
+      // Dashboards of this cluster's Ray clusters go through its service proxy with its credentials.
+      registerDashboardRoute(`${client.server}/api/v1/namespaces/`, () => client.transport());
+      return {
+        server: client.server,
+        context: client.context,
+        namespace: client.defaultNamespace,
+        version,
+        clusterWide,
+        crdsInstalled,
+      };
     }),
 
     closeKube: fromPromise<void, { id: string }>(async ({ input }) => {
@@ -115,7 +131,9 @@ export function kubeActors(deps: { config: Config; clients: KubeClients; tokens?
           throw kubeError(err, client.context, 'reading the version');
         }),
         soft('listing nodes', () => client.get<KubeList>('/api/v1/nodes', { query: { limit: 500 }, signal })),
-        soft('listing namespaces', () => client.get<KubeList>('/api/v1/namespaces', { query: { limit: 200 }, signal })),
+        soft('listing namespaces', () =>
+          client.get<KubeList>('/api/v1/namespaces', { query: { limit: 200 }, signal }),
+        ),
         soft('reading the KubeRay CRDs', () =>
           client.get<KubeList>('/apis/apiextensions.k8s.io/v1/customresourcedefinitions', {
             query: { fieldSelector: undefined, limit: 500 },
@@ -151,7 +169,9 @@ export function kubeActors(deps: { config: Config; clients: KubeClients; tokens?
         .filter((c) => c.spec?.group === RAY_GROUP)
         .map((c) => ({
           name: c.metadata.name,
-          versions: (c.spec?.versions ?? []).filter((v: { served: boolean }) => v.served).map((v: { name: string }) => v.name),
+          versions: (c.spec?.versions ?? [])
+            .filter((v: { served: boolean }) => v.served)
+            .map((v: { name: string }) => v.name),
         }));
       const op = operators?.items[0];
       const image: string | undefined = op?.spec?.template?.spec?.containers?.[0]?.image;
@@ -161,7 +181,11 @@ export function kubeActors(deps: { config: Config; clients: KubeClients; tokens?
         platform: version.platform,
         nodes: {
           total: nodeItems.length,
-          ready: nodeItems.filter((n) => (n.status?.conditions ?? []).some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True')).length,
+          ready: nodeItems.filter((n) =>
+            (n.status?.conditions ?? []).some(
+              (c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True',
+            ),
+          ).length,
           cpu: Math.round(cpu * 10) / 10,
           memoryGi: Math.round(mem),
           gpus,
@@ -201,7 +225,11 @@ export function kubeActors(deps: { config: Config; clients: KubeClients; tokens?
                 ? { type: 'kube.health', ok: false, status: 401, message: err.message }
                 : { type: 'kube.health', ok: true };
             }
-            return { type: 'kube.health', ok: false, message: err instanceof Error ? err.message : String(err) };
+            return {
+              type: 'kube.health',
+              ok: false,
+              message: err instanceof Error ? err.message : String(err),
+            };
           }
         };
         // Probe every 5 s while healthy, every second while not; emit only changes.
@@ -248,7 +276,16 @@ function parseMemGi(q: string | undefined): number {
   const m = /^(\d+(?:\.\d+)?)([KMGTE]i?)?$/.exec(q);
   if (!m) return 0;
   const n = Number(m[1]);
-  const unit: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, K: 1e3, M: 1e6, G: 1e9, T: 1e12 };
+  const unit: Record<string, number> = {
+    Ki: 2 ** 10,
+    Mi: 2 ** 20,
+    Gi: 2 ** 30,
+    Ti: 2 ** 40,
+    K: 1e3,
+    M: 1e6,
+    G: 1e9,
+    T: 1e12,
+  };
   return (n * (m[2] ? (unit[m[2]] ?? 1) : 1)) / 2 ** 30;
 }
 

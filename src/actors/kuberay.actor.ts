@@ -33,10 +33,17 @@ export function kuberayActors(deps: { clients: KubeClients }) {
               'Pick another cluster_name, or use it as it is: inspect_ray_cluster with cluster_id set to its name.',
             );
           }
-          const obj = await client.apply(path, rayClusterManifest(input.spec), { fieldManager: FIELD_MANAGER, signal });
+          const obj = await client.apply(path, rayClusterManifest(input.spec), {
+            fieldManager: FIELD_MANAGER,
+            signal,
+          });
           return summarizeRayCluster(obj);
         } catch (err) {
-          if (err instanceof KubeApiError && err.status === 404 && /the server could not find the requested resource/i.test(err.detail)) {
+          if (
+            err instanceof KubeApiError &&
+            err.status === 404 &&
+            /the server could not find the requested resource/i.test(err.detail)
+          ) {
             throw new RayMcpError(
               'unavailable',
               `The KubeRay CRDs are not installed on ${client.context} (no ray.io/v1 RayCluster).`,
@@ -44,51 +51,62 @@ export function kuberayActors(deps: { clients: KubeClients }) {
             );
           }
           if (err instanceof KubeApiError && err.status === 404) {
-            throw new RayMcpError('not_found', `Namespace ${namespace} does not exist on ${client.context}.`, `Create it (kubectl create namespace ${namespace}) or pick another namespace.`);
+            throw new RayMcpError(
+              'not_found',
+              `Namespace ${namespace} does not exist on ${client.context}.`,
+              `Create it (kubectl create namespace ${namespace}) or pick another namespace.`,
+            );
           }
           throw kubeError(err, client.context, `creating RayCluster ${namespace}/${name}`);
         }
       },
     ),
 
-    patchScale: fromPromise<void, { connectionId: string; namespace: string; name: string; cr: RayClusterSummary; scale: ScaleRequest }>(
+    patchScale: fromPromise<
+      void,
+      { connectionId: string; namespace: string; name: string; cr: RayClusterSummary; scale: ScaleRequest }
+    >(async ({ input, signal }) => {
+      const client = clients.require(input.connectionId);
+      const index = input.cr.groups.findIndex((g) => g.name === input.scale.group);
+      if (index < 0) {
+        throw new RayMcpError(
+          'invalid_input',
+          `RayCluster ${input.namespace}/${input.name} has no worker group ${input.scale.group}.`,
+          `Its worker groups: ${input.cr.groups.map((g) => g.name).join(', ') || '(none)'}.`,
+        );
+      }
+      const base = `/spec/workerGroupSpecs/${index}`;
+      const ops: unknown[] = [{ op: 'test', path: `${base}/groupName`, value: input.scale.group }];
+      const set = (field: string, value: unknown) => ops.push({ op: 'add', path: `${base}/${field}`, value });
+      if (input.scale.replicas !== undefined) set('replicas', input.scale.replicas);
+      if (input.scale.minReplicas !== undefined) set('minReplicas', input.scale.minReplicas);
+      if (input.scale.maxReplicas !== undefined) set('maxReplicas', input.scale.maxReplicas);
+      if (input.scale.workersToDelete?.length)
+        set('scaleStrategy', { workersToDelete: input.scale.workersToDelete });
+      try {
+        await client.request('PATCH', paths.rayCluster(input.namespace, input.name), {
+          body: ops,
+          contentType: 'application/json-patch+json',
+          signal,
+        });
+      } catch (err) {
+        throw kubeError(err, client.context, `scaling RayCluster ${input.namespace}/${input.name}`);
+      }
+    }),
+
+    deleteRayCluster: fromPromise<void, { connectionId: string; namespace: string; name: string }>(
       async ({ input, signal }) => {
         const client = clients.require(input.connectionId);
-        const index = input.cr.groups.findIndex((g) => g.name === input.scale.group);
-        if (index < 0) {
-          throw new RayMcpError(
-            'invalid_input',
-            `RayCluster ${input.namespace}/${input.name} has no worker group ${input.scale.group}.`,
-            `Its worker groups: ${input.cr.groups.map((g) => g.name).join(', ') || '(none)'}.`,
-          );
-        }
-        const base = `/spec/workerGroupSpecs/${index}`;
-        const ops: unknown[] = [{ op: 'test', path: `${base}/groupName`, value: input.scale.group }];
-        const set = (field: string, value: unknown) => ops.push({ op: 'add', path: `${base}/${field}`, value });
-        if (input.scale.replicas !== undefined) set('replicas', input.scale.replicas);
-        if (input.scale.minReplicas !== undefined) set('minReplicas', input.scale.minReplicas);
-        if (input.scale.maxReplicas !== undefined) set('maxReplicas', input.scale.maxReplicas);
-        if (input.scale.workersToDelete?.length) set('scaleStrategy', { workersToDelete: input.scale.workersToDelete });
         try {
-          await client.request('PATCH', paths.rayCluster(input.namespace, input.name), {
-            body: ops,
-            contentType: 'application/json-patch+json',
+          await client.delete(paths.rayCluster(input.namespace, input.name), {
+            propagationPolicy: 'Background',
             signal,
           });
         } catch (err) {
-          throw kubeError(err, client.context, `scaling RayCluster ${input.namespace}/${input.name}`);
+          if (err instanceof KubeApiError && err.status === 404) return;
+          throw kubeError(err, client.context, `deleting RayCluster ${input.namespace}/${input.name}`);
         }
       },
     ),
-
-    deleteRayCluster: fromPromise<void, { connectionId: string; namespace: string; name: string }>(async ({ input, signal }) => {
-      const client = clients.require(input.connectionId);
-      try {
-        await client.delete(paths.rayCluster(input.namespace, input.name), { propagationPolicy: 'Background', signal });
-      } catch (err) {
-        if (err instanceof KubeApiError && err.status === 404) return;
-        throw kubeError(err, client.context, `deleting RayCluster ${input.namespace}/${input.name}`);
-      }
-    }),
   };
 }

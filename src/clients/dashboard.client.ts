@@ -80,6 +80,29 @@ function loadHttp() {
 
 const authModes = new Map<string, Promise<string>>();
 
+/**
+ * How to reach dashboards behind a Kubernetes API server's service proxy: that server's TLS agent
+ * and its auth headers, by URL prefix. The Kubernetes connection registers its server when it
+ * connects; `Authorization` then belongs to Kubernetes, and the Ray token travels in
+ * `X-Ray-Authorization` only.
+ */
+export type DashboardRoute = () => Promise<{ dispatcher: Dispatcher; headers: Record<string, string> }>;
+const routes = new Map<string, DashboardRoute>();
+
+export function registerDashboardRoute(prefix: string, route: DashboardRoute): () => void {
+  routes.set(prefix, route);
+  return () => {
+    if (routes.get(prefix) === route) routes.delete(prefix);
+  };
+}
+
+function routeFor(url: string): DashboardRoute | undefined {
+  let best: [string, DashboardRoute] | undefined;
+  for (const entry of routes)
+    if (url.startsWith(entry[0]) && (!best || entry[0].length > best[0].length)) best = entry;
+  return best?.[1];
+}
+
 export class DashboardClient {
   readonly url: string;
   private readonly token?: string;
@@ -96,23 +119,37 @@ export class DashboardClient {
    * "token"): an external dashboard without auth never sees it. Both headers, so it also passes a
    * Kubernetes API server proxy that keeps `Authorization` for itself. Asked once per dashboard.
    */
-  private async authHeaders(): Promise<Record<string, string>> {
+  private async authHeaders(proxied: boolean): Promise<Record<string, string>> {
     if (!this.token) return {};
     let mode = authModes.get(this.url);
     if (!mode) {
       mode = this.fetchAuthMode();
       authModes.set(this.url, mode);
     }
-    return (await mode) === 'token'
-      ? { authorization: `Bearer ${this.token}`, 'x-ray-authorization': `Bearer ${this.token}` }
-      : {};
+    if ((await mode) !== 'token') return {};
+    return proxied
+      ? { 'x-ray-authorization': `Bearer ${this.token}` }
+      : { authorization: `Bearer ${this.token}`, 'x-ray-authorization': `Bearer ${this.token}` };
+  }
+
+  /** The dispatcher and headers for this dashboard: direct, or through a Kubernetes API proxy. */
+  private async transport(
+    withAuth = true,
+  ): Promise<{ dispatcher: Dispatcher; headers: Record<string, string> }> {
+    const route = routeFor(this.url);
+    const base = route ? await route() : { dispatcher: (await loadHttp()).agent, headers: {} };
+    const headers: Record<string, string> = { 'user-agent': 'ray-mcp', ...base.headers };
+    if (withAuth) Object.assign(headers, await this.authHeaders(route !== undefined));
+    return { dispatcher: base.dispatcher, headers };
   }
 
   private async fetchAuthMode(): Promise<string> {
     try {
-      const { request, agent } = await loadHttp();
+      const { request } = await loadHttp();
+      const { dispatcher, headers } = await this.transport(false);
       const res = await request(`${this.url}/api/authentication_mode`, {
-        dispatcher: agent,
+        dispatcher,
+        headers,
         headersTimeout: this.timeoutMs,
         bodyTimeout: this.timeoutMs,
       });
@@ -135,20 +172,19 @@ export class DashboardClient {
     let attempt = 0;
     for (;;) {
       try {
-        const headers: Record<string, string> = { 'user-agent': 'ray-mcp' };
-        Object.assign(headers, await this.authHeaders());
+        const { dispatcher, headers } = await this.transport();
         let body: string | undefined;
         if (opts.body !== undefined) {
           headers['content-type'] = 'application/json';
           body = JSON.stringify(opts.body);
         }
         const timeout = opts.timeoutMs ?? this.timeoutMs;
-        const { request, agent } = await loadHttp();
+        const { request } = await loadHttp();
         const res = await request(`${this.url}${path}`, {
           method,
           headers,
           body,
-          dispatcher: agent,
+          dispatcher,
           signal: opts.signal,
           headersTimeout: timeout,
           bodyTimeout: timeout,
@@ -168,9 +204,11 @@ export class DashboardClient {
   /** GET /api/gcs_healthz: true when the GCS answers. Never throws. */
   async gcsHealthy(signal?: AbortSignal): Promise<boolean> {
     try {
-      const { request, agent } = await loadHttp();
+      const { request } = await loadHttp();
+      const { dispatcher, headers } = await this.transport();
       const res = await request(`${this.url}/api/gcs_healthz`, {
-        dispatcher: agent,
+        dispatcher,
+        headers,
         signal,
         headersTimeout: this.timeoutMs,
         bodyTimeout: this.timeoutMs,
@@ -252,18 +290,15 @@ export class DashboardClient {
   }
 
   async putPackage(uri: string, zip: Buffer, signal?: AbortSignal): Promise<void> {
-    const { request, agent } = await loadHttp();
-    const headers: Record<string, string> = {
-      'user-agent': 'ray-mcp',
-      'content-type': 'application/octet-stream',
-    };
-    Object.assign(headers, await this.authHeaders());
+    const { request } = await loadHttp();
+    const { dispatcher, headers } = await this.transport();
+    headers['content-type'] = 'application/octet-stream';
     const path = `/api/packages/gcs/${packageName(uri)}`;
     const res = await request(`${this.url}${path}`, {
       method: 'PUT',
       headers,
       body: zip,
-      dispatcher: agent,
+      dispatcher,
       signal,
       headersTimeout: 120_000,
       bodyTimeout: 120_000,
@@ -279,15 +314,14 @@ export class DashboardClient {
     nodeId?: string,
     signal?: AbortSignal,
   ): Promise<string> {
-    const { request, agent } = await loadHttp();
-    const headers: Record<string, string> = { 'user-agent': 'ray-mcp' };
-    Object.assign(headers, await this.authHeaders());
+    const { request } = await loadHttp();
+    const { dispatcher, headers } = await this.transport();
     // Ray 2.60 needs the driver's node as well as the submission id.
     const node = nodeId ? `&node_id=${encodeURIComponent(nodeId)}` : '';
     const path = `/api/v0/logs/file?submission_id=${encodeURIComponent(submissionId)}${node}&lines=${lines}&timeout=10`;
     const res = await request(`${this.url}${path}`, {
       headers,
-      dispatcher: agent,
+      dispatcher,
       signal,
       headersTimeout: 15_000,
       bodyTimeout: 15_000,

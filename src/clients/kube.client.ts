@@ -4,8 +4,9 @@
  * undici, so every call has a timeout and an abort signal, and server-side apply is one PATCH.
  * Both load on first use.
  */
-import type { Dispatcher } from 'undici';
+
 import type { KubeConfig } from '@kubernetes/client-node';
+import type { Dispatcher } from 'undici';
 import { RayMcpError } from '../domain/errors.js';
 import type { CloudKubeTarget, KubeTarget, KubeTokenSource } from '../domain/kube.js';
 
@@ -102,7 +103,6 @@ const loadUndici = () => {
 
 export class KubeClient {
   private agent?: Dispatcher;
-  private tokenCache?: { token: string; at: number };
 
   private constructor(
     private readonly kc: KubeConfig,
@@ -159,7 +159,13 @@ export class KubeClient {
 
   /** The TLS agent (CA and client certificate of the context) and fresh auth headers. */
   async transport(): Promise<{ dispatcher: Dispatcher; headers: Record<string, string> }> {
-    const opts: { ca?: Buffer | string; cert?: Buffer | string; key?: Buffer | string; rejectUnauthorized?: boolean; headers?: Record<string, string> } = { headers: {} };
+    const opts: {
+      ca?: Buffer | string;
+      cert?: Buffer | string;
+      key?: Buffer | string;
+      rejectUnauthorized?: boolean;
+      headers?: Record<string, string>;
+    } = { headers: {} };
     await this.kc.applyToHTTPSOptions(opts as never);
     if (!this.agent) {
       const { Agent } = await loadUndici();
@@ -191,7 +197,9 @@ export class KubeClient {
     const { request } = await loadUndici();
     const { dispatcher, headers } = await this.transport();
     const timeoutMs = opts.timeoutMs ?? 15_000;
-    const signal = opts.signal ? AbortSignal.any([opts.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
+    const signal = opts.signal
+      ? AbortSignal.any([opts.signal, AbortSignal.timeout(timeoutMs)])
+      : AbortSignal.timeout(timeoutMs);
     let res: Dispatcher.ResponseData;
     try {
       res = await request(this.url(path, opts.query), {
@@ -226,22 +234,38 @@ export class KubeClient {
   }
 
   /** Server-side apply; `force` takes over fields another manager set. */
-  apply<T = KubeObject>(path: string, obj: unknown, opts: { fieldManager: string; force?: boolean; dryRun?: boolean; signal?: AbortSignal }) {
+  apply<T = KubeObject>(
+    path: string,
+    obj: unknown,
+    opts: { fieldManager: string; force?: boolean; dryRun?: boolean; signal?: AbortSignal },
+  ) {
     return this.request<T>('PATCH', path, {
       body: obj,
       contentType: 'application/apply-patch+yaml',
-      query: { fieldManager: opts.fieldManager, force: opts.force ?? true, dryRun: opts.dryRun ? 'All' : undefined },
+      query: {
+        fieldManager: opts.fieldManager,
+        force: opts.force ?? true,
+        dryRun: opts.dryRun ? 'All' : undefined,
+      },
       signal: opts.signal,
     });
   }
 
   mergePatch<T = KubeObject>(path: string, patch: unknown, signal?: AbortSignal) {
-    return this.request<T>('PATCH', path, { body: patch, contentType: 'application/merge-patch+json', signal });
+    return this.request<T>('PATCH', path, {
+      body: patch,
+      contentType: 'application/merge-patch+json',
+      signal,
+    });
   }
 
   delete(path: string, opts: { propagationPolicy?: 'Foreground' | 'Background'; signal?: AbortSignal } = {}) {
     return this.request<KubeStatus>('DELETE', path, {
-      body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: opts.propagationPolicy ?? 'Background' },
+      body: {
+        kind: 'DeleteOptions',
+        apiVersion: 'v1',
+        propagationPolicy: opts.propagationPolicy ?? 'Background',
+      },
       signal: opts.signal,
     });
   }
@@ -263,7 +287,13 @@ export class KubeClient {
     try {
       res = await request(
         this.url(path, { ...query, watch: 1, allowWatchBookmarks: true, timeoutSeconds: 240 }),
-        { dispatcher, signal, headers: { ...headers, accept: 'application/json' }, headersTimeout: 30_000, bodyTimeout: 300_000 },
+        {
+          dispatcher,
+          signal,
+          headers: { ...headers, accept: 'application/json' },
+          headersTimeout: 30_000,
+          bodyTimeout: 300_000,
+        },
       );
     } catch (err) {
       throw this.networkError(err, signal, 30_000);
@@ -350,15 +380,31 @@ export function kubeError(err: unknown, context: string, what: string): Error {
       );
     }
     if (err.status === 404) {
-      return new RayMcpError('not_found', `Not found on ${context} while ${what}: ${err.detail}`, 'Check the name and the namespace.');
+      return new RayMcpError(
+        'not_found',
+        `Not found on ${context} while ${what}: ${err.detail}`,
+        'Check the name and the namespace.',
+      );
     }
     if (err.status === 409) {
-      return new RayMcpError('conflict', `Conflict on ${context} while ${what}: ${err.detail}`, 'Retry, or pick another name.');
+      return new RayMcpError(
+        'conflict',
+        `Conflict on ${context} while ${what}: ${err.detail}`,
+        'Retry, or pick another name.',
+      );
     }
     if (err.status === 422 || err.status === 400) {
-      return new RayMcpError('invalid_input', `The API server of ${context} refused the request while ${what}: ${err.detail}`, 'Fix the input the message names.');
+      return new RayMcpError(
+        'invalid_input',
+        `The API server of ${context} refused the request while ${what}: ${err.detail}`,
+        'Fix the input the message names.',
+      );
     }
-    return new RayMcpError('unavailable', `Kubernetes API error on ${context} while ${what}: ${err.message}`, 'Retry; if it persists, check the API server.');
+    return new RayMcpError(
+      'unavailable',
+      `Kubernetes API error on ${context} while ${what}: ${err.message}`,
+      'Retry; if it persists, check the API server.',
+    );
   }
   return err instanceof Error ? err : new Error(String(err));
 }

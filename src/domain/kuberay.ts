@@ -14,12 +14,18 @@ export const RAY_GROUP = 'ray.io';
 export const RAY_API = 'ray.io/v1';
 
 const quantity = z
-  .union([z.number().positive(), z.string().regex(/^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/, 'a Kubernetes quantity like 2, 500m, 4Gi')])
+  .union([
+    z.number().positive(),
+    z.string().regex(/^\d+(\.\d+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/, 'a Kubernetes quantity like 2, 500m, 4Gi'),
+  ])
   .transform(String);
 
 export const K8sNameSchema = z
   .string()
-  .regex(/^[a-z]([a-z0-9-]{0,45}[a-z0-9])?$/, 'Kubernetes names here are 1-47 lowercase letters, digits and dashes, starting with a letter');
+  .regex(
+    /^[a-z]([a-z0-9-]{0,45}[a-z0-9])?$/,
+    'Kubernetes names here are 1-47 lowercase letters, digits and dashes, starting with a letter',
+  );
 
 export const NamespaceSchema = z
   .string()
@@ -34,7 +40,9 @@ export const PodResourcesSchema = z
       .string()
       .regex(/^[a-z0-9][a-z0-9-]{0,62}$/)
       .optional()
-      .describe('Accelerator type for the node selector (GKE: cloud.google.com/gke-accelerator, e.g. nvidia-l4)'),
+      .describe(
+        'Accelerator type for the node selector (GKE: cloud.google.com/gke-accelerator, e.g. nvidia-l4)',
+      ),
   })
   .strict();
 
@@ -42,7 +50,13 @@ export const WorkerGroupSpecSchema = PodResourcesSchema.extend({
   group_name: K8sNameSchema.describe('Worker group name (unique in the cluster)'),
   replicas: z.number().int().min(0).max(1000).optional().describe('Workers to run (default 1)'),
   min_replicas: z.number().int().min(0).max(1000).optional().describe('Autoscaler lower bound (default 0)'),
-  max_replicas: z.number().int().min(0).max(1000).optional().describe('Autoscaler upper bound (default replicas)'),
+  max_replicas: z
+    .number()
+    .int()
+    .min(0)
+    .max(1000)
+    .optional()
+    .describe('Autoscaler upper bound (default replicas)'),
 }).strict();
 
 export const ServiceTypeSchema = z.enum(['ClusterIP', 'NodePort', 'LoadBalancer']);
@@ -81,12 +95,20 @@ export function toKubeRaySpec(input: {
   const names = new Set<string>();
   for (const w of workers) {
     if (names.has(w.group_name)) {
-      throw new RayMcpError('invalid_input', `Two worker groups are named ${w.group_name}.`, 'Give each worker group its own group_name.');
+      throw new RayMcpError(
+        'invalid_input',
+        `Two worker groups are named ${w.group_name}.`,
+        'Give each worker group its own group_name.',
+      );
     }
     names.add(w.group_name);
     const replicas = w.replicas ?? 1;
     if (w.max_replicas !== undefined && w.max_replicas < (w.min_replicas ?? 0)) {
-      throw new RayMcpError('invalid_input', `Worker group ${w.group_name}: max_replicas is below min_replicas.`, 'Make max_replicas >= min_replicas.');
+      throw new RayMcpError(
+        'invalid_input',
+        `Worker group ${w.group_name}: max_replicas is below min_replicas.`,
+        'Make max_replicas >= min_replicas.',
+      );
     }
     if (replicas < (w.min_replicas ?? 0) || (w.max_replicas !== undefined && replicas > w.max_replicas)) {
       throw new RayMcpError(
@@ -106,7 +128,13 @@ export function toKubeRaySpec(input: {
     workerGroups: workers.map((w) => {
       const { group_name, replicas, min_replicas, max_replicas, ...resources } = w;
       const r = replicas ?? 1;
-      return { name: group_name, replicas: r, minReplicas: min_replicas ?? 0, maxReplicas: max_replicas ?? Math.max(r, 1), resources };
+      return {
+        name: group_name,
+        replicas: r,
+        minReplicas: min_replicas ?? 0,
+        maxReplicas: max_replicas ?? Math.max(r, 1),
+        resources,
+      };
     }),
     serviceType: input.service_type ?? 'ClusterIP',
   };
@@ -261,8 +289,13 @@ export function summarizeRayCluster(o: Obj): RayClusterSummary {
     readyWorkers: status.readyWorkerReplicas ?? 0,
     availableWorkers: status.availableWorkerReplicas ?? 0,
     headPodName: status.head?.podName,
-    headServiceName: status.head?.serviceName || spec.headGroupSpec?.headService?.metadata?.name || `${o.metadata.name}-head-svc`,
-    headReady: conditions.some((c: { type: string; status: string }) => c.type === 'HeadPodReady' && c.status === 'True'),
+    headServiceName:
+      status.head?.serviceName ||
+      spec.headGroupSpec?.headService?.metadata?.name ||
+      `${o.metadata.name}-head-svc`,
+    headReady: conditions.some(
+      (c: { type: string; status: string }) => c.type === 'HeadPodReady' && c.status === 'True',
+    ),
     conditions,
     groups: (spec.workerGroupSpecs ?? []).map((g: Obj) => ({
       name: g.groupName,
@@ -392,7 +425,10 @@ export function rayJobManifest(input: {
       ...(input.submissionId && { jobId: input.submissionId }),
       ...(own ? { rayClusterSpec: own } : { clusterSelector: { 'ray.io/cluster': input.clusterSelector } }),
       shutdownAfterJobFinishes: shutdown,
-      ...(shutdown && input.ttlSecondsAfterFinished !== undefined && { ttlSecondsAfterFinished: input.ttlSecondsAfterFinished }),
+      ...(shutdown &&
+        input.ttlSecondsAfterFinished !== undefined && {
+          ttlSecondsAfterFinished: input.ttlSecondsAfterFinished,
+        }),
       ...(input.activeDeadlineSeconds && { activeDeadlineSeconds: input.activeDeadlineSeconds }),
     },
   };
@@ -400,7 +436,8 @@ export function rayJobManifest(input: {
 
 /** API paths. */
 export const paths = {
-  rayClusters: (ns?: string) => (ns ? `/apis/ray.io/v1/namespaces/${ns}/rayclusters` : '/apis/ray.io/v1/rayclusters'),
+  rayClusters: (ns?: string) =>
+    ns ? `/apis/ray.io/v1/namespaces/${ns}/rayclusters` : '/apis/ray.io/v1/rayclusters',
   rayCluster: (ns: string, name: string) => `/apis/ray.io/v1/namespaces/${ns}/rayclusters/${name}`,
   rayJobs: (ns?: string) => (ns ? `/apis/ray.io/v1/namespaces/${ns}/rayjobs` : '/apis/ray.io/v1/rayjobs'),
   rayJob: (ns: string, name: string) => `/apis/ray.io/v1/namespaces/${ns}/rayjobs/${name}`,

@@ -8,7 +8,15 @@
  * cluster-wide) and a health probe. It keeps a compact cache of RayClusters, RayJobs and Ray
  * pods, and forwards what concerns a tracked cluster to that cluster's actor.
  */
-import { type ActorRefFrom, assign, enqueueActions, fromEventObservable, fromPromise, type SnapshotFrom, setup } from 'xstate';
+import {
+  type ActorRefFrom,
+  assign,
+  enqueueActions,
+  fromEventObservable,
+  fromPromise,
+  type SnapshotFrom,
+  setup,
+} from 'xstate';
 import { type Answer, answerError, answerOk } from '../domain/commands.js';
 import { type ErrorInfo, toErrorInfo } from '../domain/errors.js';
 import type { KubeTarget } from '../domain/kube.js';
@@ -29,7 +37,14 @@ export interface KubeInfo {
   fetchedAt: number;
   version: string;
   platform?: string;
-  nodes: { total: number; ready: number; cpu: number; memoryGi: number; gpus: Record<string, number>; sample: string[] };
+  nodes: {
+    total: number;
+    ready: number;
+    cpu: number;
+    memoryGi: number;
+    gpus: Record<string, number>;
+    sample: string[];
+  };
   namespaces: string[];
   namespacesTruncated: boolean;
   crds: { name: string; versions: string[] }[];
@@ -51,14 +66,25 @@ export type KubeTrackEvent =
   | { type: 'kube.track'; namespace: string; name: string; systemId: string }
   | { type: 'kube.untrack'; namespace: string; name: string };
 
-export type KubeConnectionEvent = KubeConnectionCommand | KubeTrackEvent | InformerEvent | KubeHealthEvent | { type: 'system.shutdown' };
+export type KubeConnectionEvent =
+  | KubeConnectionCommand
+  | KubeTrackEvent
+  | InformerEvent
+  | KubeHealthEvent
+  | { type: 'system.shutdown' };
 
 /** What cluster actors hear from their connection. */
 export type KubeClusterFact =
   | { type: 'k8s.rayCluster'; summary: RayClusterSummary }
   | { type: 'k8s.rayClusterGone' }
   | { type: 'k8s.pods'; pods: PodSummary[] }
-  | { type: 'kube.link'; state: 'connected' | 'lost' | 'failed' | 'disconnected'; message?: string; server?: string; context?: string };
+  | {
+      type: 'kube.link';
+      state: 'connected' | 'lost' | 'failed' | 'disconnected';
+      message?: string;
+      server?: string;
+      context?: string;
+    };
 
 export interface KubeConnectionInput {
   id: string;
@@ -95,7 +121,12 @@ function podsOf(context: KubeConnectionContext, key: string): PodSummary[] {
 }
 
 /** Replace the entries of one namespace scope ('' = all) of a cache. */
-function replaceScope<T>(cache: Record<string, T>, namespace: string, items: T[], keyFn: (t: T) => string): Record<string, T> {
+function replaceScope<T>(
+  cache: Record<string, T>,
+  namespace: string,
+  items: T[],
+  keyFn: (t: T) => string,
+): Record<string, T> {
   const next: Record<string, T> = {};
   for (const [k, v] of Object.entries(cache)) if (namespace && !k.startsWith(`${namespace}/`)) next[k] = v;
   for (const item of items) next[keyFn(item)] = item;
@@ -130,10 +161,16 @@ export const kubeConnectionMachine = setup({
       (event.type === 'k8s.watchError' && event.status === 401),
     unreachable: ({ event }) => event.type === 'kube.health' && !event.ok && event.status === undefined,
     reachable: ({ event }) => event.type === 'kube.health' && event.ok,
-    allSynced: ({ context }) => context.namespaces.every((ns) => ['rayclusters', 'rayjobs', 'pods'].every((r) => context.synced[`${r}@${ns}`])),
+    allSynced: ({ context }) =>
+      context.namespaces.every((ns) =>
+        ['rayclusters', 'rayjobs', 'pods'].every((r) => context.synced[`${r}@${ns}`]),
+      ),
   },
   actions: {
-    wait: assign({ waiting: ({ context, event }) => ('requestId' in event ? [...context.waiting, event.requestId] : context.waiting) }),
+    wait: assign({
+      waiting: ({ context, event }) =>
+        'requestId' in event ? [...context.waiting, event.requestId] : context.waiting,
+    }),
     answerNow: enqueueActions(({ event, enqueue }) => {
       if ('requestId' in event) enqueue.emit(answerOk(event.requestId));
     }),
@@ -151,13 +188,19 @@ export const kubeConnectionMachine = setup({
       );
     }),
     answerWaiting: enqueueActions(({ context, enqueue }) => {
-      for (const id of context.waiting) enqueue.emit(context.error ? answerError(id, context.error) : answerOk(id));
+      for (const id of context.waiting)
+        enqueue.emit(context.error ? answerError(id, context.error) : answerOk(id));
       enqueue.assign({ waiting: [] });
     }),
     startInformers: enqueueActions(({ context, enqueue }) => {
-      const namespaces = context.session?.clusterWide ? [''] : [...new Set([context.session?.namespace ?? 'default', ...context.namespaces.filter(Boolean)])];
+      const namespaces = context.session?.clusterWide
+        ? ['']
+        : [...new Set([context.session?.namespace ?? 'default', ...context.namespaces.filter(Boolean)])];
       for (const ns of namespaces) {
-        enqueue.spawnChild('informers', { id: informerId(ns), input: { connectionId: context.id, namespace: ns } });
+        enqueue.spawnChild('informers', {
+          id: informerId(ns),
+          input: { connectionId: context.id, namespace: ns },
+        });
       }
       enqueue.assign({ namespaces, synced: {} });
     }),
@@ -183,7 +226,9 @@ export const kubeConnectionMachine = setup({
       if (event.type === 'k8s.synced') {
         const synced = { ...context.synced, [`${event.resource}@${event.namespace}`]: true };
         if (event.resource === 'rayclusters') {
-          const rayClusters = replaceScope(context.rayClusters, event.namespace, event.items, (c) => keyOf(c.namespace, c.name));
+          const rayClusters = replaceScope(context.rayClusters, event.namespace, event.items, (c) =>
+            keyOf(c.namespace, c.name),
+          );
           enqueue.assign({ rayClusters, synced });
           for (const key of Object.keys(context.tracked)) {
             if (event.namespace && !key.startsWith(`${event.namespace}/`)) continue;
@@ -192,11 +237,15 @@ export const kubeConnectionMachine = setup({
           }
         } else if (event.resource === 'rayjobs') {
           enqueue.assign({
-            rayJobs: replaceScope(context.rayJobs, event.namespace, event.items, (j) => keyOf(j.namespace, j.name)),
+            rayJobs: replaceScope(context.rayJobs, event.namespace, event.items, (j) =>
+              keyOf(j.namespace, j.name),
+            ),
             synced,
           });
         } else {
-          const pods = replaceScope(context.pods, event.namespace, event.items, (p) => keyOf(p.namespace, p.name));
+          const pods = replaceScope(context.pods, event.namespace, event.items, (p) =>
+            keyOf(p.namespace, p.name),
+          );
           enqueue.assign({ pods, synced });
           for (const key of Object.keys(context.tracked)) {
             if (event.namespace && !key.startsWith(`${event.namespace}/`)) continue;
@@ -209,7 +258,9 @@ export const kubeConnectionMachine = setup({
           enqueue.assign({ rayClusters: { ...context.rayClusters, [key]: event.item } });
           forward(key, { type: 'k8s.rayCluster', summary: event.item });
         } else if (event.resource === 'rayjobs') {
-          enqueue.assign({ rayJobs: { ...context.rayJobs, [keyOf(event.item.namespace, event.item.name)]: event.item } });
+          enqueue.assign({
+            rayJobs: { ...context.rayJobs, [keyOf(event.item.namespace, event.item.name)]: event.item },
+          });
         } else {
           const ns = event.item.namespace;
           const pods = { ...context.pods, [keyOf(ns, event.item.name)]: event.item };
@@ -237,7 +288,12 @@ export const kubeConnectionMachine = setup({
         }
       } else if (event.type === 'k8s.watchError') {
         enqueue.assign({
-          lastWatchError: { resource: event.resource, namespace: event.namespace, message: event.message, at: Date.now() },
+          lastWatchError: {
+            resource: event.resource,
+            namespace: event.namespace,
+            message: event.message,
+            at: Date.now(),
+          },
           synced: { ...context.synced, [`${event.resource}@${event.namespace}`]: false },
         });
       }
@@ -248,7 +304,12 @@ export const kubeConnectionMachine = setup({
         enqueue.assign({ tracked: { ...context.tracked, [key]: event.systemId } });
         const s = context.rayClusters[key];
         const facts: KubeClusterFact[] = [
-          { type: 'kube.link', state: 'connected', server: context.session?.server, context: context.session?.context },
+          {
+            type: 'kube.link',
+            state: 'connected',
+            server: context.session?.server,
+            context: context.session?.context,
+          },
         ];
         if (s) facts.push({ type: 'k8s.rayCluster', summary: s });
         const pods = podsOf(context, key);
@@ -259,16 +320,19 @@ export const kubeConnectionMachine = setup({
         enqueue.assign({ tracked });
       }
     }),
-    tellLink: enqueueActions(({ context, enqueue }, params: { state: 'connected' | 'lost' | 'failed' | 'disconnected' }) => {
-      const fact: KubeClusterFact = {
-        type: 'kube.link',
-        state: params.state,
-        message: context.error?.message,
-        server: context.session?.server,
-        context: context.session?.context,
-      };
-      for (const target of Object.values(context.tracked)) enqueue.sendTo(({ system }) => system.get(target), fact);
-    }),
+    tellLink: enqueueActions(
+      ({ context, enqueue }, params: { state: 'connected' | 'lost' | 'failed' | 'disconnected' }) => {
+        const fact: KubeClusterFact = {
+          type: 'kube.link',
+          state: params.state,
+          message: context.error?.message,
+          server: context.session?.server,
+          context: context.session?.context,
+        };
+        for (const target of Object.values(context.tracked))
+          enqueue.sendTo(({ system }) => system.get(target), fact);
+      },
+    ),
     assignUnauthorized: assign({
       error: ({ context }) => ({
         code: 'unauthenticated' as const,
@@ -392,7 +456,10 @@ export const kubeConnectionMachine = setup({
               invoke: {
                 src: 'describeKube',
                 input: ({ context }) => ({ id: context.id }),
-                onDone: { target: 'idle', actions: [assign({ info: ({ event }) => event.output }), 'answerWaiting'] },
+                onDone: {
+                  target: 'idle',
+                  actions: [assign({ info: ({ event }) => event.output }), 'answerWaiting'],
+                },
                 onError: {
                   target: 'idle',
                   actions: enqueueActions(({ context, event, enqueue }) => {

@@ -7,7 +7,15 @@
  *      └──────────┴──▶ failed (an owned cluster that never got ready is deleted, so nothing is left)
  *   attaching (a RayCluster the user named) ─▶ starting …; stop only forgets it unless asked to delete
  */
-import { type ActorRefFrom, assign, enqueueActions, fromPromise, type SnapshotFrom, sendParent, setup } from 'xstate';
+import {
+  type ActorRefFrom,
+  assign,
+  enqueueActions,
+  fromPromise,
+  type SnapshotFrom,
+  sendParent,
+  setup,
+} from 'xstate';
 import type { ClusterStatus } from '../domain/cluster.js';
 import { type Answer, answerError, answerOk } from '../domain/commands.js';
 import { type ErrorInfo, toErrorInfo } from '../domain/errors.js';
@@ -86,7 +94,12 @@ export function podProblems(pods: PodSummary[]): string | undefined {
     const r = `${p.phase}${p.reason ? `/${p.reason}` : ''}${p.message ? ` (${p.message.slice(0, 160)})` : ''}`;
     byReason.set(r, [...(byReason.get(r) ?? []), p.name]);
   }
-  return [...byReason].map(([r, names]) => `${names.slice(0, 3).join(', ')}${names.length > 3 ? ` +${names.length - 3}` : ''}: ${r}`).join('; ');
+  return [...byReason]
+    .map(
+      ([r, names]) =>
+        `${names.slice(0, 3).join(', ')}${names.length > 3 ? ` +${names.length - 3}` : ''}: ${r}`,
+    )
+    .join('; ');
 }
 
 export const kuberayClusterMachine = setup({
@@ -97,17 +110,22 @@ export const kuberayClusterMachine = setup({
     emitted: {} as Answer,
   },
   actors: {
-    applyRayCluster: fromPromise<RayClusterSummary, { connectionId: string; spec: KubeRayClusterSpec }>(async () => {
-      throw new Error('provided by src/actors/kuberay.actor.ts');
-    }),
-    patchScale: fromPromise<void, { connectionId: string; namespace: string; name: string; cr: RayClusterSummary; scale: ScaleRequest }>(
+    applyRayCluster: fromPromise<RayClusterSummary, { connectionId: string; spec: KubeRayClusterSpec }>(
       async () => {
         throw new Error('provided by src/actors/kuberay.actor.ts');
       },
     ),
-    deleteRayCluster: fromPromise<void, { connectionId: string; namespace: string; name: string }>(async () => {
+    patchScale: fromPromise<
+      void,
+      { connectionId: string; namespace: string; name: string; cr: RayClusterSummary; scale: ScaleRequest }
+    >(async () => {
       throw new Error('provided by src/actors/kuberay.actor.ts');
     }),
+    deleteRayCluster: fromPromise<void, { connectionId: string; namespace: string; name: string }>(
+      async () => {
+        throw new Error('provided by src/actors/kuberay.actor.ts');
+      },
+    ),
   },
   delays: {
     startTimeout: ({ context }) => context.timeoutMs,
@@ -119,7 +137,8 @@ export const kuberayClusterMachine = setup({
     ready: ({ context }) => clusterIsReady(context),
     healthy: ({ context }) => clusterIsHealthy(context),
     unhealthy: ({ context }) => !clusterIsHealthy(context),
-    shouldDelete: ({ context, event }) => context.owned || (event.type === 'cluster.stop' && event.delete === true),
+    shouldDelete: ({ context, event }) =>
+      context.owned || (event.type === 'cluster.stop' && event.delete === true),
     podsGone: ({ context }) => context.cr === undefined && context.pods.length === 0,
     seenBefore: ({ context }) => context.cr !== undefined,
     scaled: ({ context }) => {
@@ -128,13 +147,22 @@ export const kuberayClusterMachine = setup({
       const g = context.cr?.groups.find((x) => x.name === t.group);
       if (!g || g.replicas !== t.replicasAfter) return false;
       const inGroup = context.pods.filter((p) => p.group === t.group);
-      return readyPods(inGroup, t.group) === t.replicasAfter && inGroup.every((p) => !p.deleting) && inGroup.length === t.replicasAfter;
+      return (
+        readyPods(inGroup, t.group) === t.replicasAfter &&
+        inGroup.every((p) => !p.deleting) &&
+        inGroup.length === t.replicasAfter
+      );
     },
     createdByThisActor: ({ context }) => context.owned && context.spec !== undefined,
   },
   actions: {
     track: enqueueActions(({ context, enqueue }) => {
-      const e: KubeTrackEvent = { type: 'kube.track', namespace: context.namespace, name: context.name, systemId: `cluster:${context.id}` };
+      const e: KubeTrackEvent = {
+        type: 'kube.track',
+        namespace: context.namespace,
+        name: context.name,
+        systemId: `cluster:${context.id}`,
+      };
       enqueue.sendTo(({ system }) => system.get(kubeSystemId(context.connectionId)), e);
     }),
     untrack: enqueueActions(({ context, enqueue }) => {
@@ -155,12 +183,16 @@ export const kuberayClusterMachine = setup({
       }
       return context;
     }),
-    wait: assign({ waiting: ({ context, event }) => ('requestId' in event ? [...context.waiting, event.requestId] : context.waiting) }),
+    wait: assign({
+      waiting: ({ context, event }) =>
+        'requestId' in event ? [...context.waiting, event.requestId] : context.waiting,
+    }),
     answerNow: enqueueActions(({ event, enqueue }) => {
       if ('requestId' in event) enqueue.emit(answerOk(event.requestId));
     }),
     answerWaiting: enqueueActions(({ context, enqueue }) => {
-      for (const id of context.waiting) enqueue.emit(context.error ? answerError(id, context.error) : answerOk(id));
+      for (const id of context.waiting)
+        enqueue.emit(context.error ? answerError(id, context.error) : answerOk(id));
       enqueue.assign({ waiting: [] });
     }),
     refuseBusy: enqueueActions(({ context, event, enqueue }) => {
@@ -208,7 +240,10 @@ export const kuberayClusterMachine = setup({
       invoke: {
         src: 'applyRayCluster',
         input: ({ context }) => ({ connectionId: context.connectionId, spec: context.spec! }),
-        onDone: { target: 'starting', actions: assign({ cr: ({ context, event }) => context.cr ?? event.output }) },
+        onDone: {
+          target: 'starting',
+          actions: assign({ cr: ({ context, event }) => context.cr ?? event.output }),
+        },
         onError: { target: 'failed', actions: assign({ error: ({ event }) => toErrorInfo(event.error) }) },
       },
     },
@@ -220,7 +255,13 @@ export const kuberayClusterMachine = setup({
           {
             guard: 'seenBefore',
             target: 'stopped',
-            actions: ['assignFact', assign({ note: ({ context }) => `RayCluster ${context.namespace}/${context.name} was deleted outside ray-mcp.` })],
+            actions: [
+              'assignFact',
+              assign({
+                note: ({ context }) =>
+                  `RayCluster ${context.namespace}/${context.name} was deleted outside ray-mcp.`,
+              }),
+            ],
           },
           { actions: 'assignFact' },
         ],
@@ -238,8 +279,16 @@ export const kuberayClusterMachine = setup({
               code: 'timeout' as const,
               message:
                 `RayCluster ${context.namespace}/${context.name} was not ready within ${Math.round(context.timeoutMs / 1000)} s` +
-                (context.cr?.state ? ` (state ${context.cr.state})` : context.cr ? '' : ' (the KubeRay operator never reported on it: is it running?)') +
-                (podProblems(context.pods) ? `. Pods: ${podProblems(context.pods)}` : context.cr && !context.pods.length ? '. No pods were created.' : '.'),
+                (context.cr?.state
+                  ? ` (state ${context.cr.state})`
+                  : context.cr
+                    ? ''
+                    : ' (the KubeRay operator never reported on it: is it running?)') +
+                (podProblems(context.pods)
+                  ? `. Pods: ${podProblems(context.pods)}`
+                  : context.cr && !context.pods.length
+                    ? '. No pods were created.'
+                    : '.'),
               fix: 'Check the pod reasons above (Unschedulable: not enough CPU/memory/GPU; ImagePullBackOff: image name or registry access), or give a longer timeout_seconds.',
             }),
           }),
@@ -252,7 +301,13 @@ export const kuberayClusterMachine = setup({
         'cluster.awaitReady': { actions: 'answerNow' },
         'k8s.rayClusterGone': {
           target: 'stopped',
-          actions: ['assignFact', assign({ note: ({ context }) => `RayCluster ${context.namespace}/${context.name} was deleted outside ray-mcp.` })],
+          actions: [
+            'assignFact',
+            assign({
+              note: ({ context }) =>
+                `RayCluster ${context.namespace}/${context.name} was deleted outside ray-mcp.`,
+            }),
+          ],
         },
         'cluster.stop': [
           { guard: 'shouldDelete', target: 'deleting', actions: ['wait', assign({ deleteRequested: true })] },
@@ -281,7 +336,9 @@ export const kuberayClusterMachine = setup({
                       scaleTarget: ({ context, event }) => {
                         const g = context.cr?.groups.find((x) => x.name === event.scale.group);
                         const current = g?.replicas ?? 0;
-                        const replicasAfter = event.scale.replicas ?? Math.max(0, current - (event.scale.workersToDelete?.length ?? 0));
+                        const replicasAfter =
+                          event.scale.replicas ??
+                          Math.max(0, current - (event.scale.workersToDelete?.length ?? 0));
                         return { ...event.scale, replicasAfter };
                       },
                       error: undefined,
@@ -314,7 +371,11 @@ export const kuberayClusterMachine = setup({
             },
             converging: {
               on: { 'cluster.scale': { actions: 'refuseBusy' } },
-              always: { guard: 'scaled', target: 'idle', actions: ['answerWaiting', assign({ scaleTarget: undefined })] },
+              always: {
+                guard: 'scaled',
+                target: 'idle',
+                actions: ['answerWaiting', assign({ scaleTarget: undefined })],
+              },
               after: {
                 scaleTimeout: {
                   target: 'idle',
@@ -345,7 +406,11 @@ export const kuberayClusterMachine = setup({
         cleaning: {
           invoke: {
             src: 'deleteRayCluster',
-            input: ({ context }) => ({ connectionId: context.connectionId, namespace: context.namespace, name: context.name }),
+            input: ({ context }) => ({
+              connectionId: context.connectionId,
+              namespace: context.namespace,
+              name: context.name,
+            }),
             onDone: { target: 'done' },
             onError: { target: 'done' },
           },
@@ -353,17 +418,29 @@ export const kuberayClusterMachine = setup({
         done: {},
       },
       on: {
-        'cluster.awaitReady': { actions: enqueueActions(({ context, event, enqueue }) => enqueue.emit(answerError(event.requestId, context.error!))) },
+        'cluster.awaitReady': {
+          actions: enqueueActions(({ context, event, enqueue }) =>
+            enqueue.emit(answerError(event.requestId, context.error!)),
+          ),
+        },
         'cluster.stop': { target: 'stopped', actions: 'wait' },
       },
     },
     deleting: {
       invoke: {
         src: 'deleteRayCluster',
-        input: ({ context }) => ({ connectionId: context.connectionId, namespace: context.namespace, name: context.name }),
+        input: ({ context }) => ({
+          connectionId: context.connectionId,
+          namespace: context.namespace,
+          name: context.name,
+        }),
         onError: {
           target: 'up',
-          actions: [assign({ error: ({ event }) => toErrorInfo(event.error) }), 'answerWaiting', assign({ error: undefined, deleteRequested: false })],
+          actions: [
+            assign({ error: ({ event }) => toErrorInfo(event.error) }),
+            'answerWaiting',
+            assign({ error: undefined, deleteRequested: false }),
+          ],
         },
       },
       on: {

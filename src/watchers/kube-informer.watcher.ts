@@ -34,7 +34,14 @@ export type InformerEvent =
   | { type: 'k8s.upsert'; resource: 'rayjobs'; item: RayJobSummary }
   | { type: 'k8s.upsert'; resource: 'pods'; item: PodSummary }
   | { type: 'k8s.delete'; resource: KubeResource; namespace: string; name: string }
-  | { type: 'k8s.watchError'; resource: KubeResource; namespace: string; status?: number; message: string; retryInMs: number };
+  | {
+      type: 'k8s.watchError';
+      resource: KubeResource;
+      namespace: string;
+      status?: number;
+      message: string;
+      retryInMs: number;
+    };
 
 const SUMMARIZE: { [R in KubeResource]: (o: KubeObject) => SummaryOf<R> } = {
   rayclusters: summarizeRayCluster,
@@ -79,10 +86,18 @@ function informer(
     (async () => {
       while (!abort.signal.aborted) {
         try {
-          const list = await client.get<KubeList>(path, { query: { labelSelector, limit: 5000 }, signal: abort.signal });
+          const list = await client.get<KubeList>(path, {
+            query: { labelSelector, limit: 5000 },
+            signal: abort.signal,
+          });
           backoff = min;
           let rv = list.metadata.resourceVersion;
-          subscriber.next({ type: 'k8s.synced', resource, namespace, items: list.items.map(summarize) } as InformerEvent);
+          subscriber.next({
+            type: 'k8s.synced',
+            resource,
+            namespace,
+            items: list.items.map(summarize),
+          } as InformerEvent);
           // Watch until the server closes (re-watch from the last version) or something fails (re-list).
           while (!abort.signal.aborted) {
             await client.watch(
@@ -92,9 +107,18 @@ function informer(
                 rv = e.object.metadata?.resourceVersion ?? rv;
                 if (e.type === 'BOOKMARK') return;
                 if (e.type === 'DELETED') {
-                  subscriber.next({ type: 'k8s.delete', resource, namespace: e.object.metadata.namespace ?? '', name: e.object.metadata.name });
+                  subscriber.next({
+                    type: 'k8s.delete',
+                    resource,
+                    namespace: e.object.metadata.namespace ?? '',
+                    name: e.object.metadata.name,
+                  });
                 } else {
-                  subscriber.next({ type: 'k8s.upsert', resource, item: summarize(e.object) } as InformerEvent);
+                  subscriber.next({
+                    type: 'k8s.upsert',
+                    resource,
+                    item: summarize(e.object),
+                  } as InformerEvent);
                 }
               },
               abort.signal,
@@ -123,7 +147,10 @@ function informer(
 }
 
 /** All three informers of one namespace ('' = all namespaces) of a connection. */
-export function kubeInformerLogic(deps: { clientOf(connectionId: string): KubeClient | undefined; options?: InformerOptions }) {
+export function kubeInformerLogic(deps: {
+  clientOf(connectionId: string): KubeClient | undefined;
+  options?: InformerOptions;
+}) {
   return fromEventObservable<InformerEvent, { connectionId: string; namespace: string }>(({ input }) =>
     lazy(async () => {
       const rx = await import('rxjs');

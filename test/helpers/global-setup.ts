@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { stopTestbed } from '../../scripts/testbed.js';
 import { listProcesses } from './processes.js';
 
 declare module 'vitest' {
@@ -22,6 +23,7 @@ export default function setup(project: TestProject) {
   const root = mkdtempSync(join(tmpdir(), 'rmt-'));
   project.provide('testRoot', root);
   return async () => {
+    await stopTestbed(join(root, 'testbed'));
     const leaked = listProcesses().filter((p) => p.cmdline.includes(root));
     rmSync(root, { recursive: true, force: true });
     if (leaked.length) {
