@@ -66,23 +66,30 @@ export interface KubeRayClusterContext extends KubeRayClusterInput {
   note?: string;
   scaleTarget?: ScaleRequest & { replicasAfter: number };
   deleteRequested: boolean;
+  /** Our apply went through: a failed start may delete what we made (and nothing else). */
+  applied: boolean;
   waiting: string[];
 }
 
 const readyPods = (pods: PodSummary[], group: string) =>
   pods.filter((p) => p.group === group && p.ready && !p.deleting).length;
 
+/** Workers the spec asks for, and how many worker pods are ready now (our count, not the operator's lagging status). */
+function workerCounts(c: Pick<KubeRayClusterContext, 'cr' | 'pods'>): { desired: number; ready: number } {
+  const desired = (c.cr?.groups ?? []).reduce((n, g) => n + g.replicas, 0);
+  const ready = c.pods.filter((p) => p.nodeType === 'worker' && p.ready && !p.deleting).length;
+  return { desired, ready };
+}
+
 export function clusterIsReady(c: Pick<KubeRayClusterContext, 'cr' | 'pods'>): boolean {
-  const cr = c.cr;
-  if (!cr || cr.deleting) return false;
+  if (!c.cr || c.cr.deleting) return false;
   const head = c.pods.find((p) => p.nodeType === 'head' && !p.deleting);
-  return Boolean(head?.ready) && (cr.state === 'ready' || cr.readyWorkers >= cr.desiredWorkers);
+  const { desired, ready } = workerCounts(c);
+  return Boolean(head?.ready) && ready >= desired;
 }
 
 export function clusterIsHealthy(c: Pick<KubeRayClusterContext, 'cr' | 'pods' | 'link'>): boolean {
-  if (c.link !== 'connected' || !c.cr) return false;
-  const head = c.pods.find((p) => p.nodeType === 'head' && !p.deleting);
-  return Boolean(head?.ready) && c.cr.readyWorkers >= c.cr.desiredWorkers;
+  return c.link === 'connected' && clusterIsReady(c);
 }
 
 /** Why pods are not ready, for a failed start: the distinct reasons with the pods they hit. */
@@ -153,7 +160,7 @@ export const kuberayClusterMachine = setup({
         inGroup.length === t.replicasAfter
       );
     },
-    createdByThisActor: ({ context }) => context.owned && context.spec !== undefined,
+    createdByThisActor: ({ context }) => context.owned && context.applied,
   },
   actions: {
     track: enqueueActions(({ context, enqueue }) => {
@@ -219,7 +226,14 @@ export const kuberayClusterMachine = setup({
   },
 }).createMachine({
   id: 'kuberayCluster',
-  context: ({ input }) => ({ ...input, pods: [], link: 'connected', waiting: [], deleteRequested: false }),
+  context: ({ input }) => ({
+    ...input,
+    pods: [],
+    link: 'connected',
+    waiting: [],
+    deleteRequested: false,
+    applied: false,
+  }),
   entry: 'track',
   on: {
     'k8s.rayCluster': { actions: 'assignFact' },
@@ -242,7 +256,7 @@ export const kuberayClusterMachine = setup({
         input: ({ context }) => ({ connectionId: context.connectionId, spec: context.spec! }),
         onDone: {
           target: 'starting',
-          actions: assign({ cr: ({ context, event }) => context.cr ?? event.output }),
+          actions: assign({ cr: ({ context, event }) => context.cr ?? event.output, applied: true }),
         },
         onError: { target: 'failed', actions: assign({ error: ({ event }) => toErrorInfo(event.error) }) },
       },
