@@ -103,6 +103,31 @@ export interface Config extends Settings {
   };
   /** The environment handed to children we spawn (Ray needs PATH, HOME, ...). */
   childEnv: Record<string, string>;
+  /** GKE and EKS: endpoints (emulators in tests), probe timeouts, operation polling. */
+  cloud: CloudSettings;
+}
+
+export interface CloudSettings {
+  /** RAY_MCP_GKE_ENDPOINT: http(s)://host:port of a GKE API stand-in (the test fake). */
+  gkeEndpoint?: { host: string; port: number; protocol: 'http' | 'https' };
+  /** RAY_MCP_GKE_ACCESS_TOKEN: a fixed GKE token (tests), used instead of Google credentials. A secret. */
+  gkeAccessToken?: string;
+  /** RAY_MCP_GCP_OAUTH_TOKEN_URL: where user credentials are refreshed (tests); Google's by default. */
+  gcpOAuthTokenUrl?: string;
+  /** GCE_METADATA_HOST (as google-auth-library reads it). */
+  gceMetadataHost: string;
+  /** AWS_ENDPOINT_URL_EKS / AWS_ENDPOINT_URL_STS (or AWS_ENDPOINT_URL): moto in tests. */
+  eksEndpoint?: string;
+  stsEndpoint?: string;
+  /** AWS_EC2_METADATA_SERVICE_ENDPOINT, and whether AWS_EC2_METADATA_DISABLED is set. */
+  ec2MetadataEndpoint: string;
+  ec2MetadataDisabled: boolean;
+  /** AWS web identity or container credentials are configured (EKS pods, ECS tasks). */
+  awsWorkloadIdentity: boolean;
+  /** RAY_MCP_CLOUD_PROBE_TIMEOUT (s, default 1): longest wait for a metadata server. */
+  probeTimeoutMs: number;
+  /** RAY_MCP_CLOUD_POLL_INTERVAL (s, default 15): how often a cluster creation is checked. */
+  pollIntervalMs: number;
 }
 
 export class ConfigError extends Error {
@@ -177,6 +202,46 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): 
       configFile: env.AWS_CONFIG_FILE || join(home, '.aws', 'config'),
     },
     childEnv,
+    cloud: cloudSettings(env),
+  };
+}
+
+function cloudSettings(env: NodeJS.ProcessEnv): CloudSettings {
+  const seconds = (name: string, fallback: number, min: number, max: number) => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback * 1000;
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n < min || n > max)
+      throw new ConfigError(`Invalid settings:\n  ${name}: must be a number of seconds from ${min} to ${max}`);
+    return Math.round(n * 1000);
+  };
+  let gkeEndpoint: CloudSettings['gkeEndpoint'];
+  if (env.RAY_MCP_GKE_ENDPOINT) {
+    let url: URL;
+    try {
+      url = new URL(env.RAY_MCP_GKE_ENDPOINT);
+    } catch {
+      throw new ConfigError('Invalid settings:\n  RAY_MCP_GKE_ENDPOINT: must be a URL like http://127.0.0.1:8080');
+    }
+    const protocol = url.protocol === 'http:' ? 'http' : 'https';
+    gkeEndpoint = { host: url.hostname, port: Number(url.port) || (protocol === 'http' ? 80 : 443), protocol };
+  }
+  return {
+    gkeEndpoint,
+    gkeAccessToken: env.RAY_MCP_GKE_ACCESS_TOKEN || undefined,
+    gcpOAuthTokenUrl: env.RAY_MCP_GCP_OAUTH_TOKEN_URL || undefined,
+    gceMetadataHost: env.GCE_METADATA_HOST || env.GCE_METADATA_IP || '169.254.169.254',
+    eksEndpoint: env.AWS_ENDPOINT_URL_EKS || env.AWS_ENDPOINT_URL || undefined,
+    stsEndpoint: env.AWS_ENDPOINT_URL_STS || env.AWS_ENDPOINT_URL || undefined,
+    ec2MetadataEndpoint: env.AWS_EC2_METADATA_SERVICE_ENDPOINT || 'http://169.254.169.254',
+    ec2MetadataDisabled: ['1', 'true'].includes((env.AWS_EC2_METADATA_DISABLED ?? '').toLowerCase()),
+    awsWorkloadIdentity: Boolean(
+      env.AWS_WEB_IDENTITY_TOKEN_FILE ||
+        env.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI ||
+        env.AWS_CONTAINER_CREDENTIALS_FULL_URI,
+    ),
+    probeTimeoutMs: seconds('RAY_MCP_CLOUD_PROBE_TIMEOUT', 1, 0.05, 30),
+    pollIntervalMs: seconds('RAY_MCP_CLOUD_POLL_INTERVAL', 15, 0.05, 600),
   };
 }
 

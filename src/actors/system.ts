@@ -17,6 +17,7 @@ import type { ClusterRecord } from '../domain/cluster-record.js';
 import { RayMcpError } from '../domain/errors.js';
 import type { Logger } from '../logger.js';
 import type { EnvironmentActor } from '../machines/environment.machine.js';
+import { type CloudActor, cloudConnectionMachine, cloudSystemId } from '../machines/cloud-connection.machine.js';
 import { environmentMachine } from '../machines/environment.machine.js';
 import { externalClusterMachine } from '../machines/external-cluster.machine.js';
 import { type JobsActor, jobsMachine, jobsSystemId } from '../machines/jobs.machine.js';
@@ -25,8 +26,15 @@ import { portAllocatorMachine } from '../machines/port-allocator.machine.js';
 import { SYSTEM_IDS, supervisorMachine } from '../machines/supervisor.machine.js';
 import { healthWatcherLogic } from '../watchers/cluster-health.watcher.js';
 import { jobsWatcherLogic } from '../watchers/jobs.watcher.js';
+import { kubeInformerLogic } from '../watchers/kube-informer.watcher.js';
+import { type KubeConnectionActor, kubeConnectionMachine, kubeSystemId } from '../machines/kube-connection.machine.js';
+import { kuberayClusterMachine } from '../machines/kuberay-cluster.machine.js';
+import { KubeClients, kubeActors } from './kube.actor.js';
+import { kuberayActors } from './kuberay.actor.js';
 import { type AskOptions, askActor, askActorForAnswer, type CommandOf } from './ask.js';
 import { type ClusterActor, recordOf } from './cluster-records.js';
+import { cloudActors } from './cloud.actor.js';
+import { CloudTokens } from './cloud-tokens.js';
 import { ClusterStore } from './cluster-store.js';
 import { probeEnvironmentLogic } from './environment.actor.js';
 import { externalClusterActors } from './external-cluster.actor.js';
@@ -50,6 +58,10 @@ export class RaySystem {
   readonly root: RootActor;
   readonly processes: ProcessRegistry;
   readonly store: ClusterStore;
+  /** Tokens for GKE/EKS API servers, from the credentials the cloud actors hold. */
+  readonly cloudTokens: CloudTokens;
+  /** API clients of the Kubernetes connections, by connection id. */
+  readonly kubeClients = new KubeClients();
   private shutdownPromise?: Promise<void>;
   private readonly watched = new Set<string>();
 
@@ -57,6 +69,7 @@ export class RaySystem {
     const { config, log } = options;
     this.processes = new ProcessRegistry(config.childEnv, log.child({ part: 'processes' }));
     this.store = new ClusterStore(config.dataDir, log.child({ part: 'store' }));
+    this.cloudTokens = new CloudTokens(config);
     const local = localClusterActors({
       config,
       processes: this.processes,
@@ -76,6 +89,16 @@ export class RaySystem {
             jobsWatcher: jobsWatcherLogic({ token: config.rayAuth.token }),
           },
         }),
+        kubeConnection: kubeConnectionMachine.provide({
+          actors: {
+            ...kubeActors({ config, clients: this.kubeClients, tokens: (t, signal) => this.cloudTokens.kubeToken(t, signal) }),
+            informers: kubeInformerLogic({ clientOf: (id) => this.kubeClients.get(id) }),
+          },
+        }),
+        cloudConnection: cloudConnectionMachine.provide({
+          actors: cloudActors({ config, tokens: this.cloudTokens, log: log.child({ part: 'cloud' }) }),
+        }),
+        kuberayCluster: kuberayClusterMachine.provide({ actors: kuberayActors({ clients: this.kubeClients }) }),
         externalCluster: externalClusterMachine.provide({
           actors: {
             ...externalClusterActors({ config, processes: this.processes }),
@@ -146,8 +169,8 @@ export class RaySystem {
     // Once shutdown starts the actors go away one by one: what is on disk stays the truth.
     if (this.shuttingDown || this.root.getSnapshot().status !== 'active') return;
     const records = this.clusters()
-      .map(recordOf)
-      .filter((r) => r.status !== 'stopped');
+      .map((a) => recordOf(a, (id) => this.kube(id)?.getSnapshot().context.target))
+      .filter((r): r is ClusterRecord => r !== undefined && r.status !== 'stopped');
     void this.store.save(records);
   }
 
@@ -164,8 +187,26 @@ export class RaySystem {
     return this.get(SYSTEM_IDS.environment);
   }
 
+  /** The connection actor of a cloud provider (`cloud:gke`, `cloud:eks`). */
+  cloud(provider: 'gke' | 'eks'): CloudActor | undefined {
+    return this.get(cloudSystemId(provider));
+  }
+
   cluster(id: string): ClusterActor | undefined {
     return this.get(SYSTEM_IDS.cluster(id));
+  }
+
+  /** The actor of a Kubernetes connection. */
+  kube(id: string): KubeConnectionActor | undefined {
+    return this.get(kubeSystemId(id));
+  }
+
+  /** Every Kubernetes connection actor, in the order they were made. */
+  kubeConnections(): KubeConnectionActor[] {
+    return this.root
+      .getSnapshot()
+      .context.connections.map((id) => this.kube(id))
+      .filter((a): a is KubeConnectionActor => a !== undefined);
   }
 
   /** The jobs actor of a cluster. */
@@ -247,6 +288,8 @@ export class RaySystem {
     await this.store.flush();
     this.root.stop();
     await this.processes.stopAll(Math.max(500, deadline - Date.now()));
+    await this.kubeClients.closeAll();
+    await this.cloudTokens.closeAll();
     log.info('shutdown complete');
   }
 }

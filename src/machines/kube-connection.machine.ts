@@ -22,6 +22,7 @@ import { type ErrorInfo, toErrorInfo } from '../domain/errors.js';
 import type { KubeTarget } from '../domain/kube.js';
 import type { PodSummary, RayClusterSummary, RayJobSummary } from '../domain/kuberay.js';
 import type { InformerEvent, KubeResource } from '../watchers/kube-informer.watcher.js';
+import { type RayJobFact, rayJobMachine, rayJobSystemId } from './rayjob.machine.js';
 
 export interface KubeSession {
   server: string;
@@ -59,7 +60,16 @@ export type KubeConnectionCommand =
   | { type: 'kube.awaitConnected'; requestId: string }
   | { type: 'kube.describe'; requestId: string }
   | { type: 'kube.disconnect'; requestId: string }
-  | { type: 'kube.watchNamespace'; requestId: string; namespace: string };
+  | { type: 'kube.watchNamespace'; requestId: string; namespace: string }
+  /** Submit a RayJob (manifest) or follow an existing one: a `rayjob:` actor, child of this connection. */
+  | {
+      type: 'kube.rayJob';
+      requestId: string;
+      namespace: string;
+      name: string;
+      manifest?: Record<string, unknown>;
+      owned: boolean;
+    };
 
 /** From cluster actors: route events about this RayCluster to me. */
 export type KubeTrackEvent =
@@ -106,6 +116,8 @@ export interface KubeConnectionContext extends KubeConnectionInput {
   /** `<resource>@<namespace>` → listed since the last loss. */
   synced: Record<string, boolean>;
   tracked: Record<string, string>;
+  /** RayJobs with an actor (`ns/name`). */
+  rayJobActors: string[];
   waiting: string[];
   describeWaiting: string[];
 }
@@ -154,6 +166,7 @@ export const kubeConnectionMachine = setup({
     healthProbe: fromEventObservable<KubeHealthEvent, { connectionId: string }>(() => {
       throw new Error('provided by src/actors/kube.actor.ts');
     }),
+    rayJob: rayJobMachine,
   },
   guards: {
     unauthorized: ({ event }) =>
@@ -207,6 +220,40 @@ export const kubeConnectionMachine = setup({
     stopInformers: enqueueActions(({ context, enqueue }) => {
       for (const ns of context.namespaces) enqueue.stopChild(informerId(ns));
     }),
+    spawnRayJob: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'kube.rayJob') return;
+      const key = keyOf(event.namespace, event.name);
+      const id = rayJobSystemId(context.id, event.namespace, event.name);
+      if (context.rayJobActors.includes(key)) {
+        if (event.manifest) {
+          enqueue.emit(
+            answerError(event.requestId, {
+              code: 'conflict',
+              message: `ray-mcp already follows a RayJob ${key}.`,
+              fix: 'Pick another name, or inspect it with inspect_ray_job (rayjob=name).',
+            }),
+          );
+          return;
+        }
+        enqueue.emit(answerOk(event.requestId, { systemId: id }));
+        return;
+      }
+      enqueue.spawnChild('rayJob', {
+        id,
+        systemId: id,
+        input: {
+          connectionId: context.id,
+          namespace: event.namespace,
+          name: event.name,
+          manifest: event.manifest,
+          owned: event.owned,
+          summary: event.manifest ? undefined : context.rayJobs[key],
+          server: context.session?.server,
+        },
+      });
+      enqueue.assign({ rayJobActors: [...context.rayJobActors, key] });
+      enqueue.emit(answerOk(event.requestId, { systemId: id }));
+    }),
     watchNamespace: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'kube.watchNamespace') return;
       if (!context.namespaces.includes('') && !context.namespaces.includes(event.namespace)) {
@@ -223,6 +270,11 @@ export const kubeConnectionMachine = setup({
         const target = context.tracked[key];
         if (target) enqueue.sendTo(({ system }) => system.get(target), fact);
       };
+      const toJob = (key: string, fact: RayJobFact) => {
+        if (!context.rayJobActors.includes(key)) return;
+        const [ns, name] = key.split('/') as [string, string];
+        enqueue.sendTo(({ system }) => system.get(rayJobSystemId(context.id, ns, name)), fact);
+      };
       if (event.type === 'k8s.synced') {
         const synced = { ...context.synced, [`${event.resource}@${event.namespace}`]: true };
         if (event.resource === 'rayclusters') {
@@ -236,12 +288,15 @@ export const kubeConnectionMachine = setup({
             forward(key, s ? { type: 'k8s.rayCluster', summary: s } : { type: 'k8s.rayClusterGone' });
           }
         } else if (event.resource === 'rayjobs') {
-          enqueue.assign({
-            rayJobs: replaceScope(context.rayJobs, event.namespace, event.items, (j) =>
-              keyOf(j.namespace, j.name),
-            ),
-            synced,
-          });
+          const rayJobs = replaceScope(context.rayJobs, event.namespace, event.items, (j) =>
+            keyOf(j.namespace, j.name),
+          );
+          enqueue.assign({ rayJobs, synced });
+          for (const key of context.rayJobActors) {
+            if (event.namespace && !key.startsWith(`${event.namespace}/`)) continue;
+            const j = rayJobs[key];
+            toJob(key, j ? { type: 'k8s.rayJob', summary: j } : { type: 'k8s.rayJobGone' });
+          }
         } else {
           const pods = replaceScope(context.pods, event.namespace, event.items, (p) =>
             keyOf(p.namespace, p.name),
@@ -258,9 +313,9 @@ export const kubeConnectionMachine = setup({
           enqueue.assign({ rayClusters: { ...context.rayClusters, [key]: event.item } });
           forward(key, { type: 'k8s.rayCluster', summary: event.item });
         } else if (event.resource === 'rayjobs') {
-          enqueue.assign({
-            rayJobs: { ...context.rayJobs, [keyOf(event.item.namespace, event.item.name)]: event.item },
-          });
+          const key = keyOf(event.item.namespace, event.item.name);
+          enqueue.assign({ rayJobs: { ...context.rayJobs, [key]: event.item } });
+          toJob(key, { type: 'k8s.rayJob', summary: event.item });
         } else {
           const ns = event.item.namespace;
           const pods = { ...context.pods, [keyOf(ns, event.item.name)]: event.item };
@@ -277,6 +332,7 @@ export const kubeConnectionMachine = setup({
         } else if (event.resource === 'rayjobs') {
           const { [key]: _, ...rayJobs } = context.rayJobs;
           enqueue.assign({ rayJobs });
+          toJob(key, { type: 'k8s.rayJobGone' });
         } else {
           const gone = context.pods[key];
           const { [key]: _, ...pods } = context.pods;
@@ -352,6 +408,7 @@ export const kubeConnectionMachine = setup({
     pods: {},
     synced: {},
     tracked: {},
+    rayJobActors: [],
     waiting: [],
     describeWaiting: [],
   }),
@@ -369,6 +426,7 @@ export const kubeConnectionMachine = setup({
         'kube.awaitConnected': { actions: 'refuseNotConnected' },
         'kube.describe': { actions: 'refuseNotConnected' },
         'kube.watchNamespace': { actions: 'refuseNotConnected' },
+        'kube.rayJob': { actions: 'refuseNotConnected' },
       },
     },
     connecting: {
@@ -406,6 +464,7 @@ export const kubeConnectionMachine = setup({
           { actions: 'applyInformerEvent' },
         ],
         'kube.watchNamespace': { actions: 'watchNamespace' },
+        'kube.rayJob': { actions: 'spawnRayJob' },
         'kube.disconnect': { target: 'disconnected', actions: ['answerNow', 'forget'] },
         'kube.connect': { actions: 'answerNow' },
       },
@@ -483,6 +542,7 @@ export const kubeConnectionMachine = setup({
         'kube.awaitConnected': { actions: 'refuseNotConnected' },
         'kube.describe': { actions: 'refuseNotConnected' },
         'kube.watchNamespace': { actions: 'refuseNotConnected' },
+        'kube.rayJob': { actions: 'refuseNotConnected' },
       },
     },
   },

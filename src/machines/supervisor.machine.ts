@@ -9,6 +9,7 @@ import type { LocalClusterSpec } from '../domain/cluster.js';
 import type { ClusterRecord } from '../domain/cluster-record.js';
 import { type Answer, answerError, answerOk } from '../domain/commands.js';
 import type { PortRange } from '../domain/ports.js';
+import { cloudConnectionMachine, cloudSystemId } from './cloud-connection.machine.js';
 import { environmentMachine } from './environment.machine.js';
 import { externalClusterMachine } from './external-cluster.machine.js';
 import type { KubeTarget } from '../domain/kube.js';
@@ -90,6 +91,7 @@ export const supervisorMachine = setup({
     kuberayCluster: kuberayClusterMachine,
     kubeConnection: kubeConnectionMachine,
     jobs: jobsMachine,
+    cloudConnection: cloudConnectionMachine,
   },
   delays: {
     shutdownTimeout: ({ context }) => Math.max(0, context.shutdownTimeoutMs - 1000),
@@ -248,6 +250,14 @@ export const supervisorMachine = setup({
       src: 'ports',
       input: ({ context }) => ({ range: context.portRange }),
     },
+    // GKE and EKS connections. An actor that crashes is gone: the cloud tools then say so, the rest keeps serving.
+    ...(['gke', 'eks'] as const).map((provider) => ({
+      id: cloudSystemId(provider),
+      systemId: cloudSystemId(provider),
+      src: 'cloudConnection' as const,
+      input: { provider },
+      onError: { actions: [] },
+    })),
   ],
   on: {
     'cluster.stopped': { actions: 'noteStopped' },

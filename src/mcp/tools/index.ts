@@ -1,7 +1,9 @@
 import type { Config } from '../../config.js';
+import { CLOUD_TOOLS } from './cloud.tool.js';
 import { CLUSTER_TOOLS } from './clusters.tool.js';
 import { checkEnvironment } from './environment.tool.js';
 import { JOB_TOOLS } from './jobs.tool.js';
+import { KUBERNETES_TOOLS } from './kubernetes.tool.js';
 import { LOG_TOOLS } from './logs.tool.js';
 import type { AnyToolDefinition } from './tool.js';
 
@@ -11,6 +13,8 @@ export const ALL_TOOLS: readonly AnyToolDefinition[] = [
   ...CLUSTER_TOOLS,
   ...JOB_TOOLS,
   ...LOG_TOOLS,
+  ...KUBERNETES_TOOLS,
+  ...CLOUD_TOOLS,
 ];
 
 /** --read-only keeps read-only tools; --no-destructive drops destructive ones. Decided once, at registration. */

@@ -1,0 +1,92 @@
+/**
+ * The cloud sessions the cloud actors open (one GKE, one EKS) and the bearer tokens minted from
+ * them for managed clusters' API servers: a GKE OAuth access token (google-auth-library caches it
+ * and refreshes it when under 5 minutes are left) or an EKS token from a presigned STS call
+ * (cached 14 minutes). The Kubernetes connection actors call `kubeToken` per request.
+ */
+import type { EksClient } from '../clients/eks.client.js';
+import { eksToken } from '../clients/eks-token.js';
+import type { GkeClient } from '../clients/gke.client.js';
+import type { Config } from '../config.js';
+import type { CloudProvider } from '../domain/cloud.js';
+import { RayMcpError } from '../domain/errors.js';
+import type { CloudKubeTarget, KubeTokenSource } from '../domain/kube.js';
+
+export class CloudTokens {
+  private gke?: GkeClient;
+  private eks?: EksClient;
+  private readonly eksTokens = new Map<string, { token: string; expiresAt: number }>();
+
+  constructor(private readonly config: Pick<Config, 'cloud'>) {}
+
+  /** Keeps the session an authentication opened, closing the one it replaces. */
+  setSession(provider: 'gke', client: GkeClient): void;
+  setSession(provider: 'eks', client: EksClient): void;
+  setSession(provider: CloudProvider, client: GkeClient | EksClient): void {
+    if (provider === 'gke') {
+      if (this.gke !== client) void this.gke?.close();
+      this.gke = client as GkeClient;
+    } else {
+      if (this.eks !== client) void this.eks?.close();
+      this.eks = client as EksClient;
+      this.eksTokens.clear();
+    }
+  }
+
+  gkeClient(): GkeClient {
+    if (!this.gke) throw notConnected('gke');
+    return this.gke;
+  }
+
+  eksClient(): EksClient {
+    if (!this.eks) throw notConnected('eks');
+    return this.eks;
+  }
+
+  /** Forgets a provider's credentials and every token minted from them. */
+  async forget(provider: CloudProvider): Promise<void> {
+    if (provider === 'gke') {
+      const gke = this.gke;
+      this.gke = undefined;
+      await gke?.close();
+    } else {
+      const eks = this.eks;
+      this.eks = undefined;
+      this.eksTokens.clear();
+      await eks?.close();
+    }
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.all([this.forget('gke'), this.forget('eks')]);
+  }
+
+  readonly kubeToken: KubeTokenSource = async (target: CloudKubeTarget, signal?: AbortSignal) => {
+    if (signal?.aborted) throw new RayMcpError('timeout', 'Cancelled.', 'Send the request again.');
+    if (target.provider === 'gke') {
+      if (this.config.cloud.gkeAccessToken) return this.config.cloud.gkeAccessToken;
+      return this.gkeClient().accessToken();
+    }
+    const key = `${target.location}/${target.cluster}`;
+    const cached = this.eksTokens.get(key);
+    // Valid 15 minutes; used for 14 (expiresAt), so a request never carries a token about to lapse.
+    if (cached && cached.expiresAt > Date.now()) return cached.token;
+    const eks = this.eksClient();
+    const minted = await eksToken({
+      cluster: target.cluster,
+      region: target.location,
+      credentials: await eks.credentials(),
+    });
+    // A session replaced meanwhile must not get this token.
+    if (this.eks === eks) this.eksTokens.set(key, minted);
+    return minted.token;
+  };
+}
+
+function notConnected(provider: CloudProvider): RayMcpError {
+  return new RayMcpError(
+    'unavailable',
+    `Not authenticated to ${provider.toUpperCase()}.`,
+    `Call authenticate_cloud_provider(provider="${provider}"), then connect_kubernetes_cluster again.`,
+  );
+}
