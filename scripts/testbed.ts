@@ -23,9 +23,13 @@ export const ROOT = existsSync(join(import.meta.dirname, '..', 'package.json'))
 export const TESTBED_DIR = join(ROOT, '.testbed');
 
 export const ADMIN_TOKEN = 'ray-mcp-testbed-admin';
+/** kwok hands out pod IPs from here (the fake node's podCIDR). */
+export const TESTBED_POD_CIDR = '10.213.0.0/24';
 /** A user with no rights anywhere, except those a test grants it. */
 export const LIMITED_TOKEN = 'ray-mcp-testbed-limited';
 export const LIMITED_USER = 'limited';
+/** A cluster admin the GKE tests hand out as the cloud's access token (test/e2e/cloud.connect.test.ts). */
+export const GKE_TOKEN = 'ray-mcp-testbed-gke';
 
 export interface TestbedState {
   dir: string;
@@ -248,7 +252,7 @@ export async function startTestbed(dir: string): Promise<TestbedState> {
     writeFileSync(join(dir, 'certs', 'sa.key'), privateKey.export({ type: 'pkcs1', format: 'pem' }));
     writeFileSync(
       join(dir, 'certs', 'tokens.csv'),
-      `${ADMIN_TOKEN},admin,admin,system:masters\n${LIMITED_TOKEN},${LIMITED_USER},${LIMITED_USER}\n`,
+      `${ADMIN_TOKEN},admin,admin,system:masters\n${LIMITED_TOKEN},${LIMITED_USER},${LIMITED_USER}\n${GKE_TOKEN},gke-user,gke-user,system:masters\n`,
     );
     startApiserver(state);
     save();
@@ -329,7 +333,9 @@ export async function startTestbed(dir: string): Promise<TestbedState> {
         annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
         labels: { 'kubernetes.io/hostname': 'kwok-node-0', type: 'kwok' },
       },
-      spec: {},
+      // Pod IPs from a range of our own: a test that stands a real Ray dashboard in for a head pod
+      // puts that pod's IP on the loopback device, and no real network is shadowed.
+      spec: { podCIDR: TESTBED_POD_CIDR, podCIDRs: [TESTBED_POD_CIDR] },
       status: {
         allocatable: { cpu: '64', memory: '256Gi', pods: '110', 'nvidia.com/gpu': '8' },
         capacity: { cpu: '64', memory: '256Gi', pods: '110', 'nvidia.com/gpu': '8' },

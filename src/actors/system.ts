@@ -31,6 +31,8 @@ import { type KubeConnectionActor, kubeConnectionMachine, kubeSystemId } from '.
 import { kuberayClusterMachine } from '../machines/kuberay-cluster.machine.js';
 import { KubeClients, kubeActors } from './kube.actor.js';
 import { kuberayActors } from './kuberay.actor.js';
+import { rayJobActors } from './rayjob.actor.js';
+import { rayJobMachine } from '../machines/rayjob.machine.js';
 import { type AskOptions, askActor, askActorForAnswer, type CommandOf } from './ask.js';
 import { type ClusterActor, recordOf } from './cluster-records.js';
 import { cloudActors } from './cloud.actor.js';
@@ -93,6 +95,9 @@ export class RaySystem {
           actors: {
             ...kubeActors({ config, clients: this.kubeClients, tokens: (t, signal) => this.cloudTokens.kubeToken(t, signal) }),
             informers: kubeInformerLogic({ clientOf: (id) => this.kubeClients.get(id) }),
+            rayJob: rayJobMachine.provide({
+              actors: rayJobActors({ clients: this.kubeClients, token: config.rayAuth.token }),
+            }),
           },
         }),
         cloudConnection: cloudConnectionMachine.provide({

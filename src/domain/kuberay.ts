@@ -410,6 +410,9 @@ export function rayJobManifest(input: {
   shutdownAfterJobFinishes?: boolean;
   ttlSecondsAfterFinished?: number;
   activeDeadlineSeconds?: number;
+  entrypointNumCpus?: number;
+  entrypointNumGpus?: number;
+  entrypointResources?: Record<string, number>;
 }) {
   const labels = { [MANAGED_BY.key]: MANAGED_BY.value };
   const own = input.cluster ? rayClusterManifest(input.cluster).spec : undefined;
@@ -430,6 +433,10 @@ export function rayJobManifest(input: {
           ttlSecondsAfterFinished: input.ttlSecondsAfterFinished,
         }),
       ...(input.activeDeadlineSeconds && { activeDeadlineSeconds: input.activeDeadlineSeconds }),
+      ...(input.entrypointNumCpus !== undefined && { entrypointNumCpus: input.entrypointNumCpus }),
+      ...(input.entrypointNumGpus !== undefined && { entrypointNumGpus: input.entrypointNumGpus }),
+      // KubeRay takes custom entrypoint resources as a JSON string.
+      ...(input.entrypointResources && { entrypointResources: JSON.stringify(input.entrypointResources) }),
     },
   };
 }

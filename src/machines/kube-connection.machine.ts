@@ -61,6 +61,8 @@ export type KubeConnectionCommand =
   | { type: 'kube.describe'; requestId: string }
   | { type: 'kube.disconnect'; requestId: string }
   | { type: 'kube.watchNamespace'; requestId: string; namespace: string }
+  /** Answered once the informers of `namespace` ('' = all) have listed `resource`. */
+  | { type: 'kube.awaitSynced'; requestId: string; namespace: string; resource: KubeResource }
   /** Submit a RayJob (manifest) or follow an existing one: a `rayjob:` actor, child of this connection. */
   | {
       type: 'kube.rayJob';
@@ -120,6 +122,7 @@ export interface KubeConnectionContext extends KubeConnectionInput {
   rayJobActors: string[];
   waiting: string[];
   describeWaiting: string[];
+  syncWaiting: { requestId: string; key: string }[];
 }
 
 export const keyOf = (namespace: string, name: string) => `${namespace}/${name}`;
@@ -254,6 +257,32 @@ export const kubeConnectionMachine = setup({
       enqueue.assign({ rayJobActors: [...context.rayJobActors, key] });
       enqueue.emit(answerOk(event.requestId, { systemId: id }));
     }),
+    awaitSynced: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'kube.awaitSynced') return;
+      const scope = context.namespaces.includes('') ? '' : event.namespace;
+      const key = `${event.resource}@${scope}`;
+      if (context.synced[key]) enqueue.emit(answerOk(event.requestId));
+      else enqueue.assign({ syncWaiting: [...context.syncWaiting, { requestId: event.requestId, key }] });
+    }),
+    answerSynced: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'k8s.synced') return;
+      const key = `${event.resource}@${event.namespace}`;
+      const done = context.syncWaiting.filter((w) => w.key === key);
+      if (!done.length) return;
+      for (const w of done) enqueue.emit(answerOk(w.requestId));
+      enqueue.assign({ syncWaiting: context.syncWaiting.filter((w) => w.key !== key) });
+    }),
+    refuseSyncWaiting: enqueueActions(({ context, enqueue }) => {
+      for (const w of context.syncWaiting)
+        enqueue.emit(
+          answerError(w.requestId, {
+            code: 'unavailable',
+            message: `Kubernetes connection ${context.id} went away before it listed ${w.key.split('@')[0]}.`,
+            fix: 'Connect again with connect_kubernetes_cluster.',
+          }),
+        );
+      enqueue.assign({ syncWaiting: [] });
+    }),
     watchNamespace: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'kube.watchNamespace') return;
       if (!context.namespaces.includes('') && !context.namespaces.includes(event.namespace)) {
@@ -352,6 +381,20 @@ export const kubeConnectionMachine = setup({
           },
           synced: { ...context.synced, [`${event.resource}@${event.namespace}`]: false },
         });
+        // Forbidden does not heal by retrying: whoever waits for this list hears why now.
+        if (event.status === 403) {
+          const key = `${event.resource}@${event.namespace}`;
+          const refused = context.syncWaiting.filter((w) => w.key === key);
+          for (const w of refused)
+            enqueue.emit(
+              answerError(w.requestId, {
+                code: 'forbidden',
+                message: `Not allowed on ${context.session?.context ?? context.id}: listing ${event.resource} in ${event.namespace ? `namespace ${event.namespace}` : 'all namespaces'} is forbidden (${event.message.slice(0, 200)}).`,
+                fix: 'Use a namespace these credentials may read, or ask for list/watch rights on ray.io resources there.',
+              }),
+            );
+          if (refused.length) enqueue.assign({ syncWaiting: context.syncWaiting.filter((w) => w.key !== key) });
+        }
       }
     }),
     track: enqueueActions(({ context, event, enqueue }) => {
@@ -411,6 +454,7 @@ export const kubeConnectionMachine = setup({
     rayJobActors: [],
     waiting: [],
     describeWaiting: [],
+    syncWaiting: [],
   }),
   on: {
     'kube.track': { actions: 'track' },
@@ -426,6 +470,7 @@ export const kubeConnectionMachine = setup({
         'kube.awaitConnected': { actions: 'refuseNotConnected' },
         'kube.describe': { actions: 'refuseNotConnected' },
         'kube.watchNamespace': { actions: 'refuseNotConnected' },
+        'kube.awaitSynced': { actions: 'refuseNotConnected' },
         'kube.rayJob': { actions: 'refuseNotConnected' },
       },
     },
@@ -436,6 +481,7 @@ export const kubeConnectionMachine = setup({
         'kube.awaitConnected': { actions: 'wait' },
         'kube.describe': { actions: 'wait' },
         'kube.watchNamespace': { actions: 'answerNow' },
+        'kube.awaitSynced': { actions: 'awaitSynced' },
         'kube.disconnect': { target: 'disconnected', actions: 'answerNow' },
       },
       invoke: {
@@ -447,16 +493,20 @@ export const kubeConnectionMachine = setup({
         },
         onError: {
           target: 'failed',
-          actions: [assign({ error: ({ event }) => toErrorInfo(event.error) }), 'answerWaiting'],
+          actions: [
+            assign({ error: ({ event }) => toErrorInfo(event.error) }),
+            'answerWaiting',
+            'refuseSyncWaiting',
+          ],
         },
       },
     },
     online: {
       entry: ['startInformers', 'answerWaiting'],
-      exit: ['stopInformers'],
+      exit: ['stopInformers', 'refuseSyncWaiting'],
       invoke: { src: 'healthProbe', input: ({ context }) => ({ connectionId: context.id }) },
       on: {
-        'k8s.synced': { actions: 'applyInformerEvent' },
+        'k8s.synced': { actions: ['applyInformerEvent', 'answerSynced'] },
         'k8s.upsert': { actions: 'applyInformerEvent' },
         'k8s.delete': { actions: 'applyInformerEvent' },
         'k8s.watchError': [
@@ -464,6 +514,7 @@ export const kubeConnectionMachine = setup({
           { actions: 'applyInformerEvent' },
         ],
         'kube.watchNamespace': { actions: 'watchNamespace' },
+        'kube.awaitSynced': { actions: 'awaitSynced' },
         'kube.rayJob': { actions: 'spawnRayJob' },
         'kube.disconnect': { target: 'disconnected', actions: ['answerNow', 'forget'] },
         'kube.connect': { actions: 'answerNow' },
@@ -542,6 +593,7 @@ export const kubeConnectionMachine = setup({
         'kube.awaitConnected': { actions: 'refuseNotConnected' },
         'kube.describe': { actions: 'refuseNotConnected' },
         'kube.watchNamespace': { actions: 'refuseNotConnected' },
+        'kube.awaitSynced': { actions: 'refuseNotConnected' },
         'kube.rayJob': { actions: 'refuseNotConnected' },
       },
     },

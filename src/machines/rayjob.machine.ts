@@ -5,6 +5,8 @@
  * resource, as the tool asked.
  *
  *   submitting ─▶ watching ⇄ cancelling ─▶ gone (deleted)      submitting ─▶ failed
+ *
+ * `rayjob.awaitEnd` is answered when KubeRay reports an end state (or the resource goes).
  */
 import { type ActorRefFrom, assign, enqueueActions, fromPromise, type SnapshotFrom, setup } from 'xstate';
 import { type Answer, answerError, answerOk } from '../domain/commands.js';
@@ -15,7 +17,14 @@ export type RayJobCancelMode = 'suspend' | 'stop' | 'delete';
 
 export type RayJobCommand =
   | { type: 'rayjob.awaitSubmitted'; requestId: string }
+  /** Answered once the RayJob ends (Complete, Failed, ValidationFailed, Suspended) or is deleted. */
+  | { type: 'rayjob.awaitEnd'; requestId: string }
   | { type: 'rayjob.cancel'; requestId: string; mode: RayJobCancelMode };
+
+/** jobDeploymentStatus values after which KubeRay does nothing more with a RayJob. */
+export const RAYJOB_END_STATES = ['Complete', 'Failed', 'ValidationFailed', 'Suspended'] as const;
+export const rayJobEnded = (s?: RayJobSummary) =>
+  s?.deploymentStatus !== undefined && (RAYJOB_END_STATES as readonly string[]).includes(s.deploymentStatus);
 
 export type RayJobFact = { type: 'k8s.rayJob'; summary: RayJobSummary } | { type: 'k8s.rayJobGone' };
 
@@ -35,6 +44,8 @@ export interface RayJobContext extends RayJobInput {
   error?: ErrorInfo;
   note?: string;
   waiting: string[];
+  /** requestIds of rayjob.awaitEnd. */
+  endWaiting: string[];
   cancel?: RayJobCancelMode;
 }
 
@@ -61,6 +72,7 @@ export const rayJobMachine = setup({
   },
   guards: {
     hasManifest: ({ context }) => context.manifest !== undefined,
+    ended: ({ context }) => rayJobEnded(context.summary),
   },
   actions: {
     assignSummary: assign({
@@ -72,6 +84,14 @@ export const rayJobMachine = setup({
     answerNow: enqueueActions(({ event, enqueue }) => {
       if ('requestId' in event) enqueue.emit(answerOk(event.requestId));
     }),
+    waitEnd: assign({
+      endWaiting: ({ context, event }) =>
+        event.type === 'rayjob.awaitEnd' ? [...context.endWaiting, event.requestId] : context.endWaiting,
+    }),
+    answerEndWaiting: enqueueActions(({ context, enqueue }) => {
+      for (const id of context.endWaiting) enqueue.emit(answerOk(id));
+      enqueue.assign({ endWaiting: [] });
+    }),
     answerWaiting: enqueueActions(({ context, enqueue }) => {
       for (const id of context.waiting) enqueue.emit(context.error ? answerError(id, context.error) : answerOk(id));
       enqueue.assign({ waiting: [] });
@@ -79,9 +99,15 @@ export const rayJobMachine = setup({
   },
 }).createMachine({
   id: 'rayJob',
-  context: ({ input }) => ({ ...input, waiting: [] }),
+  context: ({ input }) => ({ ...input, waiting: [], endWaiting: [] }),
   initial: 'init',
-  on: { 'k8s.rayJob': { actions: 'assignSummary' } },
+  on: {
+    'k8s.rayJob': [
+      { actions: 'assignSummary', guard: ({ event }) => !rayJobEnded(event.summary) },
+      { actions: ['assignSummary', 'answerEndWaiting'] },
+    ],
+    'rayjob.awaitEnd': [{ guard: 'ended', actions: 'answerNow' }, { actions: 'waitEnd' }],
+  },
   states: {
     init: { always: [{ guard: 'hasManifest', target: 'submitting' }, { target: 'watching' }] },
     submitting: {
@@ -130,12 +156,26 @@ export const rayJobMachine = setup({
       },
     },
     gone: {
-      entry: 'answerWaiting',
-      on: { 'rayjob.awaitSubmitted': { actions: 'answerNow' }, 'rayjob.cancel': { actions: 'answerNow' } },
+      entry: ['answerWaiting', 'answerEndWaiting'],
+      on: {
+        'rayjob.awaitSubmitted': { actions: 'answerNow' },
+        'rayjob.awaitEnd': { actions: 'answerNow' },
+        'rayjob.cancel': { actions: 'answerNow' },
+      },
     },
     failed: {
+      entry: enqueueActions(({ context, enqueue }) => {
+        for (const id of context.endWaiting) enqueue.emit(answerError(id, context.error!));
+        enqueue.assign({ endWaiting: [] });
+      }),
       on: {
         'rayjob.awaitSubmitted': {
+          actions: enqueueActions(({ context, event, enqueue }) => enqueue.emit(answerError(event.requestId, context.error!))),
+        },
+        'rayjob.awaitEnd': {
+          actions: enqueueActions(({ context, event, enqueue }) => enqueue.emit(answerError(event.requestId, context.error!))),
+        },
+        'rayjob.cancel': {
           actions: enqueueActions(({ context, event, enqueue }) => enqueue.emit(answerError(event.requestId, context.error!))),
         },
       },

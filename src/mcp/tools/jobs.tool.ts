@@ -16,6 +16,18 @@ import {
 import type { JobActor } from '../../machines/job.machine.js';
 import { type JobsActor, jobSystemId } from '../../machines/jobs.machine.js';
 import { clusterView, resolveCluster } from './cluster-view.js';
+import {
+  cancelRayJobCr,
+  inspectRayJobCr,
+  isRayJobMode,
+  listKuberayJobs,
+  RayJobRefSchema,
+  rayJobArgs,
+  rayJobSubmitArgs,
+  rayJobText,
+  submitRayJobCr,
+  waitRayJobCr,
+} from './kuberay-jobs.js';
 import { defineTool } from './tool.js';
 
 const clusterIdArg = ClusterIdSchema.optional().describe(
@@ -135,7 +147,9 @@ export const submitRayJob = defineTool({
     'Submits a job (a shell-free entrypoint command such as "python train.py") to a cluster. runtime_env.working_dir ' +
     'may be a local folder: it is zipped, named after its content and uploaded (at most 100 MiB). Submitting again ' +
     'with the same submission_id returns the existing job instead of a duplicate. Returns at once; follow the job ' +
-    'with wait_for_ray_job, inspect_ray_job or retrieve_logs.',
+    'with wait_for_ray_job, inspect_ray_job or retrieve_logs. With job_type "rayjob" it creates a KubeRay RayJob ' +
+    'custom resource instead: on the KubeRay cluster cluster_id names, or on a cluster of its own (rayjob_cluster) ' +
+    'that KubeRay deletes when the job ends; follow it with rayjob=name.',
   input: z
     .object({
       cluster_id: clusterIdArg,
@@ -149,13 +163,45 @@ export const submitRayJob = defineTool({
       entrypoint_num_gpus: z.number().min(0).optional(),
       entrypoint_memory: z.number().int().min(0).optional().describe('Bytes'),
       entrypoint_resources: z.record(z.string(), z.number().min(0)).optional(),
+      ...rayJobSubmitArgs,
     })
     .strict(),
   output: JobViewSchema.extend({
-    existed: z.boolean().describe('The submission_id was already taken by this job'),
+    existed: z.boolean().describe('The submission_id (or RayJob name) was already taken by this job'),
+    rayjob: RayJobRefSchema.optional(),
   }),
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
-  async handler({ cluster_id, ...submit }, { system, signal }) {
+  async handler(args, ctx) {
+    const { system, signal } = ctx;
+    if (isRayJobMode(args)) {
+      const r = await submitRayJobCr(ctx, args);
+      return {
+        structured: { ...r.view, existed: r.existed, rayjob: r.rayjob },
+        text: `${r.existed ? 'Already there, nothing new submitted: ' : 'Submitted '}${rayJobText(r)}.`,
+      };
+    }
+    const stray = (
+      ['rayjob', 'namespace', 'kubernetes_context', 'rayjob_cluster', 'shutdown_after_job_finishes', 'ttl_seconds_after_finished', 'active_deadline_seconds'] as const
+    ).filter((k) => args[k] !== undefined);
+    if (stray.length) {
+      throw new RayMcpError(
+        'invalid_input',
+        `${stray.join(', ')} ${stray.length > 1 ? 'are' : 'is'} for RayJobs.`,
+        'Pass job_type "rayjob" to create a RayJob, or leave them out to submit to the cluster directly.',
+      );
+    }
+    const {
+      cluster_id,
+      job_type: _t,
+      rayjob: _r,
+      namespace: _n,
+      kubernetes_context: _k,
+      rayjob_cluster: _c,
+      shutdown_after_job_finishes: _s,
+      ttl_seconds_after_finished: _ttl,
+      active_deadline_seconds: _d,
+      ...submit
+    } = args;
     const target = jobTarget(system, cluster_id);
     const { data } = await system.askForAnswer(
       target.jobs,
@@ -241,11 +287,17 @@ export const inspectRayJob = defineTool({
   title: 'Inspect a Ray job',
   description:
     'Status, message, error type, timings, entrypoint, runtime env summary and driver of one job; for a failed job ' +
-    'also why it failed (last traceback, Ray cause, suggestion).',
-  input: z.object(jobIdArgs).strict(),
-  output: JobViewSchema.extend({ failure: FailureSchema.optional() }),
+    'also why it failed (last traceback, Ray cause, suggestion). With rayjob=name: a KubeRay RayJob, its KubeRay ' +
+    'deployment status and the RayCluster that runs it.',
+  input: z.object({ ...jobIdArgs, ...rayJobArgs }).strict(),
+  output: JobViewSchema.extend({ failure: FailureSchema.optional(), rayjob: RayJobRefSchema.optional() }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
-  async handler(args, { system, signal }) {
+  async handler(args, ctx) {
+    const { system, signal } = ctx;
+    if (args.rayjob) {
+      const r = await inspectRayJobCr(ctx, args);
+      return { structured: { ...r.view, rayjob: r.rayjob }, text: `${rayJobText(r)}.` };
+    }
     const id = jobIdOf(args);
     const target = jobTarget(system, args.cluster_id);
     await system.ask(target.jobs, { type: 'jobs.get', dashboardUrl: target.dashboardUrl, id }, { signal });
@@ -268,11 +320,37 @@ export const cancelRayJob = defineTool({
   title: 'Cancel a Ray job',
   description:
     'Stops a running or pending job and waits briefly until Ray reports it stopped. A job that already ended is ' +
-    'left as it is (idempotent).',
-  input: z.object(jobIdArgs).strict(),
-  output: JobViewSchema.extend({ already_ended: z.boolean() }),
+    'left as it is (idempotent). With rayjob=name, a KubeRay RayJob: mode "suspend" (the default for a RayJob ' +
+    'with its own cluster; KubeRay deletes that cluster and keeps the RayJob), "stop" (stops the Ray job through ' +
+    'the dashboard; the default on an existing cluster) or "delete" (deletes the RayJob; only when asked).',
+  input: z
+    .object({
+      ...jobIdArgs,
+      ...rayJobArgs,
+      mode: z.enum(['suspend', 'stop', 'delete']).optional().describe('RayJob: how to cancel it (see above)'),
+    })
+    .strict(),
+  output: JobViewSchema.extend({
+    already_ended: z.boolean(),
+    rayjob: RayJobRefSchema.optional(),
+    mode: z.enum(['suspend', 'stop', 'delete']).optional().describe('RayJob: how it was cancelled'),
+  }),
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
-  async handler(args, { system, signal }) {
+  async handler(args, ctx) {
+    const { system, signal } = ctx;
+    if (args.rayjob) {
+      const r = await cancelRayJobCr(ctx, args);
+      const what = r.mode === 'delete' ? 'Deleted' : r.mode === 'suspend' ? 'Suspended' : 'Stopped';
+      return {
+        structured: { ...r.view, already_ended: r.alreadyEnded, rayjob: r.rayjob, mode: r.mode },
+        text: r.alreadyEnded
+          ? `RayJob ${r.rayjob.namespace}/${r.rayjob.name} had already ended (${r.rayjob.deployment_status}); nothing done.`
+          : `${what} RayJob ${r.rayjob.namespace}/${r.rayjob.name} (context ${r.rayjob.context}): now ${r.rayjob.deleting ? 'being deleted' : (r.rayjob.deployment_status ?? 'New')}.`,
+      };
+    }
+    if (args.mode) {
+      throw new RayMcpError('invalid_input', 'mode is for RayJobs.', 'Pass rayjob=name with it, or leave mode out.');
+    }
     const id = jobIdOf(args);
     const target = jobTarget(system, args.cluster_id);
     const { data } = await system.askForAnswer(
@@ -310,6 +388,7 @@ export const waitForRayJob = defineTool({
   input: z
     .object({
       ...jobIdArgs,
+      ...rayJobArgs,
       timeout_seconds: z.number().int().min(1).max(3600).optional().describe('Longest wait (default 300)'),
     })
     .strict(),
@@ -317,9 +396,35 @@ export const waitForRayJob = defineTool({
     ended: z.boolean(),
     waited_seconds: z.number(),
     failure: FailureSchema.optional(),
+    rayjob: RayJobRefSchema.optional(),
   }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
-  async handler(args, { system, signal, progress }) {
+  async handler(args, ctx) {
+    const { system, signal, progress } = ctx;
+    if (args.rayjob) {
+      const started = Date.now();
+      const timeoutMs = (args.timeout_seconds ?? 300) * 1000;
+      let last = 'New';
+      const tell = () => {
+        const secs = Math.round((Date.now() - started) / 1000);
+        void progress(secs, Math.round(timeoutMs / 1000), `${last} (waited ${secs} s)`);
+      };
+      // A heartbeat keeps clients that reset their timeout on progress from giving up.
+      const heartbeat = setInterval(tell, 5000);
+      const r = await waitRayJobCr(ctx, args, timeoutMs, (s) => {
+        const now = `${s.deploymentStatus ?? 'New'}, Ray job ${s.jobStatus ?? 'not started'}`;
+        if (now === last) return;
+        last = now;
+        tell();
+      }).finally(() => clearInterval(heartbeat));
+      const waited = Math.round((Date.now() - started) / 100) / 10;
+      return {
+        structured: { ...r.view, ended: r.ended, waited_seconds: waited, rayjob: r.rayjob },
+        text: r.ended
+          ? `${rayJobText(r)}.`
+          : `RayJob ${r.rayjob.namespace}/${r.rayjob.name} is still ${r.rayjob.deployment_status ?? 'New'} after ${waited} s; call wait_for_ray_job again to keep waiting.`,
+      };
+    }
     const id = jobIdOf(args);
     const target = jobTarget(system, args.cluster_id);
     await system.ask(target.jobs, { type: 'jobs.watch', dashboardUrl: target.dashboardUrl, id }, { signal });
@@ -361,4 +466,4 @@ export const waitForRayJob = defineTool({
   },
 });
 
-export const JOB_TOOLS = [submitRayJob, listRayJobs, inspectRayJob, cancelRayJob, waitForRayJob];
+export const JOB_TOOLS = [submitRayJob, listRayJobs, inspectRayJob, cancelRayJob, waitForRayJob, listKuberayJobs];
