@@ -212,7 +212,9 @@ function cloudSettings(env: NodeJS.ProcessEnv): CloudSettings {
     if (raw === undefined || raw === '') return fallback * 1000;
     const n = Number(raw);
     if (!Number.isFinite(n) || n < min || n > max)
-      throw new ConfigError(`Invalid settings:\n  ${name}: must be a number of seconds from ${min} to ${max}`);
+      throw new ConfigError(
+        `Invalid settings:\n  ${name}: must be a number of seconds from ${min} to ${max}`,
+      );
     return Math.round(n * 1000);
   };
   let gkeEndpoint: CloudSettings['gkeEndpoint'];
@@ -221,10 +223,16 @@ function cloudSettings(env: NodeJS.ProcessEnv): CloudSettings {
     try {
       url = new URL(env.RAY_MCP_GKE_ENDPOINT);
     } catch {
-      throw new ConfigError('Invalid settings:\n  RAY_MCP_GKE_ENDPOINT: must be a URL like http://127.0.0.1:8080');
+      throw new ConfigError(
+        'Invalid settings:\n  RAY_MCP_GKE_ENDPOINT: must be a URL like http://127.0.0.1:8080',
+      );
     }
     const protocol = url.protocol === 'http:' ? 'http' : 'https';
-    gkeEndpoint = { host: url.hostname, port: Number(url.port) || (protocol === 'http' ? 80 : 443), protocol };
+    gkeEndpoint = {
+      host: url.hostname,
+      port: Number(url.port) || (protocol === 'http' ? 80 : 443),
+      protocol,
+    };
   }
   return {
     gkeEndpoint,

@@ -10,13 +10,13 @@ import { EksClient } from '../clients/eks.client.js';
 import { GkeClient } from '../clients/gke.client.js';
 import type { Config } from '../config.js';
 import type {
-  ClusterCreateSpec,
   CloudClusterInfo,
   CloudClusterSummary,
   CloudDetection,
   CloudIdentity,
   CloudOperation,
   CloudProvider,
+  ClusterCreateSpec,
 } from '../domain/cloud.js';
 import { eksCreateRequests, gkeCreateRequest } from '../domain/cloud-create.js';
 import { RayMcpError } from '../domain/errors.js';
@@ -61,10 +61,17 @@ export function cloudActors(deps: CloudDeps) {
         signal,
       );
       tokens.setSession('gke', client);
-      log.info({ provider, method: client.identity.method, project: client.identity.project }, 'authenticated');
+      log.info(
+        { provider, method: client.identity.method, project: client.identity.project },
+        'authenticated',
+      );
       return client.identity;
     }
-    const client = await EksClient.connect({ profile: options.profile, region: options.region }, config, signal);
+    const client = await EksClient.connect(
+      { profile: options.profile, region: options.region },
+      config,
+      signal,
+    );
     tokens.setSession('eks', client);
     log.info({ provider, method: client.identity.method, region: client.identity.region }, 'authenticated');
     return client.identity;
@@ -74,23 +81,29 @@ export function cloudActors(deps: CloudDeps) {
     const { command, identity, provider } = input;
     switch (command.type) {
       case 'cloud.list':
-        return provider === 'gke'
-          ? listGke(identity, command, signal)
-          : listEks(identity, command, signal);
+        return provider === 'gke' ? listGke(identity, command, signal) : listEks(identity, command, signal);
       case 'cloud.describe': {
         const info = await describe(provider, identity, command.where, command.name, signal);
         return { kind: 'describe', info: withOperation(info.info, input.operations) };
       }
       case 'cloud.target': {
         const { info, caData } = await describe(provider, identity, command.where, command.name, signal);
-        return { kind: 'target', info: withOperation(info, input.operations), target: targetOf(info, caData) };
+        return {
+          kind: 'target',
+          info: withOperation(info, input.operations),
+          target: targetOf(info, caData),
+        };
       }
       case 'cloud.create':
         return create(command.spec, identity, input.operations, signal);
       case 'cloud.writeKubeconfig': {
         const path = command.path ?? config.kubeconfigPaths[0];
         if (!path) {
-          throw new RayMcpError('invalid_input', 'No kubeconfig path.', 'Pass kubeconfig_path, or set KUBECONFIG.');
+          throw new RayMcpError(
+            'invalid_input',
+            'No kubeconfig file to write to.',
+            'Set KUBECONFIG to the file to write, or leave write_kubeconfig off (the connection works without it).',
+          );
         }
         const res = await writeKubeconfigContext(command.target, {
           path,
@@ -192,7 +205,8 @@ export function cloudActors(deps: CloudDeps) {
   ): Promise<CloudResult> {
     const id = operationIdOf(spec);
     const running = operations[id];
-    if (running && running.view.status === 'running') return { kind: 'create', outcome: 'running', operation: running };
+    if (running && running.view.status === 'running')
+      return { kind: 'create', outcome: 'running', operation: running };
     const existing = await describe(spec.provider, identity, where(spec), spec.name, signal)
       .then((d) => d.info)
       .catch((err: unknown) => {
@@ -207,23 +221,48 @@ export function cloudActors(deps: CloudDeps) {
           'Pick another name. To use that cluster, connect to it with connect_kubernetes_cluster instead.',
         );
       }
-      const settled = existing.ready || ['ERROR', 'FAILED', 'DEGRADED'].includes(existing.status);
+      const broken = ['ERROR', 'FAILED', 'DEGRADED'].includes(existing.status);
+      // EKS node groups come after the cluster, from the session that created it: if that session
+      // ended first, this call finishes the job instead of leaving a billed cluster without nodes.
+      // Only a cluster with no node group at all: one with groups is what someone made it, not ours to add to.
+      const missing =
+        spec.provider === 'eks' && !broken && existing.node_pools.length === 0
+          ? eksCreateRequests(spec).nodegroups
+          : [];
+      const settled = broken || (existing.ready && !missing.length);
       return {
         kind: 'create',
         outcome: 'exists',
         info: withOperation(existing, operations),
         // One ray-mcp started earlier (another session) and still coming up: follow it.
-        operation: settled ? undefined : newOperation(spec, `cluster ${existing.status}`),
+        operation: settled
+          ? undefined
+          : {
+              ...newOperation(
+                spec,
+                missing.length
+                  ? `creating missing node groups ${missing.map((n) => n.nodegroupName).join(', ')}`
+                  : `cluster ${existing.status}`,
+              ),
+              ...(missing.length && { eksNodegroups: missing }),
+            },
       };
     }
     if (spec.provider === 'gke') {
       const gkeOperation = await tokens.gkeClient().createCluster(gkeCreateRequest(spec), signal);
       log.info({ provider: 'gke', cluster: spec.name, operation: gkeOperation }, 'cluster creation started');
-      return { kind: 'create', outcome: 'new', operation: { ...newOperation(spec, 'creation requested'), gkeOperation } };
+      return {
+        kind: 'create',
+        outcome: 'new',
+        operation: { ...newOperation(spec, 'creation requested'), gkeOperation },
+      };
     }
     const requests = eksCreateRequests(spec);
     await tokens.eksClient().createCluster(spec.location, requests.cluster, signal);
-    log.info({ provider: 'eks', cluster: spec.name, nodegroups: requests.nodegroups.length }, 'cluster creation started');
+    log.info(
+      { provider: 'eks', cluster: spec.name, nodegroups: requests.nodegroups.length },
+      'cluster creation started',
+    );
     return {
       kind: 'create',
       outcome: 'new',
@@ -231,7 +270,11 @@ export function cloudActors(deps: CloudDeps) {
     };
   }
 
-  async function advance(provider: CloudProvider, op: TrackedOperation, signal: AbortSignal): Promise<OperationStep> {
+  async function advance(
+    provider: CloudProvider,
+    op: TrackedOperation,
+    signal: AbortSignal,
+  ): Promise<OperationStep> {
     const v = op.view;
     if (provider === 'gke') {
       const gke = tokens.gkeClient();
@@ -241,14 +284,26 @@ export function cloudActors(deps: CloudDeps) {
         if (state.error) return { done: true, ok: false, detail: state.detail, error: state.error };
       }
       const c = await gke.getCluster(v.project!, v.location, v.cluster_name, signal);
-      if (c.status === 'RUNNING') return { done: true, ok: true, detail: `cluster RUNNING at ${c.endpoint ?? '?'}` };
+      if (c.status === 'RUNNING')
+        return { done: true, ok: true, detail: `cluster RUNNING at ${c.endpoint ?? '?'}` };
       if (c.status === 'ERROR' || c.status === 'DEGRADED')
-        return { done: true, ok: false, detail: `cluster ${c.status}`, error: c.status_message ?? `cluster ${c.status}` };
+        return {
+          done: true,
+          ok: false,
+          detail: `cluster ${c.status}`,
+          error: c.status_message ?? `cluster ${c.status}`,
+        };
       return { done: false, detail: `cluster ${c.status}` };
     }
     const eks = tokens.eksClient();
     const c = await eks.describeCluster(v.location, v.cluster_name, signal);
-    if (c.status === 'FAILED') return { done: true, ok: false, detail: 'cluster FAILED', error: c.status_message ?? 'EKS reports the cluster FAILED' };
+    if (c.status === 'FAILED')
+      return {
+        done: true,
+        ok: false,
+        detail: 'cluster FAILED',
+        error: c.status_message ?? 'EKS reports the cluster FAILED',
+      };
     if (c.status !== 'ACTIVE') return { done: false, detail: `cluster ${c.status}` };
     const wanted = op.eksNodegroups ?? [];
     const have = new Map(c.node_pools.map((p) => [p.name, p.status ?? 'UNKNOWN']));
@@ -263,9 +318,18 @@ export function cloudActors(deps: CloudDeps) {
     const states = names.map((n) => `${n} ${have.get(n)}`).join(', ');
     const failed = names.filter((n) => /FAILED/.test(have.get(n) ?? ''));
     if (failed.length)
-      return { done: true, ok: false, detail: `node groups: ${states}`, error: `node group(s) ${failed.join(', ')} failed to create; see the EKS console (node group health).` };
+      return {
+        done: true,
+        ok: false,
+        detail: `node groups: ${states}`,
+        error: `node group(s) ${failed.join(', ')} failed to create; see the EKS console (node group health).`,
+      };
     if (names.every((n) => have.get(n) === 'ACTIVE'))
-      return { done: true, ok: true, detail: `cluster ACTIVE${names.length ? `, node groups: ${states}` : ''}` };
+      return {
+        done: true,
+        ok: true,
+        detail: `cluster ACTIVE${names.length ? `, node groups: ${states}` : ''}`,
+      };
     return { done: false, detail: `cluster ACTIVE, node groups: ${states}` };
   }
 
@@ -304,7 +368,10 @@ function newOperation(spec: ClusterCreateSpec, detail: string): TrackedOperation
 }
 
 /** The ray-mcp creation of this cluster, if this session started or followed one. */
-function withOperation(info: CloudClusterInfo, operations: Record<string, TrackedOperation>): CloudClusterInfo {
+function withOperation(
+  info: CloudClusterInfo,
+  operations: Record<string, TrackedOperation>,
+): CloudClusterInfo {
   const op = Object.values(operations).find(
     (o) =>
       o.view.provider === info.provider &&

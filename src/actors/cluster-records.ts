@@ -15,7 +15,10 @@ export function isKubeRay(actor: ClusterActor): actor is KubeRayClusterActor {
   return 'connectionId' in (actor.getSnapshot().context as object);
 }
 
-export function recordOf(actor: ClusterActor, targetOf: (connectionId: string) => KubeTarget | undefined): ClusterRecord | undefined {
+export function recordOf(
+  actor: ClusterActor,
+  targetOf: (connectionId: string) => KubeTarget | undefined,
+): ClusterRecord | undefined {
   if (isKubeRay(actor)) {
     const s = actor.getSnapshot();
     const c = s.context;

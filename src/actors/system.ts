@@ -16,35 +16,43 @@ import type { Config } from '../config.js';
 import type { ClusterRecord } from '../domain/cluster-record.js';
 import { RayMcpError } from '../domain/errors.js';
 import type { Logger } from '../logger.js';
+import {
+  type CloudActor,
+  cloudConnectionMachine,
+  cloudSystemId,
+} from '../machines/cloud-connection.machine.js';
 import type { EnvironmentActor } from '../machines/environment.machine.js';
-import { type CloudActor, cloudConnectionMachine, cloudSystemId } from '../machines/cloud-connection.machine.js';
 import { environmentMachine } from '../machines/environment.machine.js';
 import { externalClusterMachine } from '../machines/external-cluster.machine.js';
 import { type JobsActor, jobsMachine, jobsSystemId } from '../machines/jobs.machine.js';
+import {
+  type KubeConnectionActor,
+  kubeConnectionMachine,
+  kubeSystemId,
+} from '../machines/kube-connection.machine.js';
+import { kuberayClusterMachine } from '../machines/kuberay-cluster.machine.js';
 import { localClusterMachine } from '../machines/local-cluster.machine.js';
 import { portAllocatorMachine } from '../machines/port-allocator.machine.js';
+import { rayJobMachine } from '../machines/rayjob.machine.js';
 import { SYSTEM_IDS, supervisorMachine } from '../machines/supervisor.machine.js';
 import { healthWatcherLogic } from '../watchers/cluster-health.watcher.js';
 import { jobsWatcherLogic } from '../watchers/jobs.watcher.js';
 import { kubeInformerLogic } from '../watchers/kube-informer.watcher.js';
-import { type KubeConnectionActor, kubeConnectionMachine, kubeSystemId } from '../machines/kube-connection.machine.js';
-import { kuberayClusterMachine } from '../machines/kuberay-cluster.machine.js';
-import { KubeClients, kubeActors } from './kube.actor.js';
-import { kuberayActors } from './kuberay.actor.js';
-import { rayJobActors } from './rayjob.actor.js';
-import { rayJobMachine } from '../machines/rayjob.machine.js';
 import { type AskOptions, askActor, askActorForAnswer, type CommandOf } from './ask.js';
-import { type ClusterActor, recordOf } from './cluster-records.js';
 import { cloudActors } from './cloud.actor.js';
 import { CloudTokens } from './cloud-tokens.js';
+import { type ClusterActor, recordOf } from './cluster-records.js';
 import { ClusterStore } from './cluster-store.js';
 import { probeEnvironmentLogic } from './environment.actor.js';
 import { externalClusterActors } from './external-cluster.actor.js';
 import { jobsActors } from './jobs.actor.js';
+import { KubeClients, kubeActors } from './kube.actor.js';
+import { kuberayActors } from './kuberay.actor.js';
 import { localClusterActors } from './local-cluster.actor.js';
 import { listOsProcesses } from './os-processes.js';
 import { findFreePortsLogic } from './ports.actor.js';
 import { ProcessRegistry } from './processes.js';
+import { rayJobActors } from './rayjob.actor.js';
 
 export interface SystemOptions {
   config: Config;
@@ -93,7 +101,11 @@ export class RaySystem {
         }),
         kubeConnection: kubeConnectionMachine.provide({
           actors: {
-            ...kubeActors({ config, clients: this.kubeClients, tokens: (t, signal) => this.cloudTokens.kubeToken(t, signal) }),
+            ...kubeActors({
+              config,
+              clients: this.kubeClients,
+              tokens: (t, signal) => this.cloudTokens.kubeToken(t, signal),
+            }),
             informers: kubeInformerLogic({ clientOf: (id) => this.kubeClients.get(id) }),
             rayJob: rayJobMachine.provide({
               actors: rayJobActors({ clients: this.kubeClients, token: config.rayAuth.token }),
@@ -103,7 +115,9 @@ export class RaySystem {
         cloudConnection: cloudConnectionMachine.provide({
           actors: cloudActors({ config, tokens: this.cloudTokens, log: log.child({ part: 'cloud' }) }),
         }),
-        kuberayCluster: kuberayClusterMachine.provide({ actors: kuberayActors({ clients: this.kubeClients }) }),
+        kuberayCluster: kuberayClusterMachine.provide({
+          actors: kuberayActors({ clients: this.kubeClients }),
+        }),
         externalCluster: externalClusterMachine.provide({
           actors: {
             ...externalClusterActors({ config, processes: this.processes }),

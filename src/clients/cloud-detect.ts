@@ -34,7 +34,8 @@ type Partial = Omit<CloudDetection, 'provider' | 'kube_contexts' | 'checked_at' 
 
 async function detectGke(config: Config, signal?: AbortSignal): Promise<Partial> {
   const sources: Partial['sources'] = [];
-  if (config.cloud.gkeAccessToken) sources.push({ kind: 'access_token', detail: 'RAY_MCP_GKE_ACCESS_TOKEN is set' });
+  if (config.cloud.gkeAccessToken)
+    sources.push({ kind: 'access_token', detail: 'RAY_MCP_GKE_ACCESS_TOKEN is set' });
   const gcp = await detectGcpCredentials(config.gcp);
   if (gcp.credentials !== 'none') {
     sources.push({
@@ -44,7 +45,10 @@ async function detectGke(config: Config, signal?: AbortSignal): Promise<Partial>
   }
   const gcloudProject = await gcloudConfigProject(config.gcp.gcloudConfigDir);
   if (gcloudProject) sources.push({ kind: 'gcloud_config', detail: `gcloud project ${gcloudProject}` });
-  if (!sources.some((s) => s.kind !== 'gcloud_config') && (await gceMetadataAvailable(config.cloud, signal))) {
+  if (
+    !sources.some((s) => s.kind !== 'gcloud_config') &&
+    (await gceMetadataAvailable(config.cloud, signal))
+  ) {
     sources.push({ kind: 'gce_metadata', detail: `metadata server at ${config.cloud.gceMetadataHost}` });
   }
   const usable = sources.some((s) => s.kind !== 'gcloud_config');
@@ -63,13 +67,20 @@ async function detectGke(config: Config, signal?: AbortSignal): Promise<Partial>
 async function detectEks(config: Config, signal?: AbortSignal): Promise<Partial> {
   const sources: Partial['sources'] = [];
   const aws = await detectAwsCredentials(config.aws);
-  if (aws.credentials === 'environment') sources.push({ kind: 'environment', detail: 'AWS_ACCESS_KEY_ID is set' });
+  if (aws.credentials === 'environment')
+    sources.push({ kind: 'environment', detail: 'AWS_ACCESS_KEY_ID is set' });
   if (aws.credentials === 'profile' || (aws.credentials === 'environment' && aws.profiles.length))
     sources.push({ kind: 'profile', detail: `profiles in ~/.aws: ${aws.profiles.slice(0, 10).join(', ')}` });
   if (config.cloud.awsWorkloadIdentity)
-    sources.push({ kind: 'workload_identity', detail: 'web identity token or container credentials configured' });
+    sources.push({
+      kind: 'workload_identity',
+      detail: 'web identity token or container credentials configured',
+    });
   if (!sources.length && !config.cloud.ec2MetadataDisabled && (await ec2MetadataAvailable(config, signal)))
-    sources.push({ kind: 'ec2_metadata', detail: `instance metadata at ${config.cloud.ec2MetadataEndpoint}` });
+    sources.push({
+      kind: 'ec2_metadata',
+      detail: `instance metadata at ${config.cloud.ec2MetadataEndpoint}`,
+    });
   const usable = sources.length > 0;
   return {
     usable,
@@ -85,9 +96,11 @@ async function detectEks(config: Config, signal?: AbortSignal): Promise<Partial>
 }
 
 /** The project of gcloud's active configuration, if any (`[core] project`). */
-async function gcloudConfigProject(dir: string): Promise<string | undefined> {
+/** The project of gcloud's active configuration (`gcloud config set project`). */
+export async function gcloudConfigProject(dir: string): Promise<string | undefined> {
   try {
-    const active = (await readFile(join(dir, 'active_config'), 'utf8').catch(() => 'default')).trim() || 'default';
+    const active =
+      (await readFile(join(dir, 'active_config'), 'utf8').catch(() => 'default')).trim() || 'default';
     const text = await readFile(join(dir, 'configurations', `config_${active}`), 'utf8');
     let section = '';
     for (const line of text.split(/\r?\n/)) {
@@ -123,6 +136,8 @@ async function kubeContexts(config: Config, provider: CloudProvider): Promise<st
     provider === 'gke'
       ? (c: { name: string; cluster: string }) => /^gke_/.test(c.cluster) || /^gke_/.test(c.name)
       : (c: { name: string; cluster: string }) =>
-          /^arn:aws[a-z-]*:eks:/.test(c.cluster) || /^arn:aws[a-z-]*:eks:/.test(c.name) || /\.eksctl\.io$/.test(c.cluster);
+          /^arn:aws[a-z-]*:eks:/.test(c.cluster) ||
+          /^arn:aws[a-z-]*:eks:/.test(c.name) ||
+          /\.eksctl\.io$/.test(c.cluster);
   return kube.contexts.filter(match).map((c) => c.name);
 }

@@ -6,8 +6,8 @@
  */
 import { copyFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { CloudKubeTarget } from '../domain/kube.js';
 import { RayMcpError } from '../domain/errors.js';
+import type { CloudKubeTarget } from '../domain/kube.js';
 
 type Named = { name: string; [k: string]: unknown };
 
@@ -41,7 +41,16 @@ export function execUserOf(target: CloudKubeTarget, profile?: string): Record<st
     exec: {
       apiVersion: 'client.authentication.k8s.io/v1beta1',
       command: 'aws',
-      args: ['--region', target.location, 'eks', 'get-token', '--cluster-name', target.cluster, '--output', 'json'],
+      args: [
+        '--region',
+        target.location,
+        'eks',
+        'get-token',
+        '--cluster-name',
+        target.cluster,
+        '--output',
+        'json',
+      ],
       ...(profile && { env: [{ name: 'AWS_PROFILE', value: profile }] }),
       interactiveMode: 'IfAvailable',
     },
@@ -64,13 +73,14 @@ export async function writeKubeconfigContext(
   if (text?.trim()) {
     try {
       const parsed = yaml.load(text);
-      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) doc = parsed as Record<string, unknown>;
+      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed))
+        doc = parsed as Record<string, unknown>;
       else throw new Error('not a mapping');
     } catch (err) {
       throw new RayMcpError(
         'invalid_input',
         `${opts.path} is not a kubeconfig ray-mcp can merge into (${err instanceof Error ? err.message : String(err)}).`,
-        'Fix the file, or pass another kubeconfig_path.',
+        'Fix the file, or point KUBECONFIG at another one.',
       );
     }
   }
@@ -80,7 +90,10 @@ export async function writeKubeconfigContext(
   };
   doc.apiVersion ??= 'v1';
   doc.kind ??= 'Config';
-  upsert('clusters', { name, cluster: { server: target.server, 'certificate-authority-data': target.caData } });
+  upsert('clusters', {
+    name,
+    cluster: { server: target.server, 'certificate-authority-data': target.caData },
+  });
   upsert('users', { name, user: execUserOf(target, opts.profile) });
   upsert('contexts', { name, context: { cluster: name, user: name } });
   if (!doc['current-context']) doc['current-context'] = name;
@@ -105,6 +118,6 @@ function cannot(path: string, err: unknown): RayMcpError {
   return new RayMcpError(
     'unavailable',
     `Cannot write the kubeconfig ${path}: ${err instanceof Error ? err.message : String(err)}.`,
-    'Check the file permissions, or pass another kubeconfig_path.',
+    'Check the file permissions, or point KUBECONFIG at another file.',
   );
 }

@@ -8,10 +8,10 @@
 import type { EKSClient } from '@aws-sdk/client-eks';
 import type { CloudSettings, Config } from '../config.js';
 import {
+  CloudAuthError,
   type CloudClusterInfo,
   type CloudClusterSummary,
   type CloudIdentity,
-  CloudAuthError,
   MANAGED_BY_KEY,
   MANAGED_BY_VALUE,
   type NodePool,
@@ -62,7 +62,8 @@ export class EksClient {
           : `Create it with \`aws configure --profile ${req.profile}\`.`,
       );
     }
-    const region = req.region ?? (req.profile ? (detected.region ?? aws.region) : (aws.region ?? detected.region));
+    const region =
+      req.region ?? (req.profile ? (detected.region ?? aws.region) : (aws.region ?? detected.region));
     if (!region) {
       throw new RayMcpError(
         'invalid_input',
@@ -100,7 +101,7 @@ export class EksClient {
       principal: caller.arn,
       account: caller.account,
       region,
-      profile: method === 'profile' ? profile ?? 'default' : undefined,
+      profile: method === 'profile' ? (profile ?? 'default') : undefined,
     });
   }
 
@@ -136,7 +137,9 @@ export class EksClient {
     const client = await this.eks(region);
     const names: string[] = [];
     try {
-      for await (const page of paginateListClusters({ client, pageSize: 100 }, {}, { abortSignal: signal } as never)) {
+      for await (const page of paginateListClusters({ client, pageSize: 100 }, {}, {
+        abortSignal: signal,
+      } as never)) {
         names.push(...(page.clusters ?? []));
         if (names.length >= MAX_LISTED) break;
       }
@@ -151,8 +154,15 @@ export class EksClient {
     const client = await this.eks(region);
     const what = `reading cluster ${name} in ${region}`;
     try {
-      const { cluster } = await client.send(new sdk.DescribeClusterCommand({ name }), { abortSignal: signal });
-      if (!cluster) throw new RayMcpError('not_found', `No EKS cluster ${name} in ${region}.`, 'Check the name and region.');
+      const { cluster } = await client.send(new sdk.DescribeClusterCommand({ name }), {
+        abortSignal: signal,
+      });
+      if (!cluster)
+        throw new RayMcpError(
+          'not_found',
+          `No EKS cluster ${name} in ${region}.`,
+          'Check the name and region.',
+        );
       const groups: string[] = [];
       for await (const page of sdk.paginateListNodegroups({ client, pageSize: 50 }, { clusterName: name })) {
         groups.push(...(page.nodegroups ?? []));
@@ -160,9 +170,12 @@ export class EksClient {
       }
       const nodegroups = await Promise.all(
         groups.slice(0, 20).map(async (g) => {
-          const res = await client.send(new sdk.DescribeNodegroupCommand({ clusterName: name, nodegroupName: g }), {
-            abortSignal: signal,
-          });
+          const res = await client.send(
+            new sdk.DescribeNodegroupCommand({ clusterName: name, nodegroupName: g }),
+            {
+              abortSignal: signal,
+            },
+          );
           return res.nodegroup;
         }),
       );
@@ -242,7 +255,11 @@ export class EksClient {
     }
   }
 
-  async createNodegroup(region: string, req: EksRequests['nodegroups'][number], signal?: AbortSignal): Promise<void> {
+  async createNodegroup(
+    region: string,
+    req: EksRequests['nodegroups'][number],
+    signal?: AbortSignal,
+  ): Promise<void> {
     const { CreateNodegroupCommand } = await import('@aws-sdk/client-eks');
     const client = await this.eks(region);
     try {
@@ -327,12 +344,24 @@ export function eksError(err: unknown, what: string): Error {
     );
   }
   if (name === 'ResourceNotFoundException' || name === 'NotFoundException') {
-    return new RayMcpError('not_found', `Not found while ${what}: ${message}`, 'Check the cluster name and region (list_kubernetes_clusters lists them).');
+    return new RayMcpError(
+      'not_found',
+      `Not found while ${what}: ${message}`,
+      'Check the cluster name and region (list_kubernetes_clusters lists them).',
+    );
   }
   if (name === 'ResourceInUseException') {
-    return new RayMcpError('conflict', `In use while ${what}: ${message}`, 'Pick another name, or wait for the operation under way.');
+    return new RayMcpError(
+      'conflict',
+      `In use while ${what}: ${message}`,
+      'Pick another name, or wait for the operation under way.',
+    );
   }
-  if (name === 'ResourceLimitExceededException' || name === 'ServiceQuotaExceededException' || /quota|limit exceeded/i.test(message)) {
+  if (
+    name === 'ResourceLimitExceededException' ||
+    name === 'ServiceQuotaExceededException' ||
+    /quota|limit exceeded/i.test(message)
+  ) {
     return new RayMcpError(
       'unavailable',
       `Quota exceeded while ${what}: ${message}`,
@@ -342,8 +371,21 @@ export function eksError(err: unknown, what: string): Error {
   if (name === 'ThrottlingException' || name === 'TooManyRequestsException') {
     return new RayMcpError('unavailable', `AWS throttled the request while ${what}.`, 'Retry in a minute.');
   }
-  if (['InvalidParameterException', 'InvalidRequestException', 'BadRequestException', 'UnsupportedAvailabilityZoneException', 'ValidationError', 'ValidationException'].includes(name)) {
-    return new RayMcpError('invalid_input', `EKS refused the request while ${what}: ${message}`, 'Fix the argument it names and retry.');
+  if (
+    [
+      'InvalidParameterException',
+      'InvalidRequestException',
+      'BadRequestException',
+      'UnsupportedAvailabilityZoneException',
+      'ValidationError',
+      'ValidationException',
+    ].includes(name)
+  ) {
+    return new RayMcpError(
+      'invalid_input',
+      `EKS refused the request while ${what}: ${message}`,
+      'Fix the argument it names and retry.',
+    );
   }
   const code = (err as { code?: string }).code;
   if (code === 'ENOTFOUND' || /Deserialization error|Unexpected token '<'/.test(message)) {
@@ -354,7 +396,8 @@ export function eksError(err: unknown, what: string): Error {
       'Use a region where EKS runs, e.g. us-east-1 or eu-west-1 (`aws ec2 describe-regions` lists them).',
     );
   }
-  if (name === 'AbortError') return new RayMcpError('timeout', `Cancelled while ${what}.`, 'Send the request again.');
+  if (name === 'AbortError')
+    return new RayMcpError('timeout', `Cancelled while ${what}.`, 'Send the request again.');
   return new RayMcpError(
     'unavailable',
     `AWS failed while ${what} (${name}): ${message}`,

@@ -10,16 +10,17 @@ import type { protos, v1 } from '@google-cloud/container';
 import type { AuthClient, GoogleAuth } from 'google-auth-library';
 import type { CloudSettings, Config } from '../config.js';
 import {
+  CloudAuthError,
   type CloudClusterInfo,
   type CloudClusterSummary,
   type CloudIdentity,
-  CloudAuthError,
   MANAGED_BY_KEY,
   MANAGED_BY_VALUE,
   type NodePool,
 } from '../domain/cloud.js';
 import { gkeBuiltInGpus } from '../domain/cloud-create.js';
 import { RayMcpError } from '../domain/errors.js';
+import { gcloudConfigProject } from './cloud-detect.js';
 
 type Cluster = protos.google.container.v1.ICluster;
 type Operation = protos.google.container.v1.IOperation;
@@ -46,8 +47,24 @@ export interface GkeOperationState {
   error?: string;
 }
 
-const CLUSTER_STATUS = ['STATUS_UNSPECIFIED', 'PROVISIONING', 'RUNNING', 'RECONCILING', 'STOPPING', 'ERROR', 'DEGRADED'];
-const POOL_STATUS = ['STATUS_UNSPECIFIED', 'PROVISIONING', 'RUNNING', 'RUNNING_WITH_ERROR', 'RECONCILING', 'STOPPING', 'ERROR'];
+const CLUSTER_STATUS = [
+  'STATUS_UNSPECIFIED',
+  'PROVISIONING',
+  'RUNNING',
+  'RECONCILING',
+  'STOPPING',
+  'ERROR',
+  'DEGRADED',
+];
+const POOL_STATUS = [
+  'STATUS_UNSPECIFIED',
+  'PROVISIONING',
+  'RUNNING',
+  'RUNNING_WITH_ERROR',
+  'RECONCILING',
+  'STOPPING',
+  'ERROR',
+];
 const OPERATION_STATUS = ['STATUS_UNSPECIFIED', 'PENDING', 'RUNNING', 'DONE', 'ABORTING'];
 /** The REST API may send enums as names or numbers. */
 const enumName = (table: string[], v: unknown) =>
@@ -67,7 +84,10 @@ export class GkeClient {
     signal?: AbortSignal,
   ): Promise<GkeClient> {
     const { cloud, gcp } = config;
-    const [{ v1 }, gal] = await Promise.all([import('@google-cloud/container'), import('google-auth-library')]);
+    const [{ v1 }, gal] = await Promise.all([
+      import('@google-cloud/container'),
+      import('google-auth-library'),
+    ]);
     let authClient: AuthClient;
     let token: () => Promise<string>;
     let identity: CloudIdentity;
@@ -85,7 +105,8 @@ export class GkeClient {
       const adcFile = join(gcp.gcloudConfigDir, 'application_default_credentials.json');
       const facts = await readCredentialFacts(file ?? adcFile, Boolean(file));
       if (!facts && !(await gceMetadataAvailable(cloud, signal))) throw noGcpCredentials();
-      const project = req.projectId ?? gcp.project ?? facts?.project;
+      const project =
+        req.projectId ?? gcp.project ?? facts?.project ?? (await gcloudConfigProject(gcp.gcloudConfigDir));
       if (!project) throw noProject();
       const auth: GoogleAuth = new gal.GoogleAuth({
         scopes: SCOPES,
@@ -134,7 +155,11 @@ export class GkeClient {
     await this.api.close().catch(() => {});
   }
 
-  async listClusters(project: string, location: string, signal?: AbortSignal): Promise<CloudClusterSummary[]> {
+  async listClusters(
+    project: string,
+    location: string,
+    signal?: AbortSignal,
+  ): Promise<CloudClusterSummary[]> {
     const [res] = await this.call(
       () => this.api.listClusters({ parent: `projects/${project}/locations/${location}` }, opts()),
       `listing clusters in ${project}/${location}`,
@@ -143,9 +168,15 @@ export class GkeClient {
     return (res.clusters ?? []).map((c) => summaryOf(c, project));
   }
 
-  async getCluster(project: string, location: string, name: string, signal?: AbortSignal): Promise<GkeClusterDetail> {
+  async getCluster(
+    project: string,
+    location: string,
+    name: string,
+    signal?: AbortSignal,
+  ): Promise<GkeClusterDetail> {
     const [c] = await this.call(
-      () => this.api.getCluster({ name: `projects/${project}/locations/${location}/clusters/${name}` }, opts()),
+      () =>
+        this.api.getCluster({ name: `projects/${project}/locations/${location}/clusters/${name}` }, opts()),
       `reading cluster ${name} in ${project}/${location}`,
       signal,
     );
@@ -166,9 +197,15 @@ export class GkeClient {
     return op.name;
   }
 
-  async getOperation(project: string, location: string, id: string, signal?: AbortSignal): Promise<GkeOperationState> {
+  async getOperation(
+    project: string,
+    location: string,
+    id: string,
+    signal?: AbortSignal,
+  ): Promise<GkeOperationState> {
     const [op] = await this.call(
-      () => this.api.getOperation({ name: `projects/${project}/locations/${location}/operations/${id}` }, opts()),
+      () =>
+        this.api.getOperation({ name: `projects/${project}/locations/${location}/operations/${id}` }, opts()),
       `reading operation ${id}`,
       signal,
     );
@@ -250,7 +287,10 @@ function operationState(op: Operation): GkeOperationState {
   return {
     done: status === 'DONE',
     status,
-    detail: `GKE operation ${op.operationType ?? ''} ${status}${metrics ? ` (${metrics})` : ''}`.replace(/\s+/g, ' '),
+    detail: `GKE operation ${op.operationType ?? ''} ${status}${metrics ? ` (${metrics})` : ''}`.replace(
+      /\s+/g,
+      ' ',
+    ),
     error: error || undefined,
   };
 }
@@ -287,7 +327,9 @@ async function readCredentialFacts(file: string, required: boolean): Promise<Cre
   }
   const str = (k: string) => (typeof json[k] === 'string' ? (json[k] as string) : undefined);
   const type = str('type') ?? 'unknown';
-  if (!['service_account', 'authorized_user', 'external_account', 'impersonated_service_account'].includes(type)) {
+  if (
+    !['service_account', 'authorized_user', 'external_account', 'impersonated_service_account'].includes(type)
+  ) {
     throw new RayMcpError(
       'invalid_input',
       `${file} is not a Google credentials file (type ${type}).`,
@@ -323,7 +365,7 @@ function noProject(): RayMcpError {
   return new RayMcpError(
     'invalid_input',
     'No GCP project given and none found in the credentials or environment.',
-    'Pass project_id, or set GOOGLE_CLOUD_PROJECT.',
+    'Pass project_id, set GOOGLE_CLOUD_PROJECT, or run `gcloud config set project <id>`.',
   );
 }
 
@@ -335,7 +377,12 @@ function noGcpCredentials(): RayMcpError {
   );
 }
 
-async function withTimeout<T>(p: Promise<T>, ms: number, signal: AbortSignal | undefined, what: string): Promise<T> {
+async function withTimeout<T>(
+  p: Promise<T>,
+  ms: number,
+  signal: AbortSignal | undefined,
+  what: string,
+): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   let onAbort: (() => void) | undefined;
   try {
@@ -343,10 +390,14 @@ async function withTimeout<T>(p: Promise<T>, ms: number, signal: AbortSignal | u
       p,
       new Promise<never>((_, reject) => {
         timer = setTimeout(
-          () => reject(new RayMcpError('timeout', `GKE did not answer ${what} within ${ms / 1000} s.`, 'Retry later.')),
+          () =>
+            reject(
+              new RayMcpError('timeout', `GKE did not answer ${what} within ${ms / 1000} s.`, 'Retry later.'),
+            ),
           ms,
         );
-        onAbort = () => reject(new RayMcpError('timeout', `Cancelled while ${what}.`, 'Send the request again.'));
+        onAbort = () =>
+          reject(new RayMcpError('timeout', `Cancelled while ${what}.`, 'Send the request again.'));
         signal?.addEventListener('abort', onAbort, { once: true });
       }),
     ]);
@@ -362,7 +413,9 @@ export function gkeError(err: unknown, what: string): Error {
   const e = err as { code?: unknown; status?: unknown; message?: string; response?: { data?: unknown } };
   let message = e.message ?? String(err);
   let status = typeof e.status === 'string' ? e.status : undefined;
-  const data = (e.response?.data ?? safeJson(message)) as { error?: { message?: string; status?: string } } | undefined;
+  const data = (e.response?.data ?? safeJson(message)) as
+    | { error?: { message?: string; status?: string } }
+    | undefined;
   if (data?.error?.message) {
     message = data.error.message;
     status = data.error.status ?? status;
@@ -385,8 +438,14 @@ export function gkeError(err: unknown, what: string): Error {
         'have roles/container.clusterViewer to read, or roles/container.admin to create (see docs/CLOUD.md).',
     );
   }
-  if (is(404, 5, 'NOT_FOUND')) return new RayMcpError('not_found', `Not found while ${what}: ${message}`, 'Check the name, project and location (list_kubernetes_clusters lists them; location "-" means all).');
-  if (is(409, 6, 'ALREADY_EXISTS')) return new RayMcpError('conflict', `Already exists while ${what}: ${message}`, 'Pick another name.');
+  if (is(404, 5, 'NOT_FOUND'))
+    return new RayMcpError(
+      'not_found',
+      `Not found while ${what}: ${message}`,
+      'Check the name, project and location (list_kubernetes_clusters lists them; location "-" means all).',
+    );
+  if (is(409, 6, 'ALREADY_EXISTS'))
+    return new RayMcpError('conflict', `Already exists while ${what}: ${message}`, 'Pick another name.');
   if (is(429, 8, 'RESOURCE_EXHAUSTED') || /quota/i.test(message)) {
     return new RayMcpError(
       'unavailable',
@@ -395,7 +454,11 @@ export function gkeError(err: unknown, what: string): Error {
     );
   }
   if (is(400, 3, 'INVALID_ARGUMENT') || is(400, 9, 'FAILED_PRECONDITION')) {
-    return new RayMcpError('invalid_input', `GKE refused the request while ${what}: ${message}`, 'Fix the argument it names and retry.');
+    return new RayMcpError(
+      'invalid_input',
+      `GKE refused the request while ${what}: ${message}`,
+      'Fix the argument it names and retry.',
+    );
   }
   return new RayMcpError(
     'unavailable',

@@ -8,7 +8,12 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Dispatcher } from 'undici';
 import { RayMcpError } from '../domain/errors.js';
-import type { CloudKubeTarget, KubeTarget, KubeTokenSource } from '../domain/kube.js';
+import {
+  type CloudKubeTarget,
+  connectionIdOf,
+  type KubeTarget,
+  type KubeTokenSource,
+} from '../domain/kube.js';
 
 export interface KubeStatus {
   kind?: string;
@@ -121,7 +126,8 @@ export class KubeClient {
     if (target.kind === 'cloud') {
       if (!deps.tokens) throw new Error('no token source for cloud clusters');
       const kc = new KubeConfig();
-      const name = `${target.provider}-${target.cluster}`;
+      // Named by the connection id, so results name it as kubernetes_context takes it back.
+      const name = connectionIdOf(target);
       kc.loadFromOptions({
         clusters: [{ name, server: target.server, caData: target.caData, skipTLSVerify: false }],
         users: [{ name }],

@@ -6,9 +6,9 @@
 import { z } from 'zod';
 import {
   AwsRegionSchema,
-  type ClusterCreateSpec,
   CloudClusterNameSchema,
   type CloudProvider,
+  type ClusterCreateSpec,
   GkeLocationSchema,
   GkeProjectSchema,
   MANAGED_BY_KEY,
@@ -30,8 +30,13 @@ export const NodePoolInputSchema = z
       .regex(/^[a-z][a-z0-9-]{0,38}[a-z0-9]$/, 'pool names are 2-40 lowercase letters, digits and dashes'),
     machine_type: z
       .string()
-      .regex(/^[a-z0-9][a-z0-9.-]{1,60}$/, 'a machine type looks like e2-standard-8 (GKE) or m5.2xlarge (EKS)')
-      .describe('GKE machine type (e2-standard-8, g2-standard-8) or EKS instance type (m5.2xlarge, g5.xlarge)'),
+      .regex(
+        /^[a-z0-9][a-z0-9.-]{1,60}$/,
+        'a machine type looks like e2-standard-8 (GKE) or m5.2xlarge (EKS)',
+      )
+      .describe(
+        'GKE machine type (e2-standard-8, g2-standard-8) or EKS instance type (m5.2xlarge, g5.xlarge)',
+      ),
     node_count: z.number().int().min(0).max(MAX_TOTAL_NODES).describe('Nodes to start with'),
     min_nodes: z.number().int().min(0).max(1000).optional().describe('Autoscaling minimum'),
     max_nodes: z.number().int().min(1).max(1000).optional().describe('Autoscaling maximum'),
@@ -48,7 +53,9 @@ export const NodePoolInputSchema = z
 
 export const ClusterSpecInputSchema = z
   .object({
-    name: CloudClusterNameSchema.describe('Cluster name; creating the same name again returns the existing one'),
+    name: CloudClusterNameSchema.describe(
+      'Cluster name; creating the same name again returns the existing one',
+    ),
     project_id: GkeProjectSchema.optional().describe('GKE project (default: the authenticated one)'),
     zone: z.string().optional().describe('GKE zone, e.g. us-central1-a (a zonal cluster)'),
     region: z.string().optional().describe('GKE region (a regional cluster) or EKS region'),
@@ -75,7 +82,9 @@ export const ClusterSpecInputSchema = z
       .string()
       .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/, 'node_role_arn must be an IAM role ARN')
       .optional()
-      .describe('EKS: the node IAM role (AmazonEKSWorkerNodePolicy, AmazonEC2ContainerRegistryReadOnly, AmazonEKS_CNI_Policy)'),
+      .describe(
+        'EKS: the node IAM role (AmazonEKSWorkerNodePolicy, AmazonEC2ContainerRegistryReadOnly, AmazonEKS_CNI_Policy)',
+      ),
     subnet_ids: z
       .array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, 'subnet ids look like subnet-0abc12345def67890'))
       .min(2, 'EKS needs subnets in at least two availability zones')
@@ -105,7 +114,8 @@ export function toCreateSpec(
   input: ClusterSpecInput,
   defaults: { project?: string; region?: string },
 ): ClusterCreateSpec {
-  const location = input.location ?? input.zone ?? input.region ?? (provider === 'eks' ? defaults.region : undefined);
+  const location =
+    input.location ?? input.zone ?? input.region ?? (provider === 'eks' ? defaults.region : undefined);
   if (!location) {
     throw bad(
       `No ${provider === 'gke' ? 'zone or region' : 'region'} for cluster ${input.name}.`,
@@ -114,11 +124,14 @@ export function toCreateSpec(
         : 'Pass cluster_spec.region (e.g. us-east-1), or authenticate with a region.',
     );
   }
-  const where = provider === 'gke' ? GkeLocationSchema.safeParse(location) : AwsRegionSchema.safeParse(location);
+  const where =
+    provider === 'gke' ? GkeLocationSchema.safeParse(location) : AwsRegionSchema.safeParse(location);
   if (!where.success || location === '-') {
     throw bad(
       `${location} is not a ${provider === 'gke' ? 'GCP zone or region' : 'AWS region'}.`,
-      provider === 'gke' ? 'Use a zone like us-central1-a or a region like us-central1.' : 'Use a region like us-east-1.',
+      provider === 'gke'
+        ? 'Use a zone like us-central1-a or a region like us-central1.'
+        : 'Use a region like us-east-1.',
     );
   }
   const project = provider === 'gke' ? (input.project_id ?? defaults.project) : undefined;
@@ -185,7 +198,10 @@ export function toCreateSpec(
       security_group_ids: input.security_group_ids,
     };
   } else if (input.role_arn || input.node_role_arn || input.subnet_ids || input.security_group_ids) {
-    throw bad('role_arn, node_role_arn, subnet_ids and security_group_ids are for EKS only.', 'Drop them for GKE.');
+    throw bad(
+      'role_arn, node_role_arn, subnet_ids and security_group_ids are for EKS only.',
+      'Drop them for GKE.',
+    );
   }
   return {
     provider,
@@ -211,12 +227,21 @@ function checkPool(provider: CloudProvider, p: NodePoolSpec): void {
   }
   if (provider === 'gke') {
     if (p.machine_type.includes('.'))
-      throw bad(`${p.machine_type} is an AWS instance type, not a GKE machine type.`, 'Use e.g. e2-standard-8.');
+      throw bad(
+        `${p.machine_type} is an AWS instance type, not a GKE machine type.`,
+        'Use e.g. e2-standard-8.',
+      );
     if ((p.gpu_type === undefined) !== (p.gpu_count === undefined))
-      throw bad(`Pool ${p.name}: gpu_type and gpu_count go together.`, 'Pass both (e.g. nvidia-tesla-t4 and 1), or neither.');
+      throw bad(
+        `Pool ${p.name}: gpu_type and gpu_count go together.`,
+        'Pass both (e.g. nvidia-tesla-t4 and 1), or neither.',
+      );
   } else {
     if (!p.machine_type.includes('.'))
-      throw bad(`${p.machine_type} is not an EC2 instance type.`, 'Use e.g. m5.xlarge, or g5.xlarge for a GPU.');
+      throw bad(
+        `${p.machine_type} is not an EC2 instance type.`,
+        'Use e.g. m5.xlarge, or g5.xlarge for a GPU.',
+      );
     const gpu = ec2Gpus(p.machine_type);
     if ((p.gpu_type || p.gpu_count) && !gpu)
       throw bad(
@@ -233,10 +258,49 @@ function checkPool(provider: CloudProvider, p: NodePoolSpec): void {
 
 /** GPUs of EC2 instance types ray-mcp knows (type per family, count per size). */
 const EC2_GPU_FAMILIES: Record<string, { type: string; counts: Record<string, number> }> = {
-  g4dn: { type: 'nvidia-t4', counts: { xlarge: 1, '2xlarge': 1, '4xlarge': 1, '8xlarge': 1, '16xlarge': 1, '12xlarge': 4, metal: 8 } },
-  g5: { type: 'nvidia-a10g', counts: { xlarge: 1, '2xlarge': 1, '4xlarge': 1, '8xlarge': 1, '16xlarge': 1, '12xlarge': 4, '24xlarge': 4, '48xlarge': 8 } },
-  g6: { type: 'nvidia-l4', counts: { xlarge: 1, '2xlarge': 1, '4xlarge': 1, '8xlarge': 1, '16xlarge': 1, '12xlarge': 4, '24xlarge': 4, '48xlarge': 8 } },
-  g6e: { type: 'nvidia-l40s', counts: { xlarge: 1, '2xlarge': 1, '4xlarge': 1, '8xlarge': 1, '16xlarge': 1, '12xlarge': 4, '24xlarge': 4, '48xlarge': 8 } },
+  g4dn: {
+    type: 'nvidia-t4',
+    counts: { xlarge: 1, '2xlarge': 1, '4xlarge': 1, '8xlarge': 1, '16xlarge': 1, '12xlarge': 4, metal: 8 },
+  },
+  g5: {
+    type: 'nvidia-a10g',
+    counts: {
+      xlarge: 1,
+      '2xlarge': 1,
+      '4xlarge': 1,
+      '8xlarge': 1,
+      '16xlarge': 1,
+      '12xlarge': 4,
+      '24xlarge': 4,
+      '48xlarge': 8,
+    },
+  },
+  g6: {
+    type: 'nvidia-l4',
+    counts: {
+      xlarge: 1,
+      '2xlarge': 1,
+      '4xlarge': 1,
+      '8xlarge': 1,
+      '16xlarge': 1,
+      '12xlarge': 4,
+      '24xlarge': 4,
+      '48xlarge': 8,
+    },
+  },
+  g6e: {
+    type: 'nvidia-l40s',
+    counts: {
+      xlarge: 1,
+      '2xlarge': 1,
+      '4xlarge': 1,
+      '8xlarge': 1,
+      '16xlarge': 1,
+      '12xlarge': 4,
+      '24xlarge': 4,
+      '48xlarge': 8,
+    },
+  },
   p3: { type: 'nvidia-v100', counts: { '2xlarge': 1, '8xlarge': 4, '16xlarge': 8 } },
   p4d: { type: 'nvidia-a100', counts: { '24xlarge': 8 } },
   p4de: { type: 'nvidia-a100-80gb', counts: { '24xlarge': 8 } },
@@ -253,7 +317,11 @@ export function ec2Gpus(instanceType: string): { type: string; count: number } |
 /** GKE machine families with GPUs built in (A2, A3, G2); others take accelerators. */
 export function gkeBuiltInGpus(machineType: string): { type: string; count: number } | undefined {
   const a2 = /^a2-(?:highgpu|megagpu|ultragpu)-(\d+)g$/.exec(machineType);
-  if (a2) return { type: machineType.includes('ultra') ? 'nvidia-a100-80gb' : 'nvidia-tesla-a100', count: Number(a2[1]) };
+  if (a2)
+    return {
+      type: machineType.includes('ultra') ? 'nvidia-a100-80gb' : 'nvidia-tesla-a100',
+      count: Number(a2[1]),
+    };
   const a3 = /^a3-(?:highgpu|megagpu|edgegpu)-(\d+)g$/.exec(machineType);
   if (a3) return { type: 'nvidia-h100-80gb', count: Number(a3[1]) };
   const g2 = /^g2-standard-(\d+)$/.exec(machineType);
@@ -264,7 +332,10 @@ export function gkeBuiltInGpus(machineType: string): { type: string; count: numb
   return undefined;
 }
 
-export function gpusOf(provider: CloudProvider, p: NodePoolSpec): { type: string; count: number } | undefined {
+export function gpusOf(
+  provider: CloudProvider,
+  p: NodePoolSpec,
+): { type: string; count: number } | undefined {
   if (provider === 'eks') return ec2Gpus(p.machine_type);
   if (p.gpu_type && p.gpu_count) return { type: p.gpu_type, count: p.gpu_count };
   return gkeBuiltInGpus(p.machine_type);
@@ -273,7 +344,10 @@ export function gpusOf(provider: CloudProvider, p: NodePoolSpec): { type: string
 const POOL_LABEL = 'ray-mcp.io/pool';
 
 /** The GKE createCluster request (REST v1 field names). */
-export function gkeCreateRequest(spec: ClusterCreateSpec): { parent: string; cluster: Record<string, unknown> } {
+export function gkeCreateRequest(spec: ClusterCreateSpec): {
+  parent: string;
+  cluster: Record<string, unknown>;
+} {
   return {
     parent: `projects/${spec.project}/locations/${spec.location}`,
     cluster: {
@@ -328,7 +402,10 @@ export interface EksRequests {
       endpointPublicAccess: boolean;
       endpointPrivateAccess: boolean;
     };
-    accessConfig: { authenticationMode: 'API_AND_CONFIG_MAP'; bootstrapClusterCreatorAdminPermissions: boolean };
+    accessConfig: {
+      authenticationMode: 'API_AND_CONFIG_MAP';
+      bootstrapClusterCreatorAdminPermissions: boolean;
+    };
     tags: Record<string, string>;
   };
   nodegroups: {
@@ -362,7 +439,10 @@ export function eksCreateRequests(spec: ClusterCreateSpec): EksRequests {
       },
       // The creator (these credentials) gets cluster-admin through an access entry, so
       // connect_kubernetes_cluster works right after creation.
-      accessConfig: { authenticationMode: 'API_AND_CONFIG_MAP', bootstrapClusterCreatorAdminPermissions: true },
+      accessConfig: {
+        authenticationMode: 'API_AND_CONFIG_MAP',
+        bootstrapClusterCreatorAdminPermissions: true,
+      },
       tags: spec.labels,
     },
     nodegroups: spec.node_pools.map((p) => {
@@ -373,7 +453,11 @@ export function eksCreateRequests(spec: ClusterCreateSpec): EksRequests {
         nodeRole: eks.node_role_arn,
         subnets: eks.subnet_ids,
         instanceTypes: [p.machine_type],
-        scalingConfig: { minSize: p.min_nodes ?? Math.min(p.node_count, max), maxSize: max, desiredSize: p.node_count },
+        scalingConfig: {
+          minSize: p.min_nodes ?? Math.min(p.node_count, max),
+          maxSize: max,
+          desiredSize: p.node_count,
+        },
         ...(p.disk_size_gb && { diskSize: p.disk_size_gb }),
         amiType: ec2Gpus(p.machine_type) ? 'AL2023_x86_64_NVIDIA' : 'AL2023_x86_64_STANDARD',
         capacityType: p.spot ? 'SPOT' : 'ON_DEMAND',

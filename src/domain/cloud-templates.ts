@@ -59,7 +59,11 @@ export function cloudTemplate(provider: TemplateProvider, type: TemplateType): C
         'Replace project_id; keep dry_run: true to see the exact request, then set it to false to create.',
         'A zonal cluster (zone) costs less than a regional one (region) and the GKE free tier credit covers one.',
         `Control plane about $${CONTROL_PLANE_HOURLY}/h; e2-standard-8 about $0.27/h per node${gpu ? '; a T4 node about $0.73/h (scales from 0, so it costs nothing until a Ray GPU worker needs it)' : ''}.`,
-        ...(gpu ? ['GPU quota (NVIDIA_T4_GPUS) must be above 0 in the region, or the creation fails with a quota error.'] : []),
+        ...(gpu
+          ? [
+              'GPU quota (NVIDIA_T4_GPUS) must be above 0 in the region, or the creation fails with a quota error.',
+            ]
+          : []),
       ],
       permissions: [
         'roles/container.admin (or roles/container.clusterAdmin) on the project',
@@ -87,7 +91,9 @@ export function cloudTemplate(provider: TemplateProvider, type: TemplateType): C
           subnet_ids: ['subnet-0a1b2c3d4e5f60001', 'subnet-0a1b2c3d4e5f60002'],
           node_pools: [
             { name: 'cpu', machine_type: 'm5.2xlarge', node_count: 1, min_nodes: 1, max_nodes: 3 },
-            ...(gpu ? [{ name: 'gpu-a10g', machine_type: 'g5.xlarge', node_count: 0, min_nodes: 0, max_nodes: 2 }] : []),
+            ...(gpu
+              ? [{ name: 'gpu-a10g', machine_type: 'g5.xlarge', node_count: 0, min_nodes: 0, max_nodes: 2 }]
+              : []),
           ],
           labels: { team: 'ml' },
         },
@@ -119,7 +125,14 @@ export function cloudTemplate(provider: TemplateProvider, type: TemplateType): C
       namespace: 'default',
       head_node_spec: { num_cpus: 2, memory: '8Gi' },
       worker_node_specs: [
-        { group_name: 'cpu-workers', replicas: 1, min_replicas: 0, max_replicas: 3, num_cpus: 4, memory: '16Gi' },
+        {
+          group_name: 'cpu-workers',
+          replicas: 1,
+          min_replicas: 0,
+          max_replicas: 3,
+          num_cpus: 4,
+          memory: '16Gi',
+        },
         ...(gpu
           ? [
               {
@@ -140,9 +153,17 @@ export function cloudTemplate(provider: TemplateProvider, type: TemplateType): C
       'Connect first (connect_kubernetes_cluster); the cluster runs in the current Kubernetes connection.',
       'Each pod needs a node with room for its requests: 8Gi/16Gi fit e2-standard-8 and m5.2xlarge nodes.',
       'service_type ClusterIP keeps the dashboard private (no cloud load balancer, nothing billed); ray-mcp reaches it through the API server.',
-      ...(gpu ? ['GPU workers need a GPU node pool (the GKE/EKS templates with template_type gpu) and the NVIDIA device plugin (GKE installs it).'] : []),
+      ...(gpu
+        ? [
+            'GPU workers need a GPU node pool (the GKE/EKS templates with template_type gpu) and the NVIDIA device plugin (GKE installs it).',
+          ]
+        : []),
     ],
-    permissions: ['Kubernetes RBAC: create/get/list/watch/delete rayclusters.ray.io in the namespace; get/list pods and services'],
-    setup: ['KubeRay operator installed in the cluster (helm install kuberay-operator kuberay/kuberay-operator)'],
+    permissions: [
+      'Kubernetes RBAC: create/get/list/watch/delete rayclusters.ray.io in the namespace; get/list pods and services',
+    ],
+    setup: [
+      'KubeRay operator installed in the cluster (helm install kuberay-operator kuberay/kuberay-operator)',
+    ],
   };
 }

@@ -42,7 +42,9 @@ export const CloudClusterNameSchema = z
   );
 
 export const GpuSchema = z.object({
-  type: z.string().describe('Accelerator type, e.g. nvidia-tesla-t4 (GKE) or the GPU of an instance type (EKS)'),
+  type: z
+    .string()
+    .describe('Accelerator type, e.g. nvidia-tesla-t4 (GKE) or the GPU of an instance type (EKS)'),
   count: z.number().int().describe('GPUs per node'),
 });
 
@@ -153,7 +155,9 @@ export interface ClusterCreateSpec {
 
 /** Credentials as the cloud actor keeps them: kinds and names, never secrets. */
 export const CloudIdentitySchema = z.object({
-  method: z.string().describe('How ray-mcp authenticated, e.g. service_account_file, application_default, profile'),
+  method: z
+    .string()
+    .describe('How ray-mcp authenticated, e.g. service_account_file, application_default, profile'),
   principal: z.string().optional().describe('Service account email or AWS ARN (no secret)'),
   project: z.string().optional(),
   region: z.string().optional(),

@@ -98,7 +98,10 @@ export const NodeViewSchema = z.object({
   resources_available: z.record(z.string(), z.number()).optional(),
   exit: z.string().optional().describe('How the node process ended, if it did'),
   pod_phase: z.string().optional().describe('KubeRay: the pod phase'),
-  reason: z.string().optional().describe('KubeRay: why the pod is not ready (Unschedulable, ImagePullBackOff, ...)'),
+  reason: z
+    .string()
+    .optional()
+    .describe('KubeRay: why the pod is not ready (Unschedulable, ImagePullBackOff, ...)'),
 });
 export type NodeView = z.infer<typeof NodeViewSchema>;
 
@@ -106,7 +109,9 @@ export const ClusterViewSchema = z.object({
   cluster_id: z.string(),
   kind: z.enum(CLUSTER_KINDS),
   status: z.enum(CLUSTER_STATUSES),
-  owned: z.boolean().describe('Created by this server (stop ends it) or not (stop only disconnects, unless asked)'),
+  owned: z
+    .boolean()
+    .describe('Created by this server (stop ends it) or not (stop only disconnects, unless asked)'),
   dashboard_url: z.string().optional(),
   gcs_address: z.string().optional(),
   client_address: z.string().optional().describe('Ray Client address (ray://...)'),
@@ -140,7 +145,12 @@ export const ClusterViewSchema = z.object({
         }),
       ),
       conditions: z.array(
-        z.object({ type: z.string(), status: z.string(), reason: z.string().optional(), message: z.string().optional() }),
+        z.object({
+          type: z.string(),
+          status: z.string(),
+          reason: z.string().optional(),
+          message: z.string().optional(),
+        }),
       ),
     })
     .optional()

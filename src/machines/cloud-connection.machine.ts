@@ -13,13 +13,13 @@
  */
 import { type ActorRefFrom, assign, enqueueActions, fromEventObservable, fromPromise, setup } from 'xstate';
 import type {
-  CloudDetection,
-  ClusterCreateSpec,
   CloudClusterInfo,
   CloudClusterSummary,
+  CloudDetection,
   CloudIdentity,
   CloudOperation,
   CloudProvider,
+  ClusterCreateSpec,
   CredentialProblem,
 } from '../domain/cloud.js';
 import { credentialProblemOf } from '../domain/cloud.js';

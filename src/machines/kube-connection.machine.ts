@@ -393,7 +393,8 @@ export const kubeConnectionMachine = setup({
                 fix: 'Use a namespace these credentials may read, or ask for list/watch rights on ray.io resources there.',
               }),
             );
-          if (refused.length) enqueue.assign({ syncWaiting: context.syncWaiting.filter((w) => w.key !== key) });
+          if (refused.length)
+            enqueue.assign({ syncWaiting: context.syncWaiting.filter((w) => w.key !== key) });
         }
       }
     }),

@@ -60,9 +60,11 @@ export const rayJobMachine = setup({
     emitted: {} as Answer,
   },
   actors: {
-    applyRayJob: fromPromise<RayJobSummary, { connectionId: string; manifest: Record<string, unknown> }>(async () => {
-      throw new Error('provided by src/actors/rayjob.actor.ts');
-    }),
+    applyRayJob: fromPromise<RayJobSummary, { connectionId: string; manifest: Record<string, unknown> }>(
+      async () => {
+        throw new Error('provided by src/actors/rayjob.actor.ts');
+      },
+    ),
     cancelRayJob: fromPromise<
       void,
       { connectionId: string; server?: string; summary: RayJobSummary; mode: RayJobCancelMode }
@@ -79,7 +81,8 @@ export const rayJobMachine = setup({
       summary: ({ context, event }) => (event.type === 'k8s.rayJob' ? event.summary : context.summary),
     }),
     wait: assign({
-      waiting: ({ context, event }) => ('requestId' in event ? [...context.waiting, event.requestId] : context.waiting),
+      waiting: ({ context, event }) =>
+        'requestId' in event ? [...context.waiting, event.requestId] : context.waiting,
     }),
     answerNow: enqueueActions(({ event, enqueue }) => {
       if ('requestId' in event) enqueue.emit(answerOk(event.requestId));
@@ -93,7 +96,8 @@ export const rayJobMachine = setup({
       enqueue.assign({ endWaiting: [] });
     }),
     answerWaiting: enqueueActions(({ context, enqueue }) => {
-      for (const id of context.waiting) enqueue.emit(context.error ? answerError(id, context.error) : answerOk(id));
+      for (const id of context.waiting)
+        enqueue.emit(context.error ? answerError(id, context.error) : answerOk(id));
       enqueue.assign({ waiting: [] });
     }),
   },
@@ -117,7 +121,10 @@ export const rayJobMachine = setup({
         input: ({ context }) => ({ connectionId: context.connectionId, manifest: context.manifest! }),
         onDone: {
           target: 'watching',
-          actions: [assign({ summary: ({ context, event }) => context.summary ?? event.output }), 'answerWaiting'],
+          actions: [
+            assign({ summary: ({ context, event }) => context.summary ?? event.output }),
+            'answerWaiting',
+          ],
         },
         onError: {
           target: 'failed',
@@ -134,7 +141,9 @@ export const rayJobMachine = setup({
         },
         'k8s.rayJobGone': {
           target: 'gone',
-          actions: assign({ note: ({ context }) => `RayJob ${context.namespace}/${context.name} was deleted.` }),
+          actions: assign({
+            note: ({ context }) => `RayJob ${context.namespace}/${context.name} was deleted.`,
+          }),
         },
       },
     },
@@ -151,7 +160,11 @@ export const rayJobMachine = setup({
         onDone: { target: 'watching', actions: 'answerWaiting' },
         onError: {
           target: 'watching',
-          actions: [assign({ error: ({ event }) => toErrorInfo(event.error) }), 'answerWaiting', assign({ error: undefined })],
+          actions: [
+            assign({ error: ({ event }) => toErrorInfo(event.error) }),
+            'answerWaiting',
+            assign({ error: undefined }),
+          ],
         },
       },
     },
@@ -170,13 +183,19 @@ export const rayJobMachine = setup({
       }),
       on: {
         'rayjob.awaitSubmitted': {
-          actions: enqueueActions(({ context, event, enqueue }) => enqueue.emit(answerError(event.requestId, context.error!))),
+          actions: enqueueActions(({ context, event, enqueue }) =>
+            enqueue.emit(answerError(event.requestId, context.error!)),
+          ),
         },
         'rayjob.awaitEnd': {
-          actions: enqueueActions(({ context, event, enqueue }) => enqueue.emit(answerError(event.requestId, context.error!))),
+          actions: enqueueActions(({ context, event, enqueue }) =>
+            enqueue.emit(answerError(event.requestId, context.error!)),
+          ),
         },
         'rayjob.cancel': {
-          actions: enqueueActions(({ context, event, enqueue }) => enqueue.emit(answerError(event.requestId, context.error!))),
+          actions: enqueueActions(({ context, event, enqueue }) =>
+            enqueue.emit(answerError(event.requestId, context.error!)),
+          ),
         },
       },
     },

@@ -8,12 +8,12 @@ import { assign, enqueueActions, setup } from 'xstate';
 import type { LocalClusterSpec } from '../domain/cluster.js';
 import type { ClusterRecord } from '../domain/cluster-record.js';
 import { type Answer, answerError, answerOk } from '../domain/commands.js';
+import type { KubeTarget } from '../domain/kube.js';
+import type { KubeRayClusterSpec } from '../domain/kuberay.js';
 import type { PortRange } from '../domain/ports.js';
 import { cloudConnectionMachine, cloudSystemId } from './cloud-connection.machine.js';
 import { environmentMachine } from './environment.machine.js';
 import { externalClusterMachine } from './external-cluster.machine.js';
-import type { KubeTarget } from '../domain/kube.js';
-import type { KubeRayClusterSpec } from '../domain/kuberay.js';
 import { jobsMachine, jobsSystemId } from './jobs.machine.js';
 import { kubeConnectionMachine, kubeSystemId } from './kube-connection.machine.js';
 import { kuberayClusterMachine } from './kuberay-cluster.machine.js';
@@ -219,7 +219,10 @@ export const supervisorMachine = setup({
         });
         enqueue.assign({ connections: [...context.connections, event.id] });
       } else {
-        enqueue.sendTo(kubeSystemId(event.id), { type: 'kube.connect', requestId: `${event.requestId}:reconnect` });
+        enqueue.sendTo(kubeSystemId(event.id), {
+          type: 'kube.connect',
+          requestId: `${event.requestId}:reconnect`,
+        });
       }
       enqueue.emit(answerOk(event.requestId, { connectionId: event.id }));
     }),

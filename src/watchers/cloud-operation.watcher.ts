@@ -59,7 +59,14 @@ export function operationEvents(
         map((step): CloudFact => {
           polls++;
           if (step.done)
-            return { type: 'cloud.operationEnded', operationId: id, ok: step.ok ?? false, detail: step.detail, error: step.error, polls };
+            return {
+              type: 'cloud.operationEnded',
+              operationId: id,
+              ok: step.ok ?? false,
+              detail: step.detail,
+              error: step.error,
+              polls,
+            };
           if (Date.now() - started > maxMs)
             return {
               type: 'cloud.operationEnded',
@@ -73,8 +80,14 @@ export function operationEvents(
         }),
         catchError((err: unknown) => {
           polls++;
-          if (credentialProblemOf(err)) return of<CloudFact>({ type: 'cloud.credentialsRejected', error: toErrorInfo(err) });
-          return of<CloudFact>({ type: 'cloud.operationPollFailed', operationId: id, error: toErrorInfo(err).message, polls });
+          if (credentialProblemOf(err))
+            return of<CloudFact>({ type: 'cloud.credentialsRejected', error: toErrorInfo(err) });
+          return of<CloudFact>({
+            type: 'cloud.operationPollFailed',
+            operationId: id,
+            error: toErrorInfo(err).message,
+            polls,
+          });
         }),
       ),
     ),

@@ -26,7 +26,11 @@ const rcPath = `/apis/ray.io/v1/namespaces/${NAMESPACE}/rayclusters/${RAY_CLUSTE
 
 /** The pods of a RayCluster, read with the test bed's admin token (not through ray-mcp). */
 async function podsOf(ns: string, cluster: string): Promise<unknown[]> {
-  const r = await kubeRequest(bed, 'GET', `/api/v1/namespaces/${ns}/pods?labelSelector=ray.io/cluster%3D${cluster}`);
+  const r = await kubeRequest(
+    bed,
+    'GET',
+    `/api/v1/namespaces/${ns}/pods?labelSelector=ray.io/cluster%3D${cluster}`,
+  );
   return r.json.items;
 }
 
@@ -74,7 +78,10 @@ beforeAll(async () => {
 
   // No kubeconfig and no cloud credentials of the machine: the only way to the bed is through GKE.
   home = scratchDir('gke-conn');
-  writeFileSync(join(home, 'kubeconfig'), 'apiVersion: v1\nkind: Config\nclusters: []\nusers: []\ncontexts: []\n');
+  writeFileSync(
+    join(home, 'kubeconfig'),
+    'apiVersion: v1\nkind: Config\nclusters: []\nusers: []\ncontexts: []\n',
+  );
   server = await startStdioServer({
     env: {
       HOME: home,
@@ -135,7 +142,9 @@ describe('connect_kubernetes_cluster(provider="gke") to a real API server', () =
     });
     expect(r.kubeconfig_written).toBeUndefined();
     // The fake saw the token on its own calls (describe), and the kubeconfig was not touched.
-    expect(fake!.requests.some((q) => q.path.endsWith(`/clusters/${CLUSTER}`) && q.auth === `Bearer ${GKE_TOKEN}`)).toBe(true);
+    expect(
+      fake!.requests.some((q) => q.path.endsWith(`/clusters/${CLUSTER}`) && q.auth === `Bearer ${GKE_TOKEN}`),
+    ).toBe(true);
     expect(readFileSync(join(home, 'kubeconfig'), 'utf8')).not.toContain(CLUSTER);
   });
 
@@ -185,22 +194,20 @@ describe('connect_kubernetes_cluster(provider="gke") to a real API server', () =
       status: string;
       nodes: { node_type: string; alive: boolean }[];
       kubernetes: { context: string; namespace: string; name: string };
-    }>(
-      'init_ray_cluster',
-      {
-        cluster_type: 'kubernetes',
-        cluster_name: RAY_CLUSTER,
-        kubernetes_context: CONNECTION,
-        namespace: NAMESPACE,
-        head_node_spec: { num_cpus: 1, memory: '2Gi' },
-        worker_node_specs: [{ group_name: 'cpu', replicas: 1, num_cpus: 1, memory: '2Gi' }],
-        timeout_seconds: 120,
-      },
-    );
+    }>('init_ray_cluster', {
+      cluster_type: 'kubernetes',
+      cluster_name: RAY_CLUSTER,
+      kubernetes_context: CONNECTION,
+      namespace: NAMESPACE,
+      head_node_spec: { num_cpus: 1, memory: '2Gi' },
+      worker_node_specs: [{ group_name: 'cpu', replicas: 1, num_cpus: 1, memory: '2Gi' }],
+      timeout_seconds: 120,
+    });
     expect(view).toMatchObject({
       cluster_id: RAY_CLUSTER,
       status: 'running',
-      kubernetes: { namespace: NAMESPACE, name: RAY_CLUSTER },
+      // Results name the connection as kubernetes_context takes it back.
+      kubernetes: { namespace: NAMESPACE, name: RAY_CLUSTER, context: CONNECTION },
     });
     expect(view.nodes.filter((n) => n.alive)).toHaveLength(2);
     expect(await podsOf(NAMESPACE, RAY_CLUSTER)).toHaveLength(2);

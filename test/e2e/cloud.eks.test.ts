@@ -12,7 +12,14 @@ import { EKS_TOKEN_PREFIX } from '../../src/clients/eks-token.js';
 import { cloudKubeTarget, writeKubeconfigContext } from '../../src/mcp/tools/cloud-clusters.js';
 import type { ToolContext } from '../../src/mcp/tools/tool.js';
 import { AwsFaultProxy } from '../fakes/aws-fault-proxy.js';
-import { type InMemoryServer, type StdioServer, scratchDir, startInMemoryServer, startStdioServer, textOf } from '../helpers/mcp.js';
+import {
+  type InMemoryServer,
+  type StdioServer,
+  scratchDir,
+  startInMemoryServer,
+  startStdioServer,
+  textOf,
+} from '../helpers/mcp.js';
 import { type Moto, startMoto } from '../helpers/moto.js';
 
 const KEY_ID = 'AKIAMOTOTEST0000001';
@@ -58,7 +65,11 @@ async function call(client: Client, name: string, args: Record<string, unknown> 
   return res;
 }
 
-async function ok<T = Record<string, unknown>>(client: Client, name: string, args: Record<string, unknown> = {}) {
+async function ok<T = Record<string, unknown>>(
+  client: Client,
+  name: string,
+  args: Record<string, unknown> = {},
+) {
   const res = await call(client, name, args);
   if (res.isError) throw new Error(`${name} failed: ${textOf(res)}`);
   return res.structuredContent as T;
@@ -95,7 +106,9 @@ afterAll(async () => {
 
 describe('EKS against moto', () => {
   it('reports status with nothing configured, and detects the AWS credentials and region', async () => {
-    const st = await ok<{ providers: { state: string }[] }>(s.client, 'get_cloud_provider_status', { provider: 'eks' });
+    const st = await ok<{ providers: { state: string }[] }>(s.client, 'get_cloud_provider_status', {
+      provider: 'eks',
+    });
     expect(st.providers[0]!.state).toBe('unconfigured');
     const d = await ok<{ providers: { usable: boolean; region: string; sources: { kind: string }[] }[] }>(
       s.client,
@@ -116,42 +129,59 @@ describe('EKS against moto', () => {
   });
 
   it('lists an empty region', async () => {
-    const r = await ok<{ clusters: unknown[]; location: string }>(s.client, 'list_kubernetes_clusters', { provider: 'eks' });
+    const r = await ok<{ clusters: unknown[]; location: string }>(s.client, 'list_kubernetes_clusters', {
+      provider: 'eks',
+    });
     expect(r).toMatchObject({ clusters: [], location: REGION });
   });
 
   it('plans the GPU template with a dry run that creates nothing', async () => {
-    const t = await ok<{ arguments: Record<string, unknown> }>(s.client, 'get_cloud_config_template', { provider: 'aws' });
+    const t = await ok<{ arguments: Record<string, unknown> }>(s.client, 'get_cloud_config_template', {
+      provider: 'aws',
+    });
     const r = await ok<{
       outcome: string;
       name_check: string;
-      requests: { createCluster: { tags: Record<string, string> }; createNodegroups: { instanceTypes: string[]; amiType: string }[] };
+      requests: {
+        createCluster: { tags: Record<string, string> };
+        createNodegroups: { instanceTypes: string[]; amiType: string }[];
+      };
       cost: { gpus: number; total_per_hour: number };
     }>(s.client, 'create_kubernetes_cluster', t.arguments);
     expect(r.outcome).toBe('planned');
     expect(r.name_check).toBe('available');
     expect(r.requests.createCluster.tags).toMatchObject({ 'managed-by': 'ray-mcp' });
-    expect(r.requests.createNodegroups.map((n) => n.amiType)).toEqual(['AL2023_x86_64_STANDARD', 'AL2023_x86_64_NVIDIA']);
+    expect(r.requests.createNodegroups.map((n) => n.amiType)).toEqual([
+      'AL2023_x86_64_STANDARD',
+      'AL2023_x86_64_NVIDIA',
+    ]);
     expect(r.cost.total_per_hour).toBeGreaterThan(0.1);
     const list = await ok<{ clusters: unknown[] }>(s.client, 'list_kubernetes_clusters', { provider: 'eks' });
     expect(list.clusters).toEqual([]);
   });
 
   it('creates a cluster with CPU and GPU node groups and follows the operation to the end', async () => {
-    const r = await ok<{ outcome: string; operation: { operation_id: string } }>(s.client, 'create_kubernetes_cluster', {
-      provider: 'eks',
-      cluster_spec: spec('ray-eks', {
-        node_pools: [
-          { name: 'cpu', machine_type: 'm5.2xlarge', node_count: 1, min_nodes: 1, max_nodes: 3 },
-          { name: 'gpu', machine_type: 'g5.xlarge', node_count: 0, min_nodes: 0, max_nodes: 2 },
-        ],
-      }),
-    });
+    const r = await ok<{ outcome: string; operation: { operation_id: string } }>(
+      s.client,
+      'create_kubernetes_cluster',
+      {
+        provider: 'eks',
+        cluster_spec: spec('ray-eks', {
+          node_pools: [
+            { name: 'cpu', machine_type: 'm5.2xlarge', node_count: 1, min_nodes: 1, max_nodes: 3 },
+            { name: 'gpu', machine_type: 'g5.xlarge', node_count: 0, min_nodes: 0, max_nodes: 2 },
+          ],
+        }),
+      },
+    );
     expect(r.outcome).toBe('started');
     expect(r.operation.operation_id).toBe(`create:eks:${REGION}/ray-eks`);
     const progress: string[] = [];
     const res = await s.client.callTool(
-      { name: 'get_cloud_operation', arguments: { operation_id: r.operation.operation_id, wait_seconds: 60 } },
+      {
+        name: 'get_cloud_operation',
+        arguments: { operation_id: r.operation.operation_id, wait_seconds: 60 },
+      },
       { timeout: 120_000, onprogress: (p) => progress.push(p.message ?? '') },
     );
     seen.push(JSON.stringify(res));
@@ -180,7 +210,11 @@ describe('EKS against moto', () => {
     expect(r.cloud.node_pools).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ name: 'cpu', machine_type: 'm5.2xlarge', autoscaling: { min: 1, max: 3 } }),
-        expect.objectContaining({ name: 'gpu', machine_type: 'g5.xlarge', gpus: [{ type: 'nvidia-a10g', count: 1 }] }),
+        expect.objectContaining({
+          name: 'gpu',
+          machine_type: 'g5.xlarge',
+          gpus: [{ type: 'nvidia-a10g', count: 1 }],
+        }),
       ]),
     );
     const list = await ok<{ clusters: { name: string; status: string; managed_by_ray_mcp: boolean }[] }>(
@@ -188,15 +222,57 @@ describe('EKS against moto', () => {
       'list_kubernetes_clusters',
       { provider: 'eks', region: REGION },
     );
-    expect(list.clusters).toEqual([expect.objectContaining({ name: 'ray-eks', status: 'ACTIVE', managed_by_ray_mcp: true })]);
+    expect(list.clusters).toEqual([
+      expect.objectContaining({ name: 'ray-eks', status: 'ACTIVE', managed_by_ray_mcp: true }),
+    ]);
   });
 
   it('is idempotent by name', async () => {
-    const r = await ok<{ outcome: string; cluster: { name: string } }>(s.client, 'create_kubernetes_cluster', {
-      provider: 'eks',
-      cluster_spec: spec('ray-eks'),
-    });
+    const r = await ok<{ outcome: string; cluster: { name: string } }>(
+      s.client,
+      'create_kubernetes_cluster',
+      {
+        provider: 'eks',
+        cluster_spec: spec('ray-eks'),
+      },
+    );
     expect(r).toMatchObject({ outcome: 'exists', cluster: { name: 'ray-eks' } });
+  });
+
+  it('finishes the node groups of its own cluster when the session that created it ended first', async () => {
+    const eks = new EKSClient({
+      region: REGION,
+      endpoint: moto.url,
+      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+    });
+    // What a session that exited right after CreateCluster leaves: our cluster, no node groups.
+    await eks.send(
+      new CreateClusterCommand({
+        name: 'half-made',
+        roleArn: ROLE,
+        resourcesVpcConfig: { subnetIds: SUBNETS },
+        tags: { 'managed-by': 'ray-mcp' },
+      }),
+    );
+    eks.destroy();
+    const r = await ok<{ outcome: string; operation?: { operation_id: string; detail: string } }>(
+      s.client,
+      'create_kubernetes_cluster',
+      {
+        provider: 'eks',
+        cluster_spec: spec('half-made', {
+          node_pools: [{ name: 'cpu', machine_type: 'm5.large', node_count: 1, min_nodes: 1, max_nodes: 2 }],
+        }),
+      },
+    );
+    expect(r.outcome).toBe('exists');
+    expect(r.operation?.detail).toMatch(/creating missing node groups cpu/);
+    const done = await ok<{ status: string; detail: string }>(s.client, 'get_cloud_operation', {
+      operation_id: r.operation!.operation_id,
+      wait_seconds: 60,
+    });
+    expect(done).toMatchObject({ status: 'done' });
+    expect(done.detail).toMatch(/cpu ACTIVE/);
   });
 
   it('refuses a name taken by a cluster ray-mcp did not create', async () => {
@@ -205,22 +281,54 @@ describe('EKS against moto', () => {
       endpoint: moto.url,
       credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
     });
-    await eks.send(new CreateClusterCommand({ name: 'theirs', roleArn: ROLE, resourcesVpcConfig: { subnetIds: SUBNETS } }));
+    await eks.send(
+      new CreateClusterCommand({ name: 'theirs', roleArn: ROLE, resourcesVpcConfig: { subnetIds: SUBNETS } }),
+    );
     eks.destroy();
-    await fails(s.client, 'create_kubernetes_cluster', { provider: 'eks', cluster_spec: spec('theirs') }, /not created by ray-mcp/);
-  });
-
-  it('explains bad inputs: missing IAM roles, no GPU on the instance type, an unknown cluster or region, a quota', async () => {
-    await fails(s.client, 'create_kubernetes_cluster', { provider: 'eks', cluster_spec: { name: 'ab', region: REGION } }, /EKS needs role_arn, node_role_arn, subnet_ids/);
     await fails(
       s.client,
       'create_kubernetes_cluster',
-      { provider: 'eks', cluster_spec: spec('ab', { node_pools: [{ name: 'np', machine_type: 'm5.xlarge', node_count: 1, gpu_count: 1 }] }) },
+      { provider: 'eks', cluster_spec: spec('theirs') },
+      /not created by ray-mcp/,
+    );
+  });
+
+  it('explains bad inputs: missing IAM roles, no GPU on the instance type, an unknown cluster or region, a quota', async () => {
+    await fails(
+      s.client,
+      'create_kubernetes_cluster',
+      { provider: 'eks', cluster_spec: { name: 'ab', region: REGION } },
+      /EKS needs role_arn, node_role_arn, subnet_ids/,
+    );
+    await fails(
+      s.client,
+      'create_kubernetes_cluster',
+      {
+        provider: 'eks',
+        cluster_spec: spec('ab', {
+          node_pools: [{ name: 'np', machine_type: 'm5.xlarge', node_count: 1, gpu_count: 1 }],
+        }),
+      },
       /m5\.xlarge has none/,
     );
-    await fails(s.client, 'get_kubernetes_cluster_info', { provider: 'eks', cluster_name: 'nope' }, /Not found.*nope/);
-    await fails(s.client, 'list_kubernetes_clusters', { provider: 'eks', region: 'xx-nowhere-9' }, /is the region right/);
-    await fails(s.client, 'create_kubernetes_cluster', { provider: 'eks', cluster_spec: spec('quota-more') }, /Quota exceeded[\s\S]*Fix: Ask for more quota/);
+    await fails(
+      s.client,
+      'get_kubernetes_cluster_info',
+      { provider: 'eks', cluster_name: 'nope' },
+      /Not found.*nope/,
+    );
+    await fails(
+      s.client,
+      'list_kubernetes_clusters',
+      { provider: 'eks', region: 'xx-nowhere-9' },
+      /is the region right/,
+    );
+    await fails(
+      s.client,
+      'create_kubernetes_cluster',
+      { provider: 'eks', cluster_spec: spec('quota-more') },
+      /Quota exceeded[\s\S]*Fix: Ask for more quota/,
+    );
   });
 
   it('never shows the secret key in a result or the log', () => {
@@ -261,23 +369,36 @@ describe('EKS credentials in-process', () => {
   });
 
   it('fails without credentials, naming the fix', async () => {
-    const res = await m.client.callTool({ name: 'authenticate_cloud_provider', arguments: { provider: 'eks', region: REGION } });
+    const res = await m.client.callTool({
+      name: 'authenticate_cloud_provider',
+      arguments: { provider: 'eks', region: REGION },
+    });
     expect(res.isError).toBe(true);
     expect(textOf(res)).toMatch(/No usable AWS credentials[\s\S]*Fix:/);
     const st = await m.client.callTool({ name: 'get_cloud_provider_status', arguments: { provider: 'eks' } });
-    expect(st.structuredContent).toMatchObject({ providers: [{ state: 'failed', error: { problem: 'missing' } }] });
+    expect(st.structuredContent).toMatchObject({
+      providers: [{ state: 'failed', error: { problem: 'missing' } }],
+    });
   });
 
   it('refuses a profile that does not exist', async () => {
-    const res = await m.client.callTool({ name: 'authenticate_cloud_provider', arguments: { provider: 'eks', profile: 'nope' } });
+    const res = await m.client.callTool({
+      name: 'authenticate_cloud_provider',
+      arguments: { provider: 'eks', profile: 'nope' },
+    });
     expect(res.isError).toBe(true);
     expect(textOf(res)).toMatch(/No AWS profile named nope[\s\S]*Use one of: ml/);
   });
 
   it('authenticates with a named profile (its region), mints a decodable token and writes an exec kubeconfig entry', async () => {
-    const res = await m.client.callTool({ name: 'authenticate_cloud_provider', arguments: { provider: 'eks', profile: 'ml' } });
+    const res = await m.client.callTool({
+      name: 'authenticate_cloud_provider',
+      arguments: { provider: 'eks', profile: 'ml' },
+    });
     expect(res.isError, textOf(res)).toBeFalsy();
-    expect(res.structuredContent).toMatchObject({ identity: { method: 'profile', profile: 'ml', region: REGION } });
+    expect(res.structuredContent).toMatchObject({
+      identity: { method: 'profile', profile: 'ml', region: REGION },
+    });
     const ctx = { system: m.app.system, signal: new AbortController().signal } as ToolContext;
     const target = await cloudKubeTarget(ctx, { provider: 'eks', cluster_name: 'ray-eks' });
     expect(target).toMatchObject({ kind: 'cloud', provider: 'eks', cluster: 'ray-eks', location: REGION });
@@ -306,11 +427,19 @@ describe('EKS credentials in-process', () => {
     // moto checks keys against its IAM users from now on: ours are unknown.
     await fetch(`${moto.url}/moto-api/reset-auth`, { method: 'POST', body: '0' });
     try {
-      const res = await m.client.callTool({ name: 'authenticate_cloud_provider', arguments: { provider: 'eks', profile: 'ml' } });
+      const res = await m.client.callTool({
+        name: 'authenticate_cloud_provider',
+        arguments: { provider: 'eks', profile: 'ml' },
+      });
       expect(res.isError).toBe(true);
       expect(textOf(res)).toMatch(/AWS rejected the credentials/);
-      const st = await m.client.callTool({ name: 'get_cloud_provider_status', arguments: { provider: 'eks' } });
-      expect(st.structuredContent).toMatchObject({ providers: [{ state: 'failed', error: { problem: 'rejected' } }] });
+      const st = await m.client.callTool({
+        name: 'get_cloud_provider_status',
+        arguments: { provider: 'eks' },
+      });
+      expect(st.structuredContent).toMatchObject({
+        providers: [{ state: 'failed', error: { problem: 'rejected' } }],
+      });
       expect(JSON.stringify(st)).not.toContain(SECRET);
     } finally {
       await fetch(`${moto.url}/moto-api/reset-auth`, { method: 'POST', body: 'inf' });

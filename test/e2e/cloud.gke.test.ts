@@ -71,7 +71,11 @@ async function call(client: Client, name: string, args: Record<string, unknown> 
   return res;
 }
 
-async function ok<T = Record<string, unknown>>(client: Client, name: string, args: Record<string, unknown> = {}) {
+async function ok<T = Record<string, unknown>>(
+  client: Client,
+  name: string,
+  args: Record<string, unknown> = {},
+) {
   const res = await call(client, name, args);
   if (res.isError) throw new Error(`${name} failed: ${textOf(res)}`);
   return res.structuredContent as T;
@@ -138,11 +142,9 @@ describe('GKE through the fake GKE API', () => {
   });
 
   it('detects GKE from the token and the kubeconfig contexts', async () => {
-    const r = await ok<{ providers: { usable: boolean; sources: { kind: string }[]; kube_contexts: string[] }[] }>(
-      s.client,
-      'detect_cloud_provider',
-      { provider: 'gcp' },
-    );
+    const r = await ok<{
+      providers: { usable: boolean; sources: { kind: string }[]; kube_contexts: string[] }[];
+    }>(s.client, 'detect_cloud_provider', { provider: 'gcp' });
     expect(r.providers).toHaveLength(1);
     expect(r.providers[0]!.usable).toBe(true);
     expect(r.providers[0]!.sources.map((x) => x.kind)).toContain('access_token');
@@ -185,22 +187,28 @@ describe('GKE through the fake GKE API', () => {
 
   it('creates a cluster, returns at once with an operation, and follows it to the end with progress', async () => {
     const started = Date.now();
-    const r = await ok<{ outcome: string; operation: { operation_id: string; status: string }; cost: { note: string } }>(
-      s.client,
-      'create_kubernetes_cluster',
-      {
-        provider: 'gke',
-        project_id: PROJECT,
-        cluster_spec: {
-          name: 'ray-gpu',
-          zone: ZONE,
-          node_pools: [
-            { name: 'cpu', machine_type: 'e2-standard-8', node_count: 1, min_nodes: 1, max_nodes: 3 },
-            { name: 'gpu', machine_type: 'n1-standard-8', node_count: 1, gpu_type: 'nvidia-tesla-t4', gpu_count: 2 },
-          ],
-        },
+    const r = await ok<{
+      outcome: string;
+      operation: { operation_id: string; status: string };
+      cost: { note: string };
+    }>(s.client, 'create_kubernetes_cluster', {
+      provider: 'gke',
+      project_id: PROJECT,
+      cluster_spec: {
+        name: 'ray-gpu',
+        zone: ZONE,
+        node_pools: [
+          { name: 'cpu', machine_type: 'e2-standard-8', node_count: 1, min_nodes: 1, max_nodes: 3 },
+          {
+            name: 'gpu',
+            machine_type: 'n1-standard-8',
+            node_count: 1,
+            gpu_type: 'nvidia-tesla-t4',
+            gpu_count: 2,
+          },
+        ],
       },
-    );
+    });
     expect(Date.now() - started).toBeLessThan(15_000);
     expect(r.outcome).toBe('started');
     expect(r.operation.status).toBe('running');
@@ -211,7 +219,10 @@ describe('GKE through the fake GKE API', () => {
 
     const progress: string[] = [];
     const res = await s.client.callTool(
-      { name: 'get_cloud_operation', arguments: { operation_id: r.operation.operation_id, wait_seconds: 60 } },
+      {
+        name: 'get_cloud_operation',
+        arguments: { operation_id: r.operation.operation_id, wait_seconds: 60 },
+      },
       { timeout: 120_000, onprogress: (p) => progress.push(p.message ?? '') },
     );
     seen.push(JSON.stringify(res));
@@ -241,18 +252,26 @@ describe('GKE through the fake GKE API', () => {
       operation: { status: 'done' },
     });
     expect(r.cloud.node_pools).toEqual([
-      expect.objectContaining({ name: 'cpu', machine_type: 'e2-standard-8', autoscaling: { min: 1, max: 3 } }),
+      expect.objectContaining({
+        name: 'cpu',
+        machine_type: 'e2-standard-8',
+        autoscaling: { min: 1, max: 3 },
+      }),
       expect.objectContaining({ name: 'gpu', gpus: [{ type: 'nvidia-tesla-t4', count: 2 }] }),
     ]);
   });
 
   it('is idempotent by name: creating it again returns the existing cluster', async () => {
     const posts = fake.requests.filter((x) => x.method === 'POST').length;
-    const r = await ok<{ outcome: string; cluster: { status: string } }>(s.client, 'create_kubernetes_cluster', {
-      provider: 'gke',
-      project_id: PROJECT,
-      cluster_spec: { name: 'ray-gpu', zone: ZONE, machine_type: 'e2-standard-4', initial_node_count: 1 },
-    });
+    const r = await ok<{ outcome: string; cluster: { status: string } }>(
+      s.client,
+      'create_kubernetes_cluster',
+      {
+        provider: 'gke',
+        project_id: PROJECT,
+        cluster_spec: { name: 'ray-gpu', zone: ZONE, machine_type: 'e2-standard-4', initial_node_count: 1 },
+      },
+    );
     expect(r.outcome).toBe('exists');
     expect(r.cluster.status).toBe('RUNNING');
     expect(fake.requests.filter((x) => x.method === 'POST').length).toBe(posts);
@@ -296,19 +315,48 @@ describe('GKE through the fake GKE API', () => {
   });
 
   it('explains an unknown project, an unknown location and bad input', async () => {
-    await fails(s.client, 'list_kubernetes_clusters', { provider: 'gke', project_id: 'no-such-project' }, /Permission denied.*no-such-project/);
-    await fails(s.client, 'list_kubernetes_clusters', { provider: 'gke', zone: 'mars-east1-a' }, /GKE refused the request/);
-    await fails(s.client, 'get_kubernetes_cluster_info', { provider: 'gke', cluster_name: 'nope', zone: ZONE }, /Not found/);
+    await fails(
+      s.client,
+      'list_kubernetes_clusters',
+      { provider: 'gke', project_id: 'no-such-project' },
+      /Permission denied.*no-such-project/,
+    );
+    await fails(
+      s.client,
+      'list_kubernetes_clusters',
+      { provider: 'gke', zone: 'mars-east1-a' },
+      /GKE refused the request/,
+    );
+    await fails(
+      s.client,
+      'get_kubernetes_cluster_info',
+      { provider: 'gke', cluster_name: 'nope', zone: ZONE },
+      /Not found/,
+    );
     await fails(
       s.client,
       'create_kubernetes_cluster',
-      { provider: 'gke', cluster_spec: { name: 'x-y', zone: ZONE, node_pools: [{ name: 'ab', machine_type: 'g5.xlarge', node_count: 1 }] } },
+      {
+        provider: 'gke',
+        cluster_spec: {
+          name: 'x-y',
+          zone: ZONE,
+          node_pools: [{ name: 'ab', machine_type: 'g5.xlarge', node_count: 1 }],
+        },
+      },
       /AWS instance type/,
     );
     await fails(
       s.client,
       'create_kubernetes_cluster',
-      { provider: 'gke', cluster_spec: { name: 'x-y', zone: ZONE, node_pools: [{ name: 'pool', machine_type: 'n1-standard-4', node_count: 60, max_nodes: 200 }] } },
+      {
+        provider: 'gke',
+        cluster_spec: {
+          name: 'x-y',
+          zone: ZONE,
+          node_pools: [{ name: 'pool', machine_type: 'n1-standard-4', node_count: 60, max_nodes: 200 }],
+        },
+      },
       /at most 100/,
     );
   });
@@ -350,14 +398,27 @@ describe('GKE through the fake GKE API', () => {
   });
 
   it('disconnects: forgets credentials and operations, refuses cluster calls until authenticated again', async () => {
-    const r = await ok<{ state: string; was: string }>(s.client, 'disconnect_cloud_provider', { provider: 'gcp' });
+    const r = await ok<{ state: string; was: string }>(s.client, 'disconnect_cloud_provider', {
+      provider: 'gcp',
+    });
     expect(r).toMatchObject({ state: 'disconnected', was: 'authenticated' });
-    await fails(s.client, 'list_kubernetes_clusters', { provider: 'gke' }, /Disconnected from GKE|Not connected to GKE/);
-    const st = await ok<{ providers: { state: string; operations: unknown[] }[] }>(s.client, 'get_cloud_provider_status', {
+    await fails(
+      s.client,
+      'list_kubernetes_clusters',
+      { provider: 'gke' },
+      /Disconnected from GKE|Not connected to GKE/,
+    );
+    const st = await ok<{ providers: { state: string; operations: unknown[] }[] }>(
+      s.client,
+      'get_cloud_provider_status',
+      {
+        provider: 'gke',
+      },
+    );
+    expect(st.providers[0]).toMatchObject({ state: 'disconnected', operations: [] });
+    const again = await ok<{ state: string; was: string }>(s.client, 'disconnect_cloud_provider', {
       provider: 'gke',
     });
-    expect(st.providers[0]).toMatchObject({ state: 'disconnected', operations: [] });
-    const again = await ok<{ state: string; was: string }>(s.client, 'disconnect_cloud_provider', { provider: 'gke' });
     expect(again).toMatchObject({ state: 'disconnected', was: 'disconnected' });
   });
 
@@ -399,7 +460,10 @@ describe('GKE credentials in-process', () => {
 
   it('authenticates with application default credentials and refreshes the token when under 5 minutes are left', async () => {
     fake.tokenLifetimeSeconds = 120;
-    const res = await m.client.callTool({ name: 'authenticate_cloud_provider', arguments: { provider: 'gke' } });
+    const res = await m.client.callTool({
+      name: 'authenticate_cloud_provider',
+      arguments: { provider: 'gke' },
+    });
     expect(res.isError, textOf(res)).toBeFalsy();
     expect(res.structuredContent).toMatchObject({
       identity: { method: 'application_default', principal: 'user credentials', project: PROJECT },
@@ -435,7 +499,10 @@ describe('GKE credentials in-process', () => {
     });
     expect(Buffer.from(target.caData, 'base64').toString()).toContain('BEGIN CERTIFICATE');
     const path = join(dir, 'kubeconfig');
-    writeFileSync(path, 'apiVersion: v1\nkind: Config\ncurrent-context: other\ncontexts: [{name: other, context: {cluster: c, user: u}}]\nclusters: [{name: c, cluster: {server: "https://1.2.3.4"}}]\nusers: [{name: u, user: {token: keep-me}}]\npreferences: {colors: true}\n');
+    writeFileSync(
+      path,
+      'apiVersion: v1\nkind: Config\ncurrent-context: other\ncontexts: [{name: other, context: {cluster: c, user: u}}]\nclusters: [{name: c, cluster: {server: "https://1.2.3.4"}}]\nusers: [{name: u, user: {token: keep-me}}]\npreferences: {colors: true}\n',
+    );
     const res = await writeKubeconfigContext(ctx as ToolContext, target, { path });
     expect(res.context).toBe(`gke_${PROJECT}_${ZONE}_ray-gpu`);
     const text = readFileSync(path, 'utf8');
@@ -491,14 +558,24 @@ describe('GKE without credentials', () => {
 
   it('fails authentication with the fix, and status keeps the reason', async () => {
     const started = Date.now();
-    const res = await m.client.callTool({ name: 'authenticate_cloud_provider', arguments: { provider: 'gke', project_id: PROJECT } });
+    const res = await m.client.callTool({
+      name: 'authenticate_cloud_provider',
+      arguments: { provider: 'gke', project_id: PROJECT },
+    });
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(res.isError).toBe(true);
-    expect(textOf(res)).toMatch(/No Google credentials found[\s\S]*Fix: Run `gcloud auth application-default login`/);
+    expect(textOf(res)).toMatch(
+      /No Google credentials found[\s\S]*Fix: Run `gcloud auth application-default login`/,
+    );
     const st = await m.client.callTool({ name: 'get_cloud_provider_status', arguments: { provider: 'gke' } });
-    expect(st.structuredContent).toMatchObject({ providers: [{ state: 'failed', error: { problem: 'missing' } }] });
+    expect(st.structuredContent).toMatchObject({
+      providers: [{ state: 'failed', error: { problem: 'missing' } }],
+    });
     // A cluster call says the same, without trying again on its own.
-    const list = await m.client.callTool({ name: 'list_kubernetes_clusters', arguments: { provider: 'gke' } });
+    const list = await m.client.callTool({
+      name: 'list_kubernetes_clusters',
+      arguments: { provider: 'gke' },
+    });
     expect(list.isError).toBe(true);
     expect(textOf(list)).toMatch(/No Google credentials/);
   });

@@ -51,7 +51,11 @@ const rayJobPath = (ns: string, name: string) => `/apis/ray.io/v1/namespaces/${n
 beforeAll(async () => {
   bed = await useTestbed();
   for (const ns of [NS, 'other-team']) {
-    await apply(bed, `/api/v1/namespaces/${ns}`, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+    await apply(bed, `/api/v1/namespaces/${ns}`, {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: ns },
+    });
   }
   server = await startStdioServer({
     env: { KUBECONFIG: bed.kubeconfig, RAY_AUTH_MODE: 'token', RAY_AUTH_TOKEN: TOKEN },
@@ -80,7 +84,11 @@ function removeLoopbackAddress(ip: string) {
 }
 
 /** A TCP relay: every byte from ip:port to 127.0.0.1:target and back. No HTTP is parsed. */
-async function relay(ip: string, port: number, target: number): Promise<{ server: Server; sockets: Set<Socket> }> {
+async function relay(
+  ip: string,
+  port: number,
+  target: number,
+): Promise<{ server: Server; sockets: Set<Socket> }> {
   const sockets = new Set<Socket>();
   const srv = createServer((inbound) => {
     const outbound = createConnection({ host: '127.0.0.1', port: target });
@@ -136,8 +144,14 @@ describe('jobs on a KubeRay cluster through the API server service proxy', () =>
     for (const s of standIn?.sockets ?? []) s.destroy();
     await new Promise<void>((r) => (standIn ? standIn.server.close(() => r()) : r()));
     if (canBind) removeLoopbackAddress(headIp);
-    await server.client.callTool({ name: 'stop_ray_cluster', arguments: { cluster_id: 'kr-jobs' } }, { timeout: 120_000 });
-    await server.client.callTool({ name: 'stop_ray_cluster', arguments: { cluster_id: 'stand-in' } }, { timeout: 120_000 });
+    await server.client.callTool(
+      { name: 'stop_ray_cluster', arguments: { cluster_id: 'kr-jobs' } },
+      { timeout: 120_000 },
+    );
+    await server.client.callTool(
+      { name: 'stop_ray_cluster', arguments: { cluster_id: 'stand-in' } },
+      { timeout: 120_000 },
+    );
   }, 300_000);
 
   it('submits, waits, reads logs, lists, inspects and cancels, with the Ray token passing the proxy', async (ctx) => {
@@ -158,7 +172,10 @@ describe('jobs on a KubeRay cluster through the API server service proxy', () =>
     });
     expect(sub).toMatchObject({ submission_id: 'kr-hello', cluster_id: 'kr-jobs', existed: false });
     const waited = await server.client.callTool(
-      { name: 'wait_for_ray_job', arguments: { cluster_id: 'kr-jobs', submission_id: 'kr-hello', timeout_seconds: 120 } },
+      {
+        name: 'wait_for_ray_job',
+        arguments: { cluster_id: 'kr-jobs', submission_id: 'kr-hello', timeout_seconds: 120 },
+      },
       { timeout: 180_000, onprogress: (p) => progress.push(String(p.message)) },
     );
     expect(waited.isError, textOf(waited)).toBeFalsy();
@@ -214,7 +231,11 @@ describe('RayJob custom resources', () => {
     });
     const obj = (await kubeRequest(bed, 'GET', rayJobPath(NS, 'train-a'))).json;
     expect(obj.metadata.labels['app.kubernetes.io/managed-by']).toBe('ray-mcp');
-    expect(obj.spec).toMatchObject({ entrypoint: 'python train.py --epochs 3', jobId: 'train-a-1', shutdownAfterJobFinishes: true });
+    expect(obj.spec).toMatchObject({
+      entrypoint: 'python train.py --epochs 3',
+      jobId: 'train-a-1',
+      shutdownAfterJobFinishes: true,
+    });
     expect(JSON.parse(obj.spec.runtimeEnvYAML)).toEqual({ pip: ['numpy'], env_vars: { EPOCHS: '3' } });
     expect(obj.spec.rayClusterSpec.workerGroupSpecs[0].groupName).toBe('cpu');
 
@@ -227,10 +248,18 @@ describe('RayJob custom resources', () => {
     expect(again.existed).toBe(true);
 
     // The operator makes the RayJob's cluster; ray-mcp sees it through its watch.
-    const seen = await waitFor('the RayJob cluster and status', async () => {
-      const r = await callOk<JobResult>(server.client, 'inspect_ray_job', { rayjob: 'train-a', namespace: NS });
-      return r.rayjob?.ray_cluster && r.rayjob.deployment_status ? r : undefined;
-    }, 90_000, 500);
+    const seen = await waitFor(
+      'the RayJob cluster and status',
+      async () => {
+        const r = await callOk<JobResult>(server.client, 'inspect_ray_job', {
+          rayjob: 'train-a',
+          namespace: NS,
+        });
+        return r.rayjob?.ray_cluster && r.rayjob.deployment_status ? r : undefined;
+      },
+      90_000,
+      500,
+    );
     expect(seen.rayjob!.ray_cluster).toMatch(/^train-a-/);
     expect(seen.cluster_id).toBe(seen.rayjob!.ray_cluster);
   });
@@ -242,22 +271,30 @@ describe('RayJob custom resources', () => {
       metadata: { name: 'theirs', namespace: 'other-team' },
       spec: { entrypoint: 'python theirs.py', clusterSelector: { 'ray.io/cluster': 'nowhere' } },
     });
-    const mine = await callOk<{ namespace: string; context: string; rayjobs: { name: string; owned: boolean }[] }>(
-      server.client,
-      'list_kuberay_jobs',
-      { namespace: NS },
-    );
+    const mine = await callOk<{
+      namespace: string;
+      context: string;
+      rayjobs: { name: string; owned: boolean }[];
+    }>(server.client, 'list_kuberay_jobs', { namespace: NS });
     expect(mine).toMatchObject({ namespace: NS, context: 'testbed-admin' });
     expect(mine.rayjobs.map((r) => r.name)).toEqual(['train-a']);
-    const all = await waitFor('the foreign RayJob in the list', async () => {
-      const r = await callOk<{ rayjobs: { name: string; namespace: string; owned: boolean }[] }>(
-        server.client,
-        'list_kuberay_jobs',
-        { all_namespaces: true },
-      );
-      return r.rayjobs.some((j) => j.name === 'theirs') ? r : undefined;
-    }, 30_000, 500);
-    expect(all.rayjobs.find((j) => j.name === 'theirs')).toMatchObject({ namespace: 'other-team', owned: false });
+    const all = await waitFor(
+      'the foreign RayJob in the list',
+      async () => {
+        const r = await callOk<{ rayjobs: { name: string; namespace: string; owned: boolean }[] }>(
+          server.client,
+          'list_kuberay_jobs',
+          { all_namespaces: true },
+        );
+        return r.rayjobs.some((j) => j.name === 'theirs') ? r : undefined;
+      },
+      30_000,
+      500,
+    );
+    expect(all.rayjobs.find((j) => j.name === 'theirs')).toMatchObject({
+      namespace: 'other-team',
+      owned: false,
+    });
     const page = await callOk<{ rayjobs: unknown[]; next_cursor?: string; total: number }>(
       server.client,
       'list_kuberay_jobs',
@@ -265,7 +302,10 @@ describe('RayJob custom resources', () => {
     );
     expect(page.rayjobs).toHaveLength(1);
     expect(page.next_cursor).toBe('o:1');
-    const theirs = await callOk<JobResult>(server.client, 'inspect_ray_job', { rayjob: 'theirs', namespace: 'other-team' });
+    const theirs = await callOk<JobResult>(server.client, 'inspect_ray_job', {
+      rayjob: 'theirs',
+      namespace: 'other-team',
+    });
     expect(theirs.rayjob).toMatchObject({ owned: false, cluster_selector: 'nowhere' });
   });
 
@@ -277,19 +317,33 @@ describe('RayJob custom resources', () => {
     });
     expect(waited.ended).toBe(false);
 
-    const cancelled = await callOk<JobResult>(server.client, 'cancel_ray_job', { rayjob: 'train-a', namespace: NS });
+    const cancelled = await callOk<JobResult>(server.client, 'cancel_ray_job', {
+      rayjob: 'train-a',
+      namespace: NS,
+    });
     expect(cancelled.mode).toBe('suspend');
     expect(cancelled.already_ended).toBe(false);
-    const suspended = await waitFor('Suspended', async () => {
-      const r = await callOk<JobResult>(server.client, 'inspect_ray_job', { rayjob: 'train-a', namespace: NS });
-      return r.rayjob?.deployment_status === 'Suspended' ? r : undefined;
-    }, 60_000, 500);
+    const suspended = await waitFor(
+      'Suspended',
+      async () => {
+        const r = await callOk<JobResult>(server.client, 'inspect_ray_job', {
+          rayjob: 'train-a',
+          namespace: NS,
+        });
+        return r.rayjob?.deployment_status === 'Suspended' ? r : undefined;
+      },
+      60_000,
+      500,
+    );
     expect(suspended.rayjob!.suspended).toBe(true);
     expect(suspended.status).toBe('STOPPED');
     // Still there: suspending is not deleting.
     expect((await kubeRequest(bed, 'GET', rayJobPath(NS, 'train-a'))).status).toBe(200);
 
-    const twice = await callOk<JobResult>(server.client, 'cancel_ray_job', { rayjob: 'train-a', namespace: NS });
+    const twice = await callOk<JobResult>(server.client, 'cancel_ray_job', {
+      rayjob: 'train-a',
+      namespace: NS,
+    });
     expect(twice.already_ended).toBe(true);
   });
 
@@ -307,7 +361,11 @@ describe('RayJob custom resources', () => {
         rayjob: 'on-shared',
         entrypoint: 'python eval.py',
       });
-      expect(sub.rayjob).toMatchObject({ cluster_selector: 'shared', shutdown_after_job_finishes: false, namespace: NS });
+      expect(sub.rayjob).toMatchObject({
+        cluster_selector: 'shared',
+        shutdown_after_job_finishes: false,
+        namespace: NS,
+      });
       const obj = (await kubeRequest(bed, 'GET', rayJobPath(NS, 'on-shared'))).json;
       expect(obj.spec.clusterSelector).toEqual({ 'ray.io/cluster': 'shared' });
       expect(obj.spec.rayClusterSpec).toBeUndefined();
@@ -325,26 +383,47 @@ describe('RayJob custom resources', () => {
         mode: 'delete',
       });
       expect(deleted).toMatchObject({ mode: 'delete', rayjob: { deleting: true } });
-      await waitFor('on-shared deleted', async () => (await kubeRequest(bed, 'GET', rayJobPath(NS, 'on-shared'))).status === 404, 60_000, 500);
-      const list = await callOk<{ rayjobs: { name: string }[] }>(server.client, 'list_kuberay_jobs', { namespace: NS });
+      await waitFor(
+        'on-shared deleted',
+        async () => (await kubeRequest(bed, 'GET', rayJobPath(NS, 'on-shared'))).status === 404,
+        60_000,
+        500,
+      );
+      const list = await callOk<{ rayjobs: { name: string }[] }>(server.client, 'list_kuberay_jobs', {
+        namespace: NS,
+      });
       expect(list.rayjobs.map((r) => r.name)).not.toContain('on-shared');
       // The cluster it ran on is untouched.
-      expect((await kubeRequest(bed, 'GET', `/apis/ray.io/v1/namespaces/${NS}/rayclusters/shared`)).status).toBe(200);
+      expect(
+        (await kubeRequest(bed, 'GET', `/apis/ray.io/v1/namespaces/${NS}/rayclusters/shared`)).status,
+      ).toBe(200);
     } finally {
-      await server.client.callTool({ name: 'stop_ray_cluster', arguments: { cluster_id: 'shared' } }, { timeout: 120_000 });
+      await server.client.callTool(
+        { name: 'stop_ray_cluster', arguments: { cluster_id: 'shared' } },
+        { timeout: 120_000 },
+      );
     }
   });
 
   it('explains bad inputs: unknown RayJob, a taken name, a local folder, a local cluster, a bad name, no rights', async () => {
     const cases: [Record<string, unknown>, string, RegExp][] = [
-      [{ rayjob: 'nope', namespace: NS }, 'inspect_ray_job', /No RayJob nope in namespace ray-jobs[\s\S]*train-a/],
+      [
+        { rayjob: 'nope', namespace: NS },
+        'inspect_ray_job',
+        /No RayJob nope in namespace ray-jobs[\s\S]*train-a/,
+      ],
       [
         { job_type: 'rayjob', rayjob: 'train-a', namespace: NS, entrypoint: 'python other.py' },
         'submit_ray_job',
         /already exists with another entrypoint/,
       ],
       [
-        { job_type: 'rayjob', namespace: NS, entrypoint: 'python x.py', runtime_env: { working_dir: '/tmp' } },
+        {
+          job_type: 'rayjob',
+          namespace: NS,
+          entrypoint: 'python x.py',
+          runtime_env: { working_dir: '/tmp' },
+        },
         'submit_ray_job',
         /cannot take the local folder[\s\S]*remote URI/,
       ],
@@ -355,7 +434,11 @@ describe('RayJob custom resources', () => {
       ],
       [{ rayjob: 'Bad_Name' }, 'inspect_ray_job', /RayJob name/],
       [{ rayjob: 'train-a', namespace: NS, mode: 'explode' }, 'cancel_ray_job', /mode/],
-      [{ cluster_id: 'kr-jobs', submission_id: 'x', mode: 'delete' }, 'cancel_ray_job', /mode is for RayJobs/],
+      [
+        { cluster_id: 'kr-jobs', submission_id: 'x', mode: 'delete' },
+        'cancel_ray_job',
+        /mode is for RayJobs/,
+      ],
       [{ entrypoint: 'python x.py', namespace: NS }, 'submit_ray_job', /namespace is for RayJobs/],
     ];
     for (const [args, tool, message] of cases) {
@@ -384,6 +467,11 @@ describe('RayJob custom resources', () => {
       mode: 'delete',
     });
     expect(deleted.mode).toBe('delete');
-    await waitFor('train-a deleted', async () => (await kubeRequest(bed, 'GET', rayJobPath(NS, 'train-a'))).status === 404, 60_000, 500);
+    await waitFor(
+      'train-a deleted',
+      async () => (await kubeRequest(bed, 'GET', rayJobPath(NS, 'train-a'))).status === 404,
+      60_000,
+      500,
+    );
   });
 });

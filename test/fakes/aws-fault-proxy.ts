@@ -29,14 +29,10 @@ export class AwsFaultProxy {
         return;
       }
       const url = new URL(req.url ?? '/', this.target);
-      const fwd = request(
-        url,
-        { method: req.method, headers: { ...req.headers, host: url.host } },
-        (up) => {
-          res.writeHead(up.statusCode ?? 502, up.headers);
-          up.pipe(res);
-        },
-      );
+      const fwd = request(url, { method: req.method, headers: { ...req.headers, host: url.host } }, (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      });
       fwd.on('error', (err) => {
         res.writeHead(502);
         res.end(String(err));

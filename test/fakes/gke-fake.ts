@@ -242,11 +242,23 @@ export class GkeFake {
       );
     }
     if (this.clusters.has(key(project, location, name))) {
-      return send(res, 409, errorBody(409, `Already exists: projects/${project}/locations/${location}/clusters/${name}.`, 'ALREADY_EXISTS'));
+      return send(
+        res,
+        409,
+        errorBody(
+          409,
+          `Already exists: projects/${project}/locations/${location}/clusters/${name}.`,
+          'ALREADY_EXISTS',
+        ),
+      );
     }
     const nodePools = (cluster.nodePools as Json[] | undefined) ?? [];
     if (!nodePools.length && cluster.initialNodeCount === undefined) {
-      return send(res, 400, errorBody(400, 'Cluster.initial_node_count must be greater than zero.', 'INVALID_ARGUMENT'));
+      return send(
+        res,
+        400,
+        errorBody(400, 'Cluster.initial_node_count must be greater than zero.', 'INVALID_ARGUMENT'),
+      );
     }
     const body = clusterBody(project, location, cluster);
     this.clusters.set(key(project, location, name), {
@@ -288,7 +300,11 @@ export class GkeFake {
     if (!pool && method === 'POST') {
       const np = (safeJson(raw).nodePool ?? {}) as Json;
       if (pools.some((p) => p.name === np.name)) {
-        return send(res, 409, errorBody(409, `Already exists: node pool ${String(np.name)}.`, 'ALREADY_EXISTS'));
+        return send(
+          res,
+          409,
+          errorBody(409, `Already exists: node pool ${String(np.name)}.`, 'ALREADY_EXISTS'),
+        );
       }
       pools.push(poolBody(np, 'RUNNING'));
       c.body.nodePools = pools;
@@ -382,7 +398,11 @@ function clusterBody(project: string, location: string, cluster: Json): Json {
   if (!pools.length) {
     pools.push(
       poolBody(
-        { name: 'default-pool', initialNodeCount: cluster.initialNodeCount, config: cluster.nodeConfig ?? {} },
+        {
+          name: 'default-pool',
+          initialNodeCount: cluster.initialNodeCount,
+          config: cluster.nodeConfig ?? {},
+        },
         'PROVISIONING',
       ),
     );
@@ -413,7 +433,11 @@ const FAKE_CA_PEM = '-----BEGIN CERTIFICATE-----\nRkFLRS1DQQ==\n-----END CERTIFI
 const key = (p: string, l: string, c: string) => `${p}/${l}/${c}`;
 
 function notFound(project: string, location: string, name: string): Json {
-  return errorBody(404, `Not found: projects/${project}/locations/${location}/clusters/${name}.`, 'NOT_FOUND');
+  return errorBody(
+    404,
+    `Not found: projects/${project}/locations/${location}/clusters/${name}.`,
+    'NOT_FOUND',
+  );
 }
 
 function errorBody(code: number, message: string, status: string): Json {

@@ -19,11 +19,14 @@ export interface Moto {
 
 export function motoServerPath(): string {
   if (process.env.RAY_MCP_MOTO_SERVER) return process.env.RAY_MCP_MOTO_SERVER;
-  const cache = process.env.RAY_MCP_CACHE_DIR || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'ray-mcp');
+  const cache =
+    process.env.RAY_MCP_CACHE_DIR || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'ray-mcp');
   const pointer = join(cache, 'moto-server-path');
   const path = existsSync(pointer) ? readFileSync(pointer, 'utf8').trim() : '';
   if (!path || !existsSync(path)) {
-    throw new Error('moto_server is not installed: run `bash scripts/setup-moto.sh` (npm test does it first).');
+    throw new Error(
+      'moto_server is not installed: run `bash scripts/setup-moto.sh` (npm test does it first).',
+    );
   }
   return path;
 }

@@ -97,18 +97,31 @@ describe('toCreateSpec', () => {
     invalid(() => toCreateSpec('gke', { name: 'c1', zone: 'us-central1-a' }, {}), /No GCP project/);
     invalid(() => toCreateSpec('gke', { name: 'c1' }, { project: 'my-project' }), /No zone or region/);
     invalid(() => toCreateSpec('eks', { name: 'c1', region: 'us-east-1' }, {}), /EKS needs role_arn/);
-    invalid(() => toCreateSpec('gke', { ...eks, zone: 'us-central1-a', region: undefined }, { project: 'my-project' }), /for EKS only/);
+    invalid(
+      () =>
+        toCreateSpec('gke', { ...eks, zone: 'us-central1-a', region: undefined }, { project: 'my-project' }),
+      /for EKS only/,
+    );
     invalid(
       () =>
         toCreateSpec(
           'gke',
-          { name: 'c1', zone: 'us-central1-a', node_pools: [{ name: 'gp', machine_type: 'n1-standard-4', node_count: 1, gpu_count: 1 }] },
+          {
+            name: 'c1',
+            zone: 'us-central1-a',
+            node_pools: [{ name: 'gp', machine_type: 'n1-standard-4', node_count: 1, gpu_count: 1 }],
+          },
           { project: 'my-project' },
         ),
       /gpu_type and gpu_count go together/,
     );
     invalid(
-      () => toCreateSpec('eks', { ...eks, node_pools: [{ name: 'gp', machine_type: 'g5.xlarge', node_count: 1, gpu_count: 4 }] }, {}),
+      () =>
+        toCreateSpec(
+          'eks',
+          { ...eks, node_pools: [{ name: 'gp', machine_type: 'g5.xlarge', node_count: 1, gpu_count: 4 }] },
+          {},
+        ),
       /has 1 GPU/,
     );
     invalid(
@@ -121,7 +134,12 @@ describe('toCreateSpec', () => {
       /may use 72 GPUs/,
     );
     invalid(
-      () => toCreateSpec('eks', { ...eks, node_pools: [{ name: 'np', machine_type: 'm5.large', node_count: 5, max_nodes: 3 }] }, {}),
+      () =>
+        toCreateSpec(
+          'eks',
+          { ...eks, node_pools: [{ name: 'np', machine_type: 'm5.large', node_count: 5, max_nodes: 3 }] },
+          {},
+        ),
       /min_nodes <= node_count <= max_nodes/,
     );
   });
@@ -142,7 +160,11 @@ describe('toCreateSpec', () => {
     expect(r.cluster.tags).toEqual({ 'managed-by': 'ray-mcp' });
     expect(r.cluster.accessConfig.bootstrapClusterCreatorAdminPermissions).toBe(true);
     expect(r.nodegroups).toEqual([
-      expect.objectContaining({ nodegroupName: 'cpu', amiType: 'AL2023_x86_64_STANDARD', scalingConfig: { minSize: 2, maxSize: 2, desiredSize: 2 } }),
+      expect.objectContaining({
+        nodegroupName: 'cpu',
+        amiType: 'AL2023_x86_64_STANDARD',
+        scalingConfig: { minSize: 2, maxSize: 2, desiredSize: 2 },
+      }),
       expect.objectContaining({
         nodegroupName: 'gpu',
         amiType: 'AL2023_x86_64_NVIDIA',

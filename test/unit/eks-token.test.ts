@@ -17,7 +17,12 @@ function decode(token: string): URL {
 describe('eksToken', () => {
   it('is a presigned STS GetCallerIdentity URL for the region, naming the cluster in a signed header', async () => {
     const now = new Date('2025-11-25T10:00:00Z');
-    const { token, expiresAt } = await eksToken({ cluster: 'ray-prod', region: 'eu-west-1', credentials, now });
+    const { token, expiresAt } = await eksToken({
+      cluster: 'ray-prod',
+      region: 'eu-west-1',
+      credentials,
+      now,
+    });
     const url = decode(token);
     expect(url.protocol).toBe('https:');
     expect(url.host).toBe('sts.eu-west-1.amazonaws.com');

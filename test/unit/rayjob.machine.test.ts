@@ -28,7 +28,11 @@ function deferred<T>() {
   return { promise, resolve, reject };
 }
 
-function start(opts: { manifest?: boolean; apply?: Promise<RayJobSummary>; cancel?: (mode: RayJobCancelMode) => Promise<void> }) {
+function start(opts: {
+  manifest?: boolean;
+  apply?: Promise<RayJobSummary>;
+  cancel?: (mode: RayJobCancelMode) => Promise<void>;
+}) {
   const cancels: RayJobCancelMode[] = [];
   const machine = rayJobMachine.provide({
     actors: {
@@ -66,7 +70,10 @@ describe('rayJobMachine', () => {
     apply.resolve(summary({ deploymentStatus: 'Initializing' }));
     await waitFor(actor, (s) => s.matches('watching'));
     expect(answer('r1')).toMatchObject({ ok: true });
-    actor.send({ type: 'k8s.rayJob', summary: summary({ deploymentStatus: 'Running', jobStatus: 'RUNNING' }) });
+    actor.send({
+      type: 'k8s.rayJob',
+      summary: summary({ deploymentStatus: 'Running', jobStatus: 'RUNNING' }),
+    });
     expect(actor.getSnapshot().context.summary?.jobStatus).toBe('RUNNING');
   });
 
@@ -76,7 +83,10 @@ describe('rayJobMachine', () => {
     actor.send({ type: 'rayjob.awaitEnd', requestId: 'e1' });
     actor.send({ type: 'k8s.rayJob', summary: summary({ deploymentStatus: 'Running' }) });
     expect(answer('e1')).toBeUndefined();
-    actor.send({ type: 'k8s.rayJob', summary: summary({ deploymentStatus: 'Complete', jobStatus: 'SUCCEEDED' }) });
+    actor.send({
+      type: 'k8s.rayJob',
+      summary: summary({ deploymentStatus: 'Complete', jobStatus: 'SUCCEEDED' }),
+    });
     expect(answer('e1')).toMatchObject({ ok: true });
     // Already ended: answered at once.
     actor.send({ type: 'rayjob.awaitEnd', requestId: 'e2' });

@@ -69,15 +69,27 @@ export function whereOf(args: CloudWhereArgs): CloudWhere {
     return { project: args.project_id, location };
   }
   if (args.project_id !== undefined) {
-    throw new RayMcpError('invalid_input', 'project_id is for GKE; EKS clusters live in a region.', 'Pass region instead.');
+    throw new RayMcpError(
+      'invalid_input',
+      'project_id is for GKE; EKS clusters live in a region.',
+      'Pass region instead.',
+    );
   }
   if (location !== undefined && !AwsRegionSchema.safeParse(location).success) {
-    throw new RayMcpError('invalid_input', `${location} is not an AWS region.`, 'Use a region like us-east-1.');
+    throw new RayMcpError(
+      'invalid_input',
+      `${location} is not an AWS region.`,
+      'Use a region like us-east-1.',
+    );
   }
   return { location };
 }
 
-type Work = CloudWorkCommand extends infer C ? (C extends CloudWorkCommand ? Omit<C, 'requestId'> : never) : never;
+type Work = CloudWorkCommand extends infer C
+  ? C extends CloudWorkCommand
+    ? Omit<C, 'requestId'>
+    : never
+  : never;
 
 /** Sends a cluster command and returns the result the actor keeps for it. */
 export async function askCloud<K extends CloudResult['kind']>(

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import {
+  AwsRegionSchema,
   CLOUD_PROVIDERS,
   CloudClusterInfoSchema,
   CloudDetectionSchema,
@@ -8,17 +9,29 @@ import {
   type CloudProvider,
   CloudProviderSchema,
   COST_NOTE,
-  AwsRegionSchema,
   GkeProjectSchema,
 } from '../../domain/cloud.js';
-import { ClusterSpecInputSchema, eksCreateRequests, estimateCost, gkeCreateRequest, toCreateSpec } from '../../domain/cloud-create.js';
+import {
+  ClusterSpecInputSchema,
+  eksCreateRequests,
+  estimateCost,
+  gkeCreateRequest,
+  toCreateSpec,
+} from '../../domain/cloud-create.js';
 import { cloudTemplate, TEMPLATE_TYPES } from '../../domain/cloud-templates.js';
 import { RayMcpError } from '../../domain/errors.js';
 import { cloudStateOf } from '../../machines/cloud-connection.machine.js';
 import { askCloud, cloudActor, isAuthenticated } from './cloud-clusters.js';
 import { defineTool, type ToolContext } from './tool.js';
 
-const CLOUD_STATES = ['unconfigured', 'authenticating', 'authenticated', 'failed', 'disconnecting', 'disconnected'] as const;
+const CLOUD_STATES = [
+  'unconfigured',
+  'authenticating',
+  'authenticated',
+  'failed',
+  'disconnecting',
+  'disconnected',
+] as const;
 const StateSchema = z.enum(CLOUD_STATES).describe('Connection state of ray-mcp to this provider');
 const MAX_WAIT_SECONDS = 1800;
 
@@ -33,7 +46,9 @@ export const detectCloudProvider = defineTool({
     'kubeconfig contexts that point at GKE or EKS clusters. Only when nothing else is found does it ask the ' +
     "cloud's metadata server, with a short timeout. Kinds and names only, never secrets. Call it before " +
     'authenticate_cloud_provider.',
-  input: z.object({ provider: providerArg.optional().describe('Only this provider (default: both)') }).strict(),
+  input: z
+    .object({ provider: providerArg.optional().describe('Only this provider (default: both)') })
+    .strict(),
   output: z.object({
     providers: z.array(CloudDetectionSchema.extend({ state: StateSchema })),
     recommended: z.enum(CLOUD_PROVIDERS).optional().describe('A usable provider, GKE first'),
@@ -73,8 +88,16 @@ export const authenticateCloudProvider = defineTool({
     .object({
       provider: providerArg,
       project_id: GkeProjectSchema.optional().describe('GKE: GCP project id'),
-      service_account_path: z.string().min(1).optional().describe('GKE: path of a service-account key JSON file'),
-      profile: z.string().regex(/^[\w+=,.@-]{1,64}$/).optional().describe('EKS: AWS profile name'),
+      service_account_path: z
+        .string()
+        .min(1)
+        .optional()
+        .describe('GKE: path of a service-account key JSON file'),
+      profile: z
+        .string()
+        .regex(/^[\w+=,.@-]{1,64}$/)
+        .optional()
+        .describe('EKS: AWS profile name'),
       region: AwsRegionSchema.optional().describe('EKS: AWS region, e.g. us-east-1'),
     })
     .strict(),
@@ -88,10 +111,18 @@ export const authenticateCloudProvider = defineTool({
   async handler(args, { system, signal }) {
     const { provider } = args;
     if (provider === 'gke' && (args.profile || args.region)) {
-      throw new RayMcpError('invalid_input', 'profile and region are for EKS.', 'For GKE pass project_id and optionally service_account_path.');
+      throw new RayMcpError(
+        'invalid_input',
+        'profile and region are for EKS.',
+        'For GKE pass project_id and optionally service_account_path.',
+      );
     }
     if (provider === 'eks' && (args.project_id || args.service_account_path)) {
-      throw new RayMcpError('invalid_input', 'project_id and service_account_path are for GKE.', 'For EKS pass region and optionally profile.');
+      throw new RayMcpError(
+        'invalid_input',
+        'project_id and service_account_path are for GKE.',
+        'For EKS pass region and optionally profile.',
+      );
     }
     const snapshot = await system.ask(
       cloudActor(system, provider),
@@ -107,11 +138,20 @@ export const authenticateCloudProvider = defineTool({
       { signal },
     );
     const { identity, authenticatedAt } = snapshot.context;
-    const who = [identity!.principal, identity!.project && `project ${identity!.project}`, identity!.region && `region ${identity!.region}`]
+    const who = [
+      identity!.principal,
+      identity!.project && `project ${identity!.project}`,
+      identity!.region && `region ${identity!.region}`,
+    ]
       .filter(Boolean)
       .join(', ');
     return {
-      structured: { provider, state: cloudStateOf(snapshot), identity: identity!, authenticated_at: authenticatedAt! },
+      structured: {
+        provider,
+        state: cloudStateOf(snapshot),
+        identity: identity!,
+        authenticated_at: authenticatedAt!,
+      },
       text: `Authenticated to ${provider.toUpperCase()} with ${identity!.method}${who ? ` (${who})` : ''}.`,
     };
   },
@@ -127,11 +167,16 @@ const StatusSchema = z.object({
     .object({
       message: z.string(),
       fix: z.string(),
-      problem: z.enum(['missing', 'rejected']).optional().describe('missing: no credentials; rejected: invalid, expired or revoked'),
+      problem: z
+        .enum(['missing', 'rejected'])
+        .optional()
+        .describe('missing: no credentials; rejected: invalid, expired or revoked'),
     })
     .optional()
     .describe('Why the credentials do not work (state failed)'),
-  operations: z.array(CloudOperationSchema).describe('Cluster creations this session started, newest first (at most 10)'),
+  operations: z
+    .array(CloudOperationSchema)
+    .describe('Cluster creations this session started, newest first (at most 10)'),
 });
 
 function statusOf(system: ToolContext['system'], provider: CloudProvider): z.infer<typeof StatusSchema> {
@@ -144,7 +189,10 @@ function statusOf(system: ToolContext['system'], provider: CloudProvider): z.inf
     authenticated: state === 'authenticated',
     identity: c.identity,
     authenticated_at: c.authenticatedAt,
-    error: state === 'failed' && c.error ? { message: c.error.message, fix: c.error.fix, problem: c.error.problem } : undefined,
+    error:
+      state === 'failed' && c.error
+        ? { message: c.error.message, fix: c.error.fix, problem: c.error.problem }
+        : undefined,
     operations: Object.values(c.operations)
       .map((o) => o.view)
       .sort((a, b) => b.started_at.localeCompare(a.started_at))
@@ -173,7 +221,10 @@ export const getCloudProviderStatus = defineTool({
     const wanted = provider && provider !== 'all' ? [provider] : [...CLOUD_PROVIDERS];
     const providers = wanted.map((p) => statusOf(system, p));
     const text = providers
-      .map((p) => `${p.provider}: ${p.state}${p.identity?.principal ? ` as ${p.identity.principal}` : ''}${p.error ? ` (${p.error.message})` : ''}`)
+      .map(
+        (p) =>
+          `${p.provider}: ${p.state}${p.identity?.principal ? ` as ${p.identity.principal}` : ''}${p.error ? ` (${p.error.message})` : ''}`,
+      )
       .join('; ');
     return { structured: { providers }, text: `${text}.` };
   },
@@ -210,7 +261,13 @@ const TEMPLATE_ALIASES: Record<string, string> = {
   k8s: 'kuberay',
   local: 'kuberay',
 };
-const TYPE_ALIASES: Record<string, string> = { full: 'gpu', production: 'gpu', cluster: 'basic', authentication: 'basic', cpu: 'basic' };
+const TYPE_ALIASES: Record<string, string> = {
+  full: 'gpu',
+  production: 'gpu',
+  cluster: 'basic',
+  authentication: 'basic',
+  cpu: 'basic',
+};
 
 export const getCloudConfigTemplate = defineTool({
   name: 'get_cloud_config_template',
@@ -259,7 +316,10 @@ export const getCloudConfigTemplate = defineTool({
 const CostSchema = z.object({
   control_plane_per_hour: z.number(),
   nodes_per_hour: z.number().optional(),
-  total_per_hour: z.number().optional().describe('USD per hour at the starting node counts; absent if a price is unknown'),
+  total_per_hour: z
+    .number()
+    .optional()
+    .describe('USD per hour at the starting node counts; absent if a price is unknown'),
   gpus: z.number().int().describe('GPUs at the starting node counts'),
   note: z.string(),
 });
@@ -270,7 +330,12 @@ const OperationResultSchema = CloudOperationSchema.extend({
 });
 
 /** Waits for an operation to end (or the time to run out), with progress notifications. */
-async function waitForOperation(ctx: ToolContext, provider: CloudProvider, operationId: string, seconds: number) {
+async function waitForOperation(
+  ctx: ToolContext,
+  provider: CloudProvider,
+  operationId: string,
+  seconds: number,
+) {
   const actor = cloudActor(ctx.system, provider);
   const view = () => actor.getSnapshot().context.operations[operationId]?.view;
   const started = Date.now();
@@ -304,12 +369,17 @@ async function waitForOperation(ctx: ToolContext, provider: CloudProvider, opera
       'Operations are kept until disconnect or restart; get_kubernetes_cluster_info shows the cluster status.',
     );
   }
-  return { ...v, ended: v.status !== 'running', waited_seconds: Math.round((Date.now() - started) / 100) / 10 };
+  return {
+    ...v,
+    ended: v.status !== 'running',
+    waited_seconds: Math.round((Date.now() - started) / 100) / 10,
+  };
 }
 
 function operationText(v: z.infer<typeof OperationResultSchema>): string {
   if (v.status === 'done') return `Cluster ${v.cluster_name} is created (${v.detail ?? 'done'}).`;
-  if (v.status === 'failed') return `Creating ${v.cluster_name} failed: ${v.error ?? v.detail ?? 'unknown error'}`;
+  if (v.status === 'failed')
+    return `Creating ${v.cluster_name} failed: ${v.error ?? v.detail ?? 'unknown error'}`;
   return `Creating ${v.cluster_name}: ${v.detail ?? 'running'}; call get_cloud_operation(operation_id="${v.operation_id}", wait_seconds=600) to follow it.`;
 }
 
@@ -330,7 +400,10 @@ export const createKubernetesCluster = defineTool({
       provider: providerArg,
       cluster_spec: ClusterSpecInputSchema,
       project_id: GkeProjectSchema.optional().describe('GKE project (also accepted inside cluster_spec)'),
-      dry_run: z.boolean().optional().describe('Validate and show what would be created; change nothing (default false)'),
+      dry_run: z
+        .boolean()
+        .optional()
+        .describe('Validate and show what would be created; change nothing (default false)'),
       wait_seconds: z
         .number()
         .int()
@@ -367,7 +440,11 @@ export const createKubernetesCluster = defineTool({
     const authenticated = isAuthenticated(system, provider);
     if (!dry_run && !authenticated) {
       // The defaults (project, region) come from the credentials: authenticate first.
-      await system.ask(cloudActor(system, provider), { type: 'cloud.authenticate', options: {} }, { signal: ctx.signal });
+      await system.ask(
+        cloudActor(system, provider),
+        { type: 'cloud.authenticate', options: {} },
+        { signal: ctx.signal },
+      );
     }
     const identity = cloudActor(system, provider).getSnapshot().context.identity;
     const spec = toCreateSpec(provider, specInput, {
@@ -375,7 +452,8 @@ export const createKubernetesCluster = defineTool({
       region: identity?.region ?? config.aws.region,
     });
     const cost = estimateCost(spec);
-    const costText = cost.total_per_hour !== undefined ? `about $${cost.total_per_hour}/h` : 'about $0.10/h plus the nodes';
+    const costText =
+      cost.total_per_hour !== undefined ? `about $${cost.total_per_hour}/h` : 'about $0.10/h plus the nodes';
     const base = { provider, cluster_name: spec.name, location: spec.location, project: spec.project, cost };
 
     if (dry_run) {
@@ -386,7 +464,11 @@ export const createKubernetesCluster = defineTool({
           const r = await askCloud(
             ctx,
             provider,
-            { type: 'cloud.describe', where: { project: spec.project, location: spec.location }, name: spec.name },
+            {
+              type: 'cloud.describe',
+              where: { project: spec.project, location: spec.location },
+              name: spec.name,
+            },
             'describe',
           );
           cluster = r.info;
@@ -430,15 +512,15 @@ export const createKubernetesCluster = defineTool({
     const r = await askCloud(ctx, provider, { type: 'cloud.create', spec }, 'create');
     const opId = r.operation?.view.operation_id;
     const operation = opId ? await waitForOperation(ctx, provider, opId, wait_seconds ?? 0) : undefined;
-    const outcome = (r.outcome === 'new' ? 'started' : r.outcome === 'running' ? 'already_running' : 'exists') as
-      | 'started'
-      | 'already_running'
-      | 'exists';
-    const next_step = operation?.status === 'running'
-      ? `get_cloud_operation(operation_id="${operation.operation_id}", wait_seconds=600) follows the creation; then connect_kubernetes_cluster.`
-      : operation?.status === 'failed'
-        ? 'Fix the cause (see operation.error), then create it again (a failed cluster may need deleting in the console first).'
-        : 'connect_kubernetes_cluster connects to it.';
+    const outcome = (
+      r.outcome === 'new' ? 'started' : r.outcome === 'running' ? 'already_running' : 'exists'
+    ) as 'started' | 'already_running' | 'exists';
+    const next_step =
+      operation?.status === 'running'
+        ? `get_cloud_operation(operation_id="${operation.operation_id}", wait_seconds=600) follows the creation; then connect_kubernetes_cluster.`
+        : operation?.status === 'failed'
+          ? 'Fix the cause (see operation.error), then create it again (a failed cluster may need deleting in the console first).'
+          : 'connect_kubernetes_cluster connects to it.';
     const text =
       outcome === 'exists' && !operation
         ? `Cluster ${spec.name} already exists (created by ray-mcp, ${r.info?.status}); nothing created.`
@@ -460,8 +542,16 @@ export const getCloudOperation = defineTool({
     '(ended: false). Call it again to keep waiting.',
   input: z
     .object({
-      operation_id: z.string().regex(/^create:(gke|eks):[\w./-]+$/, 'an operation_id as create_kubernetes_cluster returns it'),
-      wait_seconds: z.number().int().min(0).max(MAX_WAIT_SECONDS).optional().describe('Longest wait (default 0)'),
+      operation_id: z
+        .string()
+        .regex(/^create:(gke|eks):[\w./-]+$/, 'an operation_id as create_kubernetes_cluster returns it'),
+      wait_seconds: z
+        .number()
+        .int()
+        .min(0)
+        .max(MAX_WAIT_SECONDS)
+        .optional()
+        .describe('Longest wait (default 0)'),
     })
     .strict(),
   output: OperationResultSchema,

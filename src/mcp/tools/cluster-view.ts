@@ -110,7 +110,9 @@ function kuberayView(actor: KubeRayClusterActor): ClusterView {
   const c = snapshot.context;
   const status = kuberayStatusOf(snapshot);
   const nodes: NodeView[] = [...c.pods]
-    .sort((a, b) => (a.nodeType === b.nodeType ? a.name.localeCompare(b.name) : a.nodeType === 'head' ? -1 : 1))
+    .sort((a, b) =>
+      a.nodeType === b.nodeType ? a.name.localeCompare(b.name) : a.nodeType === 'head' ? -1 : 1,
+    )
     .map((p) => ({
       name: p.name,
       node_type: p.nodeType === 'head' ? 'head' : p.group,
@@ -119,7 +121,10 @@ function kuberayView(actor: KubeRayClusterActor): ClusterView {
       pod_phase: p.phase,
       reason: p.reason,
     }));
-  const link = c.link !== 'connected' ? `Kubernetes connection ${c.connectionId} is ${c.link}${c.linkMessage ? `: ${c.linkMessage}` : ''}.` : undefined;
+  const link =
+    c.link !== 'connected'
+      ? `Kubernetes connection ${c.connectionId} is ${c.link}${c.linkMessage ? `: ${c.linkMessage}` : ''}.`
+      : undefined;
   return {
     cluster_id: c.id,
     kind: 'kuberay',
@@ -128,7 +133,10 @@ function kuberayView(actor: KubeRayClusterActor): ClusterView {
     dashboard_url: status === 'stopped' ? undefined : kuberayDashboardUrl(actor),
     ray_version: c.cr?.rayVersion ?? c.spec?.rayVersion,
     created_at: iso(c.createdAt),
-    uptime_seconds: c.startedAt && (status === 'running' || status === 'degraded') ? Math.round((Date.now() - c.startedAt) / 1000) : undefined,
+    uptime_seconds:
+      c.startedAt && (status === 'running' || status === 'degraded')
+        ? Math.round((Date.now() - c.startedAt) / 1000)
+        : undefined,
     nodes: nodes.slice(0, MAX_NODES),
     kubernetes: {
       context: c.kubeContext ?? c.connectionId,
@@ -146,7 +154,9 @@ function kuberayView(actor: KubeRayClusterActor): ClusterView {
         max_replicas: g.maxReplicas,
         ready: c.pods.filter((p) => p.group === g.name && p.ready && !p.deleting).length,
       })),
-      conditions: (c.cr?.conditions ?? []).filter((x) => x.status === 'True' || x.type === 'HeadPodReady').slice(0, 8),
+      conditions: (c.cr?.conditions ?? [])
+        .filter((x) => x.status === 'True' || x.type === 'HeadPodReady')
+        .slice(0, 8),
     },
     error: c.error && { message: c.error.message, fix: c.error.fix },
     note: [c.note, link].filter(Boolean).join(' ') || undefined,

@@ -181,7 +181,15 @@ export const submitRayJob = defineTool({
       };
     }
     const stray = (
-      ['rayjob', 'namespace', 'kubernetes_context', 'rayjob_cluster', 'shutdown_after_job_finishes', 'ttl_seconds_after_finished', 'active_deadline_seconds'] as const
+      [
+        'rayjob',
+        'namespace',
+        'kubernetes_context',
+        'rayjob_cluster',
+        'shutdown_after_job_finishes',
+        'ttl_seconds_after_finished',
+        'active_deadline_seconds',
+      ] as const
     ).filter((k) => args[k] !== undefined);
     if (stray.length) {
       throw new RayMcpError(
@@ -349,7 +357,11 @@ export const cancelRayJob = defineTool({
       };
     }
     if (args.mode) {
-      throw new RayMcpError('invalid_input', 'mode is for RayJobs.', 'Pass rayjob=name with it, or leave mode out.');
+      throw new RayMcpError(
+        'invalid_input',
+        'mode is for RayJobs.',
+        'Pass rayjob=name with it, or leave mode out.',
+      );
     }
     const id = jobIdOf(args);
     const target = jobTarget(system, args.cluster_id);
@@ -466,4 +478,11 @@ export const waitForRayJob = defineTool({
   },
 });
 
-export const JOB_TOOLS = [submitRayJob, listRayJobs, inspectRayJob, cancelRayJob, waitForRayJob, listKuberayJobs];
+export const JOB_TOOLS = [
+  submitRayJob,
+  listRayJobs,
+  inspectRayJob,
+  cancelRayJob,
+  waitForRayJob,
+  listKuberayJobs,
+];

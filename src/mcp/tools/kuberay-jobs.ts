@@ -27,7 +27,10 @@ import { defineTool, type ToolContext } from './tool.js';
 /** KubeRay names the RayJob's cluster `<name>-<5 chars>` and its services after that: 47 at most. */
 export const RayJobNameSchema = z
   .string()
-  .regex(/^[a-z]([-a-z0-9]{0,45}[a-z0-9])?$/, 'a RayJob name is 1-47 lowercase letters, digits and dashes, starting with a letter');
+  .regex(
+    /^[a-z]([-a-z0-9]{0,45}[a-z0-9])?$/,
+    'a RayJob name is 1-47 lowercase letters, digits and dashes, starting with a letter',
+  );
 
 export const RayJobRefSchema = z
   .object({
@@ -71,23 +74,44 @@ export const rayJobSubmitArgs = {
   ...rayJobArgs,
   rayjob_cluster: z
     .object({
-      ray_version: z.string().regex(/^\d+\.\d+\.\d+$/).optional(),
+      ray_version: z
+        .string()
+        .regex(/^\d+\.\d+\.\d+$/)
+        .optional(),
       image: z.string().min(3).max(300).optional(),
       head_node_spec: PodResourcesSchema.optional(),
       worker_node_specs: z.array(WorkerGroupSpecSchema).max(16).optional(),
     })
     .strict()
     .optional()
-    .describe("RayJob: the cluster KubeRay creates for it (when cluster_id does not name an existing KubeRay cluster)"),
+    .describe(
+      'RayJob: the cluster KubeRay creates for it (when cluster_id does not name an existing KubeRay cluster)',
+    ),
   shutdown_after_job_finishes: z
     .boolean()
     .optional()
     .describe('RayJob: delete its own cluster when the job ends (default true)'),
-  ttl_seconds_after_finished: z.number().int().min(0).max(7 * 86400).optional().describe('RayJob: keep the cluster this long after the end'),
-  active_deadline_seconds: z.number().int().min(1).max(30 * 86400).optional().describe('RayJob: fail it after this long'),
+  ttl_seconds_after_finished: z
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 86400)
+    .optional()
+    .describe('RayJob: keep the cluster this long after the end'),
+  active_deadline_seconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(30 * 86400)
+    .optional()
+    .describe('RayJob: fail it after this long'),
 };
 
-export function isRayJobMode(args: { job_type?: string; rayjob?: string; rayjob_cluster?: unknown }): boolean {
+export function isRayJobMode(args: {
+  job_type?: string;
+  rayjob?: string;
+  rayjob_cluster?: unknown;
+}): boolean {
   if (args.job_type && ['rayjob', 'kuberay', 'kubernetes'].includes(args.job_type)) return true;
   return args.job_type === undefined && (args.rayjob !== undefined || args.rayjob_cluster !== undefined);
 }
@@ -97,7 +121,8 @@ const key = (ns: string, name: string) => `${ns}/${name}`;
 /** What a RayJob says about its Ray job, in the shape of the other job tools. */
 export function rayJobJobView(s: RayJobSummary): JobView {
   let status: JobStatus = 'PENDING';
-  if (s.jobStatus && (JOB_STATUSES as readonly string[]).includes(s.jobStatus)) status = s.jobStatus as JobStatus;
+  if (s.jobStatus && (JOB_STATUSES as readonly string[]).includes(s.jobStatus))
+    status = s.jobStatus as JobStatus;
   else if (s.deploymentStatus === 'Failed' || s.deploymentStatus === 'ValidationFailed') status = 'FAILED';
   else if (s.deploymentStatus === 'Suspended') status = 'STOPPED';
   const start = s.startTime ? Date.parse(s.startTime) : undefined;
@@ -150,7 +175,11 @@ async function rayJobScope(
   }
   const namespace = allNamespaces ? '' : (args.namespace ?? session.namespace);
   await system.ask(conn, { type: 'kube.watchNamespace', namespace }, { signal });
-  await system.ask(conn, { type: 'kube.awaitSynced', namespace, resource: 'rayjobs' }, { signal, timeoutMs: 30_000 });
+  await system.ask(
+    conn,
+    { type: 'kube.awaitSynced', namespace, resource: 'rayjobs' },
+    { signal, timeoutMs: 30_000 },
+  );
   return { conn, namespace };
 }
 
@@ -220,7 +249,11 @@ export async function submitRayJobCr(
     );
   }
   if (args.runtime_env?.excludes) {
-    throw new RayMcpError('invalid_input', 'excludes apply to a local working_dir only.', 'Leave excludes out for a RayJob.');
+    throw new RayMcpError(
+      'invalid_input',
+      'excludes apply to a local working_dir only.',
+      'Leave excludes out for a RayJob.',
+    );
   }
   if (args.entrypoint_memory !== undefined) {
     throw new RayMcpError(
@@ -274,7 +307,11 @@ export async function submitRayJobCr(
   const existing = conn.getSnapshot().context.rayJobs[key(namespace, name)];
   if (existing) {
     if (existing.managedByUs && existing.entrypoint === args.entrypoint.slice(0, 500)) {
-      const found = await findRayJob(system, { rayjob: name, namespace, kubernetes_context: connectionId }, signal);
+      const found = await findRayJob(
+        system,
+        { rayjob: name, namespace, kubernetes_context: connectionId },
+        signal,
+      );
       const s = latest(found);
       return { view: rayJobJobView(s), rayjob: rayJobRef(s, connectionId), existed: true };
     }
@@ -321,7 +358,10 @@ export async function submitRayJobCr(
   return { view: rayJobJobView(s), rayjob: rayJobRef(s, connectionId), existed: false };
 }
 
-export async function inspectRayJobCr(ctx: Pick<ToolContext, 'system' | 'signal'>, args: Parameters<typeof findRayJob>[1]) {
+export async function inspectRayJobCr(
+  ctx: Pick<ToolContext, 'system' | 'signal'>,
+  args: Parameters<typeof findRayJob>[1],
+) {
   const found = await findRayJob(ctx.system, args, ctx.signal);
   const s = latest(found);
   return { view: rayJobJobView(s), rayjob: rayJobRef(s, found.connectionId) };
@@ -376,11 +416,15 @@ export async function waitRayJobCr(
   const found = await findRayJob(system, args, signal);
   let ended = true;
   try {
-    await system.ask(found.actor, { type: 'rayjob.awaitEnd' }, {
-      signal,
-      timeoutMs,
-      onSnapshot: () => onChange(latest(found)),
-    });
+    await system.ask(
+      found.actor,
+      { type: 'rayjob.awaitEnd' },
+      {
+        signal,
+        timeoutMs,
+        onSnapshot: () => onChange(latest(found)),
+      },
+    );
   } catch (err) {
     if (!(err instanceof RayMcpError && err.code === 'timeout') || signal.aborted) throw err;
     ended = false;
@@ -428,7 +472,10 @@ export const listKuberayJobs = defineTool({
         .optional()
         .describe('Only RayJobs in these KubeRay states'),
       limit: z.number().int().min(1).max(100).optional().describe('Rows per page (default 20)'),
-      cursor: z.string().regex(/^o:\d+$/, 'use the next_cursor of a previous list_kuberay_jobs').optional(),
+      cursor: z
+        .string()
+        .regex(/^o:\d+$/, 'use the next_cursor of a previous list_kuberay_jobs')
+        .optional(),
     })
     .strict(),
   output: z.object({
@@ -441,13 +488,21 @@ export const listKuberayJobs = defineTool({
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   async handler(args, { system, signal }) {
     if (args.all_namespaces && args.namespace) {
-      throw new RayMcpError('invalid_input', 'Pass namespace or all_namespaces, not both.', 'Drop one of them.');
+      throw new RayMcpError(
+        'invalid_input',
+        'Pass namespace or all_namespaces, not both.',
+        'Drop one of them.',
+      );
     }
     const { conn, namespace } = await rayJobScope(system, args, signal, args.all_namespaces === true);
     const c = conn.getSnapshot().context;
     const all = Object.values(c.rayJobs)
       .filter((j) => !namespace || j.namespace === namespace)
-      .filter((j) => !args.deployment_status || (args.deployment_status as string[]).includes(j.deploymentStatus ?? 'New'))
+      .filter(
+        (j) =>
+          !args.deployment_status ||
+          (args.deployment_status as string[]).includes(j.deploymentStatus ?? 'New'),
+      )
       .sort((a, b) => (b.createdAt ?? '').localeCompare(a.createdAt ?? '') || a.name.localeCompare(b.name));
     const limit = args.limit ?? 20;
     const offset = args.cursor ? Number(args.cursor.slice(2)) : 0;
@@ -465,7 +520,8 @@ export const listKuberayJobs = defineTool({
     const next = offset + limit < all.length ? `o:${offset + limit}` : undefined;
     const where = namespace ? `namespace ${namespace}` : 'all namespaces';
     const counts = new Map<string, number>();
-    for (const j of all) counts.set(j.deploymentStatus ?? 'New', (counts.get(j.deploymentStatus ?? 'New') ?? 0) + 1);
+    for (const j of all)
+      counts.set(j.deploymentStatus ?? 'New', (counts.get(j.deploymentStatus ?? 'New') ?? 0) + 1);
     return {
       structured: { context: c.id, namespace, rayjobs: rows, total: all.length, next_cursor: next },
       text: all.length
@@ -474,4 +530,3 @@ export const listKuberayJobs = defineTool({
     };
   },
 });
-
