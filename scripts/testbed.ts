@@ -115,6 +115,7 @@ export async function kubeRequest(
   body?: unknown,
   contentType = 'application/json',
   token = ADMIN_TOKEN,
+  // biome-ignore lint/suspicious/noExplicitAny: JSON (or text) from the test API server, read ad hoc by tests
 ): Promise<{ status: number; json: any }> {
   const { request, Agent } = await import('undici');
   const ca = readFileSync(join(state.dir, 'certs', 'apiserver.crt'));
@@ -195,7 +196,9 @@ export async function ensureTestbed(dir: string): Promise<TestbedState> {
   return (await runningTestbed(dir)) ?? startTestbed(dir);
 }
 
-export async function startTestbed(dir: string): Promise<TestbedState> {
+/** `kuberay: false` leaves out the KubeRay CRDs and operator: a plain Kubernetes cluster. */
+export async function startTestbed(dir: string, opts: { kuberay?: boolean } = {}): Promise<TestbedState> {
+  const withKubeRay = opts.kuberay !== false;
   if (!testbedAvailable()) {
     throw new Error(
       'The Kubernetes test bed is not built: run `bash scripts/setup-testbed.sh` (npm test does).',
@@ -268,33 +271,7 @@ export async function startTestbed(dir: string): Promise<TestbedState> {
       ),
     );
 
-    // The KubeRay CRDs
-    const crdDir = join(TESTBED_DIR, 'crds');
-    const crds: string[] = [];
-    for (const file of readdirSync(crdDir).filter((f) => f.endsWith('.yaml'))) {
-      // Sent as YAML, untouched: apply-patch+yaml takes it as it is.
-      const text = readFileSync(join(crdDir, file), 'utf8');
-      const name = /^metadata:\n(?:\s+.*\n)*?\s+name:\s*(\S+)/m.exec(text)?.[1];
-      if (!name) throw new Error(`no metadata.name in ${file}`);
-      crds.push(name);
-      await apply(state, `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`, text);
-    }
-    for (const name of crds) {
-      await waitUntil(
-        `CRD ${name} established`,
-        async () => {
-          const r = await kubeRequest(
-            state,
-            'GET',
-            `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`,
-          );
-          return (r.json?.status?.conditions ?? []).some(
-            (c: { type: string; status: string }) => c.type === 'Established' && c.status === 'True',
-          );
-        },
-        30_000,
-      );
-    }
+    if (withKubeRay) await installCrds(state);
 
     // kube-controller-manager and kube-scheduler
     const kcm = launch(dir, 'kube-controller-manager', [
@@ -343,28 +320,30 @@ export async function startTestbed(dir: string): Promise<TestbedState> {
       },
     });
 
-    // The operator, out of cluster, plus its Deployment as the in-cluster marker tools look for.
-    const operator = launch(
-      dir,
-      'operator',
-      [
-        `--kubeconfig=${state.kubeconfig}`,
-        '--enable-leader-election=false',
-        '--metrics-addr=0',
-        `--health-probe-bind-address=127.0.0.1:${ports.operatorHealth}`,
-        '--log-stdout-encoder=console',
-      ],
-      { RAYJOB_STATUS_CHECK_TIMEOUT_SECONDS: '3600' },
-    );
-    state.pids.operator = operator.pid!;
-    save();
-    await waitUntil(
-      'kuberay-operator ready',
-      async () => (await fetch(`http://127.0.0.1:${ports.operatorHealth}/readyz`)).ok,
-      60_000,
-      () => pidAlive(operator.pid!),
-    );
-    await registerOperatorDeployment(state);
+    if (withKubeRay) {
+      // The operator, out of cluster, plus its Deployment as the in-cluster marker tools look for.
+      const operator = launch(
+        dir,
+        'operator',
+        [
+          `--kubeconfig=${state.kubeconfig}`,
+          '--enable-leader-election=false',
+          '--metrics-addr=0',
+          `--health-probe-bind-address=127.0.0.1:${ports.operatorHealth}`,
+          '--log-stdout-encoder=console',
+        ],
+        { RAYJOB_STATUS_CHECK_TIMEOUT_SECONDS: '3600' },
+      );
+      state.pids.operator = operator.pid!;
+      save();
+      await waitUntil(
+        'kuberay-operator ready',
+        async () => (await fetch(`http://127.0.0.1:${ports.operatorHealth}/readyz`)).ok,
+        60_000,
+        () => pidAlive(operator.pid!),
+      );
+      await registerOperatorDeployment(state);
+    }
     log(
       `up in ${((Date.now() - started) / 1000).toFixed(1)} s at ${server} (KUBECONFIG=${state.kubeconfig})`,
     );
@@ -374,6 +353,36 @@ export async function startTestbed(dir: string): Promise<TestbedState> {
     const detail = names.map((n) => `--- ${n}\n${tail(dir, n)}`).join('\n');
     await stopTestbed(dir);
     throw new Error(`${(err as Error).message}\n${detail}`);
+  }
+}
+
+/** The KubeRay CRDs, server-side applied as they are, until Established. */
+async function installCrds(state: TestbedState) {
+  const crdDir = join(TESTBED_DIR, 'crds');
+  const crds: string[] = [];
+  for (const file of readdirSync(crdDir).filter((f) => f.endsWith('.yaml'))) {
+    // Sent as YAML, untouched: apply-patch+yaml takes it as it is.
+    const text = readFileSync(join(crdDir, file), 'utf8');
+    const name = /^metadata:\n(?:\s+.*\n)*?\s+name:\s*(\S+)/m.exec(text)?.[1];
+    if (!name) throw new Error(`no metadata.name in ${file}`);
+    crds.push(name);
+    await apply(state, `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`, text);
+  }
+  for (const name of crds) {
+    await waitUntil(
+      `CRD ${name} established`,
+      async () => {
+        const r = await kubeRequest(
+          state,
+          'GET',
+          `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`,
+        );
+        return (r.json?.status?.conditions ?? []).some(
+          (c: { type: string; status: string }) => c.type === 'Established' && c.status === 'True',
+        );
+      },
+      30_000,
+    );
   }
 }
 

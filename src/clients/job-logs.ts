@@ -172,7 +172,7 @@ export async function readDashboardLog(
     const fresh = at >= 0 ? all.slice(at) : all;
     const wanted = fresh.slice(0, req.lines);
     const page = capLinesFromStart(wanted, req.maxBytes);
-    const consumed = (at >= 0 ? at : 0) + page.length;
+    const consumed = Math.max(at, 0) + page.length;
     return {
       text: page.join('\n'),
       lines: page.length,

@@ -11,7 +11,6 @@
  */
 import {
   type ActorRefFrom,
-  and,
   assign,
   enqueueActions,
   fromCallback,

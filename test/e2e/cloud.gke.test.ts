@@ -16,7 +16,6 @@ import {
 import type { ToolContext } from '../../src/mcp/tools/tool.js';
 import { GkeFake } from '../fakes/gke-fake.js';
 import {
-  callOk,
   type InMemoryServer,
   type StdioServer,
   scratchDir,

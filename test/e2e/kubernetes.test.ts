@@ -9,6 +9,20 @@ import type { TestbedState } from '../../scripts/testbed.js';
 import { callOk, type StdioServer, scratchDir, startStdioServer, textOf } from '../helpers/mcp.js';
 import { useTestbed } from '../helpers/testbed.js';
 
+/** The part of get_kubernetes_cluster_info's structured output these tests read. */
+interface ClusterInfo {
+  kubernetes: {
+    version: string;
+    nodes: { total: number; ready: number; cpu: number; memory_gi: number; gpus: Record<string, number> };
+    namespaces: string[];
+    kuberay: {
+      crds: { name: string; versions: string[] }[];
+      crds_installed: boolean;
+      operator?: { namespace: string; name: string; version?: string; ready: boolean };
+    };
+  };
+}
+
 let bed: TestbedState;
 let server: StdioServer;
 let extraKubeconfig: string;
@@ -73,7 +87,7 @@ describe('Kubernetes connections', () => {
       cluster_wide: true,
       kuberay_crds: true,
     });
-    const info = await callOk<any>(server.client, 'get_kubernetes_cluster_info', {});
+    const info = await callOk<ClusterInfo>(server.client, 'get_kubernetes_cluster_info', {});
     expect(info.kubernetes.version).toBe(bed.versions.kubernetes);
     expect(info.kubernetes.nodes).toMatchObject({ total: 1, ready: 1, cpu: 64, memory_gi: 256 });
     expect(info.kubernetes.nodes.gpus).toEqual({ 'nvidia.com/gpu': 8 });
@@ -81,7 +95,7 @@ describe('Kubernetes connections', () => {
       expect.arrayContaining(['default', 'kube-system', 'ray-system']),
     );
     expect(info.kubernetes.kuberay.crds_installed).toBe(true);
-    expect(info.kubernetes.kuberay.crds.map((c: { name: string }) => c.name)).toEqual(
+    expect(info.kubernetes.kuberay.crds.map((c) => c.name)).toEqual(
       expect.arrayContaining(['rayclusters.ray.io', 'rayjobs.ray.io', 'rayservices.ray.io']),
     );
     expect(info.kubernetes.kuberay.operator).toMatchObject({

@@ -203,7 +203,8 @@ export class GkeFake {
   private issueToken(res: ServerResponse, body: string): void {
     const params = new URLSearchParams(body);
     if (params.get('grant_type') !== 'refresh_token' || !params.get('refresh_token')) {
-      return send(res, 400, { error: 'invalid_grant', error_description: 'Bad Request' });
+      send(res, 400, { error: 'invalid_grant', error_description: 'Bad Request' });
+      return;
     }
     const token = `fake-issued-${++this.tokenCounter}`;
     this.tokens.add(token);
@@ -219,7 +220,10 @@ export class GkeFake {
 
   private getCluster(res: ServerResponse, project: string, location: string, name: string): void {
     const c = this.clusters.get(key(project, location, name));
-    if (!c) return send(res, 404, notFound(project, location, name));
+    if (!c) {
+      send(res, 404, notFound(project, location, name));
+      return;
+    }
     send(res, 200, c.body);
   }
 
@@ -228,10 +232,11 @@ export class GkeFake {
     const cluster = (parsed.cluster ?? {}) as Json;
     const name = String(cluster.name ?? '');
     if (!/^[a-z][a-z0-9-]{0,38}[a-z0-9]$/.test(name)) {
-      return send(res, 400, errorBody(400, `Invalid cluster name "${name}".`, 'INVALID_ARGUMENT'));
+      send(res, 400, errorBody(400, `Invalid cluster name "${name}".`, 'INVALID_ARGUMENT'));
+      return;
     }
     if (name.startsWith('quota-')) {
-      return send(
+      send(
         res,
         429,
         errorBody(
@@ -240,9 +245,10 @@ export class GkeFake {
           'RESOURCE_EXHAUSTED',
         ),
       );
+      return;
     }
     if (this.clusters.has(key(project, location, name))) {
-      return send(
+      send(
         res,
         409,
         errorBody(
@@ -251,14 +257,16 @@ export class GkeFake {
           'ALREADY_EXISTS',
         ),
       );
+      return;
     }
     const nodePools = (cluster.nodePools as Json[] | undefined) ?? [];
     if (!nodePools.length && cluster.initialNodeCount === undefined) {
-      return send(
+      send(
         res,
         400,
         errorBody(400, 'Cluster.initial_node_count must be greater than zero.', 'INVALID_ARGUMENT'),
       );
+      return;
     }
     const body = clusterBody(project, location, cluster);
     this.clusters.set(key(project, location, name), {
@@ -276,7 +284,10 @@ export class GkeFake {
   private deleteCluster(res: ServerResponse, project: string, location: string, name: string): void {
     const k = key(project, location, name);
     const c = this.clusters.get(k);
-    if (!c) return send(res, 404, notFound(project, location, name));
+    if (!c) {
+      send(res, 404, notFound(project, location, name));
+      return;
+    }
     this.clusters.delete(k);
     const op = this.newOperation(project, location, name, 'DELETE_CLUSTER');
     op.pollsLeft = 0;
@@ -294,30 +305,41 @@ export class GkeFake {
     raw: string,
   ): void {
     const c = this.clusters.get(key(project, location, cluster));
-    if (!c) return send(res, 404, notFound(project, location, cluster));
+    if (!c) {
+      send(res, 404, notFound(project, location, cluster));
+      return;
+    }
     const pools = (c.body.nodePools as Json[]) ?? [];
-    if (!pool && method === 'GET') return send(res, 200, { nodePools: pools });
+    if (!pool && method === 'GET') {
+      send(res, 200, { nodePools: pools });
+      return;
+    }
     if (!pool && method === 'POST') {
       const np = (safeJson(raw).nodePool ?? {}) as Json;
       if (pools.some((p) => p.name === np.name)) {
-        return send(
-          res,
-          409,
-          errorBody(409, `Already exists: node pool ${String(np.name)}.`, 'ALREADY_EXISTS'),
-        );
+        send(res, 409, errorBody(409, `Already exists: node pool ${String(np.name)}.`, 'ALREADY_EXISTS'));
+        return;
       }
       pools.push(poolBody(np, 'RUNNING'));
       c.body.nodePools = pools;
       const op = this.newOperation(project, location, cluster, 'CREATE_NODE_POOL');
-      return send(res, 200, this.operationBody(op));
+      send(res, 200, this.operationBody(op));
+      return;
     }
     const found = pools.find((p) => p.name === pool);
-    if (!found) return send(res, 404, errorBody(404, `Not found: node pool ${pool}.`, 'NOT_FOUND'));
-    if (method === 'GET') return send(res, 200, found);
+    if (!found) {
+      send(res, 404, errorBody(404, `Not found: node pool ${pool}.`, 'NOT_FOUND'));
+      return;
+    }
+    if (method === 'GET') {
+      send(res, 200, found);
+      return;
+    }
     if (method === 'DELETE') {
       c.body.nodePools = pools.filter((p) => p.name !== pool);
       const op = this.newOperation(project, location, cluster, 'DELETE_NODE_POOL');
-      return send(res, 200, this.operationBody(op));
+      send(res, 200, this.operationBody(op));
+      return;
     }
     send(res, 405, errorBody(405, `${method} not allowed`, 'METHOD_NOT_ALLOWED'));
   }
@@ -327,11 +349,13 @@ export class GkeFake {
       const ops = [...this.operations.values()].filter(
         (o) => o.project === project && (location === '-' || o.location === location),
       );
-      return send(res, 200, { operations: ops.map((o) => this.operationBody(o)) });
+      send(res, 200, { operations: ops.map((o) => this.operationBody(o)) });
+      return;
     }
     const op = this.operations.get(id);
     if (!op || op.project !== project || op.location !== location) {
-      return send(res, 404, errorBody(404, `Not found: operation ${id}.`, 'NOT_FOUND'));
+      send(res, 404, errorBody(404, `Not found: operation ${id}.`, 'NOT_FOUND'));
+      return;
     }
     // Each poll moves the operation (and its cluster) on.
     if (op.pollsLeft > 0) {

@@ -38,7 +38,7 @@ export interface CloudWhereArgs {
 
 export function cloudActor(system: RaySystem, provider: CloudProvider): CloudActor {
   const actor = system.cloud(provider);
-  if (!actor || actor.getSnapshot().status !== 'active') {
+  if (actor?.getSnapshot().status !== 'active') {
     throw new RayMcpError(
       'shutting_down',
       `The ${provider.toUpperCase()} connection actor is not running.`,

@@ -2,7 +2,6 @@ import { z } from 'zod';
 import { isKubeRay, isLocal } from '../../actors/cluster-records.js';
 import type { RaySystem } from '../../actors/system.js';
 import {
-  CLUSTER_KINDS,
   CLUSTER_STATUSES,
   ClusterIdSchema,
   ClusterViewSchema,

@@ -113,7 +113,8 @@ export function isRayJobMode(args: {
   rayjob_cluster?: unknown;
 }): boolean {
   if (args.job_type && ['rayjob', 'kuberay', 'kubernetes'].includes(args.job_type)) return true;
-  return args.job_type === undefined && (args.rayjob !== undefined || args.rayjob_cluster !== undefined);
+  const auto = args.job_type === undefined || args.job_type === 'auto';
+  return auto && (args.rayjob !== undefined || args.rayjob_cluster !== undefined);
 }
 
 const key = (ns: string, name: string) => `${ns}/${name}`;

@@ -309,7 +309,7 @@ export const getKubernetesClusterInfo = defineTool({
         `${connection.connection}: Kubernetes ${info.version}, ${info.nodes.ready}/${info.nodes.total} node(s) ready${gpus ? ` (GPUs: ${gpus})` : ''}; ` +
         (crdsInstalled
           ? `KubeRay CRDs installed${info.operator ? `, operator ${info.operator.version ?? ''} in ${info.operator.namespace}` : ', no operator Deployment found'}.`
-          : 'KubeRay CRDs not installed.'),
+          : 'KubeRay CRDs not installed: install the operator (helm repo add kuberay https://ray-project.github.io/kuberay-helm/; helm install kuberay-operator kuberay/kuberay-operator) to run Ray here.'),
     };
   },
 });
