@@ -125,6 +125,14 @@ export function jobsActors(deps: { config: Config; log: Logger }) {
           case 'jobs.logs': {
             const view = await getJob(client, clusterId, command.id, signal);
             const req = { lines: command.lines, maxBytes: command.maxBytes, cursor: command.cursor };
+            // Ray's log API finds a driver log by its node; before the driver runs there is none.
+            if (!command.logPath && !view.driver?.node_id && view.status === 'PENDING') {
+              throw new RayMcpError(
+                'not_found',
+                `Job ${view.submission_id} has no driver log yet (PENDING${view.message ? `: ${view.message.slice(0, 200)}` : ''}).`,
+                'Wait until it runs (wait_for_ray_job), then read the log again.',
+              );
+            }
             let page: Awaited<ReturnType<typeof readLocalLog>>;
             try {
               page = command.logPath

@@ -63,7 +63,7 @@ export function kuberayActors(deps: { clients: KubeClients }) {
     ),
 
     patchScale: fromPromise<
-      void,
+      number,
       { connectionId: string; namespace: string; name: string; cr: RayClusterSummary; scale: ScaleRequest }
     >(async ({ input, signal }) => {
       const client = clients.require(input.connectionId);
@@ -84,11 +84,13 @@ export function kuberayActors(deps: { clients: KubeClients }) {
       if (input.scale.workersToDelete?.length)
         set('scaleStrategy', { workersToDelete: input.scale.workersToDelete });
       try {
-        await client.request('PATCH', paths.rayCluster(input.namespace, input.name), {
+        const patched = await client.request('PATCH', paths.rayCluster(input.namespace, input.name), {
           body: ops,
           contentType: 'application/json-patch+json',
           signal,
         });
+        // The RayCluster's generation after the patch: the machine waits until its watch shows it.
+        return Number(patched.metadata?.generation ?? 0);
       } catch (err) {
         throw kubeError(err, client.context, `scaling RayCluster ${input.namespace}/${input.name}`);
       }

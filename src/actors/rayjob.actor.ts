@@ -92,7 +92,8 @@ export function rayJobActors(deps: { clients: KubeClients; token?: string }) {
         return;
       }
       // stop: through the dashboard of the RayJob's cluster.
-      const { rayClusterName, jobId } = input.summary;
+      const { jobId } = input.summary;
+      const rayClusterName = input.summary.rayClusterName ?? input.summary.clusterSelector;
       if (!input.server || !rayClusterName || !jobId) {
         throw new RayMcpError(
           'conflict',

@@ -64,7 +64,8 @@ export interface KubeRayClusterContext extends KubeRayClusterInput {
   startedAt?: number;
   error?: ErrorInfo;
   note?: string;
-  scaleTarget?: ScaleRequest & { replicasAfter: number };
+  /** generation: of the patched RayCluster; the scale is done once the watch shows it (or newer). */
+  scaleTarget?: ScaleRequest & { replicasAfter: number; generation?: number };
   deleteRequested: boolean;
   /** Our apply went through: a failed start may delete what we made (and nothing else). */
   applied: boolean;
@@ -123,7 +124,7 @@ export const kuberayClusterMachine = setup({
       },
     ),
     patchScale: fromPromise<
-      void,
+      number,
       { connectionId: string; namespace: string; name: string; cr: RayClusterSummary; scale: ScaleRequest }
     >(async () => {
       throw new Error('provided by src/actors/kuberay.actor.ts');
@@ -153,6 +154,8 @@ export const kuberayClusterMachine = setup({
       if (!t) return true;
       const g = context.cr?.groups.find((x) => x.name === t.group);
       if (!g || g.replicas !== t.replicasAfter) return false;
+      // The answer must show the patch itself (bounds too), not a view from before it.
+      if (t.generation !== undefined && (context.cr?.generation ?? 0) < t.generation) return false;
       const inGroup = context.pods.filter((p) => p.group === t.group);
       return (
         readyPods(inGroup, t.group) === t.replicasAfter &&
@@ -372,7 +375,13 @@ export const kuberayClusterMachine = setup({
                   cr: context.cr!,
                   scale: { ...context.scaleTarget!, replicas: context.scaleTarget!.replicasAfter },
                 }),
-                onDone: { target: 'converging' },
+                onDone: {
+                  target: 'converging',
+                  actions: assign({
+                    scaleTarget: ({ context, event }) =>
+                      context.scaleTarget && { ...context.scaleTarget, generation: event.output },
+                  }),
+                },
                 onError: {
                   target: 'idle',
                   actions: [

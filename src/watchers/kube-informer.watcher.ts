@@ -1,9 +1,9 @@
 /**
  * Informers for RayClusters, RayJobs and Ray pods of one namespace (or all), as one rxjs stream
  * of actor events. Each resource: list, then watch from the list's resourceVersion with
- * bookmarks; a clean close re-watches; 410 Gone and any other error re-list after a capped
- * backoff (0.5 s doubling to 30 s, reset once a list succeeds) and say so in a `k8s.watchError`
- * event. A relist replaces the actor's view wholesale, so nothing that changed meanwhile is missed.
+ * bookmarks; a clean close re-watches; 410 Gone re-lists at once, and any other error re-lists
+ * after a capped backoff (0.5 s doubling to 30 s, or to 2 s while the server is down or answers
+ * 5xx; reset once a list succeeds) and says so in a `k8s.watchError` event. A relist replaces the actor's view wholesale, so nothing that changed meanwhile is missed.
  */
 import type { Observable } from 'rxjs';
 import { fromEventObservable } from 'xstate';
@@ -54,6 +54,8 @@ const PATHS: { [R in KubeResource]: (ns?: string) => string } = {
   rayjobs: paths.rayJobs,
   pods: paths.pods,
 };
+
+const UNREACHABLE_RETRY_MS = 2000;
 
 export interface InformerOptions {
   minBackoffMs?: number;
@@ -127,8 +129,11 @@ function informer(
         } catch (err) {
           if (abort.signal.aborted) return;
           const status = err instanceof KubeApiError ? err.status : undefined;
-          // 410: our version is too old; relist at once.
-          const wait = status === 410 ? 0 : backoff;
+          // 410: our version is too old; relist at once. An API server that is down or starting
+          // (no answer, 5xx) is retried every 2 s at most, so the cache is whole again soon after it
+          // is back; other refusals back off up to `max`.
+          const transient = status === undefined || status >= 500;
+          const wait = status === 410 ? 0 : transient ? Math.min(backoff, UNREACHABLE_RETRY_MS) : backoff;
           if (status !== 410) backoff = Math.min(max, backoff * 2);
           subscriber.next({
             type: 'k8s.watchError',

@@ -66,13 +66,13 @@ afterAll(async () => {
   await server?.close();
 });
 
-/** Puts an address on lo for the test; false when this user may not (not root). */
-function addLoopbackAddress(ip: string): boolean {
+/** Puts an address on lo for the test: 'added', 'present' (someone else's), or false (not root). */
+function addLoopbackAddress(ip: string): 'added' | 'present' | false {
   try {
     execFileSync('ip', ['addr', 'add', `${ip}/32`, 'dev', 'lo'], { stdio: 'pipe' });
-    return true;
+    return 'added';
   } catch (err) {
-    if (/File exists/.test(String((err as { stderr?: Buffer }).stderr ?? ''))) return true;
+    if (/File exists/.test(String((err as { stderr?: Buffer }).stderr ?? ''))) return 'present';
     return false;
   }
 }
@@ -83,12 +83,11 @@ function removeLoopbackAddress(ip: string) {
   } catch {}
 }
 
-/** A TCP relay: every byte from ip:port to 127.0.0.1:target and back. No HTTP is parsed. */
+/** A TCP relay on ip (any free port): every byte to 127.0.0.1:target and back. No HTTP is parsed. */
 async function relay(
   ip: string,
-  port: number,
   target: number,
-): Promise<{ server: Server; sockets: Set<Socket> }> {
+): Promise<{ server: Server; sockets: Set<Socket>; port: number }> {
   const sockets = new Set<Socket>();
   const srv = createServer((inbound) => {
     const outbound = createConnection({ host: '127.0.0.1', port: target });
@@ -101,14 +100,15 @@ async function relay(
     inbound.on('error', close).on('close', close);
     outbound.on('error', close).on('close', close);
   });
-  await new Promise<void>((resolve, reject) => srv.once('error', reject).listen(port, ip, resolve));
-  return { server: srv, sockets };
+  await new Promise<void>((resolve, reject) => srv.once('error', reject).listen(0, ip, resolve));
+  return { server: srv, sockets, port: (srv.address() as { port: number }).port };
 }
 
 describe('jobs on a KubeRay cluster through the API server service proxy', () => {
   let headIp = '';
-  let standIn: { server: Server; sockets: Set<Socket> } | undefined;
+  let standIn: { server: Server; sockets: Set<Socket>; port: number } | undefined;
   let canBind = false;
+  let added = false;
 
   beforeAll(async () => {
     const local = await callOk<{ dashboard_url: string }>(server.client, 'init_ray_cluster', {
@@ -124,9 +124,11 @@ describe('jobs on a KubeRay cluster through the API server service proxy', () =>
     const head = kr.nodes.find((n) => n.node_type === 'head')!;
     headIp = head.address!;
     expect(headIp).toMatch(/^10\.213\.0\.\d+$/);
-    canBind = addLoopbackAddress(headIp);
+    const lo = addLoopbackAddress(headIp);
+    canBind = lo !== false;
+    added = lo === 'added';
     if (!canBind) return;
-    standIn = await relay(headIp, 8265, dashPort);
+    standIn = await relay(headIp, dashPort);
     await apply(bed, `/api/v1/namespaces/${NS}/endpoints/kr-jobs-head-svc`, {
       apiVersion: 'v1',
       kind: 'Endpoints',
@@ -134,7 +136,7 @@ describe('jobs on a KubeRay cluster through the API server service proxy', () =>
       subsets: [
         {
           addresses: [{ ip: headIp, targetRef: { kind: 'Pod', namespace: NS, name: head.name } }],
-          ports: [{ name: 'dashboard', port: 8265, protocol: 'TCP' }],
+          ports: [{ name: 'dashboard', port: standIn.port, protocol: 'TCP' }],
         },
       ],
     });
@@ -143,7 +145,7 @@ describe('jobs on a KubeRay cluster through the API server service proxy', () =>
   afterAll(async () => {
     for (const s of standIn?.sockets ?? []) s.destroy();
     await new Promise<void>((r) => (standIn ? standIn.server.close(() => r()) : r()));
-    if (canBind) removeLoopbackAddress(headIp);
+    if (added) removeLoopbackAddress(headIp);
     await server.client.callTool(
       { name: 'stop_ray_cluster', arguments: { cluster_id: 'kr-jobs' } },
       { timeout: 120_000 },
@@ -210,6 +212,66 @@ describe('jobs on a KubeRay cluster through the API server service proxy', () =>
     expect(cancelled.status).toBe('STOPPED');
     // Nothing of the token in what the model sees.
     expect(JSON.stringify([sub, waited, logs, list, inspected, cancelled])).not.toContain(TOKEN);
+  });
+
+  it("reads a RayJob's logs and stops its Ray job through its cluster's dashboard", async (ctx) => {
+    if (!canBind) ctx.skip('putting a pod IP on lo needs root (CAP_NET_ADMIN)');
+    const rj = await callOk<JobResult>(server.client, 'submit_ray_job', {
+      job_type: 'rayjob',
+      cluster_id: 'kr-jobs',
+      rayjob: 'on-kr',
+      submission_id: 'rj-on-kr',
+      entrypoint: `python -c "import time; print('rayjob says hi', flush=True); time.sleep(600)"`,
+    });
+    expect(rj.rayjob).toMatchObject({ cluster_selector: 'kr-jobs', namespace: NS });
+    // kwok runs no submitter pod, so this does what KubeRay's submitter would: submit the RayJob's
+    // entrypoint under its jobId to the cluster's dashboard.
+    await callOk(server.client, 'submit_ray_job', {
+      cluster_id: 'kr-jobs',
+      submission_id: 'rj-on-kr',
+      entrypoint: `python -c "import time; print('rayjob says hi', flush=True); time.sleep(600)"`,
+    });
+    const logs = await waitFor(
+      'the RayJob log',
+      async () => {
+        // Until Ray knows the driver's node, its log API has nothing to say.
+        const r = await callOk<{ log: string; cluster_id: string; submission_id: string }>(
+          server.client,
+          'retrieve_logs',
+          { rayjob: 'on-kr', namespace: NS },
+        ).catch(() => undefined);
+        return r?.log.includes('rayjob says hi') ? r : undefined;
+      },
+      60_000,
+      500,
+    );
+    expect(logs).toMatchObject({ cluster_id: 'kr-jobs', submission_id: 'rj-on-kr' });
+
+    const stopped = await callOk<JobResult>(server.client, 'cancel_ray_job', {
+      rayjob: 'on-kr',
+      namespace: NS,
+    });
+    expect(stopped.mode).toBe('stop');
+    const ray = await waitFor(
+      'the Ray job stopped',
+      async () => {
+        const r = await callOk<JobResult>(server.client, 'inspect_ray_job', {
+          cluster_id: 'kr-jobs',
+          submission_id: 'rj-on-kr',
+        });
+        return r.status === 'STOPPED' ? r : undefined;
+      },
+      30_000,
+      500,
+    );
+    expect(ray.status).toBe('STOPPED');
+    await callOk(server.client, 'cancel_ray_job', { rayjob: 'on-kr', namespace: NS, mode: 'delete' });
+    await waitFor(
+      'on-kr deleted',
+      async () => (await kubeRequest(bed, 'GET', rayJobPath(NS, 'on-kr'))).status === 404,
+      60_000,
+      500,
+    );
   });
 });
 

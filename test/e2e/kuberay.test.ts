@@ -243,12 +243,16 @@ describe('KubeRay clusters', () => {
       [{ op: 'replace', path: '/spec/workerGroupSpecs/0/replicas', value: 3 }],
       'application/json-patch+json',
     );
+    // The operator and kwok reconnect with client-go's own backoff after a restart, so the new pod
+    // can take a while to exist; what matters is that ray-mcp ends up seeing every change.
+    let last = '';
     const seen = await waitFor(
       'the changes seen through the tools',
       async () => {
         const l = await callOk<{ clusters: { cluster_id: string }[] }>(server.client, 'list_ray_clusters');
         const v = await callOk<View>(server.client, 'inspect_ray_cluster', { cluster_id: 'rc-a' });
         const cpu = v.kubernetes.worker_groups.find((g) => g.group_name === 'cpu');
+        last = JSON.stringify({ clusters: l.clusters.map((c) => c.cluster_id), cpu, status: v.status });
         return (
           l.clusters.some((c) => c.cluster_id === 'after-restart') &&
           cpu?.replicas === 3 &&
@@ -256,20 +260,30 @@ describe('KubeRay clusters', () => {
           v
         );
       },
-      60_000,
+      150_000,
       500,
-    );
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}; last seen ${last}`);
+    });
     expect(seen.status).toBe('running');
     const info = await callOk<{ connection: { status: string } }>(
       server.client,
       'get_kubernetes_cluster_info',
     );
     expect(info.connection.status).toBe('connected');
-  });
+  }, 240_000);
 
   it('never deletes a RayCluster it did not create unless named explicitly', async () => {
     // Naming it attaches it; it becomes the current cluster.
-    const attached = await callOk<View>(server.client, 'inspect_ray_cluster', { cluster_id: 'foreign' });
+    const attached = await waitFor(
+      'foreign running',
+      async () => {
+        const v = await callOk<View>(server.client, 'inspect_ray_cluster', { cluster_id: 'foreign' });
+        return v.status === 'running' && v;
+      },
+      60_000,
+      500,
+    );
     expect(attached).toMatchObject({ owned: false, status: 'running' });
     const forgot = await server.client.callTool({ name: 'stop_ray_cluster', arguments: {} });
     expect(textOf(forgot)).toMatch(/Stopped tracking RayCluster default\/foreign/);

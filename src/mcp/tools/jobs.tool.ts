@@ -348,12 +348,14 @@ export const cancelRayJob = defineTool({
     const { system, signal } = ctx;
     if (args.rayjob) {
       const r = await cancelRayJobCr(ctx, args);
-      const what = r.mode === 'delete' ? 'Deleted' : r.mode === 'suspend' ? 'Suspended' : 'Stopped';
+      const name = `RayJob ${r.rayjob.namespace}/${r.rayjob.name} (context ${r.rayjob.context})`;
       return {
         structured: { ...r.view, already_ended: r.alreadyEnded, rayjob: r.rayjob, mode: r.mode },
         text: r.alreadyEnded
-          ? `RayJob ${r.rayjob.namespace}/${r.rayjob.name} had already ended (${r.rayjob.deployment_status}); nothing done.`
-          : `${what} RayJob ${r.rayjob.namespace}/${r.rayjob.name} (context ${r.rayjob.context}): now ${r.rayjob.deleting ? 'being deleted' : (r.rayjob.deployment_status ?? 'New')}.`,
+          ? `${name} had already ended (${r.rayjob.deployment_status}); nothing done.`
+          : r.mode === 'stop'
+            ? `Asked Ray to stop the job of ${name}; KubeRay shows it on its next status check (inspect_ray_job).`
+            : `${r.mode === 'delete' ? 'Deleted' : 'Suspended'} ${name}: now ${r.rayjob.deleting ? 'being deleted' : (r.rayjob.deployment_status ?? 'New')}.`,
       };
     }
     if (args.mode) {

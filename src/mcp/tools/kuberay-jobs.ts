@@ -20,7 +20,7 @@ import {
 } from '../../domain/kuberay.js';
 import type { KubeConnectionActor } from '../../machines/kube-connection.machine.js';
 import { type RayJobActor, type RayJobCancelMode, rayJobEnded } from '../../machines/rayjob.machine.js';
-import { resolveCluster } from './cluster-view.js';
+import { clusterView, resolveCluster } from './cluster-view.js';
 import { resolveConnection } from './kube-view.js';
 import { defineTool, type ToolContext } from './tool.js';
 
@@ -368,6 +368,53 @@ export async function inspectRayJobCr(
   return { view: rayJobJobView(s), rayjob: rayJobRef(s, found.connectionId) };
 }
 
+/**
+ * The cluster and submission id of a RayJob's Ray job, for the tools that read it through the
+ * dashboard (logs). The RayJob's cluster is attached as a cluster ray-mcp does not own: KubeRay
+ * decides its life, so stop_ray_cluster never deletes it as the current cluster.
+ */
+export async function rayJobRayTarget(
+  system: RaySystem,
+  args: Parameters<typeof findRayJob>[1],
+  signal: AbortSignal,
+): Promise<{ clusterId: string; submissionId: string; rayjob: RayJobRef }> {
+  const found = await findRayJob(system, args, signal);
+  const s = latest(found);
+  const clusterName = s.clusterSelector ?? s.rayClusterName;
+  const ref = rayJobRef(s, found.connectionId);
+  if (!clusterName || !s.jobId) {
+    throw new RayMcpError(
+      'conflict',
+      `RayJob ${s.namespace}/${s.name} has no Ray job yet (${s.deploymentStatus ?? 'New'}).`,
+      'Wait for it to start: wait_for_ray_job or inspect_ray_job with rayjob=name.',
+    );
+  }
+  const actor = system.cluster(clusterName);
+  if (actor && clusterView(actor).status !== 'stopped') {
+    const c = actor.getSnapshot().context as { connectionId?: string; namespace?: string; name?: string };
+    if (c.connectionId !== found.connectionId || c.namespace !== s.namespace || c.name !== clusterName) {
+      throw new RayMcpError(
+        'conflict',
+        `ray-mcp already has another cluster named ${clusterName}.`,
+        'Stop or rename that one, then try again.',
+      );
+    }
+  } else {
+    await system.askForAnswer(system.root, {
+      type: 'cluster.create',
+      id: clusterName,
+      kuberay: {
+        connectionId: found.connectionId,
+        namespace: s.namespace,
+        name: clusterName,
+        owned: false,
+        timeoutMs: 120_000,
+      },
+    });
+  }
+  return { clusterId: clusterName, submissionId: s.jobId, rayjob: ref };
+}
+
 /** How a RayJob is cancelled when the caller does not say: suspend what has its own cluster, else stop. */
 function defaultMode(s: RayJobSummary): RayJobCancelMode {
   return s.shutdownAfterJobFinishes && !s.clusterSelector ? 'suspend' : 'stop';
@@ -391,10 +438,13 @@ export async function cancelRayJobCr(
   const alreadyEnded = mode !== 'delete' && rayJobEnded(before);
   if (!alreadyEnded) {
     await system.ask(found.actor, { type: 'rayjob.cancel', mode }, { signal, timeoutMs: 30_000 });
-    // Wait briefly for KubeRay to act on it: Suspended, Complete/STOPPED, or gone.
-    await system
-      .ask(found.actor, { type: 'rayjob.awaitEnd' }, { signal, timeoutMs: 15_000 })
-      .catch(() => undefined);
+    // Suspend and delete: wait briefly for KubeRay to act (Suspended, or gone). A stopped Ray job
+    // reaches the RayJob's status on KubeRay's next status check; nothing to wait for here.
+    if (mode !== 'stop') {
+      await system
+        .ask(found.actor, { type: 'rayjob.awaitEnd' }, { signal, timeoutMs: 15_000 })
+        .catch(() => undefined);
+    }
   }
   const s = latest(found);
   const gone = found.actor.getSnapshot().matches('gone');
