@@ -282,6 +282,11 @@ export async function startTestbed(dir: string, opts: { kuberay?: boolean } = {}
       `--root-ca-file=${ca}`,
       '--use-service-account-credentials=false',
       '--controllers=*,-endpoint,-endpointslice,-endpointslicemirroring',
+      // kwok's one node never fails for real. If its heartbeat lags (an API server restart on a busy
+      // machine), the node lifecycle controller would mark it NotReady and every pod not ready, and
+      // no kubelet would set them ready again: only a real failure should change a pod.
+      '--node-monitor-grace-period=1h',
+      '--node-startup-grace-period=1h',
     ]);
     state.pids['kube-controller-manager'] = kcm.pid!;
     const scheduler = launch(dir, 'kube-scheduler', [

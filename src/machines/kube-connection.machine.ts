@@ -187,6 +187,20 @@ export const kubeConnectionMachine = setup({
       waiting: ({ context, event }) =>
         'requestId' in event ? [...context.waiting, event.requestId] : context.waiting,
     }),
+    waitDescribe: assign({
+      describeWaiting: ({ context, event }) =>
+        'requestId' in event ? [...context.describeWaiting, event.requestId] : context.describeWaiting,
+    }),
+    /** A disconnect ends every wait: whoever waited for the link or a describe hears why. */
+    refuseAllWaiting: enqueueActions(({ context, enqueue }) => {
+      const error = {
+        code: 'unavailable' as const,
+        message: `Kubernetes connection ${context.id} was disconnected.`,
+        fix: 'Connect again with connect_kubernetes_cluster.',
+      };
+      for (const id of [...context.waiting, ...context.describeWaiting]) enqueue.emit(answerError(id, error));
+      enqueue.assign({ waiting: [], describeWaiting: [] });
+    }),
     answerNow: enqueueActions(({ event, enqueue }) => {
       if ('requestId' in event) enqueue.emit(answerOk(event.requestId));
     }),
@@ -483,7 +497,7 @@ export const kubeConnectionMachine = setup({
         'kube.describe': { actions: 'wait' },
         'kube.watchNamespace': { actions: 'answerNow' },
         'kube.awaitSynced': { actions: 'awaitSynced' },
-        'kube.disconnect': { target: 'disconnected', actions: 'answerNow' },
+        'kube.disconnect': { target: 'disconnected', actions: ['answerNow', 'refuseAllWaiting'] },
       },
       invoke: {
         src: 'connectKube',
@@ -517,7 +531,7 @@ export const kubeConnectionMachine = setup({
         'kube.watchNamespace': { actions: 'watchNamespace' },
         'kube.awaitSynced': { actions: 'awaitSynced' },
         'kube.rayJob': { actions: 'spawnRayJob' },
-        'kube.disconnect': { target: 'disconnected', actions: ['answerNow', 'forget'] },
+        'kube.disconnect': { target: 'disconnected', actions: ['answerNow', 'refuseAllWaiting', 'forget'] },
         'kube.connect': { actions: 'answerNow' },
       },
       type: 'parallel',
@@ -561,22 +575,25 @@ export const kubeConnectionMachine = setup({
         info: {
           initial: 'idle',
           states: {
-            idle: { on: { 'kube.describe': { target: 'fetching', actions: 'wait' } } },
+            idle: { on: { 'kube.describe': { target: 'fetching', actions: 'waitDescribe' } } },
             fetching: {
-              on: { 'kube.describe': { actions: 'wait' } },
+              on: { 'kube.describe': { actions: 'waitDescribe' } },
               invoke: {
                 src: 'describeKube',
                 input: ({ context }) => ({ id: context.id }),
                 onDone: {
                   target: 'idle',
-                  actions: [assign({ info: ({ event }) => event.output }), 'answerWaiting'],
+                  actions: enqueueActions(({ context, event, enqueue }) => {
+                    enqueue.assign({ info: event.output, describeWaiting: [] });
+                    for (const id of context.describeWaiting) enqueue.emit(answerOk(id));
+                  }),
                 },
                 onError: {
                   target: 'idle',
                   actions: enqueueActions(({ context, event, enqueue }) => {
                     const error = toErrorInfo(event.error);
-                    for (const id of context.waiting) enqueue.emit(answerError(id, error));
-                    enqueue.assign({ waiting: [] });
+                    for (const id of context.describeWaiting) enqueue.emit(answerError(id, error));
+                    enqueue.assign({ describeWaiting: [] });
                   }),
                 },
               },
@@ -590,7 +607,7 @@ export const kubeConnectionMachine = setup({
       invoke: { src: 'closeKube', input: ({ context }) => ({ id: context.id }) },
       on: {
         'kube.connect': { target: 'connecting', actions: 'wait' },
-        'kube.disconnect': { target: 'disconnected', actions: ['answerNow', 'forget'] },
+        'kube.disconnect': { target: 'disconnected', actions: ['answerNow', 'refuseAllWaiting', 'forget'] },
         'kube.awaitConnected': { actions: 'refuseNotConnected' },
         'kube.describe': { actions: 'refuseNotConnected' },
         'kube.watchNamespace': { actions: 'refuseNotConnected' },

@@ -67,6 +67,8 @@ export interface KubeRayClusterContext extends KubeRayClusterInput {
   /** generation: of the patched RayCluster; the scale is done once the watch shows it (or newer). */
   scaleTarget?: ScaleRequest & { replicasAfter: number; generation?: number };
   deleteRequested: boolean;
+  /** The delete request has been answered (deleting waits for it before it counts the cluster gone). */
+  deleteIssued?: boolean;
   /** Our apply went through: a failed start may delete what we made (and nothing else). */
   applied: boolean;
   waiting: string[];
@@ -148,6 +150,9 @@ export const kuberayClusterMachine = setup({
     shouldDelete: ({ context, event }) =>
       context.owned || (event.type === 'cluster.stop' && event.delete === true),
     podsGone: ({ context }) => context.cr === undefined && context.pods.length === 0,
+    // A stop during the apply may race the create: the delete must have run before "gone" counts.
+    deletedAndGone: ({ context }) =>
+      context.deleteIssued === true && context.cr === undefined && context.pods.length === 0,
     seenBefore: ({ context }) => context.cr !== undefined,
     scaled: ({ context }) => {
       const t = context.scaleTarget;
@@ -450,6 +455,7 @@ export const kuberayClusterMachine = setup({
       },
     },
     deleting: {
+      entry: assign({ deleteIssued: false }),
       invoke: {
         src: 'deleteRayCluster',
         input: ({ context }) => ({
@@ -457,6 +463,7 @@ export const kuberayClusterMachine = setup({
           namespace: context.namespace,
           name: context.name,
         }),
+        onDone: { actions: assign({ deleteIssued: true }) },
         onError: {
           target: 'up',
           actions: [
@@ -471,7 +478,7 @@ export const kuberayClusterMachine = setup({
         'cluster.awaitReady': { actions: 'refuseStopped' },
         'k8s.rayClusterGone': { actions: 'assignFact' },
       },
-      always: { guard: 'podsGone', target: 'stopped' },
+      always: { guard: 'deletedAndGone', target: 'stopped' },
       after: {
         deleteTimeout: {
           target: 'stopped',
