@@ -140,6 +140,12 @@ const WORK = [
   'cloud.create',
   'cloud.writeKubeconfig',
 ] as const;
+/** The same handling for every cluster command (they differ only in what the queue runs). */
+const onWork = <A extends 'enqueue' | 'refuse' | 'refuseBusy'>(action: A) =>
+  Object.fromEntries(WORK.map((type) => [type, { actions: action }])) as Record<
+    (typeof WORK)[number],
+    { actions: A }
+  >;
 const isWork = (e: { type: string }): e is CloudWorkCommand => (WORK as readonly string[]).includes(e.type);
 const isEnded = (op: TrackedOperation) => op.view.status !== 'running';
 
@@ -473,11 +479,7 @@ export const cloudConnectionMachine = setup({
           },
           on: {
             'cloud.authenticate': { actions: 'joinAuth' },
-            'cloud.list': { actions: 'enqueue' },
-            'cloud.describe': { actions: 'enqueue' },
-            'cloud.target': { actions: 'enqueue' },
-            'cloud.create': { actions: 'enqueue' },
-            'cloud.writeKubeconfig': { actions: 'enqueue' },
+            ...onWork('enqueue'),
             'cloud.disconnect': { target: 'disconnecting', actions: 'noteDisconnect' },
           },
         },
@@ -486,11 +488,7 @@ export const cloudConnectionMachine = setup({
           exit: 'pauseOperations',
           on: {
             'cloud.authenticate': { target: 'authenticating', actions: 'startAuth' },
-            'cloud.list': { actions: 'enqueue' },
-            'cloud.describe': { actions: 'enqueue' },
-            'cloud.target': { actions: 'enqueue' },
-            'cloud.create': { actions: 'enqueue' },
-            'cloud.writeKubeconfig': { actions: 'enqueue' },
+            ...onWork('enqueue'),
             'cloud.disconnect': { target: 'disconnecting', actions: 'noteDisconnect' },
             'cloud.credentialsRejected': { target: 'failed', actions: 'credentialsFailed' },
           },
@@ -522,11 +520,7 @@ export const cloudConnectionMachine = setup({
         failed: {
           on: {
             'cloud.authenticate': { target: 'authenticating', actions: 'startAuth' },
-            'cloud.list': { actions: 'refuse' },
-            'cloud.describe': { actions: 'refuse' },
-            'cloud.target': { actions: 'refuse' },
-            'cloud.create': { actions: 'refuse' },
-            'cloud.writeKubeconfig': { actions: 'refuse' },
+            ...onWork('refuse'),
             'cloud.disconnect': { target: 'disconnecting', actions: 'noteDisconnect' },
           },
         },
@@ -541,21 +535,13 @@ export const cloudConnectionMachine = setup({
           on: {
             'cloud.disconnect': { actions: 'noteDisconnect' },
             'cloud.authenticate': { actions: 'refuseBusy' },
-            'cloud.list': { actions: 'refuseBusy' },
-            'cloud.describe': { actions: 'refuseBusy' },
-            'cloud.target': { actions: 'refuseBusy' },
-            'cloud.create': { actions: 'refuseBusy' },
-            'cloud.writeKubeconfig': { actions: 'refuseBusy' },
+            ...onWork('refuseBusy'),
           },
         },
         disconnected: {
           on: {
             'cloud.authenticate': { target: 'authenticating', actions: 'startAuth' },
-            'cloud.list': { actions: 'refuse' },
-            'cloud.describe': { actions: 'refuse' },
-            'cloud.target': { actions: 'refuse' },
-            'cloud.create': { actions: 'refuse' },
-            'cloud.writeKubeconfig': { actions: 'refuse' },
+            ...onWork('refuse'),
             'cloud.disconnect': { actions: 'answerOk' },
           },
         },

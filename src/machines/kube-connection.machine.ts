@@ -412,15 +412,24 @@ export const kubeConnectionMachine = setup({
         }
       }
     }),
-    track: enqueueActions(({ context, event, enqueue }) => {
+    track: enqueueActions(({ context, event, enqueue, self }) => {
       if (event.type === 'kube.track') {
         const key = keyOf(event.namespace, event.name);
         enqueue.assign({ tracked: { ...context.tracked, [key]: event.systemId } });
         const s = context.rayClusters[key];
+        // The link as it is now: a cluster tracked while the API server is away hears so.
+        const status = kubeStatusOf(self.getSnapshot());
+        const state =
+          status === 'lost' || status === 'failed' || status === 'disconnected'
+            ? status
+            : status === 'connected'
+              ? 'connected'
+              : 'lost';
         const facts: KubeClusterFact[] = [
           {
             type: 'kube.link',
-            state: 'connected',
+            state,
+            message: state === 'connected' ? undefined : context.error?.message,
             server: context.session?.server,
             context: context.session?.context,
           },

@@ -6,7 +6,6 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CreateClusterCommand, EKSClient } from '@aws-sdk/client-eks';
-import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EKS_TOKEN_PREFIX } from '../../src/clients/eks-token.js';
 import { cloudKubeTarget, writeKubeconfigContext } from '../../src/mcp/tools/cloud-clusters.js';
@@ -14,6 +13,7 @@ import type { ToolContext } from '../../src/mcp/tools/tool.js';
 import { AwsFaultProxy } from '../fakes/aws-fault-proxy.js';
 import {
   type InMemoryServer,
+  recordedCalls,
   type StdioServer,
   scratchDir,
   startInMemoryServer,
@@ -59,28 +59,7 @@ function awsEnv(dir: string, extra: Record<string, string> = {}): Record<string,
   };
 }
 
-async function call(client: Client, name: string, args: Record<string, unknown> = {}) {
-  const res = await client.callTool({ name, arguments: args }, { timeout: 120_000 });
-  seen.push(JSON.stringify(res));
-  return res;
-}
-
-async function ok<T = Record<string, unknown>>(
-  client: Client,
-  name: string,
-  args: Record<string, unknown> = {},
-) {
-  const res = await call(client, name, args);
-  if (res.isError) throw new Error(`${name} failed: ${textOf(res)}`);
-  return res.structuredContent as T;
-}
-
-async function fails(client: Client, name: string, args: Record<string, unknown>, pattern: RegExp) {
-  const res = await call(client, name, args);
-  expect(res.isError, `${name} should fail; got ${textOf(res)}`).toBe(true);
-  expect(textOf(res)).toMatch(pattern);
-  return textOf(res);
-}
+const { ok, fails } = recordedCalls(seen);
 
 const spec = (name: string, extra: Record<string, unknown> = {}) => ({
   name,

@@ -6,7 +6,6 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   cloudKubeTarget,
@@ -17,6 +16,7 @@ import type { ToolContext } from '../../src/mcp/tools/tool.js';
 import { GkeFake } from '../fakes/gke-fake.js';
 import {
   type InMemoryServer,
+  recordedCalls,
   type StdioServer,
   scratchDir,
   startInMemoryServer,
@@ -64,29 +64,7 @@ function isolatedEnv(dir: string, extra: Record<string, string> = {}): Record<st
   };
 }
 
-async function call(client: Client, name: string, args: Record<string, unknown> = {}) {
-  const res = await client.callTool({ name, arguments: args }, { timeout: 120_000 });
-  seen.push(JSON.stringify(res));
-  return res;
-}
-
-async function ok<T = Record<string, unknown>>(
-  client: Client,
-  name: string,
-  args: Record<string, unknown> = {},
-) {
-  const res = await call(client, name, args);
-  if (res.isError) throw new Error(`${name} failed: ${textOf(res)}`);
-  return res.structuredContent as T;
-}
-
-async function fails(client: Client, name: string, args: Record<string, unknown>, pattern: RegExp) {
-  const res = await call(client, name, args);
-  expect(res.isError, `${name} should fail; got ${textOf(res)}`).toBe(true);
-  expect(textOf(res)).toMatch(pattern);
-  expect(textOf(res)).toContain('Fix:');
-  return textOf(res);
-}
+const { ok, fails } = recordedCalls(seen);
 
 beforeAll(async () => {
   fake = new GkeFake({ tokens: [TOKEN], projects: [PROJECT, 'other-project'], operationPolls: 3 });

@@ -11,7 +11,7 @@ import {
   InMemoryTransport,
 } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
-import { inject } from 'vitest';
+import { expect, inject } from 'vitest';
 import { type App, createApp } from '../../src/app.js';
 import { type Flags, loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
@@ -114,4 +114,33 @@ export function textOf(result: CallToolResult): string {
     .filter((c): c is { type: 'text'; text: string } => c.type === 'text')
     .map((c) => c.text)
     .join('\n');
+}
+
+/**
+ * Tool calls that keep every raw result in `seen`, so a test can check at the end that no secret
+ * reached any of them: `call` (as is), `ok` (fails the test on an error result), `fails` (expects
+ * an error result matching `pattern`).
+ */
+export function recordedCalls(seen: string[], timeout = 120_000) {
+  async function call(client: Client, name: string, args: Record<string, unknown> = {}) {
+    const res = await client.callTool({ name, arguments: args }, { timeout });
+    seen.push(JSON.stringify(res));
+    return res;
+  }
+  async function ok<T = Record<string, unknown>>(
+    client: Client,
+    name: string,
+    args: Record<string, unknown> = {},
+  ) {
+    const res = await call(client, name, args);
+    if (res.isError) throw new Error(`${name} failed: ${textOf(res)}`);
+    return res.structuredContent as T;
+  }
+  async function fails(client: Client, name: string, args: Record<string, unknown>, pattern: RegExp) {
+    const res = await call(client, name, args);
+    expect(res.isError, `${name} should fail; got ${textOf(res)}`).toBe(true);
+    expect(textOf(res)).toMatch(pattern);
+    return textOf(res);
+  }
+  return { call, ok, fails };
 }

@@ -429,6 +429,14 @@ describe('kube connection: the informer caches', () => {
     expect(Object.keys(t.context().rayClusters).sort()).toEqual(['other/b', 'team/c']);
   });
 
+  it('tells a RayCluster tracked while the API server is away that the link is lost', async () => {
+    const t = await online();
+    t.health({ ok: false });
+    expect(t.status()).toBe('lost');
+    t.track('ns', 'rc1');
+    expect(t.links()).toEqual(['lost']);
+  });
+
   it('tells a tracked RayCluster what it has, then every change to it and to its pods', async () => {
     const t = await online();
     t.inform('', { type: 'k8s.synced', resource: 'rayclusters', namespace: '', items: [rc('ns', 'rc1')] });
