@@ -1,5 +1,5 @@
 /**
- * Resources for long-running sessions: one job, and the jobs of a cluster. A client can
+ * Resources for long-running sessions: one job, the jobs of a cluster, and one KubeRay RayJob. A client can
  * subscribe to either (2025 revisions: `resources/subscribe`; 2026-07-28: `subscriptions/listen`,
  * which the SDK's stdio entry routes) and gets `notifications/resources/updated` whenever the
  * job actor (or any job of the list) changes state. The notifications come from actor snapshots:
@@ -13,13 +13,16 @@ import type { Logger } from '../logger.js';
 import type { JobActor } from '../machines/job.machine.js';
 import { jobSystemId } from '../machines/jobs.machine.js';
 import { jobTarget } from './tools/jobs.tool.js';
+import { findRayJob, rayJobJobView, rayJobRef } from './tools/kuberay-jobs.js';
 
 const JOB_URI = /^ray:\/\/clusters\/([a-z0-9-]+)\/jobs\/([A-Za-z0-9_.-]+)$/;
 const LIST_URI = /^ray:\/\/clusters\/([a-z0-9-]+)\/jobs$/;
+const RAYJOB_URI = /^ray:\/\/kubernetes\/([^/]+)\/namespaces\/([a-z0-9-]+)\/rayjobs\/([a-z0-9-]+)$/;
 const MAX_LIST = 100;
 
 export const jobUri = (clusterId: string, sid: string) => `ray://clusters/${clusterId}/jobs/${sid}`;
 export const jobsUri = (clusterId: string) => `ray://clusters/${clusterId}/jobs`;
+
 
 export function registerResources(server: McpServer, deps: { system: RaySystem; log: Logger }): void {
   const { system, log } = deps;
@@ -58,9 +61,35 @@ export function registerResources(server: McpServer, deps: { system: RaySystem; 
     return target.jobs;
   };
 
+  const readRayJob = async (context: string, namespace: string, name: string) =>
+    findRayJob(
+      system,
+      { rayjob: name, namespace, kubernetes_context: decodeURIComponent(context) },
+      new AbortController().signal,
+    );
+
   /** Starts notifying on changes of `uri`; idempotent. */
   async function watch(uri: string): Promise<void> {
     if (watches.has(uri)) return;
+    const rj = RAYJOB_URI.exec(uri);
+    if (rj) {
+      const { actor } = await readRayJob(rj[1]!, rj[2]!, rj[3]!);
+      const signature = () => {
+        const s = actor.getSnapshot();
+        const c = s.context.summary;
+        return `${String(s.value)}:${c?.deploymentStatus}:${c?.jobStatus}:${c?.rayClusterName}`;
+      };
+      let last = signature();
+      const sub = actor.subscribe(() => {
+        const now = signature();
+        if (now !== last) {
+          last = now;
+          notify(uri);
+        }
+      });
+      watches.set(uri, () => sub.unsubscribe());
+      return;
+    }
     const one = JOB_URI.exec(uri);
     if (one) {
       const job = await readJob(one[1]!, one[2]!);
@@ -96,7 +125,7 @@ export function registerResources(server: McpServer, deps: { system: RaySystem; 
     throw new RayMcpError(
       'invalid_input',
       `${uri} is not a ray-mcp resource.`,
-      'Use ray://clusters/{cluster_id}/jobs or ray://clusters/{cluster_id}/jobs/{submission_id}.',
+      'Use ray://clusters/{cluster_id}/jobs, ray://clusters/{cluster_id}/jobs/{submission_id} or ray://kubernetes/{context}/namespaces/{namespace}/rayjobs/{name}.',
     );
   }
 
@@ -154,6 +183,27 @@ export function registerResources(server: McpServer, deps: { system: RaySystem; 
           end_time: j.end_time,
         }));
       return { contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(rows) }] };
+    },
+  );
+
+  server.registerResource(
+    'kuberay-rayjob',
+    new ResourceTemplate('ray://kubernetes/{context}/namespaces/{namespace}/rayjobs/{name}', {
+      list: undefined,
+    }),
+    {
+      title: 'KubeRay RayJob',
+      description:
+        "One RayJob: KubeRay's deployment status, the Ray job's status, its cluster. The context is URI-encoded. " +
+        'Subscribe to hear when any of them changes.',
+      mimeType: 'application/json',
+    },
+    async (uri, vars) => {
+      const found = await readRayJob(String(vars.context), String(vars.namespace), String(vars.name));
+      if (modern()) await watch(uri.href);
+      const s = found.actor.getSnapshot().context.summary ?? found.summary;
+      const body = { ...rayJobJobView(s), rayjob: rayJobRef(s, found.connectionId) };
+      return { contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(body) }] };
     },
   );
 

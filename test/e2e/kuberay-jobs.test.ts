@@ -34,6 +34,7 @@ interface RayJobRef {
   owned: boolean;
   suspended: boolean;
   deleting: boolean;
+  uri: string;
 }
 interface JobResult {
   submission_id: string;
@@ -379,11 +380,33 @@ describe('RayJob custom resources', () => {
     });
     expect(waited.ended).toBe(false);
 
+    // A long session subscribes to the RayJob's resource and hears when KubeRay suspends it.
+    const uri = waited.rayjob!.uri;
+    expect(uri).toBe(`ray://kubernetes/testbed-admin/namespaces/${NS}/rayjobs/train-a`);
+    const updates: string[] = [];
+    server.client.setNotificationHandler('notifications/resources/updated', (n) => {
+      updates.push(n.params.uri);
+    });
+    await server.client.subscribeResource({ uri });
+    const read = async () =>
+      JSON.parse(
+        ((await server.client.readResource({ uri })).contents[0] as { text: string }).text,
+      ) as JobResult;
+    expect((await read()).rayjob).toMatchObject({ name: 'train-a', suspended: false });
+
     const cancelled = await callOk<JobResult>(server.client, 'cancel_ray_job', {
       rayjob: 'train-a',
       namespace: NS,
     });
     expect(cancelled.mode).toBe('suspend');
+    await waitFor('the resource update', () => updates.includes(uri), 30_000, 100);
+    await waitFor(
+      'Suspended in the resource',
+      async () => (await read()).rayjob?.deployment_status === 'Suspended',
+      30_000,
+      200,
+    );
+    await server.client.unsubscribeResource({ uri });
     expect(cancelled.already_ended).toBe(false);
     const suspended = await waitFor(
       'Suspended',

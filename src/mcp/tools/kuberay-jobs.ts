@@ -32,6 +32,10 @@ export const RayJobNameSchema = z
     'a RayJob name is 1-47 lowercase letters, digits and dashes, starting with a letter',
   );
 
+/** The RayJob's resource; the context is URI-encoded (cloud connection ids hold `:` and `/`). */
+export const rayJobUri = (context: string, namespace: string, name: string) =>
+  `ray://kubernetes/${encodeURIComponent(context)}/namespaces/${namespace}/rayjobs/${name}`;
+
 export const RayJobRefSchema = z
   .object({
     name: z.string(),
@@ -46,6 +50,7 @@ export const RayJobRefSchema = z
     shutdown_after_job_finishes: z.boolean(),
     deleting: z.boolean(),
     created_at: z.string().optional(),
+    uri: z.string().describe('Its MCP resource: subscribe to hear when its status changes'),
   })
   .describe('KubeRay: the RayJob custom resource');
 export type RayJobRef = z.infer<typeof RayJobRefSchema>;
@@ -155,6 +160,7 @@ export function rayJobRef(s: RayJobSummary, connectionId: string): RayJobRef {
     shutdown_after_job_finishes: s.shutdownAfterJobFinishes,
     deleting: s.deleting,
     created_at: s.createdAt,
+    uri: rayJobUri(connectionId, s.namespace, s.name),
   };
 }
 
