@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { Config } from '../config.js';
 import type { CloudDetection, CloudProvider } from '../domain/cloud.js';
 import { detectAwsCredentials, detectGcpCredentials } from './cloud-credentials.js';
+import { probeHttp } from './deadline.js';
 import { gceMetadataAvailable } from './gke.client.js';
 import { readKubeconfigs } from './kubeconfig.client.js';
 
@@ -95,7 +96,6 @@ async function detectEks(config: Config, signal?: AbortSignal): Promise<Partial>
   };
 }
 
-/** The project of gcloud's active configuration, if any (`[core] project`). */
 /** The project of gcloud's active configuration (`gcloud config set project`). */
 export async function gcloudConfigProject(dir: string): Promise<string | undefined> {
   try {
@@ -115,18 +115,13 @@ export async function gcloudConfigProject(dir: string): Promise<string | undefin
 
 /** IMDSv2: a token PUT answers on EC2 within the probe timeout, and fails fast elsewhere. */
 async function ec2MetadataAvailable(config: Config, signal?: AbortSignal): Promise<boolean> {
-  const timeout = AbortSignal.timeout(config.cloud.probeTimeoutMs);
-  try {
-    const res = await fetch(`${config.cloud.ec2MetadataEndpoint.replace(/\/$/, '')}/latest/api/token`, {
-      method: 'PUT',
-      headers: { 'X-aws-ec2-metadata-token-ttl-seconds': '60' },
-      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-    });
-    await res.body?.cancel();
-    return res.ok;
-  } catch {
-    return false;
-  }
+  const res = await probeHttp(`${config.cloud.ec2MetadataEndpoint.replace(/\/$/, '')}/latest/api/token`, {
+    method: 'PUT',
+    headers: { 'X-aws-ec2-metadata-token-ttl-seconds': '60' },
+    timeoutMs: config.cloud.probeTimeoutMs,
+    signal,
+  });
+  return res !== undefined && res.status >= 200 && res.status < 300;
 }
 
 /** Context names of the user's kubeconfig that point at this provider's clusters. */

@@ -21,6 +21,7 @@ import {
 import { gkeBuiltInGpus } from '../domain/cloud-create.js';
 import { RayMcpError } from '../domain/errors.js';
 import { gcloudConfigProject } from './cloud-detect.js';
+import { probeHttp } from './deadline.js';
 
 type Cluster = protos.google.container.v1.ICluster;
 type Operation = protos.google.container.v1.IOperation;
@@ -347,18 +348,12 @@ async function readCredentialFacts(file: string, required: boolean): Promise<Cre
 /** Is a GCE metadata server there? Answers within the probe timeout whatever the network does. */
 export async function gceMetadataAvailable(cloud: CloudSettings, signal?: AbortSignal): Promise<boolean> {
   const host = cloud.gceMetadataHost.replace(/^https?:\/\//, '');
-  try {
-    const res = await fetch(`http://${host}/computeMetadata/v1/instance/id`, {
-      headers: { 'Metadata-Flavor': 'Google' },
-      signal: signal
-        ? AbortSignal.any([signal, AbortSignal.timeout(cloud.probeTimeoutMs)])
-        : AbortSignal.timeout(cloud.probeTimeoutMs),
-    });
-    await res.body?.cancel();
-    return res.headers.get('metadata-flavor') === 'Google';
-  } catch {
-    return false;
-  }
+  const res = await probeHttp(`http://${host}/computeMetadata/v1/instance/id`, {
+    headers: { 'Metadata-Flavor': 'Google' },
+    timeoutMs: cloud.probeTimeoutMs,
+    signal,
+  });
+  return res?.headers['metadata-flavor'] === 'Google';
 }
 
 function noProject(): RayMcpError {

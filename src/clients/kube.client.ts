@@ -14,6 +14,7 @@ import {
   type KubeTarget,
   type KubeTokenSource,
 } from '../domain/kube.js';
+import { deadline } from './deadline.js';
 
 export interface KubeStatus {
   kind?: string;
@@ -203,9 +204,25 @@ export class KubeClient {
     const { request } = await loadUndici();
     const { dispatcher, headers } = await this.transport();
     const timeoutMs = opts.timeoutMs ?? 15_000;
-    const signal = opts.signal
-      ? AbortSignal.any([opts.signal, AbortSignal.timeout(timeoutMs)])
-      : AbortSignal.timeout(timeoutMs);
+    const d = deadline(timeoutMs, opts.signal);
+    const signal = d.signal;
+    try {
+      return await this.send<T>(request, method, path, opts, dispatcher, headers, signal, timeoutMs);
+    } finally {
+      d.done();
+    }
+  }
+
+  private async send<T>(
+    request: typeof import('undici').request,
+    method: string,
+    path: string,
+    opts: RequestOptions,
+    dispatcher: Dispatcher,
+    headers: Record<string, string>,
+    signal: AbortSignal,
+    timeoutMs: number,
+  ): Promise<T> {
     let res: Dispatcher.ResponseData;
     try {
       res = await request(this.url(path, opts.query), {

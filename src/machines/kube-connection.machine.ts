@@ -22,7 +22,7 @@ import { type ErrorInfo, toErrorInfo } from '../domain/errors.js';
 import type { KubeTarget } from '../domain/kube.js';
 import type { PodSummary, RayClusterSummary, RayJobSummary } from '../domain/kuberay.js';
 import type { InformerEvent, KubeResource } from '../watchers/kube-informer.watcher.js';
-import { type RayJobFact, rayJobMachine, rayJobSystemId } from './rayjob.machine.js';
+import { type RayJobActor, type RayJobFact, rayJobMachine, rayJobSystemId } from './rayjob.machine.js';
 
 export interface KubeSession {
   server: string;
@@ -118,8 +118,10 @@ export interface KubeConnectionContext extends KubeConnectionInput {
   /** `<resource>@<namespace>` → listed since the last loss. */
   synced: Record<string, boolean>;
   tracked: Record<string, string>;
-  /** RayJobs with an actor (`ns/name`). */
-  rayJobActors: string[];
+  /** RayJobs with an actor: `ns/name` → the actor's systemId. */
+  rayJobActors: Record<string, string>;
+  /** Numbers the actors of a RayJob name that was deleted and made again. */
+  rayJobSeq: number;
   waiting: string[];
   describeWaiting: string[];
   syncWaiting: { requestId: string; key: string }[];
@@ -237,11 +239,20 @@ export const kubeConnectionMachine = setup({
     stopInformers: enqueueActions(({ context, enqueue }) => {
       for (const ns of context.namespaces) enqueue.stopChild(informerId(ns));
     }),
-    spawnRayJob: enqueueActions(({ context, event, enqueue }) => {
+    spawnRayJob: enqueueActions(({ context, event, enqueue, system }) => {
       if (event.type !== 'kube.rayJob') return;
       const key = keyOf(event.namespace, event.name);
-      const id = rayJobSystemId(context.id, event.namespace, event.name);
-      if (context.rayJobActors.includes(key)) {
+      const current = context.rayJobActors[key];
+      // An actor whose RayJob was deleted (or never made) gives way: the name may be in use again.
+      const live = current ? (system.get(current) as RayJobActor | undefined)?.getSnapshot() : undefined;
+      const stale =
+        current !== undefined &&
+        (live?.status !== 'active' || live.matches('gone') || live.matches('failed'));
+      if (stale) enqueue.stopChild(current);
+      const id = stale
+        ? `${rayJobSystemId(context.id, event.namespace, event.name)}#${context.rayJobSeq + 1}`
+        : rayJobSystemId(context.id, event.namespace, event.name);
+      if (current && !stale) {
         if (event.manifest) {
           enqueue.emit(
             answerError(event.requestId, {
@@ -252,7 +263,7 @@ export const kubeConnectionMachine = setup({
           );
           return;
         }
-        enqueue.emit(answerOk(event.requestId, { systemId: id }));
+        enqueue.emit(answerOk(event.requestId, { systemId: current }));
         return;
       }
       enqueue.spawnChild('rayJob', {
@@ -268,7 +279,10 @@ export const kubeConnectionMachine = setup({
           server: context.session?.server,
         },
       });
-      enqueue.assign({ rayJobActors: [...context.rayJobActors, key] });
+      enqueue.assign({
+        rayJobActors: { ...context.rayJobActors, [key]: id },
+        rayJobSeq: stale ? context.rayJobSeq + 1 : context.rayJobSeq,
+      });
       enqueue.emit(answerOk(event.requestId, { systemId: id }));
     }),
     awaitSynced: enqueueActions(({ context, event, enqueue }) => {
@@ -314,9 +328,8 @@ export const kubeConnectionMachine = setup({
         if (target) enqueue.sendTo(({ system }) => system.get(target), fact);
       };
       const toJob = (key: string, fact: RayJobFact) => {
-        if (!context.rayJobActors.includes(key)) return;
-        const [ns, name] = key.split('/') as [string, string];
-        enqueue.sendTo(({ system }) => system.get(rayJobSystemId(context.id, ns, name)), fact);
+        const target = context.rayJobActors[key];
+        if (target) enqueue.sendTo(({ system }) => system.get(target), fact);
       };
       if (event.type === 'k8s.synced') {
         const synced = { ...context.synced, [`${event.resource}@${event.namespace}`]: true };
@@ -335,7 +348,7 @@ export const kubeConnectionMachine = setup({
             keyOf(j.namespace, j.name),
           );
           enqueue.assign({ rayJobs, synced });
-          for (const key of context.rayJobActors) {
+          for (const key of Object.keys(context.rayJobActors)) {
             if (event.namespace && !key.startsWith(`${event.namespace}/`)) continue;
             const j = rayJobs[key];
             toJob(key, j ? { type: 'k8s.rayJob', summary: j } : { type: 'k8s.rayJobGone' });
@@ -475,7 +488,8 @@ export const kubeConnectionMachine = setup({
     pods: {},
     synced: {},
     tracked: {},
-    rayJobActors: [],
+    rayJobActors: {},
+    rayJobSeq: 0,
     waiting: [],
     describeWaiting: [],
     syncWaiting: [],

@@ -23,7 +23,6 @@ const MAX_LIST = 100;
 export const jobUri = (clusterId: string, sid: string) => `ray://clusters/${clusterId}/jobs/${sid}`;
 export const jobsUri = (clusterId: string) => `ray://clusters/${clusterId}/jobs`;
 
-
 export function registerResources(server: McpServer, deps: { system: RaySystem; log: Logger }): void {
   const { system, log } = deps;
   /** uri → stop watching it. */

@@ -558,5 +558,23 @@ describe('RayJob custom resources', () => {
       60_000,
       500,
     );
+    // The name is free again once it is gone from ray-mcp's view too.
+    await waitFor(
+      'train-a gone from the list',
+      async () =>
+        !(
+          await callOk<{ rayjobs: { name: string }[] }>(server.client, 'list_kuberay_jobs', { namespace: NS })
+        ).rayjobs.some((r) => r.name === 'train-a'),
+      30_000,
+      200,
+    );
+    const again = await callOk<JobResult>(server.client, 'submit_ray_job', {
+      job_type: 'rayjob',
+      rayjob: 'train-a',
+      namespace: NS,
+      entrypoint: 'python train.py --epochs 1',
+    });
+    expect(again).toMatchObject({ existed: false, rayjob: { name: 'train-a', owned: true } });
+    await callOk(server.client, 'cancel_ray_job', { rayjob: 'train-a', namespace: NS, mode: 'delete' });
   });
 });

@@ -736,7 +736,7 @@ describe('kube connection: kube.rayJob', () => {
     const id = t.send({ type: 'kube.rayJob', namespace: 'ns', name: 'train', manifest, owned: true });
     const systemId = rayJobSystemId(ID, 'ns', 'train');
     expect(t.answerTo(id)).toEqual({ type: 'answer', requestId: id, ok: true, data: { systemId } });
-    expect(t.context().rayJobActors).toEqual(['ns/train']);
+    expect(t.context().rayJobActors).toEqual({ 'ns/train': systemId });
     const job = t.root.system.get(systemId) as RayJobActor;
     expect(job.getSnapshot().context).toMatchObject({ connectionId: ID, manifest, owned: true });
     await waitFor(job, (s) => s.matches('watching'), { timeout: 1000 });
@@ -749,8 +749,28 @@ describe('kube connection: kube.rayJob', () => {
     // Following it (no manifest) is fine: the same actor.
     const follow = t.send({ type: 'kube.rayJob', namespace: 'ns', name: 'train', owned: false });
     expect(t.answerTo(follow)).toEqual({ type: 'answer', requestId: follow, ok: true, data: { systemId } });
-    expect(t.context().rayJobActors).toEqual(['ns/train']);
+    expect(t.context().rayJobActors).toEqual({ 'ns/train': systemId });
     expect(t.root.system.get(systemId)).toBe(job);
+  });
+
+  it('follows a RayJob made again under the name of one that was deleted with a new actor', async () => {
+    const t = await online();
+    const manifest = { metadata: { namespace: 'ns', name: 'train' } };
+    t.send({ type: 'kube.rayJob', namespace: 'ns', name: 'train', manifest, owned: true });
+    const first = t.root.system.get(rayJobSystemId(ID, 'ns', 'train')) as RayJobActor;
+    await waitFor(first, (s) => s.matches('watching'), { timeout: 1000 });
+    first.send({ type: 'k8s.rayJobGone' });
+    expect(first.getSnapshot().value).toBe('gone');
+
+    const again = t.send({ type: 'kube.rayJob', namespace: 'ns', name: 'train', manifest, owned: true });
+    const answer = t.answerTo(again) as unknown as { ok: boolean; data: { systemId: string } };
+    expect(answer.ok).toBe(true);
+    expect(answer.data.systemId).toBe(`${rayJobSystemId(ID, 'ns', 'train')}#1`);
+    const second = t.root.system.get(answer.data.systemId) as RayJobActor;
+    expect(second).not.toBe(first);
+    expect(first.getSnapshot().status).toBe('stopped');
+    expect(t.context().rayJobActors).toEqual({ 'ns/train': answer.data.systemId });
+    await waitFor(second, (s) => s.matches('watching'), { timeout: 1000 });
   });
 });
 
