@@ -22,7 +22,13 @@ import { type ErrorInfo, toErrorInfo } from '../domain/errors.js';
 import type { KubeTarget } from '../domain/kube.js';
 import type { PodSummary, RayClusterSummary, RayJobSummary } from '../domain/kuberay.js';
 import type { InformerEvent, KubeResource } from '../watchers/kube-informer.watcher.js';
-import { type RayJobActor, type RayJobFact, rayJobMachine, rayJobSystemId } from './rayjob.machine.js';
+import {
+  type RayJobActor,
+  type RayJobApplied,
+  type RayJobFact,
+  rayJobMachine,
+  rayJobSystemId,
+} from './rayjob.machine.js';
 
 export interface KubeSession {
   server: string;
@@ -83,6 +89,7 @@ export type KubeConnectionEvent =
   | KubeTrackEvent
   | InformerEvent
   | KubeHealthEvent
+  | RayJobApplied
   | { type: 'system.shutdown' };
 
 /** What cluster actors hear from their connection. */
@@ -284,6 +291,14 @@ export const kubeConnectionMachine = setup({
         rayJobSeq: stale ? context.rayJobSeq + 1 : context.rayJobSeq,
       });
       enqueue.emit(answerOk(event.requestId, { systemId: id }));
+    }),
+    /** Our apply's answer, until the watch brings the object (which then wins). */
+    noteApplied: assign({
+      rayJobs: ({ context, event }) => {
+        if (event.type !== 'rayjob.applied') return context.rayJobs;
+        const key = keyOf(event.summary.namespace, event.summary.name);
+        return context.rayJobs[key] ? context.rayJobs : { ...context.rayJobs, [key]: event.summary };
+      },
     }),
     awaitSynced: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'kube.awaitSynced') return;
@@ -554,6 +569,7 @@ export const kubeConnectionMachine = setup({
         'kube.watchNamespace': { actions: 'watchNamespace' },
         'kube.awaitSynced': { actions: 'awaitSynced' },
         'kube.rayJob': { actions: 'spawnRayJob' },
+        'rayjob.applied': { actions: 'noteApplied' },
         'kube.disconnect': { target: 'disconnected', actions: ['answerNow', 'refuseAllWaiting', 'forget'] },
         'kube.connect': { actions: 'answerNow' },
       },

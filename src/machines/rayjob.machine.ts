@@ -28,6 +28,9 @@ export const rayJobEnded = (s?: RayJobSummary) =>
 
 export type RayJobFact = { type: 'k8s.rayJob'; summary: RayJobSummary } | { type: 'k8s.rayJobGone' };
 
+/** To the connection: the API server's answer to our apply. */
+export type RayJobApplied = { type: 'rayjob.applied'; summary: RayJobSummary };
+
 export interface RayJobInput {
   connectionId: string;
   namespace: string;
@@ -123,6 +126,10 @@ export const rayJobMachine = setup({
           target: 'watching',
           actions: [
             assign({ summary: ({ context, event }) => context.summary ?? event.output }),
+            // The connection's cache holds it from now on, not only once its watch event arrives.
+            enqueueActions(({ event, enqueue, self }) => {
+              if (self._parent) enqueue.sendParent({ type: 'rayjob.applied', summary: event.output });
+            }),
             'answerWaiting',
           ],
         },

@@ -515,7 +515,7 @@ describe('RayJob custom resources', () => {
       [
         { job_type: 'rayjob', cluster_id: 'stand-in', entrypoint: 'python x.py' },
         'submit_ray_job',
-        /No cluster named stand-in|not a KubeRay cluster/,
+        /stand-in is not a KubeRay cluster/,
       ],
       [{ rayjob: 'Bad_Name' }, 'inspect_ray_job', /RayJob name/],
       [{ rayjob: 'train-a', namespace: NS, mode: 'explode' }, 'cancel_ray_job', /mode/],

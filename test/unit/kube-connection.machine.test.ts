@@ -740,6 +740,8 @@ describe('kube connection: kube.rayJob', () => {
     const job = t.root.system.get(systemId) as RayJobActor;
     expect(job.getSnapshot().context).toMatchObject({ connectionId: ID, manifest, owned: true });
     await waitFor(job, (s) => s.matches('watching'), { timeout: 1000 });
+    // The apply's answer is in the cache before any watch event brings it.
+    expect(t.context().rayJobs['ns/train']).toEqual(rayJob('ns', 'train'));
 
     const again = t.send({ type: 'kube.rayJob', namespace: 'ns', name: 'train', manifest, owned: true });
     expect(t.answerTo(again)).toMatchObject({

@@ -206,11 +206,7 @@ export async function findRayJob(
   const name = args.rayjob!;
   const { conn, namespace } = await rayJobScope(system, args, signal);
   const c = conn.getSnapshot().context;
-  // Just submitted: the actor has the API server's answer before the watch brings the event.
-  const followed = c.rayJobActors[key(namespace, name)];
-  const own = followed ? system.get<RayJobActor>(followed)?.getSnapshot() : undefined;
-  const fresh = own?.status === 'active' && own.matches('watching') ? own.context.summary : undefined;
-  const summary = c.rayJobs[key(namespace, name)] ?? fresh;
+  const summary = c.rayJobs[key(namespace, name)];
   if (!summary) {
     const names = Object.values(c.rayJobs)
       .filter((j) => j.namespace === namespace)
