@@ -6,6 +6,7 @@
  */
 import {
   type Actor,
+  type AnyActorLogic,
   type AnyActorRef,
   createActor,
   type InspectionEvent,
@@ -54,10 +55,27 @@ import { findFreePortsLogic } from './ports.actor.js';
 import { ProcessRegistry } from './processes.js';
 import { rayJobActors } from './rayjob.actor.js';
 
+/**
+ * Replacements for the I/O actors of each machine, by machine and actor name (tests swap real
+ * Ray, Kubernetes and clouds for fakes this way; the machines themselves stay as they are).
+ */
+export interface ActorOverrides {
+  environment?: Record<string, AnyActorLogic>;
+  ports?: Record<string, AnyActorLogic>;
+  localCluster?: Record<string, AnyActorLogic>;
+  externalCluster?: Record<string, AnyActorLogic>;
+  kuberayCluster?: Record<string, AnyActorLogic>;
+  jobs?: Record<string, AnyActorLogic>;
+  kubeConnection?: Record<string, AnyActorLogic>;
+  rayJob?: Record<string, AnyActorLogic>;
+  cloudConnection?: Record<string, AnyActorLogic>;
+}
+
 export interface SystemOptions {
   config: Config;
   log: Logger;
   inspect?: Observer<InspectionEvent>;
+  actors?: ActorOverrides;
 }
 
 export type RootActor = Actor<typeof supervisorMachine>;
@@ -86,17 +104,22 @@ export class RaySystem {
       log: log.child({ part: 'cluster' }),
     });
     const healthWatcher = healthWatcherLogic({ token: config.rayAuth.token, intervalMs: HEALTH_INTERVAL_MS });
+    const o = options.actors ?? {};
     const machine = supervisorMachine.provide({
       actors: {
         environment: environmentMachine.provide({
-          actors: { probeEnvironment: probeEnvironmentLogic({ config, processes: this.processes }) },
+          actors: {
+            probeEnvironment: probeEnvironmentLogic({ config, processes: this.processes }),
+            ...o.environment,
+          },
         }),
-        ports: portAllocatorMachine.provide({ actors: { findFreePorts: findFreePortsLogic } }),
-        localCluster: localClusterMachine.provide({ actors: { ...local, healthWatcher } }),
+        ports: portAllocatorMachine.provide({ actors: { findFreePorts: findFreePortsLogic, ...o.ports } }),
+        localCluster: localClusterMachine.provide({ actors: { ...local, healthWatcher, ...o.localCluster } }),
         jobs: jobsMachine.provide({
           actors: {
             ...jobsActors({ config, log: log.child({ part: 'jobs' }) }),
             jobsWatcher: jobsWatcherLogic({ token: config.rayAuth.token }),
+            ...o.jobs,
           },
         }),
         kubeConnection: kubeConnectionMachine.provide({
@@ -108,21 +131,29 @@ export class RaySystem {
             }),
             informers: kubeInformerLogic({ clientOf: (id) => this.kubeClients.get(id) }),
             rayJob: rayJobMachine.provide({
-              actors: rayJobActors({ clients: this.kubeClients, token: config.rayAuth.token }),
+              actors: {
+                ...rayJobActors({ clients: this.kubeClients, token: config.rayAuth.token }),
+                ...o.rayJob,
+              },
             }),
+            ...o.kubeConnection,
           },
         }),
         cloudConnection: cloudConnectionMachine.provide({
-          actors: cloudActors({ config, tokens: this.cloudTokens, log: log.child({ part: 'cloud' }) }),
+          actors: {
+            ...cloudActors({ config, tokens: this.cloudTokens, log: log.child({ part: 'cloud' }) }),
+            ...o.cloudConnection,
+          },
         }),
         kuberayCluster: kuberayClusterMachine.provide({
-          actors: kuberayActors({ clients: this.kubeClients }),
+          actors: { ...kuberayActors({ clients: this.kubeClients }), ...o.kuberayCluster },
         }),
         externalCluster: externalClusterMachine.provide({
           actors: {
             ...externalClusterActors({ config, processes: this.processes }),
             describeCluster: local.describeCluster,
             healthWatcher,
+            ...o.externalCluster,
           },
         }),
       },
