@@ -5,8 +5,8 @@
  * needs another actor (a cluster asking the port allocator).
  */
 import { randomUUID } from 'node:crypto';
-import type { AnyActorRef, EventObject, SnapshotFrom } from 'xstate';
-import type { Answer } from '../domain/commands.js';
+import type { AnyActorRef, SnapshotFrom } from 'xstate';
+import type { Answer, AnswerData } from '../domain/commands.js';
 import { RayMcpError } from '../domain/errors.js';
 
 export interface AskOptions<TSnapshot> {
@@ -21,7 +21,7 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
 export type CommandOf<TActor extends AnyActorRef> = DistributiveOmit<
   Extract<Parameters<TActor['send']>[0], { requestId: string }>,
   'requestId'
->;
+> & { type: string };
 
 export async function askActor<TActor extends AnyActorRef>(
   target: TActor,
@@ -31,14 +31,14 @@ export async function askActor<TActor extends AnyActorRef>(
   return (await askActorForAnswer(target, event, options)).snapshot;
 }
 
-/** Like askActor, with the answer's data (e.g. the id a supervisor gave a new cluster). */
-export function askActorForAnswer<TActor extends AnyActorRef>(
+/** Like askActor, with the answer's data, typed by the command (see CommandAnswers). */
+export function askActorForAnswer<TActor extends AnyActorRef, K extends string>(
   target: TActor,
-  event: CommandOf<TActor>,
+  event: CommandOf<TActor> & { type: K },
   options: AskOptions<SnapshotFrom<TActor>>,
-): Promise<{ snapshot: SnapshotFrom<TActor>; data: Record<string, string> }> {
+): Promise<{ snapshot: SnapshotFrom<TActor>; data: AnswerData<K> }> {
   const requestId = randomUUID();
-  const type = (event as unknown as EventObject).type;
+  const type: string = event.type;
   return new Promise((resolve, reject) => {
     const cleanup = () => {
       clearTimeout(timer);
@@ -69,11 +69,26 @@ export function askActorForAnswer<TActor extends AnyActorRef>(
     const answers = target.on('answer', (answer: Answer) => {
       if (answer.requestId !== requestId) return;
       cleanup();
-      if (answer.ok) resolve({ snapshot: target.getSnapshot(), data: answer.data ?? {} });
+      if (answer.ok)
+        resolve({ snapshot: target.getSnapshot(), data: answer.data as AnswerData<K> });
       else reject(RayMcpError.from(answer.error));
     });
     const snapshots = target.subscribe({
-      next: (snapshot) => options.onSnapshot?.(snapshot),
+      next: (snapshot) => {
+        try {
+          options.onSnapshot?.(snapshot);
+        } catch {
+          // A progress callback that throws must not take the actor's observers down.
+        }
+      },
+      error: (err) =>
+        fail(
+          new RayMcpError(
+            'unavailable',
+            `${target.id} failed before answering ${type}: ${err instanceof Error ? err.message : String(err)}.`,
+            'Its parent restarts it when it can: check its state with the matching list or inspect tool, then try again.',
+          ),
+        ),
       complete: () =>
         fail(
           new RayMcpError(

@@ -90,7 +90,7 @@ export function jobsActors(deps: { config: Config; log: Logger }) {
             return {
               jobs: [view],
               watch: [view.submission_id],
-              data: { submissionId: view.submission_id, existed: String(existed) },
+              data: { submissionId: view.submission_id, existed },
             };
           }
           case 'jobs.refresh': {
@@ -110,7 +110,7 @@ export function jobsActors(deps: { config: Config; log: Logger }) {
           case 'jobs.stop': {
             const view = await getJob(client, clusterId, command.id, signal);
             if (['SUCCEEDED', 'FAILED', 'STOPPED'].includes(view.status)) {
-              return { jobs: [view], data: { alreadyEnded: 'true' } };
+              return { jobs: [view], data: { alreadyEnded: true } };
             }
             try {
               await client.stopJob(command.id, signal);
@@ -142,14 +142,7 @@ export function jobsActors(deps: { config: Config; log: Logger }) {
               if (err instanceof RayMcpError) throw err;
               throw dashboardError(client.url, err);
             }
-            const data: Record<string, string> = {
-              text: page.text,
-              lines: String(page.lines),
-              newer: page.newer,
-              truncated: String(page.truncated),
-            };
-            if (page.older) data.older = page.older;
-            return { jobs: [view], data };
+            return { jobs: [view], data: page };
           }
         }
       },

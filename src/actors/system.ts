@@ -53,6 +53,8 @@ import { localClusterActors } from './local-cluster.actor.js';
 import { listOsProcesses } from './os-processes.js';
 import { findFreePortsLogic } from './ports.actor.js';
 import { ProcessRegistry } from './processes.js';
+import { operationLogic } from './operations/index.js';
+import { createPort, type ToolPort } from './port.js';
 import { rayJobActors } from './rayjob.actor.js';
 
 /**
@@ -106,7 +108,15 @@ export class RaySystem {
     const healthWatcher = healthWatcherLogic({ token: config.rayAuth.token, intervalMs: HEALTH_INTERVAL_MS });
     const o = options.actors ?? {};
     const machine = supervisorMachine.provide({
+      actions: {
+        reportChildFailure: (_, p) =>
+          log.error(
+            { actor: p.id, err: p.error, restartInMs: p.restartInMs },
+            p.restartInMs !== undefined ? 'actor failed; restarting it' : 'actor failed',
+          ),
+      },
       actors: {
+        operation: operationLogic(config),
         environment: environmentMachine.provide({
           actors: {
             probeEnvironment: probeEnvironmentLogic({ config, processes: this.processes }),
@@ -159,6 +169,7 @@ export class RaySystem {
       },
     });
     this.root = createActor(machine, {
+      systemId: SYSTEM_IDS.supervisor,
       input: {
         startedAt: Date.now(),
         onExit: config.onExit,
@@ -169,7 +180,44 @@ export class RaySystem {
     });
     this.root.subscribe({
       next: (s) => this.watchClusters(Object.keys(s.context.clusters)),
-      error: (err) => log.error({ err }, 'supervisor failed'),
+      error: (err) => log.fatal({ err }, 'supervisor failed'),
+    });
+    // A cluster actor that failed comes back by adoption from its last record.
+    this.root.on('cluster.restartDue', ({ clusterId }) => {
+      void this.readopt(clusterId).catch((err) => log.error({ err, cluster: clusterId }, 'restart failed'));
+    });
+    this.port = createPort({
+      root: () => this.root,
+      get: (id) => this.get(id),
+      defaultTimeoutMs: config.requestTimeoutMs,
+      refuse: () => this.refuseWhenShuttingDown(),
+    });
+  }
+
+  /** The narrow door for tool handlers and resources. */
+  readonly port: ToolPort;
+  /** The last record of each cluster, as persisted: what a failed cluster actor is restarted from. */
+  private readonly lastRecords = new Map<string, ClusterRecord>();
+
+  private async readopt(clusterId: string): Promise<void> {
+    const record = this.lastRecords.get(clusterId);
+    if (!record || this.shuttingDown) return;
+    const [alive] = await this.aliveness([record]);
+    this.root.send({ type: 'cluster.adopt', record, alive: alive!, timeoutMs: 120_000 });
+  }
+
+  /** Whether each record's cluster still runs (local: its head pid is still that node). */
+  private async aliveness(records: ClusterRecord[]): Promise<boolean[]> {
+    const procs = records.some((r) => r.kind === 'local') ? await listOsProcesses() : [];
+    return records.map((record) => {
+      if (record.kind !== 'local') return true;
+      const head = record.nodes.find((n) => n.role === 'head');
+      // Alive only if the head pid is still that node: pids get reused.
+      return (
+        record.status !== 'failed' &&
+        Boolean(head?.pid && record.tempDir) &&
+        procs.some((p) => p.pid === head!.pid && p.cmdline.includes(record.tempDir!))
+      );
     });
   }
 
@@ -184,19 +232,11 @@ export class RaySystem {
 
   private async adopt(records: ClusterRecord[]): Promise<void> {
     if (!records.length) return;
-    const procs = await listOsProcesses();
-    for (const record of records) {
-      let alive = true;
-      if (record.kind === 'local') {
-        const head = record.nodes.find((n) => n.role === 'head');
-        // Alive only if the head pid is still that node: pids get reused.
-        alive =
-          record.status !== 'failed' &&
-          Boolean(head?.pid && record.tempDir) &&
-          procs.some((p) => p.pid === head!.pid && p.cmdline.includes(record.tempDir!));
-      }
-      this.options.log.info({ cluster: record.id, alive }, 'adopting cluster from the state file');
-      this.root.send({ type: 'cluster.adopt', record, alive, timeoutMs: 120_000 });
+    const alive = await this.aliveness(records);
+    for (const [i, record] of records.entries()) {
+      this.lastRecords.set(record.id, record);
+      this.options.log.info({ cluster: record.id, alive: alive[i] }, 'adopting cluster from the state file');
+      this.root.send({ type: 'cluster.adopt', record, alive: alive[i]!, timeoutMs: 120_000 });
     }
   }
 
@@ -210,6 +250,8 @@ export class RaySystem {
       (actor as AnyActorRef).subscribe({
         next: () => this.persist(),
         complete: () => this.watched.delete(id),
+        // The supervisor hears of the failure (and restarts the actor); here it only stops persisting it.
+        error: () => this.watched.delete(id),
       });
     }
     this.persist();
@@ -218,10 +260,16 @@ export class RaySystem {
   private persist(): void {
     // Once shutdown starts the actors go away one by one: what is on disk stays the truth.
     if (this.shuttingDown || this.root.getSnapshot().status !== 'active') return;
-    const records = this.clusters()
+    const live = this.clusters()
       .map((a) => recordOf(a, (id) => this.kube(id)?.getSnapshot().context.target))
-      .filter((r): r is ClusterRecord => r !== undefined && r.status !== 'stopped');
-    void this.store.save(records);
+      .filter((r): r is ClusterRecord => r !== undefined);
+    for (const r of live) this.lastRecords.set(r.id, r);
+    const known = new Set(Object.keys(this.root.getSnapshot().context.clusters));
+    for (const id of this.lastRecords.keys()) if (!known.has(id)) this.lastRecords.delete(id);
+    // A cluster whose actor is down (restarting) keeps its last record on disk.
+    const liveIds = new Set(live.map((r) => r.id));
+    const down = [...this.lastRecords.values()].filter((r) => !liveIds.has(r.id));
+    void this.store.save([...live, ...down].filter((r) => r.status !== 'stopped'));
   }
 
   get config(): Config {
@@ -300,9 +348,9 @@ export class RaySystem {
   }
 
   /** `ask`, also returning the data the answer carries. */
-  async askForAnswer<TActor extends AnyActorRef>(
+  async askForAnswer<TActor extends AnyActorRef, K extends string>(
     target: TActor,
-    event: CommandOf<TActor>,
+    event: CommandOf<TActor> & { type: K },
     options: Partial<AskOptions<SnapshotFrom<TActor>>> = {},
   ) {
     this.refuseWhenShuttingDown();

@@ -9,19 +9,12 @@
  */
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
+import type { JobLogPage } from '../domain/commands.js';
 import { RayMcpError } from '../domain/errors.js';
 import type { DashboardClient } from './dashboard.client.js';
 
-export interface LogPage {
-  text: string;
-  lines: number;
-  /** Read this to go further back; absent at the start of the log. */
-  older?: string;
-  /** Read this later for what the job writes next. */
-  newer: string;
-  /** The page was cut at the byte cap. */
-  truncated: boolean;
-}
+/** A page of a log; the same shape as a job log page answer. */
+export type LogPage = JobLogPage;
 
 export interface LogRequest {
   lines: number;

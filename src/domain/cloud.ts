@@ -5,7 +5,8 @@
  */
 import { z } from 'zod';
 import { RayMcpError } from './errors.js';
-import type { CloudProvider } from './kube.js';
+import type { EksRequests } from './cloud-create.js';
+import type { CloudKubeTarget, CloudProvider } from './kube.js';
 
 export type { CloudProvider } from './kube.js';
 
@@ -189,3 +190,36 @@ export class CloudAuthError extends RayMcpError {
 export function credentialProblemOf(err: unknown): CredentialProblem | undefined {
   return err instanceof CloudAuthError ? err.credentialProblem : undefined;
 }
+
+/** What a creation needs to be followed (and, for EKS, finished: node groups come after the cluster). */
+export interface TrackedOperation {
+  view: CloudOperation;
+  /** GKE: the operation id to poll. */
+  gkeOperation?: string;
+  /** EKS: node groups to create once the cluster is ACTIVE. */
+  eksNodegroups?: EksRequests['nodegroups'];
+  /** The watcher child following it now. */
+  watcherId?: string;
+}
+
+export type CloudResult =
+  | {
+      kind: 'list';
+      clusters: CloudClusterSummary[];
+      total: number;
+      offset: number;
+      project?: string;
+      location: string;
+    }
+  | { kind: 'describe'; info: CloudClusterInfo }
+  | { kind: 'target'; target: CloudKubeTarget; info: CloudClusterInfo }
+  | {
+      kind: 'create';
+      /** The new or existing operation; absent when the cluster already existed and is ready. */
+      operation?: TrackedOperation;
+      /** `new`: creation started; `running`: one was under way; `exists`: the cluster was there. */
+      outcome: 'new' | 'running' | 'exists';
+      info?: CloudClusterInfo;
+    }
+  | { kind: 'kubeconfig'; path: string; context: string };
+

@@ -22,11 +22,12 @@ import type {
   ClusterCreateSpec,
   CredentialProblem,
 } from '../domain/cloud.js';
-import { credentialProblemOf } from '../domain/cloud.js';
-import type { EksRequests } from '../domain/cloud-create.js';
+import { type CloudResult, credentialProblemOf, type TrackedOperation } from '../domain/cloud.js';
 import { type Answer, answerError, answerOk } from '../domain/commands.js';
 import { type ErrorInfo, toErrorInfo } from '../domain/errors.js';
 import type { CloudKubeTarget } from '../domain/kube.js';
+
+export type { CloudResult, TrackedOperation };
 
 export interface CloudAuthOptions {
   /** GKE */
@@ -73,39 +74,9 @@ export type CloudFact =
       polls: number;
     }
   | { type: 'cloud.operationPollFailed'; operationId: string; error: string; polls: number }
-  | { type: 'cloud.credentialsRejected'; error: ErrorInfo };
-
-/** What a creation needs to be followed (and, for EKS, finished: node groups come after the cluster). */
-export interface TrackedOperation {
-  view: CloudOperation;
-  /** GKE: the operation id to poll. */
-  gkeOperation?: string;
-  /** EKS: node groups to create once the cluster is ACTIVE. */
-  eksNodegroups?: EksRequests['nodegroups'];
-  /** The watcher child following it now. */
-  watcherId?: string;
-}
-
-export type CloudResult =
-  | {
-      kind: 'list';
-      clusters: CloudClusterSummary[];
-      total: number;
-      offset: number;
-      project?: string;
-      location: string;
-    }
-  | { kind: 'describe'; info: CloudClusterInfo }
-  | { kind: 'target'; target: CloudKubeTarget; info: CloudClusterInfo }
-  | {
-      kind: 'create';
-      /** The new or existing operation; absent when the cluster already existed and is ready. */
-      operation?: TrackedOperation;
-      /** `new`: creation started; `running`: one was under way; `exists`: the cluster was there. */
-      outcome: 'new' | 'running' | 'exists';
-      info?: CloudClusterInfo;
-    }
-  | { kind: 'kubeconfig'; path: string; context: string };
+  | { type: 'cloud.credentialsRejected'; error: ErrorInfo }
+  /** Follow again the operations that have no watcher (after one failed). */
+  | { type: 'cloud.resumeOperations' };
 
 export interface CloudInput {
   provider: CloudProvider;
@@ -120,8 +91,6 @@ export interface CloudContext extends CloudInput {
   authWaiting: string[];
   disconnectWaiting: string[];
   queue: CloudWorkCommand[];
-  /** Results of the last commands by requestId (the answer names it); the newest 20. */
-  results: Record<string, CloudResult>;
   operations: Record<string, TrackedOperation>;
   /** requestIds waiting for an operation to end. */
   awaiting: Record<string, string[]>;
@@ -129,8 +98,6 @@ export interface CloudContext extends CloudInput {
   detection?: CloudDetection;
   detectWaiting: string[];
 }
-
-export const MAX_RESULTS = 20;
 export const cloudSystemId = (provider: CloudProvider) => `cloud:${provider}`;
 
 const WORK = [
@@ -273,7 +240,6 @@ export const cloudConnectionMachine = setup({
         error: undefined,
         authWaiting: [],
         queue: [],
-        results: {},
         operations: {},
         awaiting: {},
       });
@@ -286,7 +252,6 @@ export const cloudConnectionMachine = setup({
       const [command, ...rest] = context.queue;
       if (!command) return;
       const result = (event as unknown as { output: CloudResult }).output;
-      const kept = Object.entries(context.results).slice(-(MAX_RESULTS - 1));
       const operations = { ...context.operations };
       let watcherSeq = context.watcherSeq;
       if (result.kind === 'create' && result.operation) {
@@ -303,11 +268,11 @@ export const cloudConnectionMachine = setup({
       }
       enqueue.assign({
         queue: rest,
-        results: { ...Object.fromEntries(kept), [command.requestId]: result },
         operations,
         watcherSeq,
       });
-      enqueue.emit(answerOk(command.requestId, { result: command.requestId }));
+      // The answer carries the result: the command's type names its kind (CommandAnswers).
+      enqueue.emit(answerOk(command.requestId, result));
     }),
     finishError: enqueueActions(({ context, event, enqueue }) => {
       const [command, ...rest] = context.queue;
@@ -316,6 +281,21 @@ export const cloudConnectionMachine = setup({
       enqueue.emit(
         answerError(command.requestId, toErrorInfo((event as unknown as { error: unknown }).error)),
       );
+    }),
+    watcherFailed: enqueueActions(({ context, event, enqueue, self }) => {
+      const id = event.type.slice('xstate.error.actor.'.length);
+      const entry = Object.entries(context.operations).find(([, op]) => op.watcherId === id);
+      if ((self.getSnapshot().children as Record<string, unknown>)[id]) enqueue.stopChild(id);
+      if (!entry) return;
+      const [opId, op] = entry;
+      const message = toErrorInfo((event as { error?: unknown }).error).message;
+      enqueue.assign({
+        operations: {
+          ...context.operations,
+          [opId]: { ...op, watcherId: undefined, view: { ...op.view, error: `watcher failed (${message}); following it again` } },
+        },
+      });
+      enqueue.raise({ type: 'cloud.resumeOperations' }, { delay: 2000 });
     }),
     /** Follow again the operations that were running when tracking stopped (re-authentication). */
     resumeOperations: enqueueActions(({ context, enqueue }) => {
@@ -426,7 +406,6 @@ export const cloudConnectionMachine = setup({
     authWaiting: [],
     disconnectWaiting: [],
     queue: [],
-    results: {},
     operations: {},
     awaiting: {},
     watcherSeq: 0,
@@ -437,6 +416,9 @@ export const cloudConnectionMachine = setup({
     'cloud.operationProgress': { actions: 'operationProgress' },
     'cloud.operationPollFailed': { actions: 'operationProgress' },
     'cloud.operationEnded': { actions: 'operationEnded' },
+    // A watcher that fails is replaced after a pause; its operation is followed again.
+    'xstate.error.actor.*': { actions: 'watcherFailed' },
+    'cloud.resumeOperations': { actions: 'resumeOperations' },
   },
   type: 'parallel',
   states: {

@@ -86,6 +86,12 @@ export const externalClusterMachine = setup({
     assignHealth: assign({
       health: ({ context, event }) => (event.type === 'ray.health' ? event.health : context.health),
     }),
+    noteChildFailure: assign({
+      error: ({ event }) => ({
+        ...toErrorInfo((event as { error?: unknown }).error),
+        fix: 'ray-mcp restarts its watcher by itself; inspect_ray_cluster shows the state.',
+      }),
+    }),
     notifyStopped: sendParent(({ context }) => ({ type: 'cluster.stopped', clusterId: context.id })),
   },
 }).createMachine({
@@ -96,9 +102,11 @@ export const externalClusterMachine = setup({
     'cluster.awaitReady': { actions: 'answerNow' },
     'cluster.stop': { target: '.stopped', actions: 'answerNow' },
     'cluster.shutdown': { target: '.stopped' },
+    'xstate.error.actor.*': { actions: 'noteChildFailure' },
   },
   initial: 'connecting',
   states: {
+    watcherBackoff: { after: { 2000: 'connected' } },
     connecting: {
       on: { 'cluster.awaitReady': { actions: 'wait' } },
       invoke: {
@@ -118,7 +126,12 @@ export const externalClusterMachine = setup({
       },
     },
     connected: {
-      invoke: { src: 'healthWatcher', input: ({ context }) => ({ dashboardUrl: context.ray!.dashboardUrl }) },
+      invoke: {
+        src: 'healthWatcher',
+        input: ({ context }) => ({ dashboardUrl: context.ray!.dashboardUrl }),
+        // The watcher failed: start it again after a pause (re-entering reconnects it).
+        onError: { target: 'watcherBackoff', actions: 'noteChildFailure' },
+      },
       initial: 'reachable',
       on: { 'ray.health': { actions: 'assignHealth' } },
       states: {

@@ -5,7 +5,7 @@
  * forwards each change to that job's actor.
  */
 import { type ActorRefFrom, assign, enqueueActions, fromEventObservable, fromPromise, setup } from 'xstate';
-import { type Answer, answerError, answerOk } from '../domain/commands.js';
+import { type Answer, answerError, answerOk, type CommandAnswers } from '../domain/commands.js';
 import { toErrorInfo } from '../domain/errors.js';
 import { isTerminal, type JobView } from '../domain/jobs.js';
 import { jobMachine } from './job.machine.js';
@@ -64,7 +64,8 @@ export interface JobCommandOutput {
   jobs?: JobView[];
   /** Job ids this command asks to watch. */
   watch?: string[];
-  data?: Record<string, string>;
+  /** The command's answer (see CommandAnswers). */
+  data?: CommandAnswers['jobs.submit'] | CommandAnswers['jobs.stop'] | CommandAnswers['jobs.logs'];
 }
 
 export const FAST_TICK_MS = 500;
@@ -142,6 +143,16 @@ export const jobsMachine = setup({
       if (output) enqueue.emit(answerOk(command.requestId, output.data));
       else enqueue.emit(answerError(command.requestId, toErrorInfo(error)));
     }),
+    dropFailedJob: enqueueActions(({ context, event, enqueue, self }) => {
+      const id = event.type.slice('xstate.error.actor.'.length);
+      if (!id.startsWith('job:')) return;
+      if ((self.getSnapshot().children as Record<string, unknown>)[id]) enqueue.stopChild(id);
+      const sid = id.slice('job:'.length);
+      enqueue.assign({
+        watched: context.watched.filter((w) => w !== sid),
+        lastPollError: `job actor of ${sid} failed: ${toErrorInfo((event as { error?: unknown }).error).message}`,
+      });
+    }),
     noteWatcherError: assign({
       lastPollError: ({ event }) =>
         `job watcher failed: ${toErrorInfo((event as unknown as { error: unknown }).error).message}`,
@@ -164,6 +175,8 @@ export const jobsMachine = setup({
     'jobs.watch': { actions: 'enqueue' },
     'ray.jobsListed': { actions: 'merge' },
     'ray.jobsPollFailed': { actions: 'notePollError' },
+    // A job actor that fails stops being watched; the next watch of that job starts a new one.
+    'xstate.error.actor.*': { actions: 'dropFailedJob' },
   },
   states: {
     work: {

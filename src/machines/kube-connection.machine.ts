@@ -90,7 +90,9 @@ export type KubeConnectionEvent =
   | InformerEvent
   | KubeHealthEvent
   | RayJobApplied
-  | { type: 'system.shutdown' };
+  | { type: 'system.shutdown' }
+  /** Start the informers of a namespace again after they failed. */
+  | { type: 'kube.restartInformers'; namespace: string };
 
 /** What cluster actors hear from their connection. */
 export type KubeClusterFact =
@@ -117,6 +119,8 @@ export interface KubeConnectionContext extends KubeConnectionInput {
   error?: ErrorInfo;
   lastWatchError?: { resource: KubeResource; namespace: string; message: string; at: number };
   lostAt?: number;
+  /** The last child (informers, health probe, RayJob actor) that failed and why; it was restarted. */
+  internalFailure?: string;
   /** Namespaces with informers; '' is all. */
   namespaces: string[];
   rayClusters: Record<string, RayClusterSummary>;
@@ -136,6 +140,8 @@ export interface KubeConnectionContext extends KubeConnectionInput {
 
 export const keyOf = (namespace: string, name: string) => `${namespace}/${name}`;
 const informerId = (ns: string) => `informers:${ns || '*'}`;
+/** Pause before failed informers are started again. */
+const INFORMER_RESTART_MS = 2000;
 
 function podsOf(context: KubeConnectionContext, key: string): PodSummary[] {
   const [ns, cluster] = key.split('/') as [string, string];
@@ -230,6 +236,26 @@ export const kubeConnectionMachine = setup({
       for (const id of context.waiting)
         enqueue.emit(context.error ? answerError(id, context.error) : answerOk(id));
       enqueue.assign({ waiting: [] });
+    }),
+    noteChildFailure: assign({
+      internalFailure: ({ event }) => `health probe: ${toErrorInfo((event as { error?: unknown }).error).message}`,
+    }),
+    childFailed: enqueueActions(({ event, enqueue, self }) => {
+      const id = event.type.slice('xstate.error.actor.'.length);
+      const message = toErrorInfo((event as { error?: unknown }).error).message;
+      if ((self.getSnapshot().children as Record<string, unknown>)[id]) enqueue.stopChild(id);
+      if (id.startsWith('informers:')) {
+        const namespace = id === 'informers:*' ? '' : id.slice('informers:'.length);
+        enqueue.raise({ type: 'kube.restartInformers', namespace }, { delay: INFORMER_RESTART_MS });
+      }
+      enqueue.assign({ internalFailure: `${id}: ${message}` });
+    }),
+    restartInformers: enqueueActions(({ context, event, enqueue, self }) => {
+      if (event.type !== 'kube.restartInformers') return;
+      const id = informerId(event.namespace);
+      const online = (self.getSnapshot() as { matches(v: string): boolean }).matches('online');
+      if (!online || (self.getSnapshot().children as Record<string, unknown>)[id]) return;
+      enqueue.spawnChild('informers', { id, input: { connectionId: context.id, namespace: event.namespace } });
     }),
     startInformers: enqueueActions(({ context, enqueue }) => {
       const namespaces = context.session?.clusterWide
@@ -512,6 +538,9 @@ export const kubeConnectionMachine = setup({
   on: {
     'kube.track': { actions: 'track' },
     'kube.untrack': { actions: 'track' },
+    // Informers come back after a pause; a RayJob actor that failed is replaced on its next use.
+    'xstate.error.actor.*': { actions: 'childFailed' },
+    'kube.restartInformers': { actions: 'restartInformers' },
   },
   initial: 'connecting',
   states: {
@@ -557,7 +586,12 @@ export const kubeConnectionMachine = setup({
     online: {
       entry: ['startInformers', 'answerWaiting'],
       exit: ['stopInformers', 'refuseSyncWaiting'],
-      invoke: { src: 'healthProbe', input: ({ context }) => ({ connectionId: context.id }) },
+      invoke: {
+        src: 'healthProbe',
+        input: ({ context }) => ({ connectionId: context.id }),
+        // A probe that fails (a bug, not an unreachable server) is replaced by connecting again.
+        onError: { target: 'connecting', actions: 'noteChildFailure' },
+      },
       on: {
         'k8s.synced': { actions: ['applyInformerEvent', 'answerSynced'] },
         'k8s.upsert': { actions: 'applyInformerEvent' },
@@ -643,7 +677,7 @@ export const kubeConnectionMachine = setup({
     },
     failed: {
       entry: ['answerWaiting', { type: 'tellLink', params: { state: 'failed' } }],
-      invoke: { src: 'closeKube', input: ({ context }) => ({ id: context.id }) },
+      invoke: { src: 'closeKube', input: ({ context }) => ({ id: context.id }), onError: {} },
       on: {
         'kube.connect': { target: 'connecting', actions: 'wait' },
         'kube.disconnect': { target: 'disconnected', actions: ['answerNow', 'refuseAllWaiting', 'forget'] },

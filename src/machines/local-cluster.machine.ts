@@ -125,6 +125,9 @@ const live = (n: NodeRecord) => n.state !== 'exited';
 const workerName = (nodeType: string, n: number) => `${nodeType}-${n}`;
 const leaseOwner = (clusterId: string, node: string) => `cluster:${clusterId}/${node}`;
 
+/** Pause before a failed watcher is started again. */
+export const WATCHER_BACKOFF_MS = 2000;
+
 export const localClusterMachine = setup({
   types: {
     context: {} as LocalClusterContext,
@@ -449,6 +452,10 @@ export const localClusterMachine = setup({
     stopNodeChildren: enqueueActions(({ context, enqueue }) => {
       for (const name of Object.keys(context.nodes)) enqueue.stopChild(`node:${name}`);
     }),
+    noteChildFailure: assign({
+      note: ({ event }) =>
+        `An internal watcher of this cluster failed (${toErrorInfo((event as { error?: unknown }).error).message}); it is restarted.`,
+    }),
     notifyStopped: sendParent(({ context }) => ({ type: 'cluster.stopped', clusterId: context.id })),
     noteCleanupFailure: assign({
       note: ({ context, event }) =>
@@ -499,6 +506,8 @@ export const localClusterMachine = setup({
   },
   // Commands any state answers unless a state says otherwise.
   on: {
+    // A child (node process watcher, health watcher) that fails is noted, never fatal.
+    'xstate.error.actor.*': { actions: 'noteChildFailure' },
     'cluster.describe': { actions: 'answerNow' },
     'cluster.scale': { actions: 'refuseScale' },
     'cluster.awaitReady': { actions: 'waitReady' },
@@ -568,10 +577,6 @@ export const localClusterMachine = setup({
       entry: 'answerReady',
       // A stop that arrived while adopting.
       always: { guard: 'stopRequested', target: 'stopping' },
-      invoke: {
-        src: 'healthWatcher',
-        input: ({ context }) => ({ dashboardUrl: context.ray!.dashboardUrl }),
-      },
       on: {
         'node.launched': { actions: 'markLaunched' },
         'node.exited': [
@@ -586,6 +591,20 @@ export const localClusterMachine = setup({
         'cluster.shutdown': { target: 'stopping' },
       },
       states: {
+        // The health watcher is restarted after a pause if it ever fails.
+        watch: {
+          initial: 'on',
+          states: {
+            on: {
+              invoke: {
+                src: 'healthWatcher',
+                input: ({ context }) => ({ dashboardUrl: context.ray!.dashboardUrl }),
+                onError: { target: 'backoff', actions: 'noteChildFailure' },
+              },
+            },
+            backoff: { after: { [WATCHER_BACKOFF_MS]: 'on' } },
+          },
+        },
         health: {
           initial: 'running',
           states: {

@@ -1,15 +1,20 @@
 /**
- * The root of the actor system. It owns the long-lived actors (environment, port allocator) and
- * registers every cluster actor under `cluster:<id>`. It leads the shutdown: `system.shutdown`
- * moves it to `stopping`, where (with --on-exit=stop) every cluster is told to stop what it owns,
- * and then, once all have stopped or the time is up, to the final `stopped`.
+ * The root of the actor system. It starts the long-lived actors (environment, port allocator,
+ * cloud connections), registers every cluster, jobs and Kubernetes connection actor it spawns,
+ * runs each tool request as a child of its own, and supervises them all: a child that fails is
+ * logged, reported (`failures`) and, for the ones that carry the system, restarted with capped
+ * backoff. It leads the shutdown: `system.shutdown` moves it to `stopping`, where (with
+ * --on-exit=stop) every cluster is told to stop what it owns, and then, once all have stopped or
+ * the time is up, to the final `stopped`.
  */
-import { assign, enqueueActions, setup } from 'xstate';
+import { type ActorRefFrom, type AnyActorRef, assign, enqueueActions, fromPromise, setup } from 'xstate';
 import type { LocalClusterSpec } from '../domain/cluster.js';
 import type { ClusterRecord } from '../domain/cluster-record.js';
 import { type Answer, answerError, answerOk } from '../domain/commands.js';
+import { type ErrorInfo, toErrorInfo } from '../domain/errors.js';
 import type { KubeTarget } from '../domain/kube.js';
 import type { KubeRayClusterSpec } from '../domain/kuberay.js';
+import type { Operation, OperationProgress } from '../domain/operations.js';
 import type { PortRange } from '../domain/ports.js';
 import { cloudConnectionMachine, cloudSystemId } from './cloud-connection.machine.js';
 import { environmentMachine } from './environment.machine.js';
@@ -25,18 +30,38 @@ export type SupervisorCommand =
   | {
       type: 'cluster.create';
       requestId: string;
-      /** Chosen by the user, or `local-N` / `ext-N`. */
+      /** Chosen by the user, or `local-N` / `ext-N` / `ray-N`. */
       id?: string;
+      /** When the command was sent (ms): the cluster's created_at. */
+      at: number;
       local?: { spec: LocalClusterSpec; timeoutMs: number };
       external?: { address: string };
       kuberay?: KubeRayClusterRequest;
     }
   /** Make sure a Kubernetes connection actor exists for `id`, (re)connecting it if it is not online. */
   | { type: 'kube.ensure'; requestId: string; id: string; target: KubeTarget }
-  /** At start-up, for each cluster in the state file. */
-  | { type: 'cluster.adopt'; record: ClusterRecord; alive: boolean; timeoutMs: number };
+  /** At start-up for each cluster in the state file, and to restart a cluster actor that failed. */
+  | { type: 'cluster.adopt'; record: ClusterRecord; alive: boolean; timeoutMs: number }
+  /** Run one tool request as a child actor (`request:<requestId>`); its output is the answer. */
+  | { type: 'request'; requestId: string; operation: Operation }
+  /** The caller gave up (timeout, cancelled): stop the request's actor, which aborts its flow. */
+  | { type: 'request.cancel'; requestId: string };
 
-export type SupervisorFact = { type: 'cluster.stopped'; clusterId: string };
+export type SupervisorFact =
+  | { type: 'cluster.stopped'; clusterId: string }
+  /** A request's progress, relayed to whoever waits for it. */
+  | ({ type: 'request.progress'; requestId: string } & OperationProgress)
+  /** The backoff of a failed child is over. */
+  | { type: 'supervisor.restart'; id: string };
+
+/** What the supervisor tells the outside, beside answers. */
+export type SupervisorEmitted =
+  | Answer
+  | ({ type: 'progress'; requestId: string } & OperationProgress)
+  /** A child failed; `restartInMs` is set when it will be restarted. */
+  | { type: 'child.failed'; id: string; error: ErrorInfo; restartInMs?: number }
+  /** A cluster actor's backoff is over: adopt it again from its last record (the system has it). */
+  | { type: 'cluster.restartDue'; clusterId: string };
 
 export interface KubeRayClusterRequest {
   connectionId: string;
@@ -60,28 +85,71 @@ export interface ClusterEntry {
   createdAt: number;
 }
 
+/** A child that failed: why, how often, and whether it comes back. */
+export interface ChildFailure {
+  error: ErrorInfo;
+  /** Failures so far (restarts are spaced by the count). */
+  count: number;
+  /** `restarting` until its backoff is over, then `restarted`; `failed` for children that are not restarted. */
+  state: 'restarting' | 'restarted' | 'failed';
+}
+
+export type SupervisorActor = ActorRefFrom<typeof supervisorMachine>;
+
 export interface SupervisorContext extends SupervisorInput {
   clusters: Record<string, ClusterEntry>;
-  /** Kubernetes connection ids with an actor (`kube:<id>`). */
+  /** Kubernetes connection ids with an actor (`kube:<id>`), and what each connects to. */
   connections: string[];
+  kubeTargets: Record<string, KubeTarget>;
   /** Clusters whose actor reached `stopped`. */
   stopped: string[];
   counter: number;
+  /** Children that failed, by actor id; the newest MAX_FAILURES. */
+  failures: Record<string, ChildFailure>;
   shutdownReason?: string;
 }
 
 export const SYSTEM_IDS = {
+  supervisor: 'supervisor',
   environment: 'environment',
   ports: 'ports',
   cluster: (id: string) => `cluster:${id}`,
+  request: (requestId: string) => `request:${requestId}`,
 } as const;
+
+const MAX_FAILURES = 50;
+const BACKOFF_FIRST_MS = 500;
+const BACKOFF_MAX_MS = 30_000;
+
+/** Capped exponential backoff: 0.5 s, 1 s, 2 s ... 30 s. */
+export const restartDelay = (count: number) =>
+  Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** Math.max(0, count - 1));
+
+/** Children the system cannot do without: restarted after a failure. */
+const isInfrastructure = (id: string) =>
+  id === SYSTEM_IDS.environment ||
+  id === SYSTEM_IDS.ports ||
+  id.startsWith('cloud:') ||
+  id.startsWith('kube:') ||
+  id.startsWith('jobs:');
+
+const CLUSTER_PREFIX = 'cluster:';
+const REQUEST_PREFIX = 'request:';
+const ERROR_PREFIX = 'xstate.error.actor.';
+const DONE_PREFIX = 'xstate.done.actor.';
+
+/**
+ * A named action of this machine with its params, for actions that enqueue other ones (XState
+ * cannot type a setup's actions from inside the same setup).
+ */
+const act = (type: string, params: object) => ({ type, params }) as never;
 
 export const supervisorMachine = setup({
   types: {
     context: {} as SupervisorContext,
     input: {} as SupervisorInput,
     events: {} as SupervisorCommand | SupervisorFact,
-    emitted: {} as Answer,
+    emitted: {} as SupervisorEmitted,
   },
   actors: {
     environment: environmentMachine,
@@ -92,6 +160,10 @@ export const supervisorMachine = setup({
     kubeConnection: kubeConnectionMachine,
     jobs: jobsMachine,
     cloudConnection: cloudConnectionMachine,
+    /** One tool request: the flow behind a tool (src/actors/operations). */
+    operation: fromPromise<unknown, { requestId: string; operation: Operation }>(async () => {
+      throw new Error('provided by src/actors/operations');
+    }),
   },
   delays: {
     shutdownTimeout: ({ context }) => Math.max(0, context.shutdownTimeoutMs - 1000),
@@ -101,11 +173,35 @@ export const supervisorMachine = setup({
     allStopped: ({ context }) => Object.keys(context.clusters).every((id) => context.stopped.includes(id)),
   },
   actions: {
+    /** Logs a child's failure (provided by the system; machines do no I/O). */
+    reportChildFailure: (_, _params: { id: string; error: unknown; restartInMs?: number }) => {},
+    /** The infrastructure every session needs; each is restarted by `restart` after a failure. */
+    startInfrastructure: enqueueActions(({ enqueue }) => {
+      for (const id of [SYSTEM_IDS.environment, SYSTEM_IDS.ports, cloudSystemId('gke'), cloudSystemId('eks')])
+        enqueue(act('spawnInfrastructure', { id }));
+    }),
+    spawnInfrastructure: enqueueActions(({ context, enqueue }, { id }: { id: string }) => {
+      if (id === SYSTEM_IDS.environment) enqueue.spawnChild('environment', { id, systemId: id });
+      else if (id === SYSTEM_IDS.ports)
+        enqueue.spawnChild('ports', { id, systemId: id, input: { range: context.portRange } });
+      else if (id.startsWith('cloud:'))
+        enqueue.spawnChild('cloudConnection', {
+          id,
+          systemId: id,
+          input: { provider: id.slice('cloud:'.length) as 'gke' | 'eks' },
+        });
+      else if (id.startsWith('kube:')) {
+        const connectionId = id.slice('kube:'.length);
+        const target = context.kubeTargets[connectionId];
+        if (target) enqueue.spawnChild('kubeConnection', { id, systemId: id, input: { id: connectionId, target } });
+      } else if (id.startsWith('jobs:')) {
+        const clusterId = id.slice('jobs:'.length);
+        if (context.clusters[clusterId]) enqueue.spawnChild('jobs', { id, systemId: id, input: { clusterId } });
+      }
+    }),
     create: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'cluster.create') return;
       const id = event.id ?? nextId(context, event.local ? 'local' : event.kuberay ? 'ray' : 'ext');
-      const n = /^(?:local|ext|ray)-(\d+)$/.exec(id);
-      const counter = n ? Math.max(context.counter, Number(n[1])) : context.counter;
       if (context.clusters[id] && !context.stopped.includes(id)) {
         enqueue.emit(
           answerError(event.requestId, {
@@ -116,108 +212,82 @@ export const supervisorMachine = setup({
         );
         return;
       }
-      const createdAt = Date.now();
-      // A stopped cluster of the same name makes room for the new one.
-      if (context.clusters[id]) {
-        enqueue.stopChild(SYSTEM_IDS.cluster(id));
-        enqueue.stopChild(jobsSystemId(id));
-      }
-      enqueue.spawnChild('jobs', {
-        id: jobsSystemId(id),
-        systemId: jobsSystemId(id),
-        input: { clusterId: id },
-      });
-      if (event.local) {
-        enqueue.spawnChild('localCluster', {
-          id: SYSTEM_IDS.cluster(id),
-          systemId: SYSTEM_IDS.cluster(id),
-          input: { id, spec: event.local.spec, timeoutMs: event.local.timeoutMs, createdAt },
-        });
-      } else if (event.external) {
-        enqueue.spawnChild('externalCluster', {
-          id: SYSTEM_IDS.cluster(id),
-          systemId: SYSTEM_IDS.cluster(id),
-          input: { id, address: event.external.address, createdAt },
-        });
-      } else if (event.kuberay) {
-        enqueue.spawnChild('kuberayCluster', {
-          id: SYSTEM_IDS.cluster(id),
-          systemId: SYSTEM_IDS.cluster(id),
-          input: { id, createdAt, ...event.kuberay },
-        });
-      }
       const kind = event.local ? 'local' : event.kuberay ? 'kuberay' : 'external';
-      enqueue.assign({
-        counter,
-        clusters: { ...context.clusters, [id]: { kind, createdAt } },
-        stopped: context.stopped.filter((s) => s !== id),
-      });
+      const input = event.local
+        ? { id, spec: event.local.spec, timeoutMs: event.local.timeoutMs, createdAt: event.at }
+        : event.kuberay
+          ? { id, createdAt: event.at, ...event.kuberay }
+          : { id, address: event.external!.address, createdAt: event.at };
+      enqueue(act('spawnCluster', { id, kind, input, createdAt: event.at, replace: true }));
       enqueue.emit(answerOk(event.requestId, { clusterId: id }));
     }),
     adopt: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'cluster.adopt') return;
       const r = event.record;
-      if (r.kind === 'kuberay') {
-        if (!context.connections.includes(r.connectionId)) {
-          enqueue.spawnChild('kubeConnection', {
-            id: kubeSystemId(r.connectionId),
-            systemId: kubeSystemId(r.connectionId),
-            input: { id: r.connectionId, target: r.target },
-          });
-          enqueue.assign({ connections: [...context.connections, r.connectionId] });
+      if (r.kind === 'kuberay' && !context.connections.includes(r.connectionId))
+        enqueue(act('addConnection', { id: r.connectionId, target: r.target }));
+      const input =
+        r.kind === 'kuberay'
+          ? {
+              id: r.id,
+              connectionId: r.connectionId,
+              namespace: r.namespace,
+              name: r.name,
+              owned: r.owned,
+              createdAt: r.createdAt,
+              timeoutMs: event.timeoutMs,
+            }
+          : r.kind === 'local'
+            ? {
+                id: r.id,
+                spec: r.spec,
+                timeoutMs: event.timeoutMs,
+                createdAt: r.createdAt,
+                adopt: { record: r, alive: event.alive },
+              }
+            : { id: r.id, address: r.address, createdAt: r.createdAt };
+      // A restart keeps the cluster's jobs actor (and the jobs it follows) when it is still there.
+      const replace = !context.clusters[r.id];
+      enqueue(act('spawnCluster', { id: r.id, kind: r.kind, input, createdAt: r.createdAt, replace }));
+    }),
+    /** Spawns `cluster:<id>` (and, unless kept, its `jobs:<id>`), replacing a stopped one of that name. */
+    spawnCluster: enqueueActions(
+      (
+        { context, enqueue, self },
+        p: { id: string; kind: ClusterEntry['kind']; input: object; createdAt: number; replace: boolean },
+      ) => {
+        const clusterId = SYSTEM_IDS.cluster(p.id);
+        const jobsId = jobsSystemId(p.id);
+        const children = self.getSnapshot().children as Record<string, AnyActorRef | undefined>;
+        if (children[clusterId]) enqueue.stopChild(clusterId);
+        if (p.replace || !children[jobsId]) {
+          if (children[jobsId]) enqueue.stopChild(jobsId);
+          enqueue.spawnChild('jobs', { id: jobsId, systemId: jobsId, input: { clusterId: p.id } });
         }
-        enqueue.spawnChild('kuberayCluster', {
-          id: SYSTEM_IDS.cluster(r.id),
-          systemId: SYSTEM_IDS.cluster(r.id),
-          input: {
-            id: r.id,
-            connectionId: r.connectionId,
-            namespace: r.namespace,
-            name: r.name,
-            owned: r.owned,
-            createdAt: r.createdAt,
-            timeoutMs: event.timeoutMs,
-          },
+        const src = p.kind === 'local' ? 'localCluster' : p.kind === 'kuberay' ? 'kuberayCluster' : 'externalCluster';
+        // biome-ignore lint/suspicious/noExplicitAny: the input matches `src`, chosen from the same kind
+        enqueue.spawnChild(src, { id: clusterId, systemId: clusterId, input: p.input as any });
+        const n = /^(?:local|ext|ray)-(\d+)$/.exec(p.id);
+        enqueue.assign({
+          counter: n ? Math.max(context.counter, Number(n[1])) : context.counter,
+          clusters: { ...context.clusters, [p.id]: { kind: p.kind, createdAt: p.createdAt } },
+          stopped: context.stopped.filter((s) => s !== p.id),
         });
-      } else if (r.kind === 'local') {
-        enqueue.spawnChild('localCluster', {
-          id: SYSTEM_IDS.cluster(r.id),
-          systemId: SYSTEM_IDS.cluster(r.id),
-          input: {
-            id: r.id,
-            spec: r.spec,
-            timeoutMs: event.timeoutMs,
-            createdAt: r.createdAt,
-            adopt: { record: r, alive: event.alive },
-          },
-        });
-      } else {
-        enqueue.spawnChild('externalCluster', {
-          id: SYSTEM_IDS.cluster(r.id),
-          systemId: SYSTEM_IDS.cluster(r.id),
-          input: { id: r.id, address: r.address, createdAt: r.createdAt },
-        });
-      }
-      enqueue.spawnChild('jobs', {
-        id: jobsSystemId(r.id),
-        systemId: jobsSystemId(r.id),
-        input: { clusterId: r.id },
-      });
-      const n = /^(?:local|ext|ray)-(\d+)$/.exec(r.id);
+      },
+    ),
+    addConnection: enqueueActions(({ context, enqueue }, p: { id: string; target: KubeTarget }) => {
+      const id = kubeSystemId(p.id);
+      enqueue.spawnChild('kubeConnection', { id, systemId: id, input: { id: p.id, target: p.target } });
       enqueue.assign({
-        clusters: { ...context.clusters, [r.id]: { kind: r.kind, createdAt: r.createdAt } },
-        counter: n ? Math.max(context.counter, Number(n[1])) : context.counter,
+        connections: context.connections.includes(p.id) ? context.connections : [...context.connections, p.id],
+        kubeTargets: { ...context.kubeTargets, [p.id]: p.target },
       });
     }),
-    ensureConnection: enqueueActions(({ context, event, enqueue }) => {
+    ensureConnection: enqueueActions(({ context, event, enqueue, self }) => {
       if (event.type !== 'kube.ensure') return;
-      if (!context.connections.includes(event.id)) {
-        enqueue.spawnChild('kubeConnection', {
-          id: kubeSystemId(event.id),
-          systemId: kubeSystemId(event.id),
-          input: { id: event.id, target: event.target },
-        });
-        enqueue.assign({ connections: [...context.connections, event.id] });
+      const alive = (self.getSnapshot().children as Record<string, AnyActorRef | undefined>)[kubeSystemId(event.id)];
+      if (!alive) {
+        enqueue(act('addConnection', { id: event.id, target: event.target }));
       } else {
         enqueue.sendTo(kubeSystemId(event.id), {
           type: 'kube.connect',
@@ -225,6 +295,80 @@ export const supervisorMachine = setup({
         });
       }
       enqueue.emit(answerOk(event.requestId, { connectionId: event.id }));
+    }),
+    startRequest: enqueueActions(({ event, enqueue }) => {
+      if (event.type !== 'request') return;
+      enqueue.spawnChild('operation', {
+        id: SYSTEM_IDS.request(event.requestId),
+        systemId: SYSTEM_IDS.request(event.requestId),
+        input: { requestId: event.requestId, operation: event.operation },
+      });
+    }),
+    cancelRequest: enqueueActions(({ event, enqueue, self }) => {
+      if (event.type !== 'request.cancel') return;
+      const id = SYSTEM_IDS.request(event.requestId);
+      if ((self.getSnapshot().children as Record<string, AnyActorRef | undefined>)[id]) enqueue.stopChild(id);
+    }),
+    relayProgress: enqueueActions(({ event, enqueue }) => {
+      if (event.type !== 'request.progress') return;
+      const { type: _t, ...rest } = event;
+      enqueue.emit({ ...rest, type: 'progress' });
+    }),
+    /** A request's flow ended: its output is the answer. */
+    childDone: enqueueActions(({ event, enqueue }) => {
+      const id = event.type.slice(DONE_PREFIX.length);
+      if (!id.startsWith(REQUEST_PREFIX)) return;
+      const output = (event as unknown as { output: unknown }).output;
+      enqueue.emit(answerOk(id.slice(REQUEST_PREFIX.length), output));
+    }),
+    /**
+     * A child failed. A request answers with its error. Any other child is logged, its own children
+     * (which XState leaves running) are stopped, and it is recorded; infrastructure and clusters
+     * come back after a capped backoff (a cluster by adoption from its last record).
+     */
+    childFailed: enqueueActions(({ context, event, enqueue, self }) => {
+      const id = event.type.slice(ERROR_PREFIX.length);
+      const error = (event as unknown as { error: unknown }).error;
+      if (id.startsWith(REQUEST_PREFIX)) {
+        enqueue.emit(answerError(id.slice(REQUEST_PREFIX.length), toErrorInfo(error)));
+        return;
+      }
+      const children = self.getSnapshot().children as Record<string, AnyActorRef | undefined>;
+      const child = children[id];
+      if (child) {
+        const orphans = Object.values(
+          (child.getSnapshot() as { children?: Record<string, AnyActorRef | undefined> }).children ?? {},
+        );
+        enqueue(() => {
+          for (const orphan of orphans) orphan?.send({ type: 'xstate.stop' });
+        });
+        enqueue.stopChild(id);
+      }
+      const info = toErrorInfo(error);
+      const count = (context.failures[id]?.count ?? 0) + 1;
+      const isCluster = id.startsWith(CLUSTER_PREFIX);
+      const restarts = isInfrastructure(id) || isCluster;
+      const restartInMs = restarts ? restartDelay(count) : undefined;
+      enqueue(act('reportChildFailure', { id, error, restartInMs }));
+      enqueue.emit({ type: 'child.failed', id, error: info, restartInMs });
+      const kept = Object.entries(context.failures)
+        .filter(([k]) => k !== id)
+        .slice(-(MAX_FAILURES - 1));
+      enqueue.assign({
+        failures: {
+          ...Object.fromEntries(kept),
+          [id]: { error: info, count, state: restarts ? 'restarting' : 'failed' },
+        },
+      });
+      if (restarts) enqueue.raise({ type: 'supervisor.restart', id }, { delay: restartInMs });
+    }),
+    restart: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'supervisor.restart') return;
+      const failure = context.failures[event.id];
+      if (failure) enqueue.assign({ failures: { ...context.failures, [event.id]: { ...failure, state: 'restarted' } } });
+      if (event.id.startsWith(CLUSTER_PREFIX))
+        enqueue.emit({ type: 'cluster.restartDue', clusterId: event.id.slice(CLUSTER_PREFIX.length) });
+      else enqueue(act('spawnInfrastructure', { id: event.id }));
     }),
     assignReason: assign({
       shutdownReason: ({ event }) => (event.type === 'system.shutdown' ? event.reason : undefined),
@@ -235,35 +379,43 @@ export const supervisorMachine = setup({
           ? [...context.stopped, event.clusterId]
           : context.stopped,
     }),
-    stopClusters: enqueueActions(({ context, enqueue }) => {
+    stopClusters: enqueueActions(({ context, enqueue, self }) => {
+      const children = self.getSnapshot().children as Record<string, AnyActorRef | undefined>;
       for (const id of Object.keys(context.clusters)) {
-        if (!context.stopped.includes(id))
-          enqueue.sendTo(SYSTEM_IDS.cluster(id), { type: 'cluster.shutdown' });
+        if (context.stopped.includes(id)) continue;
+        if (children[SYSTEM_IDS.cluster(id)]) enqueue.sendTo(SYSTEM_IDS.cluster(id), { type: 'cluster.shutdown' });
+        // A cluster whose actor is down (failed, waiting to restart) has nothing to tell.
+        else enqueue.raise({ type: 'cluster.stopped', clusterId: id });
       }
+    }),
+    refuse: enqueueActions(({ event, enqueue }) => {
+      if (!('requestId' in event)) return;
+      enqueue.emit(
+        answerError(event.requestId, {
+          code: 'shutting_down',
+          message: 'ray-mcp is shutting down.',
+          fix: 'Restart the MCP server and try again.',
+        }),
+      );
     }),
   },
 }).createMachine({
   id: 'supervisor',
-  context: ({ input }) => ({ ...input, clusters: {}, connections: [], stopped: [], counter: 0 }),
-  invoke: [
-    { id: SYSTEM_IDS.environment, systemId: SYSTEM_IDS.environment, src: 'environment' },
-    {
-      id: SYSTEM_IDS.ports,
-      systemId: SYSTEM_IDS.ports,
-      src: 'ports',
-      input: ({ context }) => ({ range: context.portRange }),
-    },
-    // GKE and EKS connections. An actor that crashes is gone: the cloud tools then say so, the rest keeps serving.
-    ...(['gke', 'eks'] as const).map((provider) => ({
-      id: cloudSystemId(provider),
-      systemId: cloudSystemId(provider),
-      src: 'cloudConnection' as const,
-      input: { provider },
-      onError: { actions: [] },
-    })),
-  ],
+  context: ({ input }) => ({
+    ...input,
+    clusters: {},
+    connections: [],
+    kubeTargets: {},
+    stopped: [],
+    counter: 0,
+    failures: {},
+  }),
+  entry: 'startInfrastructure',
   on: {
     'cluster.stopped': { actions: 'noteStopped' },
+    'request.progress': { actions: 'relayProgress' },
+    'xstate.error.actor.*': { actions: 'childFailed' },
+    'xstate.done.actor.*': { actions: 'childDone' },
   },
   initial: 'running',
   states: {
@@ -272,6 +424,9 @@ export const supervisorMachine = setup({
         'cluster.create': { actions: 'create' },
         'cluster.adopt': { actions: 'adopt' },
         'kube.ensure': { actions: 'ensureConnection' },
+        request: { actions: 'startRequest' },
+        'request.cancel': { actions: 'cancelRequest' },
+        'supervisor.restart': { actions: 'restart' },
         'system.shutdown': [
           { guard: 'keepOnExit', target: 'stopped', actions: 'assignReason' },
           { target: 'stopping', actions: 'assignReason' },
@@ -283,18 +438,9 @@ export const supervisorMachine = setup({
       always: { guard: 'allStopped', target: 'stopped' },
       after: { shutdownTimeout: 'stopped' },
       on: {
-        'cluster.create': {
-          actions: enqueueActions(({ event, enqueue }) => {
-            if (event.type !== 'cluster.create') return;
-            enqueue.emit(
-              answerError(event.requestId, {
-                code: 'shutting_down',
-                message: 'ray-mcp is shutting down.',
-                fix: 'Restart the MCP server and try again.',
-              }),
-            );
-          }),
-        },
+        'cluster.create': { actions: 'refuse' },
+        'kube.ensure': { actions: 'refuse' },
+        request: { actions: 'refuse' },
       },
     },
     stopped: { type: 'final' },

@@ -25,7 +25,6 @@ import {
   type CloudWorkCommand,
   cloudConnectionMachine,
   cloudStateOf,
-  MAX_RESULTS,
   type TrackedOperation,
 } from '../../src/machines/cloud-connection.machine.js';
 
@@ -282,12 +281,11 @@ describe('cloud connection: authentication', () => {
     const t = start();
     const id = t.list();
     expect(t.state()).toBe('authenticating');
-    expect(await t.answered(id)).toEqual({ type: 'answer', requestId: id, ok: true, data: { result: id } });
+    expect(await t.answered(id)).toEqual({ type: 'answer', requestId: id, ok: true, data: listed });
     expect(t.calls.authenticate).toEqual([{}]);
     expect(t.calls.run).toEqual([
       { command: { type: 'cloud.list', requestId: id, where: {}, offset: 0, limit: 10 }, identity: IDENTITY },
     ]);
-    expect(t.context().results[id]).toEqual(listed);
   });
 
   it('a failed default authentication answers the queued command with the reason', async () => {
@@ -339,15 +337,6 @@ describe('cloud connection: the work queue', () => {
     expect(await t.answered(third)).toMatchObject({ ok: true });
     expect(t.calls.run.map((r) => r.command.requestId)).toEqual([first, second, third]);
     expect(t.context().queue).toEqual([]);
-    expect(Object.keys(t.context().results)).toEqual([first, third]);
-  });
-
-  it(`keeps the results of the newest ${MAX_RESULTS} commands`, async () => {
-    const t = await authenticated();
-    const ids: string[] = [];
-    for (let i = 0; i < MAX_RESULTS + 3; i++) ids.push(t.list());
-    await t.answered(ids.at(-1)!);
-    expect(Object.keys(t.context().results)).toEqual(ids.slice(3));
   });
 
   it('a command the cloud rejects for its credentials fails the connection and answers the whole queue', async () => {
@@ -377,8 +366,7 @@ describe('cloud connection: operations', () => {
   it('a create starts a watcher; progress and the end update the operation; awaitOperation is answered on the end', async () => {
     const t = await authenticated({ run: async () => created() });
     const create = t.send({ type: 'cloud.create', spec: SPEC });
-    await t.answered(create);
-    expect(t.context().results[create]).toMatchObject({ kind: 'create', outcome: 'new' });
+    expect((await t.answered(create)) as unknown).toMatchObject({ data: { kind: 'create', outcome: 'new' } });
     expect(t.watchers).toHaveLength(1);
     expect(t.watchers[0]!.operation).toEqual({ view: operation(), gkeOperation: 'operation-123' });
     expect(t.context().operations['op-1']).toMatchObject({ view: operation(), watcherId: 'watch:op-1:1' });
@@ -490,7 +478,7 @@ describe('cloud connection: operations', () => {
 });
 
 describe('cloud connection: disconnect', () => {
-  it('forgets identity, queue, results and operations, stops the watchers, and answers everyone', async () => {
+  it('forgets identity, queue and operations, stops the watchers, and answers everyone', async () => {
     const forget = deferred<void>();
     const gate = deferred<CloudResult>();
     let calls = 0;
@@ -513,7 +501,6 @@ describe('cloud connection: disconnect', () => {
       identity: undefined,
       authOptions: undefined,
       queue: [],
-      results: {},
       operations: {},
       awaiting: {},
     });
@@ -538,7 +525,7 @@ describe('cloud connection: disconnect', () => {
     // A late answer of the command that was cut off changes nothing.
     gate.resolve(listed);
     await settle();
-    expect(t.context().results).toEqual({});
+    expect(t.context().queue).toEqual([]);
   });
 
   it('disconnected even when forgetting the credentials fails, and can authenticate again', async () => {

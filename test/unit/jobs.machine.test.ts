@@ -135,7 +135,7 @@ const submitted =
   async (command) => {
     if (command.type !== 'jobs.submit') return {};
     const id = command.submit.submission_id ?? 'raysubmit_1';
-    return { jobs: [view(id, status)], watch: [id], data: { submissionId: id, existed: 'false' } };
+    return { jobs: [view(id, status)], watch: [id], data: { submissionId: id, existed: false } };
   };
 
 // ---------------------------------------------------------------------------------------------
@@ -155,7 +155,7 @@ describe('jobs machine: the command queue', () => {
     expect(t.runs.map((c) => c.requestId)).toEqual([first]);
     expect(t.actor.getSnapshot().context.queue.map((c) => c.requestId)).toEqual([first, second, third]);
 
-    gates.get(first)!.resolve({ data: { n: '1' } });
+    gates.get(first)!.resolve({ data: { alreadyEnded: true } });
     await t.answered(first);
     await settle();
     expect(t.runs.map((c) => c.requestId)).toEqual([first, second]);
@@ -165,12 +165,12 @@ describe('jobs machine: the command queue', () => {
     await t.answered(second);
     await settle();
     expect(t.runs.map((c) => c.requestId)).toEqual([first, second, third]);
-    gates.get(third)!.resolve({ data: { n: '3' } });
+    gates.get(third)!.resolve({ data: { alreadyEnded: false } });
     await t.answered(third);
     expect(t.answers).toEqual([
-      { type: 'answer', requestId: first, ok: true, data: { n: '1' } },
+      { type: 'answer', requestId: first, ok: true, data: { alreadyEnded: true } },
       { type: 'answer', requestId: second, ok: true },
-      { type: 'answer', requestId: third, ok: true, data: { n: '3' } },
+      { type: 'answer', requestId: third, ok: true, data: { alreadyEnded: false } },
     ]);
     expect(t.actor.getSnapshot().context.queue).toEqual([]);
     expect(t.actor.getSnapshot().matches({ work: 'idle' })).toBe(true);
@@ -211,7 +211,7 @@ describe('jobs machine: the command queue', () => {
     const t = start(async (command) => {
       if (command.type === 'jobs.get' && command.id === 'nope') throw notFound;
       if (command.type === 'jobs.stop') throw new Error('socket hang up');
-      return { data: { ok: 'yes' } };
+      return { data: { alreadyEnded: false } };
     });
     const bad = t.send({ type: 'jobs.get', id: 'nope' });
     const crash = t.send({ type: 'jobs.stop', id: 'x' });
@@ -228,7 +228,7 @@ describe('jobs machine: the command queue', () => {
           message: expect.stringContaining('socket hang up'),
         }),
       },
-      { type: 'answer', requestId: good, ok: true, data: { ok: 'yes' } },
+      { type: 'answer', requestId: good, ok: true, data: { alreadyEnded: false } },
     ]);
   });
 
@@ -253,7 +253,7 @@ describe('jobs machine: watching jobs', () => {
       type: 'answer',
       requestId: a.requestId,
       ok: true,
-      data: { submissionId: 'j1', existed: 'false' },
+      data: { submissionId: 'j1', existed: false },
     });
 
     const job = t.job('j1');

@@ -100,11 +100,11 @@ export async function askCloud<K extends CloudResult['kind']>(
   timeoutMs?: number,
 ): Promise<Extract<CloudResult, { kind: K }>> {
   const actor = cloudActor(ctx.system, provider);
-  const { snapshot, data } = await ctx.system.askForAnswer(actor, command as never, {
+  const { data } = await ctx.system.askForAnswer(actor, command as never, {
     signal: ctx.signal,
     ...(timeoutMs && { timeoutMs }),
   });
-  const result = data.result ? snapshot.context.results[data.result] : undefined;
+  const result = data as CloudResult | undefined;
   if (!result || result.kind !== kind) {
     throw new RayMcpError('internal', `The ${provider} actor answered without a ${kind} result.`, 'Retry.');
   }

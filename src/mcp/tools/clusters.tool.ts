@@ -154,6 +154,7 @@ export const initRayCluster = defineTool({
       }
       const { data } = await system.askForAnswer(supervisor, {
         type: 'cluster.create',
+        at: Date.now(),
         id: cluster_name,
         external: { address },
       });
@@ -169,6 +170,7 @@ export const initRayCluster = defineTool({
     const spec = toLocalSpec(head, worker_nodes);
     const { data } = await system.askForAnswer(supervisor, {
       type: 'cluster.create',
+        at: Date.now(),
       id: cluster_name,
       local: { spec, timeoutMs },
     });

@@ -217,7 +217,7 @@ export const submitRayJob = defineTool({
       { signal, timeoutMs: 300_000 },
     );
     const view = viewOf(target, data.submissionId!);
-    const existed = data.existed === 'true';
+    const existed = data.existed;
     return {
       structured: { ...view, existed },
       text: existed
@@ -372,7 +372,7 @@ export const cancelRayJob = defineTool({
       { type: 'jobs.stop', dashboardUrl: target.dashboardUrl, id },
       { signal },
     );
-    const alreadyEnded = data.alreadyEnded === 'true';
+    const alreadyEnded = data.alreadyEnded;
     if (!alreadyEnded) {
       const job = system.get<JobActor>(jobSystemId(target.clusterId, id));
       if (job)

@@ -94,6 +94,7 @@ export async function startKubeRayCluster(
   const timeoutMs = (args.timeout_seconds ?? 600) * 1000;
   const { data } = await system.askForAnswer(system.root, {
     type: 'cluster.create',
+        at: Date.now(),
     id: name,
     kuberay: { connectionId, namespace, name, spec, owned: true, timeoutMs },
   });
@@ -158,6 +159,7 @@ export async function resolveOrAttach(
   const f = found[0]!;
   await system.askForAnswer(system.root, {
     type: 'cluster.create',
+        at: Date.now(),
     id,
     kuberay: {
       connectionId: f.connectionId,

@@ -408,6 +408,7 @@ export async function rayJobRayTarget(
   } else {
     await system.askForAnswer(system.root, {
       type: 'cluster.create',
+        at: Date.now(),
       id: clusterName,
       kuberay: {
         connectionId: found.connectionId,

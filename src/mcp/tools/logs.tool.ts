@@ -136,7 +136,7 @@ export const retrieveLogs = defineTool({
         log: text,
         untrusted: true as const,
         lines,
-        truncated: data.truncated === 'true',
+        truncated: data.truncated,
         older_cursor: data.older,
         newer_cursor: data.newer ?? '',
         failure,

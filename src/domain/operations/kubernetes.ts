@@ -1,0 +1,3 @@
+/** The kubernetes operations: type → { input; output }. */
+// biome-ignore lint/suspicious/noEmptyInterface: filled as the family's tools move over
+export interface KubernetesOperations {}
