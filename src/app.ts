@@ -4,7 +4,7 @@
  */
 import type { McpServer } from '@modelcontextprotocol/server';
 import { type Inspection, startInspection } from './actors/inspector.js';
-import { type ActorOverrides, RaySystem } from './actors/system.js';
+import { type ActorOverrides, type ChildWrappers, RaySystem } from './actors/system.js';
 import type { Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMcpServer } from './mcp/server.js';
@@ -21,11 +21,11 @@ export interface App {
 
 export async function createApp(
   config: Config,
-  options: { log?: Logger; actors?: ActorOverrides } = {},
+  options: { log?: Logger; actors?: ActorOverrides; wrap?: ChildWrappers } = {},
 ): Promise<App> {
   const log = options.log ?? createLogger(config);
   const inspection = await startInspection(config, log);
-  const system = await RaySystem.create({ config, log, inspect: inspection?.inspect, actors: options.actors });
+  const system = await RaySystem.create({ config, log, inspect: inspection?.inspect, actors: options.actors, wrap: options.wrap });
   const server = createMcpServer({ system, config, log });
   let closing: Promise<void> | undefined;
   return {

@@ -1,8 +1,10 @@
 /**
  * The cloud sessions the cloud actors open (one GKE, one EKS) and the bearer tokens minted from
- * them for managed clusters' API servers: a GKE OAuth access token (google-auth-library caches it
- * and refreshes it when under 5 minutes are left) or an EKS token from a presigned STS call
- * (cached 14 minutes). The Kubernetes connection actors call `kubeToken` per request.
+ * them for managed clusters' API servers: a GKE OAuth access token (the session's own;
+ * google-auth-library caches it and refreshes it when under 5 minutes are left) or an EKS token
+ * from a presigned STS call, valid 15 minutes. An EKS token belongs to the Kubernetes connection
+ * that asked for it: its client keeps it 14 minutes (or until this session goes) and drops it
+ * when it disconnects.
  */
 import type { EksClient } from '../clients/eks.client.js';
 import { eksToken } from '../clients/eks-token.js';
@@ -15,7 +17,6 @@ import type { CloudKubeTarget, KubeTokenSource } from '../domain/kube.js';
 export class CloudTokens {
   private gke?: GkeClient;
   private eks?: EksClient;
-  private readonly eksTokens = new Map<string, { token: string; expiresAt: number }>();
 
   constructor(private readonly config: Pick<Config, 'cloud'>) {}
 
@@ -29,7 +30,6 @@ export class CloudTokens {
     } else {
       if (this.eks !== client) void this.eks?.close();
       this.eks = client as EksClient;
-      this.eksTokens.clear();
     }
   }
 
@@ -52,7 +52,6 @@ export class CloudTokens {
     } else {
       const eks = this.eks;
       this.eks = undefined;
-      this.eksTokens.clear();
       await eks?.close();
     }
   }
@@ -64,22 +63,22 @@ export class CloudTokens {
   readonly kubeToken: KubeTokenSource = async (target: CloudKubeTarget, signal?: AbortSignal) => {
     if (signal?.aborted) throw new RayMcpError('timeout', 'Cancelled.', 'Send the request again.');
     if (target.provider === 'gke') {
-      if (this.config.cloud.gkeAccessToken) return this.config.cloud.gkeAccessToken;
-      return this.gkeClient().accessToken();
+      if (this.config.cloud.gkeAccessToken) return { token: this.config.cloud.gkeAccessToken };
+      return { token: await this.gkeClient().accessToken() };
     }
-    const key = `${target.location}/${target.cluster}`;
-    const cached = this.eksTokens.get(key);
-    // Valid 15 minutes; used for 14 (expiresAt), so a request never carries a token about to lapse.
-    if (cached && cached.expiresAt > Date.now()) return cached.token;
     const eks = this.eksClient();
     const minted = await eksToken({
       cluster: target.cluster,
       region: target.location,
       credentials: await eks.credentials(),
     });
-    // A session replaced meanwhile must not get this token.
-    if (this.eks === eks) this.eksTokens.set(key, minted);
-    return minted.token;
+    // Good only while the session that minted it stands: a replaced or forgotten one takes it along.
+    return {
+      token: minted.token,
+      // 14 of its 15 minutes: a request never carries a token about to lapse.
+      expiresAt: minted.expiresAt,
+      valid: () => this.eks === eks,
+    };
   };
 }
 

@@ -5,7 +5,7 @@
  */
 import { dirname, join } from 'node:path';
 import { fromPromise } from 'xstate';
-import { DashboardClient, dashboardError } from '../clients/dashboard.client.js';
+import { type Dashboards, dashboardError } from '../clients/dashboard.client.js';
 import { resolveRayCli } from '../clients/ray-cli.client.js';
 import type { Config } from '../config.js';
 import type { RayEndpoints } from '../domain/cluster-record.js';
@@ -20,8 +20,12 @@ const GCS_DASHBOARD_LOOKUP = [
   "print(v.decode() if v else '')",
 ].join('\n');
 
-export function externalClusterActors(deps: { config: Config; processes: ProcessRegistry }) {
-  const { config, processes } = deps;
+export function externalClusterActors(deps: {
+  config: Config;
+  processes: ProcessRegistry;
+  dashboards: Dashboards;
+}) {
+  const { config, processes, dashboards } = deps;
 
   async function dashboardFromGcs(gcs: string, signal: AbortSignal): Promise<string> {
     const cli = await resolveRayCli(config);
@@ -42,40 +46,42 @@ export function externalClusterActors(deps: { config: Config; processes: Process
   }
 
   return {
-    connectExternal: fromPromise<RayEndpoints, { address: string }>(async ({ input, signal }) => {
-      const address = input.address.trim();
-      let dashboardUrl: string;
-      let gcsAddress: string | undefined;
-      if (/^https?:\/\//.test(address)) {
-        dashboardUrl = address.replace(/\/+$/, '');
-      } else if (/^ray:\/\//.test(address)) {
-        throw new RayMcpError(
-          'invalid_input',
-          `${address} is a Ray Client address; ray-mcp talks to the dashboard.`,
-          'Pass the dashboard URL (address="http://HOST:8265") or the GCS address (address="HOST:6379").',
-        );
-      } else if (/^[\w.-]+:\d+$/.test(address)) {
-        gcsAddress = address;
-        dashboardUrl = await dashboardFromGcs(address, signal);
-      } else {
-        throw new RayMcpError(
-          'invalid_input',
-          `Cannot read the address ${JSON.stringify(address)}.`,
-          'Pass a dashboard URL (http://HOST:8265) or a GCS address (HOST:6379).',
-        );
-      }
-      const client = new DashboardClient({ url: dashboardUrl, token: config.rayAuth.token, timeoutMs: 5000 });
-      try {
-        const v = await client.version(signal);
-        return {
-          version: v.ray_version,
-          sessionName: v.session_name,
-          dashboardUrl,
-          gcsAddress: gcsAddress ?? '',
-        };
-      } catch (err) {
-        throw dashboardError(dashboardUrl, err);
-      }
-    }),
+    connectExternal: fromPromise<RayEndpoints, { address: string; owner: string }>(
+      async ({ input, signal }) => {
+        const address = input.address.trim();
+        let dashboardUrl: string;
+        let gcsAddress: string | undefined;
+        if (/^https?:\/\//.test(address)) {
+          dashboardUrl = address.replace(/\/+$/, '');
+        } else if (/^ray:\/\//.test(address)) {
+          throw new RayMcpError(
+            'invalid_input',
+            `${address} is a Ray Client address; ray-mcp talks to the dashboard.`,
+            'Pass the dashboard URL (address="http://HOST:8265") or the GCS address (address="HOST:6379").',
+          );
+        } else if (/^[\w.-]+:\d+$/.test(address)) {
+          gcsAddress = address;
+          dashboardUrl = await dashboardFromGcs(address, signal);
+        } else {
+          throw new RayMcpError(
+            'invalid_input',
+            `Cannot read the address ${JSON.stringify(address)}.`,
+            'Pass a dashboard URL (http://HOST:8265) or a GCS address (HOST:6379).',
+          );
+        }
+        const client = dashboards.client({ url: dashboardUrl, owner: input.owner }, { timeoutMs: 5000 });
+        try {
+          const v = await client.version(signal);
+          return {
+            version: v.ray_version,
+            sessionName: v.session_name,
+            dashboardUrl,
+            gcsAddress: gcsAddress ?? '',
+          };
+        } catch (err) {
+          throw dashboardError(dashboardUrl, err);
+        }
+      },
+    ),
   };
 }

@@ -3,10 +3,14 @@
  * reads. One command at a time per cluster (the machine's queue).
  */
 import { fromPromise } from 'xstate';
-import { DashboardClient, DashboardHttpError, dashboardError } from '../clients/dashboard.client.js';
+import {
+  type DashboardClient,
+  DashboardHttpError,
+  type Dashboards,
+  dashboardError,
+} from '../clients/dashboard.client.js';
 import { readDashboardLog, readLocalLog } from '../clients/job-logs.js';
 import { packWorkingDir } from '../clients/working-dir.js';
-import type { Config } from '../config.js';
 import { RayMcpError } from '../domain/errors.js';
 import { jobView } from '../domain/jobs.js';
 import type { Logger } from '../logger.js';
@@ -14,10 +18,8 @@ import type { JobCommandOutput, JobsCommand, SubmitRequest } from '../machines/j
 
 const REMOTE_URI = /^[a-z][a-z0-9+.-]*:\/\//i;
 
-export function jobsActors(deps: { config: Config; log: Logger }) {
-  const { config, log } = deps;
-  const clientFor = (url: string) =>
-    new DashboardClient({ url, token: config.rayAuth.token, timeoutMs: 10_000 });
+export function jobsActors(deps: { dashboards: Dashboards; log: Logger }) {
+  const { dashboards, log } = deps;
 
   async function getJob(client: DashboardClient, clusterId: string, id: string, signal: AbortSignal) {
     try {
@@ -83,7 +85,7 @@ export function jobsActors(deps: { config: Config; log: Logger }) {
     runJobCommand: fromPromise<JobCommandOutput, { clusterId: string; command: JobsCommand }>(
       async ({ input, signal }) => {
         const { clusterId, command } = input;
-        const client = clientFor(command.dashboardUrl);
+        const client = dashboards.client(command.dashboard, { timeoutMs: 10_000 });
         switch (command.type) {
           case 'jobs.submit': {
             const { view, existed } = await submit(client, clusterId, command.submit, signal);
@@ -120,6 +122,7 @@ export function jobsActors(deps: { config: Config; log: Logger }) {
             return {
               jobs: [await getJob(client, clusterId, command.id, signal)],
               watch: [view.submission_id],
+              data: { alreadyEnded: false },
             };
           }
           case 'jobs.logs': {

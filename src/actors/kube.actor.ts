@@ -1,11 +1,12 @@
 /**
  * The I/O behind Kubernetes connections: build the client for a target, check the API answers
  * and what the user may do, describe the cluster, probe its health. Clients live in a registry
- * keyed by connection id, shared with the cluster actors and the informers; snapshots never hold
- * one (they must stay serializable for the inspector).
+ * keyed by connection id, shared with the cluster actors, the informers and the dashboards behind
+ * the API server's service proxy (looked up per request); snapshots never hold one (they must stay
+ * serializable for the inspector). A connection that disconnects closes its client: nothing more
+ * goes out with it, and its cloud token goes too.
  */
 import { fromEventObservable, fromPromise } from 'xstate';
-import { registerDashboardRoute } from '../clients/dashboard.client.js';
 import {
   KubeApiError,
   KubeClient,
@@ -96,9 +97,11 @@ export function kubeActors(deps: { config: Config; clients: KubeClients; tokens?
           throw kubeError(err, where, 'listing RayClusters');
         }
       }
+      if (signal.aborted) {
+        await client.close();
+        throw new RayMcpError('unavailable', `Connecting to ${where} was cancelled.`, 'Connect again.');
+      }
       await clients.set(input.id, client);
-      // Dashboards of this cluster's Ray clusters go through its service proxy with its credentials.
-      registerDashboardRoute(`${client.server}/api/v1/namespaces/`, () => client.transport());
       return {
         server: client.server,
         context: client.context,

@@ -6,10 +6,11 @@
 import { mkdir, mkdtemp, open, readlink, rm } from 'node:fs/promises';
 import { basename, delimiter, dirname, join } from 'node:path';
 import { type ActorSystem, fromCallback, fromPromise } from 'xstate';
-import { DashboardClient, dashboardError } from '../clients/dashboard.client.js';
+import { type Dashboards, dashboardError } from '../clients/dashboard.client.js';
 import { resolveRayCli } from '../clients/ray-cli.client.js';
 import type { Config } from '../config.js';
 import type { ClusterDetails, NodeRecord, RayEndpoints } from '../domain/cluster-record.js';
+import type { DashboardTarget } from '../domain/dashboard.js';
 import { RayMcpError } from '../domain/errors.js';
 import { HEAD_BLOCKS, headLaunch, NODE_LABEL, WORKER_BLOCKS, workerLaunch } from '../domain/ray-start.js';
 import type { Logger } from '../logger.js';
@@ -23,7 +24,7 @@ import {
 } from '../machines/local-cluster.machine.js';
 import type { PortAllocatorActor } from '../machines/port-allocator.machine.js';
 import { askActor } from './ask.js';
-import { pidAlive, processesMentioning, signal, waitUntilGone } from './os-processes.js';
+import { listOsProcesses, pidAlive, processesMentioning, signal, waitUntilGone } from './os-processes.js';
 import type { ProcessRegistry } from './processes.js';
 import { signalGroup } from './processes.js';
 import { nodesFromState, usageOf } from './ray-views.js';
@@ -35,6 +36,7 @@ export interface LocalClusterDeps {
   config: Config;
   processes: ProcessRegistry;
   log: Logger;
+  dashboards: Dashboards;
 }
 
 const POLL_MS = 100;
@@ -114,7 +116,7 @@ export async function logExcerpt(file: string, maxLines = 15, maxBytes = 2000): 
 }
 
 export function localClusterActors(deps: LocalClusterDeps) {
-  const { config, processes, log } = deps;
+  const { config, processes, log, dashboards } = deps;
   const rayEnv = (rayBin: string, extra: Record<string, string>) => ({
     ...config.childEnv,
     // Jobs run `python ...` with the node's PATH: make it the Python Ray runs on, not whatever
@@ -159,6 +161,14 @@ export function localClusterActors(deps: LocalClusterDeps) {
         }
       },
     ),
+
+    checkAlive: fromPromise<boolean, { tempDir?: string; nodes: NodeRecord[] }>(async ({ input }) => {
+      const head = input.nodes.find((n) => n.role === 'head');
+      if (!head?.pid || !input.tempDir) return false;
+      // Alive only if the head pid is still that node: pids get reused.
+      const procs = await listOsProcesses();
+      return procs.some((p) => p.pid === head.pid && p.cmdline.includes(input.tempDir!));
+    }),
 
     adoptPorts: fromPromise<void, { clusterId: string; nodes: NodeRecord[] }>(async ({ input, system }) => {
       for (const node of input.nodes) {
@@ -226,14 +236,10 @@ export function localClusterActors(deps: LocalClusterDeps) {
       };
     }),
 
-    waitForHead: fromPromise<RayEndpoints, { tempDir: string; ports: Record<string, number> }>(
+    waitForHead: fromPromise<RayEndpoints, { tempDir: string; ports: Record<string, number>; owner: string }>(
       async ({ input, signal }) => {
         const dashboardUrl = `http://127.0.0.1:${input.ports.dashboard}`;
-        const client = new DashboardClient({
-          url: dashboardUrl,
-          token: config.rayAuth.token,
-          timeoutMs: 2000,
-        });
+        const client = dashboards.client({ url: dashboardUrl, owner: input.owner }, { timeoutMs: 2000 });
         while (!signal.aborted) {
           if (await client.gcsHealthy(signal)) {
             try {
@@ -266,13 +272,9 @@ export function localClusterActors(deps: LocalClusterDeps) {
       },
     ),
 
-    waitForNodes: fromPromise<Record<string, string>, { dashboardUrl: string; names: string[] }>(
+    waitForNodes: fromPromise<Record<string, string>, { dashboard: DashboardTarget; names: string[] }>(
       async ({ input, signal }) => {
-        const client = new DashboardClient({
-          url: input.dashboardUrl,
-          token: config.rayAuth.token,
-          timeoutMs: 3000,
-        });
+        const client = dashboards.client(input.dashboard, { timeoutMs: 3000 });
         while (!signal.aborted) {
           try {
             const nodes = await client.listNodes(signal);
@@ -293,9 +295,9 @@ export function localClusterActors(deps: LocalClusterDeps) {
 
     pickWorkersToRemove: fromPromise<
       string[],
-      { dashboardUrl: string; candidates: { name: string; nodeId?: string }[]; count: number }
+      { dashboard: DashboardTarget; candidates: { name: string; nodeId?: string }[]; count: number }
     >(async ({ input, signal }) => {
-      const client = new DashboardClient({ url: input.dashboardUrl, token: config.rayAuth.token });
+      const client = dashboards.client(input.dashboard);
       let busy = new Set<string>();
       try {
         busy = await client.busyNodeIds(signal);
@@ -316,22 +318,24 @@ export function localClusterActors(deps: LocalClusterDeps) {
       return { headExcerpt };
     }),
 
-    describeCluster: fromPromise<ClusterDetails, { dashboardUrl: string }>(async ({ input, signal }) => {
-      const client = new DashboardClient({ url: input.dashboardUrl, token: config.rayAuth.token });
-      try {
-        const [nodes, status, jobs] = await Promise.all([
-          client.listNodes(signal),
-          client.clusterStatus(signal).catch(() => undefined),
-          client.listJobs(signal),
-        ]);
-        const counts: Record<string, number> = {};
-        for (const j of jobs) counts[j.status] = (counts[j.status] ?? 0) + 1;
-        const views = nodesFromState(nodes, status?.data);
-        return { fetchedAt: Date.now(), nodes: views, usage: usageOf(views, status?.data), jobs: counts };
-      } catch (err) {
-        throw dashboardError(input.dashboardUrl, err);
-      }
-    }),
+    describeCluster: fromPromise<ClusterDetails, { dashboard: DashboardTarget }>(
+      async ({ input, signal }) => {
+        const client = dashboards.client(input.dashboard);
+        try {
+          const [nodes, status, jobs] = await Promise.all([
+            client.listNodes(signal),
+            client.clusterStatus(signal).catch(() => undefined),
+            client.listJobs(signal),
+          ]);
+          const counts: Record<string, number> = {};
+          for (const j of jobs) counts[j.status] = (counts[j.status] ?? 0) + 1;
+          const views = nodesFromState(nodes, status?.data);
+          return { fetchedAt: Date.now(), nodes: views, usage: usageOf(views, status?.data), jobs: counts };
+        } catch (err) {
+          throw dashboardError(client.url, err);
+        }
+      },
+    ),
   };
 }
 

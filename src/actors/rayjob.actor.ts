@@ -4,15 +4,15 @@
  * API server's service proxy), or deleting the resource.
  */
 import { fromPromise } from 'xstate';
-import { DashboardClient, DashboardHttpError, dashboardError } from '../clients/dashboard.client.js';
+import { DashboardHttpError, type Dashboards, dashboardError } from '../clients/dashboard.client.js';
 import { KubeApiError, kubeError } from '../clients/kube.client.js';
 import { RayMcpError } from '../domain/errors.js';
 import { FIELD_MANAGER, paths, type RayJobSummary, summarizeRayJob } from '../domain/kuberay.js';
 import type { RayJobCancelMode } from '../machines/rayjob.machine.js';
 import type { KubeClients } from './kube.actor.js';
 
-export function rayJobActors(deps: { clients: KubeClients; token?: string }) {
-  const { clients, token } = deps;
+export function rayJobActors(deps: { clients: KubeClients; dashboards: Dashboards }) {
+  const { clients, dashboards } = deps;
   return {
     applyRayJob: fromPromise<RayJobSummary, { connectionId: string; manifest: Record<string, unknown> }>(
       async ({ input, signal }) => {
@@ -102,7 +102,12 @@ export function rayJobActors(deps: { clients: KubeClients; token?: string }) {
         );
       }
       const url = paths.dashboardProxy(input.server, namespace, `${rayClusterName}-head-svc`);
-      const dashboard = new DashboardClient({ url, token, timeoutMs: 10_000 });
+      // Through this connection's client only; a one-off, so what it learns goes right after.
+      const owner = `rayjob:${input.connectionId}:${namespace}/${name}@${rayClusterName}`;
+      const dashboard = dashboards.client(
+        { url, connectionId: input.connectionId, owner },
+        { timeoutMs: 10_000 },
+      );
       try {
         await dashboard.stopJob(jobId, signal);
       } catch (err) {
@@ -114,6 +119,8 @@ export function rayJobActors(deps: { clients: KubeClients; token?: string }) {
           );
         }
         throw dashboardError(url, err);
+      } finally {
+        dashboards.drop(owner);
       }
     }),
   };

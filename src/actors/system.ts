@@ -13,6 +13,7 @@ import {
   type Observer,
   type SnapshotFrom,
 } from 'xstate';
+import { Dashboards } from '../clients/dashboard.client.js';
 import type { Config } from '../config.js';
 import type { ClusterRecord } from '../domain/cluster-record.js';
 import { RayMcpError } from '../domain/errors.js';
@@ -50,7 +51,6 @@ import { jobsActors } from './jobs.actor.js';
 import { KubeClients, kubeActors } from './kube.actor.js';
 import { kuberayActors } from './kuberay.actor.js';
 import { localClusterActors } from './local-cluster.actor.js';
-import { listOsProcesses } from './os-processes.js';
 import { findFreePortsLogic } from './ports.actor.js';
 import { ProcessRegistry } from './processes.js';
 import { operationLogic } from './operations/index.js';
@@ -73,11 +73,21 @@ export interface ActorOverrides {
   cloudConnection?: Record<string, AnyActorLogic>;
 }
 
+/** The supervisor's children, by the name it spawns them with. */
+export type SupervisorChild = keyof typeof supervisorMachine.implementations.actors;
+
+/**
+ * Wrappers around the logic of the supervisor's children (tests make an actor fail this way,
+ * then watch it being restarted); each gets the real logic, with its I/O actors provided.
+ */
+export type ChildWrappers = Partial<Record<SupervisorChild, (logic: AnyActorLogic) => AnyActorLogic>>;
+
 export interface SystemOptions {
   config: Config;
   log: Logger;
   inspect?: Observer<InspectionEvent>;
   actors?: ActorOverrides;
+  wrap?: ChildWrappers;
 }
 
 export type RootActor = Actor<typeof supervisorMachine>;
@@ -92,6 +102,8 @@ export class RaySystem {
   readonly cloudTokens: CloudTokens;
   /** API clients of the Kubernetes connections, by connection id. */
   readonly kubeClients = new KubeClients();
+  /** Ray dashboards: the direct pool, the way through a connection's client, auth modes per cluster. */
+  readonly dashboards: Dashboards;
   private shutdownPromise?: Promise<void>;
   private readonly watched = new Set<string>();
 
@@ -100,13 +112,74 @@ export class RaySystem {
     this.processes = new ProcessRegistry(config.childEnv, log.child({ part: 'processes' }));
     this.store = new ClusterStore(config.dataDir, log.child({ part: 'store' }));
     this.cloudTokens = new CloudTokens(config);
+    this.dashboards = new Dashboards({ token: config.rayAuth.token, connections: this.kubeClients });
+    const dashboards = this.dashboards;
     const local = localClusterActors({
+      dashboards,
       config,
       processes: this.processes,
       log: log.child({ part: 'cluster' }),
     });
-    const healthWatcher = healthWatcherLogic({ token: config.rayAuth.token, intervalMs: HEALTH_INTERVAL_MS });
+    const healthWatcher = healthWatcherLogic({ dashboards, intervalMs: HEALTH_INTERVAL_MS });
     const o = options.actors ?? {};
+    const children = {
+      operation: operationLogic(config),
+      environment: environmentMachine.provide({
+        actors: {
+          probeEnvironment: probeEnvironmentLogic({ config, processes: this.processes }),
+          ...o.environment,
+        },
+      }),
+      ports: portAllocatorMachine.provide({
+        actors: { findFreePorts: findFreePortsLogic, ...o.ports },
+      }),
+      localCluster: localClusterMachine.provide({
+        actors: { ...local, healthWatcher, ...o.localCluster },
+      }),
+      jobs: jobsMachine.provide({
+        actors: {
+          ...jobsActors({ dashboards, log: log.child({ part: 'jobs' }) }),
+          jobsWatcher: jobsWatcherLogic({ dashboards }),
+          ...o.jobs,
+        },
+      }),
+      kubeConnection: kubeConnectionMachine.provide({
+        actors: {
+          ...kubeActors({
+            config,
+            clients: this.kubeClients,
+            tokens: (t, signal) => this.cloudTokens.kubeToken(t, signal),
+          }),
+          informers: kubeInformerLogic({ clientOf: (id) => this.kubeClients.get(id) }),
+          rayJob: rayJobMachine.provide({
+            actors: {
+              ...rayJobActors({ clients: this.kubeClients, dashboards }),
+              ...o.rayJob,
+            },
+          }),
+          ...o.kubeConnection,
+        },
+      }),
+      cloudConnection: cloudConnectionMachine.provide({
+        actors: {
+          ...cloudActors({ config, tokens: this.cloudTokens, log: log.child({ part: 'cloud' }) }),
+          ...o.cloudConnection,
+        },
+      }),
+      kuberayCluster: kuberayClusterMachine.provide({
+        actors: { ...kuberayActors({ clients: this.kubeClients }), ...o.kuberayCluster },
+      }),
+      externalCluster: externalClusterMachine.provide({
+        actors: {
+          ...externalClusterActors({ config, processes: this.processes, dashboards }),
+          describeCluster: local.describeCluster,
+          healthWatcher,
+          ...o.externalCluster,
+        },
+      }),
+    };
+    const logics = children as Record<string, AnyActorLogic>;
+    for (const [name, wrap] of Object.entries(options.wrap ?? {})) logics[name] = wrap!(logics[name]!);
     const machine = supervisorMachine.provide({
       actions: {
         reportChildFailure: (_, p) =>
@@ -115,58 +188,7 @@ export class RaySystem {
             p.restartInMs !== undefined ? 'actor failed; restarting it' : 'actor failed',
           ),
       },
-      actors: {
-        operation: operationLogic(config),
-        environment: environmentMachine.provide({
-          actors: {
-            probeEnvironment: probeEnvironmentLogic({ config, processes: this.processes }),
-            ...o.environment,
-          },
-        }),
-        ports: portAllocatorMachine.provide({ actors: { findFreePorts: findFreePortsLogic, ...o.ports } }),
-        localCluster: localClusterMachine.provide({ actors: { ...local, healthWatcher, ...o.localCluster } }),
-        jobs: jobsMachine.provide({
-          actors: {
-            ...jobsActors({ config, log: log.child({ part: 'jobs' }) }),
-            jobsWatcher: jobsWatcherLogic({ token: config.rayAuth.token }),
-            ...o.jobs,
-          },
-        }),
-        kubeConnection: kubeConnectionMachine.provide({
-          actors: {
-            ...kubeActors({
-              config,
-              clients: this.kubeClients,
-              tokens: (t, signal) => this.cloudTokens.kubeToken(t, signal),
-            }),
-            informers: kubeInformerLogic({ clientOf: (id) => this.kubeClients.get(id) }),
-            rayJob: rayJobMachine.provide({
-              actors: {
-                ...rayJobActors({ clients: this.kubeClients, token: config.rayAuth.token }),
-                ...o.rayJob,
-              },
-            }),
-            ...o.kubeConnection,
-          },
-        }),
-        cloudConnection: cloudConnectionMachine.provide({
-          actors: {
-            ...cloudActors({ config, tokens: this.cloudTokens, log: log.child({ part: 'cloud' }) }),
-            ...o.cloudConnection,
-          },
-        }),
-        kuberayCluster: kuberayClusterMachine.provide({
-          actors: { ...kuberayActors({ clients: this.kubeClients }), ...o.kuberayCluster },
-        }),
-        externalCluster: externalClusterMachine.provide({
-          actors: {
-            ...externalClusterActors({ config, processes: this.processes }),
-            describeCluster: local.describeCluster,
-            healthWatcher,
-            ...o.externalCluster,
-          },
-        }),
-      },
+      actors: children,
     });
     this.root = createActor(machine, {
       systemId: SYSTEM_IDS.supervisor,
@@ -183,9 +205,7 @@ export class RaySystem {
       error: (err) => log.fatal({ err }, 'supervisor failed'),
     });
     // A cluster actor that failed comes back by adoption from its last record.
-    this.root.on('cluster.restartDue', ({ clusterId }) => {
-      void this.readopt(clusterId).catch((err) => log.error({ err, cluster: clusterId }, 'restart failed'));
-    });
+    this.root.on('cluster.restartDue', ({ clusterId }) => this.readopt(clusterId));
     this.port = createPort({
       root: () => this.root,
       get: (id) => this.get(id),
@@ -199,26 +219,11 @@ export class RaySystem {
   /** The last record of each cluster, as persisted: what a failed cluster actor is restarted from. */
   private readonly lastRecords = new Map<string, ClusterRecord>();
 
-  private async readopt(clusterId: string): Promise<void> {
+  /** A cluster actor that failed is adopted again from its last record; it checks what still runs itself. */
+  private readopt(clusterId: string): void {
     const record = this.lastRecords.get(clusterId);
     if (!record || this.shuttingDown) return;
-    const [alive] = await this.aliveness([record]);
-    this.root.send({ type: 'cluster.adopt', record, alive: alive!, timeoutMs: 120_000 });
-  }
-
-  /** Whether each record's cluster still runs (local: its head pid is still that node). */
-  private async aliveness(records: ClusterRecord[]): Promise<boolean[]> {
-    const procs = records.some((r) => r.kind === 'local') ? await listOsProcesses() : [];
-    return records.map((record) => {
-      if (record.kind !== 'local') return true;
-      const head = record.nodes.find((n) => n.role === 'head');
-      // Alive only if the head pid is still that node: pids get reused.
-      return (
-        record.status !== 'failed' &&
-        Boolean(head?.pid && record.tempDir) &&
-        procs.some((p) => p.pid === head!.pid && p.cmdline.includes(record.tempDir!))
-      );
-    });
+    this.root.send({ type: 'cluster.adopt', record, timeoutMs: 120_000 });
   }
 
   /** Starts the system and adopts the clusters a previous run left in the state file. */
@@ -226,19 +231,19 @@ export class RaySystem {
     const system = new RaySystem(options);
     const records = system.store.load();
     system.root.start();
-    await system.adopt(records);
+    system.adopt(records);
     return system;
   }
 
-  private async adopt(records: ClusterRecord[]): Promise<void> {
-    if (!records.length) return;
-    const alive = await this.aliveness(records);
-    for (const [i, record] of records.entries()) {
+  /** Adopts the clusters of the state file; each local one checks whether its processes still run. */
+  private adopt(records: ClusterRecord[]): void {
+    for (const record of records) {
       this.lastRecords.set(record.id, record);
-      this.options.log.info({ cluster: record.id, alive: alive[i] }, 'adopting cluster from the state file');
-      this.root.send({ type: 'cluster.adopt', record, alive: alive[i]!, timeoutMs: 120_000 });
+      this.options.log.info({ cluster: record.id }, 'adopting cluster from the state file');
+      this.root.send({ type: 'cluster.adopt', record, timeoutMs: 120_000 });
     }
   }
+
 
   /** Persists every known cluster whenever one of them changes. */
   private watchClusters(ids: string[]): void {
@@ -387,6 +392,7 @@ export class RaySystem {
     this.root.stop();
     await this.processes.stopAll(Math.max(500, deadline - Date.now()));
     await this.kubeClients.closeAll();
+    await this.dashboards.close();
     await this.cloudTokens.closeAll();
     log.info('shutdown complete');
   }

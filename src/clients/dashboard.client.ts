@@ -1,17 +1,12 @@
 /**
  * The only code that talks HTTP to a Ray dashboard. undici's `request`, never the global fetch:
  * fetch adds `sec-fetch-mode`, and Ray 2.52+ refuses such POSTs as browser traffic. Idempotent
- * GETs retry with backoff; errors are typed so tools can say what went wrong.
+ * GETs retry with backoff; errors are typed so tools can say what went wrong. A request names its
+ * dashboard with a DashboardTarget: where it is, which Kubernetes connection reaches it, whose it is.
  */
 import type { Dispatcher } from 'undici';
+import type { DashboardTarget } from '../domain/dashboard.js';
 import { RayMcpError } from '../domain/errors.js';
-
-export interface DashboardOptions {
-  /** e.g. http://127.0.0.1:8265 */
-  url: string;
-  token?: string;
-  timeoutMs?: number;
-}
 
 export class DashboardHttpError extends Error {
   constructor(
@@ -67,99 +62,171 @@ interface StateApiReply<T> {
   data: { result: { total: number; result: T[] } };
 }
 
-// undici loads on first use (start-up stays fast). Loopback dashboards answer fast; one small pool
-// serves all of them.
-let http: Promise<{ request: typeof import('undici').request; agent: Dispatcher }> | undefined;
-function loadHttp() {
-  http ??= import('undici').then(({ Agent, request }) => ({
-    request,
-    agent: new Agent({ keepAliveTimeout: 10_000, connections: 16 }),
-  }));
-  return http;
+// undici loads on first use (start-up stays fast).
+let undici: Promise<typeof import('undici')> | undefined;
+const loadUndici = () => {
+  undici ??= import('undici');
+  return undici;
+};
+
+/** What a request to a dashboard goes through: a dispatcher and the headers that come with it. */
+export interface DashboardTransport {
+  dispatcher: Dispatcher;
+  headers: Record<string, string>;
 }
 
-const authModes = new Map<string, Promise<string>>();
+/** The clients of the Kubernetes connections, by connection id (KubeClients is one). */
+export interface ConnectionTransports {
+  /** Throws a clear error when the connection is not connected. */
+  require(connectionId: string): { transport(): Promise<DashboardTransport> };
+}
 
 /**
- * How to reach dashboards behind a Kubernetes API server's service proxy: that server's TLS agent
- * and its auth headers, by URL prefix. The Kubernetes connection registers its server when it
- * connects; `Authorization` then belongs to Kubernetes, and the Ray token travels in
- * `X-Ray-Authorization` only.
+ * The dashboards of one actor system. A dashboard behind a Kubernetes API server's service proxy
+ * (`target.connectionId`) is reached with that connection's client, looked up per request, so a
+ * disconnected connection sends nothing; `Authorization` then belongs to Kubernetes and the Ray
+ * token travels in `X-Ray-Authorization` only. Any other dashboard goes through one small direct
+ * pool (loopback dashboards answer fast). What a dashboard's `/api/authentication_mode` says is
+ * kept per owner (one cluster actor instance), never per URL: a port is reused by the next cluster.
  */
-export type DashboardRoute = () => Promise<{ dispatcher: Dispatcher; headers: Record<string, string> }>;
-const routes = new Map<string, DashboardRoute>();
+export class Dashboards {
+  private readonly authModes = new Map<string, Promise<string>>();
+  private agent?: Dispatcher;
 
-export function registerDashboardRoute(prefix: string, route: DashboardRoute): () => void {
-  routes.set(prefix, route);
-  return () => {
-    if (routes.get(prefix) === route) routes.delete(prefix);
-  };
-}
+  constructor(private readonly opts: { token?: string; connections?: ConnectionTransports } = {}) {}
 
-function routeFor(url: string): DashboardRoute | undefined {
-  let best: [string, DashboardRoute] | undefined;
-  for (const entry of routes)
-    if (url.startsWith(entry[0]) && (!best || entry[0].length > best[0].length)) best = entry;
-  return best?.[1];
-}
-
-export class DashboardClient {
-  readonly url: string;
-  private readonly token?: string;
-  private readonly timeoutMs: number;
-
-  constructor(opts: DashboardOptions) {
-    this.url = opts.url.replace(/\/+$/, '');
-    this.token = opts.token;
-    this.timeoutMs = opts.timeoutMs ?? 5000;
+  client(target: DashboardTarget, opts: { timeoutMs?: number } = {}): DashboardClient {
+    return new DashboardClient(target, this, opts.timeoutMs);
   }
 
-  /**
-   * The token goes only to a dashboard that asks for one (`/api/authentication_mode` says
-   * "token"): an external dashboard without auth never sees it. Both headers, so it also passes a
-   * Kubernetes API server proxy that keeps `Authorization` for itself. Asked once per dashboard.
-   */
-  private async authHeaders(proxied: boolean): Promise<Record<string, string>> {
-    if (!this.token) return {};
-    let mode = authModes.get(this.url);
-    if (!mode) {
-      mode = this.fetchAuthMode();
-      authModes.set(this.url, mode);
-    }
-    if ((await mode) !== 'token') return {};
-    return proxied
-      ? { 'x-ray-authorization': `Bearer ${this.token}` }
-      : { authorization: `Bearer ${this.token}`, 'x-ray-authorization': `Bearer ${this.token}` };
+  /** Forgets what was learnt about the dashboard of `owner` (its cluster actor is gone). */
+  drop(owner: string): void {
+    this.authModes.delete(owner);
   }
 
-  /** The dispatcher and headers for this dashboard: direct, or through a Kubernetes API proxy. */
-  private async transport(
-    withAuth = true,
-  ): Promise<{ dispatcher: Dispatcher; headers: Record<string, string> }> {
-    const route = routeFor(this.url);
-    const base = route ? await route() : { dispatcher: (await loadHttp()).agent, headers: {} };
+  async close(): Promise<void> {
+    this.authModes.clear();
+    const agent = this.agent;
+    this.agent = undefined;
+    await agent?.close().catch(() => {});
+  }
+
+  /** The dispatcher and headers for a request to `target`, the Ray token included when it wants one. */
+  async transport(target: DashboardTarget, timeoutMs: number): Promise<DashboardTransport> {
+    const base = await this.base(target);
     const headers: Record<string, string> = { 'user-agent': 'ray-mcp', ...base.headers };
-    if (withAuth) Object.assign(headers, await this.authHeaders(route !== undefined));
+    const token = this.opts.token;
+    if (token && (await this.authMode(target, timeoutMs)) === 'token') {
+      headers['x-ray-authorization'] = `Bearer ${token}`;
+      if (!target.connectionId) headers.authorization = `Bearer ${token}`;
+    }
     return { dispatcher: base.dispatcher, headers };
   }
 
-  private async fetchAuthMode(): Promise<string> {
+  /**
+   * After a 401/403: forget the owner's auth mode so the next request asks again (the cluster may
+   * have turned token auth on). False when asking again cannot change anything (no token).
+   */
+  reprobe(owner: string): boolean {
+    if (!this.opts.token) return false;
+    this.authModes.delete(owner);
+    return true;
+  }
+
+  private async base(target: DashboardTarget): Promise<DashboardTransport> {
+    if (target.connectionId) {
+      if (!this.opts.connections) throw notConnected(target.connectionId);
+      return this.opts.connections.require(target.connectionId).transport();
+    }
+    if (!this.agent) {
+      const { Agent } = await loadUndici();
+      this.agent ??= new Agent({ keepAliveTimeout: 10_000, connections: 16 });
+    }
+    return { dispatcher: this.agent, headers: {} };
+  }
+
+  /** The token goes only to a dashboard that asks for one: an external one without auth never sees it. */
+  private authMode(target: DashboardTarget, timeoutMs: number): Promise<string> {
+    const known = this.authModes.get(target.owner);
+    if (known) return known;
+    const mode: Promise<string> = this.probeAuthMode(target, timeoutMs).then((m) => {
+      // Not learnt (unreachable, refused): ask again next time.
+      if (m === 'unknown' && this.authModes.get(target.owner) === mode) this.authModes.delete(target.owner);
+      return m;
+    });
+    this.authModes.set(target.owner, mode);
+    return mode;
+  }
+
+  private async probeAuthMode(target: DashboardTarget, timeoutMs: number): Promise<string> {
     try {
-      const { request } = await loadHttp();
-      const { dispatcher, headers } = await this.transport(false);
-      const res = await request(`${this.url}/api/authentication_mode`, {
+      const { request } = await loadUndici();
+      const { dispatcher, headers } = await this.base(target);
+      const res = await request(`${trimUrl(target.url)}/api/authentication_mode`, {
         dispatcher,
-        headers,
-        headersTimeout: this.timeoutMs,
-        bodyTimeout: this.timeoutMs,
+        headers: { 'user-agent': 'ray-mcp', ...headers },
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
       });
       const text = await res.body.text();
       // 404: Ray before 2.52, no token auth.
-      if (res.statusCode !== 200) return 'disabled';
+      if (res.statusCode === 404) return 'disabled';
+      if (res.statusCode !== 200) return 'unknown';
       return (JSON.parse(text) as { authentication_mode?: string }).authentication_mode ?? 'disabled';
     } catch {
-      authModes.delete(this.url);
       return 'unknown';
+    }
+  }
+}
+
+const trimUrl = (url: string) => url.replace(/\/+$/, '');
+
+function notConnected(connectionId: string): RayMcpError {
+  return new RayMcpError(
+    'unavailable',
+    `Kubernetes connection ${connectionId} is not connected.`,
+    'Connect again with connect_kubernetes_cluster.',
+  );
+}
+
+/** One dashboard, as its target names it; made by `Dashboards.client`. */
+export class DashboardClient {
+  readonly url: string;
+  private readonly timeoutMs: number;
+
+  constructor(
+    readonly target: DashboardTarget,
+    private readonly dashboards: Dashboards,
+    timeoutMs?: number,
+  ) {
+    this.url = trimUrl(target.url);
+    this.timeoutMs = timeoutMs ?? 5000;
+  }
+
+  /** One request; a 401/403 makes the owner's auth mode be asked again and the request sent once more. */
+  private async send(
+    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+    path: string,
+    opts: { body?: string | Buffer; contentType?: string; signal?: AbortSignal; timeoutMs?: number } = {},
+  ): Promise<{ status: number; text: string }> {
+    const { request } = await loadUndici();
+    const timeout = opts.timeoutMs ?? this.timeoutMs;
+    for (let attempt = 0; ; attempt++) {
+      const { dispatcher, headers } = await this.dashboards.transport(this.target, this.timeoutMs);
+      if (opts.contentType) headers['content-type'] = opts.contentType;
+      const res = await request(`${this.url}${path}`, {
+        method,
+        headers,
+        body: opts.body,
+        dispatcher,
+        signal: opts.signal,
+        headersTimeout: timeout,
+        bodyTimeout: timeout,
+      });
+      const text = await res.body.text();
+      const refused = res.statusCode === 401 || res.statusCode === 403;
+      if (refused && attempt === 0 && this.dashboards.reprobe(this.target.owner)) continue;
+      return { status: res.statusCode, text };
     }
   }
 
@@ -172,28 +239,20 @@ export class DashboardClient {
     let attempt = 0;
     for (;;) {
       try {
-        const { dispatcher, headers } = await this.transport();
-        let body: string | undefined;
-        if (opts.body !== undefined) {
-          headers['content-type'] = 'application/json';
-          body = JSON.stringify(opts.body);
-        }
-        const timeout = opts.timeoutMs ?? this.timeoutMs;
-        const { request } = await loadHttp();
-        const res = await request(`${this.url}${path}`, {
-          method,
-          headers,
-          body,
-          dispatcher,
+        const json = opts.body !== undefined;
+        const res = await this.send(method, path, {
+          body: json ? JSON.stringify(opts.body) : undefined,
+          contentType: json ? 'application/json' : undefined,
           signal: opts.signal,
-          headersTimeout: timeout,
-          bodyTimeout: timeout,
+          timeoutMs: opts.timeoutMs,
         });
-        const text = await res.body.text();
-        if (res.statusCode >= 400) throw new DashboardHttpError(res.statusCode, text, path);
-        return (text ? JSON.parse(text) : undefined) as T;
+        if (res.status >= 400) throw new DashboardHttpError(res.status, res.text, path);
+        return (res.text ? JSON.parse(res.text) : undefined) as T;
       } catch (err) {
-        const retriable = !(err instanceof DashboardHttpError) || err.status >= 500 || err.status === 429;
+        // Our own errors (a connection that is gone) say what to do; retrying changes nothing.
+        const retriable =
+          !(err instanceof RayMcpError) &&
+          (!(err instanceof DashboardHttpError) || err.status >= 500 || err.status === 429);
         if (attempt >= retries || !retriable || opts.signal?.aborted) throw err;
         attempt++;
         await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
@@ -204,17 +263,7 @@ export class DashboardClient {
   /** GET /api/gcs_healthz: true when the GCS answers. Never throws. */
   async gcsHealthy(signal?: AbortSignal): Promise<boolean> {
     try {
-      const { request } = await loadHttp();
-      const { dispatcher, headers } = await this.transport();
-      const res = await request(`${this.url}/api/gcs_healthz`, {
-        dispatcher,
-        headers,
-        signal,
-        headersTimeout: this.timeoutMs,
-        bodyTimeout: this.timeoutMs,
-      });
-      await res.body.dump();
-      return res.statusCode === 200;
+      return (await this.send('GET', '/api/gcs_healthz', { signal })).status === 200;
     } catch {
       return false;
     }
@@ -290,21 +339,14 @@ export class DashboardClient {
   }
 
   async putPackage(uri: string, zip: Buffer, signal?: AbortSignal): Promise<void> {
-    const { request } = await loadHttp();
-    const { dispatcher, headers } = await this.transport();
-    headers['content-type'] = 'application/octet-stream';
     const path = `/api/packages/gcs/${packageName(uri)}`;
-    const res = await request(`${this.url}${path}`, {
-      method: 'PUT',
-      headers,
+    const res = await this.send('PUT', path, {
       body: zip,
-      dispatcher,
+      contentType: 'application/octet-stream',
       signal,
-      headersTimeout: 120_000,
-      bodyTimeout: 120_000,
+      timeoutMs: 120_000,
     });
-    const text = await res.body.text();
-    if (res.statusCode >= 400) throw new DashboardHttpError(res.statusCode, text, path);
+    if (res.status >= 400) throw new DashboardHttpError(res.status, res.text, path);
   }
 
   /** The last `lines` lines of a job's driver log, read by Ray on the node that ran the driver. */
@@ -314,22 +356,13 @@ export class DashboardClient {
     nodeId?: string,
     signal?: AbortSignal,
   ): Promise<string> {
-    const { request } = await loadHttp();
-    const { dispatcher, headers } = await this.transport();
     // Ray 2.60 needs the driver's node as well as the submission id.
     const node = nodeId ? `&node_id=${encodeURIComponent(nodeId)}` : '';
     const path = `/api/v0/logs/file?submission_id=${encodeURIComponent(submissionId)}${node}&lines=${lines}&timeout=10`;
-    const res = await request(`${this.url}${path}`, {
-      headers,
-      dispatcher,
-      signal,
-      headersTimeout: 15_000,
-      bodyTimeout: 15_000,
-    });
-    const text = await res.body.text();
-    if (res.statusCode >= 400) throw new DashboardHttpError(res.statusCode, text, path);
+    const res = await this.send('GET', path, { signal, timeoutMs: 15_000 });
+    if (res.status >= 400) throw new DashboardHttpError(res.status, res.text, path);
     // Ray 2.52+ streams the raw log (about 2.4x prefixed chunks with 1 or 0; not supported here).
-    return text;
+    return res.text;
   }
 
   /** Per-node resource usage from the autoscaler's view (`/api/cluster_status`), camelCased by Ray. */
@@ -340,7 +373,20 @@ export class DashboardClient {
 
 /** Maps a dashboard failure to what a user can act on. */
 export function dashboardError(url: string, err: unknown): RayMcpError {
+  if (err instanceof RayMcpError) return err;
   if (err instanceof DashboardHttpError) {
+    const kube = kubeRefusal(err);
+    if (kube) {
+      // The API server's service proxy said no, before any Ray saw the request.
+      return new RayMcpError(
+        err.status === 401 ? 'unauthenticated' : 'forbidden',
+        `The Kubernetes API server refused the request to the Ray dashboard at ${url} (${err.status}): ${kube}`,
+        err.status === 401
+          ? 'Refresh the Kubernetes credentials, then connect_kubernetes_cluster again.'
+          : 'Ask a cluster admin for get on services/proxy in that namespace, or use a context that has it.',
+        { cause: err },
+      );
+    }
     if (err.status === 401 || err.status === 403) {
       return new RayMcpError(
         'unavailable',
@@ -360,6 +406,17 @@ export function dashboardError(url: string, err: unknown): RayMcpError {
     'Check that the cluster is running and that the address is right.',
     { cause: err },
   );
+}
+
+/** The message of a Kubernetes Status refusal (401/403 from an API server), if that is what it is. */
+function kubeRefusal(err: DashboardHttpError): string | undefined {
+  if (err.status !== 401 && err.status !== 403) return undefined;
+  try {
+    const status = JSON.parse(err.body) as { kind?: string; message?: string };
+    return status.kind === 'Status' ? (status.message ?? 'refused') : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** gcs://_ray_pkg_<hex>.zip → _ray_pkg_<hex>.zip */

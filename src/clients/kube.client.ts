@@ -12,9 +12,11 @@ import {
   type CloudKubeTarget,
   connectionIdOf,
   type KubeTarget,
+  type KubeToken,
   type KubeTokenSource,
 } from '../domain/kube.js';
 import { deadline } from './deadline.js';
+import { mergeKubeconfigFiles } from './kubeconfig.client.js';
 
 export interface KubeStatus {
   kind?: string;
@@ -75,32 +77,6 @@ export interface KubeList<T = KubeObject> {
   items: T[];
 }
 
-/** kubectl's merge: every file in order; the first definition of a name and the first current-context win. */
-export async function loadKubeconfigFiles(paths: readonly string[]): Promise<KubeConfig> {
-  const { KubeConfig } = await import('@kubernetes/client-node');
-  const merged = new KubeConfig();
-  let current = '';
-  for (const path of paths) {
-    const kc = new KubeConfig();
-    try {
-      kc.loadFromFile(path);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      throw new RayMcpError(
-        'invalid_input',
-        `Cannot read the kubeconfig ${path}: ${(err as Error).message.split('\n')[0]}`,
-        'Fix the file, or point KUBECONFIG at a valid one.',
-      );
-    }
-    for (const c of kc.clusters) if (!merged.getCluster(c.name)) merged.addCluster(c);
-    for (const u of kc.users) if (!merged.getUser(u.name)) merged.addUser(u);
-    for (const c of kc.contexts) if (!merged.getContextObject(c.name)) merged.addContext(c);
-    current ||= kc.getCurrentContext();
-  }
-  if (current) merged.setCurrentContext(current);
-  return merged;
-}
-
 let httpModule: Promise<typeof import('undici')> | undefined;
 const loadUndici = () => {
   httpModule ??= import('undici');
@@ -109,6 +85,9 @@ const loadUndici = () => {
 
 export class KubeClient {
   private agent?: Dispatcher;
+  /** The cloud token in use: this connection's, dropped with it. */
+  private token?: KubeToken;
+  private closed = false;
 
   private constructor(
     private readonly kc: KubeConfig,
@@ -140,7 +119,15 @@ export class KubeClient {
         tokens: deps.tokens,
       });
     }
-    const kc = await loadKubeconfigFiles(deps.kubeconfigPaths);
+    const { config: kc, files } = await mergeKubeconfigFiles(deps.kubeconfigPaths);
+    const bad = files.find((f) => f.error);
+    if (bad) {
+      throw new RayMcpError(
+        'invalid_input',
+        `Cannot read the kubeconfig ${bad.path}: ${bad.error}`,
+        'Fix the file, or point KUBECONFIG at a valid one.',
+      );
+    }
     const ctx = kc.getContextObject(target.context);
     if (!ctx) {
       const known = kc.getContexts().map((c) => c.name);
@@ -164,8 +151,12 @@ export class KubeClient {
     return new KubeClient(kc, cluster.server.replace(/\/+$/, ''), target.context, ctx.namespace || 'default');
   }
 
-  /** The TLS agent (CA and client certificate of the context) and fresh auth headers. */
+  /**
+   * The TLS agent (CA and client certificate of the context) and fresh auth headers. A closed
+   * client (its connection was disconnected) sends nothing more: it throws.
+   */
   async transport(): Promise<{ dispatcher: Dispatcher; headers: Record<string, string> }> {
+    if (this.closed) throw this.notConnected();
     const opts: {
       ca?: Buffer | string;
       cert?: Buffer | string;
@@ -174,9 +165,11 @@ export class KubeClient {
       headers?: Record<string, string>;
     } = { headers: {} };
     await this.kc.applyToHTTPSOptions(opts as never);
+    if (this.closed) throw this.notConnected();
     if (!this.agent) {
       const { Agent } = await loadUndici();
-      this.agent = new Agent({
+      if (this.closed) throw this.notConnected();
+      this.agent ??= new Agent({
         connect: {
           ca: opts.ca,
           cert: opts.cert,
@@ -189,8 +182,25 @@ export class KubeClient {
     }
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(opts.headers ?? {})) headers[k.toLowerCase()] = String(v);
-    if (this.cloud) headers.authorization = `Bearer ${await this.cloud.tokens(this.cloud.target)}`;
+    if (this.cloud) headers.authorization = `Bearer ${await this.cloudToken(this.cloud)}`;
+    if (this.closed) throw this.notConnected();
     return { dispatcher: this.agent, headers };
+  }
+
+  private async cloudToken(cloud: { target: CloudKubeTarget; tokens: KubeTokenSource }): Promise<string> {
+    const t = this.token;
+    if (t?.expiresAt && t.expiresAt > Date.now() && t.valid?.() !== false) return t.token;
+    const minted = await cloud.tokens(cloud.target);
+    if (!this.closed) this.token = minted;
+    return minted.token;
+  }
+
+  private notConnected(): RayMcpError {
+    return new RayMcpError(
+      'unavailable',
+      `Kubernetes connection ${this.context} is not connected.`,
+      'Connect again with connect_kubernetes_cluster.',
+    );
   }
 
   private url(path: string, query?: RequestOptions['query']): string {
@@ -366,9 +376,13 @@ export class KubeClient {
     return new KubeUnreachableError(`${this.server} is unreachable (${msg})`);
   }
 
+  /** For good: the agent, its sockets and the token go; a later request throws. */
   async close(): Promise<void> {
-    await this.agent?.close().catch(() => {});
+    this.closed = true;
+    this.token = undefined;
+    const agent = this.agent;
     this.agent = undefined;
+    await agent?.close().catch(() => {});
   }
 }
 

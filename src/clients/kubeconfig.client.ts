@@ -1,9 +1,17 @@
 /**
- * Reads kubeconfig files the way kubectl merges them: every file of KUBECONFIG, the first
- * current-context and the first definition of a context name win. Only names leave this
- * module; credentials never do. @kubernetes/client-node loads on first use (start-up stays fast).
+ * Reads kubeconfig files the way kubectl merges them: every file of KUBECONFIG in order, the first
+ * definition of a cluster, user or context name and the first current-context win. The Kubernetes
+ * client builds on the merged config; everything else sees names only, never credentials.
+ * @kubernetes/client-node loads on first use (start-up stays fast).
  */
-import { access } from 'node:fs/promises';
+import type { KubeConfig } from '@kubernetes/client-node';
+
+export interface KubeconfigFile {
+  path: string;
+  exists: boolean;
+  /** The file is there but could not be read (first line of the reason). */
+  error?: string;
+}
 
 export interface KubeContextSummary {
   name: string;
@@ -12,42 +20,52 @@ export interface KubeContextSummary {
 }
 
 export interface KubeconfigSummary {
-  files: { path: string; exists: boolean; error?: string }[];
+  files: KubeconfigFile[];
   contexts: KubeContextSummary[];
   currentContext?: string;
 }
 
-export async function readKubeconfigs(paths: readonly string[]): Promise<KubeconfigSummary> {
+/** kubectl's merge of `paths`; a missing file is skipped, an unreadable one is reported in `files`. */
+export async function mergeKubeconfigFiles(
+  paths: readonly string[],
+): Promise<{ config: KubeConfig; files: KubeconfigFile[] }> {
   const { KubeConfig } = await import('@kubernetes/client-node');
-  const files: KubeconfigSummary['files'] = [];
-  const contexts = new Map<string, KubeContextSummary>();
-  let currentContext: string | undefined;
+  const merged = new KubeConfig();
+  const files: KubeconfigFile[] = [];
+  let current = '';
   for (const path of paths) {
-    const exists = await access(path).then(
-      () => true,
-      () => false,
-    );
-    if (!exists) {
-      files.push({ path, exists });
+    const kc = new KubeConfig();
+    try {
+      kc.loadFromFile(path);
+    } catch (err) {
+      const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
+      files.push(
+        missing
+          ? { path, exists: false }
+          : { path, exists: true, error: err instanceof Error ? err.message.split('\n')[0] : String(err) },
+      );
       continue;
     }
-    try {
-      const kc = new KubeConfig();
-      kc.loadFromFile(path);
-      for (const ctx of kc.getContexts()) {
-        if (!contexts.has(ctx.name)) {
-          contexts.set(ctx.name, {
-            name: ctx.name,
-            cluster: ctx.cluster,
-            namespace: ctx.namespace || undefined,
-          });
-        }
-      }
-      currentContext ??= kc.getCurrentContext() || undefined;
-      files.push({ path, exists });
-    } catch (err) {
-      files.push({ path, exists, error: err instanceof Error ? err.message.split('\n')[0] : String(err) });
-    }
+    files.push({ path, exists: true });
+    for (const c of kc.clusters) if (!merged.getCluster(c.name)) merged.addCluster(c);
+    for (const u of kc.users) if (!merged.getUser(u.name)) merged.addUser(u);
+    for (const c of kc.contexts) if (!merged.getContextObject(c.name)) merged.addContext(c);
+    current ||= kc.getCurrentContext();
   }
-  return { files, contexts: [...contexts.values()], currentContext };
+  if (current) merged.setCurrentContext(current);
+  return { config: merged, files };
+}
+
+/** The files, context names and current context of the merged kubeconfig. */
+export async function readKubeconfigs(paths: readonly string[]): Promise<KubeconfigSummary> {
+  const { config, files } = await mergeKubeconfigFiles(paths);
+  return {
+    files,
+    contexts: config.getContexts().map((ctx) => ({
+      name: ctx.name,
+      cluster: ctx.cluster,
+      namespace: ctx.namespace || undefined,
+    })),
+    currentContext: config.getCurrentContext() || undefined,
+  };
 }

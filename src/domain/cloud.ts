@@ -4,7 +4,7 @@
  * handle a creation returns. No I/O here.
  */
 import { z } from 'zod';
-import { RayMcpError } from './errors.js';
+import { type ErrorInfo, RayMcpError } from './errors.js';
 import type { EksRequests } from './cloud-create.js';
 import type { CloudKubeTarget, CloudProvider } from './kube.js';
 
@@ -223,3 +223,19 @@ export type CloudResult =
     }
   | { kind: 'kubeconfig'; path: string; context: string };
 
+
+/** Facts from the operation watchers. */
+export type CloudFact =
+  | { type: 'cloud.operationProgress'; operationId: string; detail: string; polls: number }
+  | {
+      type: 'cloud.operationEnded';
+      operationId: string;
+      ok: boolean;
+      detail?: string;
+      error?: string;
+      polls: number;
+    }
+  | { type: 'cloud.operationPollFailed'; operationId: string; error: string; polls: number }
+  | { type: 'cloud.credentialsRejected'; error: ErrorInfo }
+  /** Follow again the operations that have no watcher (after one failed). */
+  | { type: 'cloud.resumeOperations' };

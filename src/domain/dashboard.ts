@@ -12,3 +12,6 @@ export interface DashboardTarget {
   /** The cluster actor instance the dashboard belongs to (`<cluster id>@<created at ms>`). */
   owner: string;
 }
+
+/** The owner of the dashboard of one cluster actor instance: `<cluster id>@<created at ms>`. */
+export const dashboardOwner = (clusterId: string, createdAt: number): string => `${clusterId}@${createdAt}`;

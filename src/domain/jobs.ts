@@ -100,3 +100,8 @@ export function jobView(clusterId: string, d: RayJobDetails): JobView {
         : undefined,
   };
 }
+
+/** What a cluster's job watcher tells its jobs actor. */
+export type JobsFact =
+  | { type: 'ray.jobsListed'; jobs: JobView[] }
+  | { type: 'ray.jobsPollFailed'; error: string };

@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 /**
  * What a Kubernetes connection points at: a context of the user's kubeconfig files, or a managed
  * cluster (GKE, EKS) whose kubeconfig ray-mcp builds in memory from the cloud API's endpoint and
@@ -28,7 +30,16 @@ export interface CloudKubeTarget {
 export type KubeTarget = KubeconfigTarget | CloudKubeTarget;
 
 /** A bearer token for a managed cluster's API server (GKE OAuth token, EKS presigned STS token). */
-export type KubeTokenSource = (target: CloudKubeTarget, signal?: AbortSignal) => Promise<string>;
+export interface KubeToken {
+  token: string;
+  /** Use it until then (ms since the epoch); absent: ask the source for every request. */
+  expiresAt?: number;
+  /** False once the cloud session that minted it is gone or replaced. */
+  valid?: () => boolean;
+}
+
+/** Mints tokens; the connection's client keeps one for as long as it may be used. */
+export type KubeTokenSource = (target: CloudKubeTarget, signal?: AbortSignal) => Promise<KubeToken>;
 
 /** The connection id a target gets: the context name, or `gke:<project>/<location>/<name>`. */
 export function connectionIdOf(target: KubeTarget): string {
@@ -37,3 +48,18 @@ export function connectionIdOf(target: KubeTarget): string {
     ? `gke:${target.project}/${target.location}/${target.cluster}`
     : `eks:${target.location}/${target.cluster}`;
 }
+
+/** What tools show of a Kubernetes connection. */
+export const ConnectionViewSchema = z.object({
+  connection: z.string().describe('Connection id: the kubeconfig context, or gke:/eks: plus the cluster'),
+  status: z.enum(['connecting', 'connected', 'lost', 'reconnecting', 'failed', 'disconnected']),
+  context: z.string().optional(),
+  server: z.string().optional(),
+  kubernetes_version: z.string().optional(),
+  namespace: z.string().optional().describe('The default namespace of the context'),
+  cluster_wide: z.boolean().optional().describe('The user may list RayClusters in every namespace'),
+  kuberay_crds: z.boolean().optional(),
+  error: z.object({ message: z.string(), fix: z.string() }).optional(),
+  last_watch_error: z.string().optional(),
+});
+export type ConnectionView = z.infer<typeof ConnectionViewSchema>;

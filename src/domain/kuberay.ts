@@ -452,3 +452,24 @@ export const paths = {
   dashboardProxy: (server: string, ns: string, service: string) =>
     `${server}/api/v1/namespaces/${ns}/services/${service}:dashboard/proxy`,
 };
+
+/** The Kubernetes resources the informers watch. */
+export type KubeResource = 'rayclusters' | 'rayjobs' | 'pods';
+
+/** What the informers tell a Kubernetes connection. */
+export type InformerEvent =
+  | { type: 'k8s.synced'; resource: 'rayclusters'; namespace: string; items: RayClusterSummary[] }
+  | { type: 'k8s.synced'; resource: 'rayjobs'; namespace: string; items: RayJobSummary[] }
+  | { type: 'k8s.synced'; resource: 'pods'; namespace: string; items: PodSummary[] }
+  | { type: 'k8s.upsert'; resource: 'rayclusters'; item: RayClusterSummary }
+  | { type: 'k8s.upsert'; resource: 'rayjobs'; item: RayJobSummary }
+  | { type: 'k8s.upsert'; resource: 'pods'; item: PodSummary }
+  | { type: 'k8s.delete'; resource: KubeResource; namespace: string; name: string }
+  | {
+      type: 'k8s.watchError';
+      resource: KubeResource;
+      namespace: string;
+      status?: number;
+      message: string;
+      retryInMs: number;
+    };

@@ -22,12 +22,12 @@ import type {
   ClusterCreateSpec,
   CredentialProblem,
 } from '../domain/cloud.js';
-import { type CloudResult, credentialProblemOf, type TrackedOperation } from '../domain/cloud.js';
+import { type CloudFact, type CloudResult, credentialProblemOf, type TrackedOperation } from '../domain/cloud.js';
 import { type Answer, answerError, answerOk } from '../domain/commands.js';
 import { type ErrorInfo, toErrorInfo } from '../domain/errors.js';
 import type { CloudKubeTarget } from '../domain/kube.js';
 
-export type { CloudResult, TrackedOperation };
+export type { CloudFact, CloudResult, TrackedOperation };
 
 export interface CloudAuthOptions {
   /** GKE */
@@ -62,21 +62,6 @@ export type CloudCommand =
   /** Which credentials and kubeconfig contexts this machine has for the provider; needs no authentication. */
   | { type: 'cloud.detect'; requestId: string };
 
-/** Facts from the operation watchers. */
-export type CloudFact =
-  | { type: 'cloud.operationProgress'; operationId: string; detail: string; polls: number }
-  | {
-      type: 'cloud.operationEnded';
-      operationId: string;
-      ok: boolean;
-      detail?: string;
-      error?: string;
-      polls: number;
-    }
-  | { type: 'cloud.operationPollFailed'; operationId: string; error: string; polls: number }
-  | { type: 'cloud.credentialsRejected'; error: ErrorInfo }
-  /** Follow again the operations that have no watcher (after one failed). */
-  | { type: 'cloud.resumeOperations' };
 
 export interface CloudInput {
   provider: CloudProvider;

@@ -22,6 +22,7 @@ import type {
   RayHealthEvent,
 } from '../domain/cluster-record.js';
 import { type Answer, answerError, answerOk } from '../domain/commands.js';
+import { type DashboardTarget, dashboardOwner } from '../domain/dashboard.js';
 import { type ErrorInfo, toErrorInfo } from '../domain/errors.js';
 
 export type ExternalClusterEvent =
@@ -49,6 +50,12 @@ export interface ExternalClusterContext {
   waiting: string[];
 }
 
+/** The dashboard of this cluster actor instance. */
+const dashboardOf = (c: ExternalClusterContext): DashboardTarget => ({
+  url: c.ray!.dashboardUrl,
+  owner: dashboardOwner(c.id, c.createdAt),
+});
+
 export const externalClusterMachine = setup({
   types: {
     context: {} as ExternalClusterContext,
@@ -57,13 +64,13 @@ export const externalClusterMachine = setup({
     emitted: {} as Answer,
   },
   actors: {
-    connectExternal: fromPromise<RayEndpoints, { address: string }>(async () => {
+    connectExternal: fromPromise<RayEndpoints, { address: string; owner: string }>(async () => {
       throw new Error('provided by src/actors/external-cluster.actor.ts');
     }),
-    describeCluster: fromPromise<ClusterDetails, { dashboardUrl: string }>(async () => {
+    describeCluster: fromPromise<ClusterDetails, { dashboard: DashboardTarget }>(async () => {
       throw new Error('provided by src/actors/local-cluster.actor.ts');
     }),
-    healthWatcher: fromEventObservable<RayHealthEvent, { dashboardUrl: string }>(() => {
+    healthWatcher: fromEventObservable<RayHealthEvent, { dashboard: DashboardTarget }>(() => {
       throw new Error('provided by src/watchers/cluster-health.watcher.ts');
     }),
   },
@@ -82,6 +89,15 @@ export const externalClusterMachine = setup({
       for (const id of context.waiting)
         enqueue.emit(context.error ? answerError(id, context.error) : answerOk(id));
       enqueue.assign({ waiting: [] });
+    }),
+    answerError: enqueueActions(({ context, event, enqueue }) => {
+      if (!('requestId' in event)) return;
+      enqueue.emit(
+        answerError(
+          event.requestId,
+          context.error ?? { code: 'unavailable', message: `Cluster ${context.id} failed.`, fix: 'Connect again.' },
+        ),
+      );
     }),
     assignHealth: assign({
       health: ({ context, event }) => (event.type === 'ray.health' ? event.health : context.health),
@@ -111,7 +127,10 @@ export const externalClusterMachine = setup({
       on: { 'cluster.awaitReady': { actions: 'wait' } },
       invoke: {
         src: 'connectExternal',
-        input: ({ context }) => ({ address: context.address }),
+        input: ({ context }) => ({
+          address: context.address,
+          owner: dashboardOwner(context.id, context.createdAt),
+        }),
         onDone: {
           target: 'connected',
           actions: [
@@ -128,7 +147,7 @@ export const externalClusterMachine = setup({
     connected: {
       invoke: {
         src: 'healthWatcher',
-        input: ({ context }) => ({ dashboardUrl: context.ray!.dashboardUrl }),
+        input: ({ context }) => ({ dashboard: dashboardOf(context) }),
         // The watcher failed: start it again after a pause (re-entering reconnects it).
         onError: { target: 'watcherBackoff', actions: 'noteChildFailure' },
       },
@@ -150,7 +169,7 @@ export const externalClusterMachine = setup({
               on: { 'cluster.describe': { actions: 'wait' } },
               invoke: {
                 src: 'describeCluster',
-                input: ({ context }) => ({ dashboardUrl: context.ray!.dashboardUrl }),
+                input: ({ context }) => ({ dashboard: dashboardOf(context) }),
                 onDone: {
                   target: 'idle',
                   actions: [assign({ details: ({ event }) => event.output }), 'answerWaiting'],
@@ -165,7 +184,8 @@ export const externalClusterMachine = setup({
         },
       },
     },
-    failed: {},
+    // A connection that failed answers with its error, never with a success.
+    failed: { on: { 'cluster.awaitReady': { actions: 'answerError' } } },
     stopped: {
       entry: ['answerWaiting', 'notifyStopped'],
       on: { 'cluster.stop': { actions: 'answerNow' } },

@@ -6,8 +6,11 @@
  */
 import { type ActorRefFrom, assign, enqueueActions, fromEventObservable, fromPromise, setup } from 'xstate';
 import { type Answer, answerError, answerOk, type CommandAnswers } from '../domain/commands.js';
+import type { DashboardTarget } from '../domain/dashboard.js';
 import { toErrorInfo } from '../domain/errors.js';
-import { isTerminal, type JobView } from '../domain/jobs.js';
+import { isTerminal, type JobsFact, type JobView } from '../domain/jobs.js';
+
+export type { JobsFact };
 import { jobMachine } from './job.machine.js';
 
 export interface SubmitRequest {
@@ -27,14 +30,14 @@ export interface SubmitRequest {
 }
 
 export type JobsCommand =
-  | { type: 'jobs.submit'; requestId: string; dashboardUrl: string; submit: SubmitRequest }
-  | { type: 'jobs.refresh'; requestId: string; dashboardUrl: string }
-  | { type: 'jobs.get'; requestId: string; dashboardUrl: string; id: string }
-  | { type: 'jobs.stop'; requestId: string; dashboardUrl: string; id: string }
+  | { type: 'jobs.submit'; requestId: string; dashboard: DashboardTarget; submit: SubmitRequest }
+  | { type: 'jobs.refresh'; requestId: string; dashboard: DashboardTarget }
+  | { type: 'jobs.get'; requestId: string; dashboard: DashboardTarget; id: string }
+  | { type: 'jobs.stop'; requestId: string; dashboard: DashboardTarget; id: string }
   | {
       type: 'jobs.logs';
       requestId: string;
-      dashboardUrl: string;
+      dashboard: DashboardTarget;
       id: string;
       lines: number;
       maxBytes: number;
@@ -43,15 +46,13 @@ export type JobsCommand =
       logPath?: string;
     }
   /** Keep this job's actor up to date (wait_for_ray_job, resource subscriptions). */
-  | { type: 'jobs.watch'; requestId: string; dashboardUrl: string; id: string };
+  | { type: 'jobs.watch'; requestId: string; dashboard: DashboardTarget; id: string };
 
-export type JobsFact =
-  | { type: 'ray.jobsListed'; jobs: JobView[] }
-  | { type: 'ray.jobsPollFailed'; error: string };
 
 export interface JobsContext {
   clusterId: string;
-  dashboardUrl?: string;
+  /** The cluster's dashboard, as the last command named it. */
+  dashboard?: DashboardTarget;
   /** Every job the cluster reported, by submission id. */
   jobs: Record<string, JobView>;
   /** Jobs with an actor kept up to date. */
@@ -88,21 +89,21 @@ export const jobsMachine = setup({
     }),
     jobsWatcher: fromEventObservable<
       JobsFact,
-      { clusterId: string; dashboardUrl: string; intervalMs: number }
+      { clusterId: string; dashboard: DashboardTarget; intervalMs: number }
     >(() => {
       throw new Error('provided by src/watchers/jobs.watcher.ts');
     }),
   },
   guards: {
     hasQueue: ({ context }) => context.queue.length > 0,
-    anyActive: ({ context }) => context.dashboardUrl !== undefined && active(context).length > 0,
-    noneActive: ({ context }) => context.dashboardUrl === undefined || active(context).length === 0,
+    anyActive: ({ context }) => context.dashboard !== undefined && active(context).length > 0,
+    noneActive: ({ context }) => context.dashboard === undefined || active(context).length === 0,
     anyRunning: ({ context }) => active(context).some((id) => context.jobs[id]!.status === 'RUNNING'),
     noneRunning: ({ context }) => !active(context).some((id) => context.jobs[id]!.status === 'RUNNING'),
   },
   actions: {
     enqueue: assign(({ context, event }) =>
-      'requestId' in event ? { queue: [...context.queue, event], dashboardUrl: event.dashboardUrl } : {},
+      'requestId' in event ? { queue: [...context.queue, event], dashboard: event.dashboard } : {},
     ),
     /** Merge reported jobs; tell each watched job's actor about its change. */
     merge: enqueueActions(({ context, event, enqueue }) => {
@@ -207,7 +208,7 @@ export const jobsMachine = setup({
             src: 'jobsWatcher',
             input: ({ context }) => ({
               clusterId: context.clusterId,
-              dashboardUrl: context.dashboardUrl!,
+              dashboard: context.dashboard!,
               intervalMs: FAST_TICK_MS,
             }),
             // The watcher turns poll failures into events; an error here is a bug: pause, then retry.
@@ -223,7 +224,7 @@ export const jobsMachine = setup({
             src: 'jobsWatcher',
             input: ({ context }) => ({
               clusterId: context.clusterId,
-              dashboardUrl: context.dashboardUrl!,
+              dashboard: context.dashboard!,
               intervalMs: SLOW_TICK_MS,
             }),
             onError: { target: 'cooldown', actions: 'noteWatcherError' },

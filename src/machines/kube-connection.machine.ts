@@ -20,8 +20,13 @@ import {
 import { type Answer, answerError, answerOk } from '../domain/commands.js';
 import { type ErrorInfo, toErrorInfo } from '../domain/errors.js';
 import type { KubeTarget } from '../domain/kube.js';
-import type { PodSummary, RayClusterSummary, RayJobSummary } from '../domain/kuberay.js';
-import type { InformerEvent, KubeResource } from '../watchers/kube-informer.watcher.js';
+import type {
+  InformerEvent,
+  KubeResource,
+  PodSummary,
+  RayClusterSummary,
+  RayJobSummary,
+} from '../domain/kuberay.js';
 import {
   type RayJobActor,
   type RayJobApplied,
@@ -546,6 +551,8 @@ export const kubeConnectionMachine = setup({
   states: {
     disconnected: {
       entry: [{ type: 'tellLink', params: { state: 'disconnected' } }],
+      // The client goes with the connection: nothing more is sent with it.
+      invoke: { src: 'closeKube', input: ({ context }) => ({ id: context.id }), onError: {} },
       on: {
         'kube.connect': { target: 'connecting', actions: 'wait' },
         'kube.disconnect': { actions: 'answerNow' },

@@ -30,6 +30,7 @@ import type {
   RayHealthEvent,
 } from '../domain/cluster-record.js';
 import { type Answer, answerError, answerOk } from '../domain/commands.js';
+import { type DashboardTarget, dashboardOwner } from '../domain/dashboard.js';
 import { type ErrorInfo, toErrorInfo } from '../domain/errors.js';
 
 export type LocalClusterCommand =
@@ -61,7 +62,8 @@ export interface LocalClusterInput {
   timeoutMs: number;
   createdAt: number;
   /** A cluster from the state file, found alive (adopt it) or dead (clean up, mark stopped). */
-  adopt?: { record: LocalClusterRecord; alive: boolean };
+  /** `alive` unset: the cluster actor checks (checkAlive) before adopting. */
+  adopt?: { record: LocalClusterRecord; alive?: boolean };
 }
 
 export interface LocalClusterContext {
@@ -80,7 +82,7 @@ export interface LocalClusterContext {
   error?: ClusterError;
   note?: string;
   /** no: started by this process; alive/dead: from the state file, found running or not. */
-  adopted: 'no' | 'alive' | 'dead';
+  adopted: 'no' | 'alive' | 'dead' | 'unknown';
   waiting: { ready: string[]; stop: string[]; describe: string[] };
   /** ray-mcp is exiting (--on-exit=stop) and told us while we could not stop yet. */
   shutdownRequested?: boolean;
@@ -125,6 +127,14 @@ const live = (n: NodeRecord) => n.state !== 'exited';
 const workerName = (nodeType: string, n: number) => `${nodeType}-${n}`;
 const leaseOwner = (clusterId: string, node: string) => `cluster:${clusterId}/${node}`;
 
+/** The dashboard of this cluster actor instance. */
+const dashboardOf = (c: LocalClusterContext): DashboardTarget => ({
+  url: c.ray!.dashboardUrl,
+  owner: dashboardOwner(c.id, c.createdAt),
+});
+
+const DEAD_NOTE = 'Its processes exited while ray-mcp was not running.';
+
 /** Pause before a failed watcher is started again. */
 export const WATCHER_BACKOFF_MS = 2000;
 
@@ -141,6 +151,10 @@ export const localClusterMachine = setup({
         throw new Error('provided by src/actors/local-cluster.actor.ts');
       },
     ),
+    /** Whether the record's head process still runs as that node (pids get reused). */
+    checkAlive: fromPromise<boolean, { tempDir?: string; nodes: NodeRecord[] }>(async () => {
+      throw new Error('provided by src/actors/local-cluster.actor.ts');
+    }),
     adoptPorts: fromPromise<void, { clusterId: string; nodes: NodeRecord[] }>(async () => {
       throw new Error('provided by src/actors/local-cluster.actor.ts');
     }),
@@ -152,25 +166,29 @@ export const localClusterMachine = setup({
     nodeProcess: fromCallback<LocalClusterEvent, NodeProcessInput>(() => {
       throw new Error('provided by src/actors/local-cluster.actor.ts');
     }),
-    waitForHead: fromPromise<RayEndpoints, { tempDir: string; ports: Record<string, number> }>(async () => {
-      throw new Error('provided by src/actors/local-cluster.actor.ts');
-    }),
-    waitForNodes: fromPromise<Record<string, string>, { dashboardUrl: string; names: string[] }>(async () => {
-      throw new Error('provided by src/actors/local-cluster.actor.ts');
-    }),
+    waitForHead: fromPromise<RayEndpoints, { tempDir: string; ports: Record<string, number>; owner: string }>(
+      async () => {
+        throw new Error('provided by src/actors/local-cluster.actor.ts');
+      },
+    ),
+    waitForNodes: fromPromise<Record<string, string>, { dashboard: DashboardTarget; names: string[] }>(
+      async () => {
+        throw new Error('provided by src/actors/local-cluster.actor.ts');
+      },
+    ),
     pickWorkersToRemove: fromPromise<
       string[],
-      { dashboardUrl: string; candidates: { name: string; nodeId?: string }[]; count: number }
+      { dashboard: DashboardTarget; candidates: { name: string; nodeId?: string }[]; count: number }
     >(async () => {
       throw new Error('provided by src/actors/local-cluster.actor.ts');
     }),
     stopNodes: fromPromise<StopNodesOutput, StopNodesInput>(async () => {
       throw new Error('provided by src/actors/local-cluster.actor.ts');
     }),
-    describeCluster: fromPromise<ClusterDetails, { dashboardUrl: string }>(async () => {
+    describeCluster: fromPromise<ClusterDetails, { dashboard: DashboardTarget }>(async () => {
       throw new Error('provided by src/actors/local-cluster.actor.ts');
     }),
-    healthWatcher: fromEventObservable<RayHealthEvent, { dashboardUrl: string }>(() => {
+    healthWatcher: fromEventObservable<RayHealthEvent, { dashboard: DashboardTarget }>(() => {
       throw new Error('provided by src/watchers/cluster-health.watcher.ts');
     }),
   },
@@ -180,6 +198,7 @@ export const localClusterMachine = setup({
   guards: {
     adoptAlive: ({ context }) => context.adopted === 'alive',
     adoptDead: ({ context }) => context.adopted === 'dead',
+    adoptUnknown: ({ context }) => context.adopted === 'unknown',
     isHead: ({ event }) => event.type === 'node.exited' && event.node === 'head',
     isRemoving: ({ context, event }) =>
       event.type === 'node.exited' && context.nodes[event.node]?.state === 'removing',
@@ -478,8 +497,9 @@ export const localClusterMachine = setup({
         ray: r.ray,
         nodes: Object.fromEntries(r.nodes.map((n) => [n.name, n])),
         counters: r.counters,
-        adopted: input.adopt.alive ? 'alive' : 'dead',
-        note: input.adopt.alive ? undefined : 'Its processes exited while ray-mcp was not running.',
+        adopted:
+          r.status === 'failed' ? 'dead' : input.adopt.alive === undefined ? 'unknown' : input.adopt.alive ? 'alive' : 'dead',
+        note: r.status === 'failed' || input.adopt.alive === false ? DEAD_NOTE : undefined,
         waiting: { ready: [], stop: [], describe: [] },
       };
     }
@@ -518,8 +538,20 @@ export const localClusterMachine = setup({
       always: [
         { guard: 'adoptAlive', target: 'adopting' },
         { guard: 'adoptDead', target: 'stopping' },
+        { guard: 'adoptUnknown', target: 'checkingAlive' },
         { target: 'starting' },
       ],
+    },
+    checkingAlive: {
+      invoke: {
+        src: 'checkAlive',
+        input: ({ context }) => ({ tempDir: context.tempDir, nodes: Object.values(context.nodes) }),
+        onDone: [
+          { guard: ({ event }) => event.output, target: 'adopting', actions: assign({ adopted: 'alive' }) },
+          { target: 'stopping', actions: assign({ adopted: 'dead', note: DEAD_NOTE }) },
+        ],
+        onError: { target: 'stopping', actions: assign({ adopted: 'dead', note: DEAD_NOTE }) },
+      },
     },
     adopting: {
       on: {
@@ -554,7 +586,11 @@ export const localClusterMachine = setup({
         launchingHead: {
           invoke: {
             src: 'waitForHead',
-            input: ({ context }) => ({ tempDir: context.tempDir!, ports: context.nodes.head!.ports! }),
+            input: ({ context }) => ({
+              tempDir: context.tempDir!,
+              ports: context.nodes.head!.ports!,
+              owner: dashboardOwner(context.id, context.createdAt),
+            }),
             onDone: { target: 'launchingWorkers', actions: ['assignRay', 'spawnPendingWorkers'] },
             onError: { target: '#localCluster.failing', actions: 'failFromError' },
           },
@@ -563,7 +599,7 @@ export const localClusterMachine = setup({
           invoke: {
             src: 'waitForNodes',
             input: ({ context }) => ({
-              dashboardUrl: context.ray!.dashboardUrl,
+              dashboard: dashboardOf(context),
               names: Object.keys(context.nodes),
             }),
             onDone: { target: '#localCluster.up', actions: ['assignNodeIds', 'markStarted'] },
@@ -598,7 +634,7 @@ export const localClusterMachine = setup({
             on: {
               invoke: {
                 src: 'healthWatcher',
-                input: ({ context }) => ({ dashboardUrl: context.ray!.dashboardUrl }),
+                input: ({ context }) => ({ dashboard: dashboardOf(context) }),
                 onError: { target: 'backoff', actions: 'noteChildFailure' },
               },
             },
@@ -620,7 +656,7 @@ export const localClusterMachine = setup({
               on: { 'cluster.describe': { actions: 'waitDescribe' } },
               invoke: {
                 src: 'describeCluster',
-                input: ({ context }) => ({ dashboardUrl: context.ray!.dashboardUrl }),
+                input: ({ context }) => ({ dashboard: dashboardOf(context) }),
                 onDone: { target: 'idle', actions: ['assignDetails', 'answerDescribe'] },
                 // The dashboard may be briefly away: answer with what we know.
                 onError: { target: 'idle', actions: 'answerDescribe' },
@@ -652,7 +688,7 @@ export const localClusterMachine = setup({
               invoke: {
                 src: 'waitForNodes',
                 input: ({ context }) => ({
-                  dashboardUrl: context.ray!.dashboardUrl,
+                  dashboard: dashboardOf(context),
                   names: context.scale!.names,
                 }),
                 onDone: { target: 'idle', actions: ['assignNodeIds', 'finishScale'] },
@@ -666,7 +702,7 @@ export const localClusterMachine = setup({
                 input: ({ context }) => {
                   const live = liveOfType(context, context.scale!.nodeType);
                   return {
-                    dashboardUrl: context.ray!.dashboardUrl,
+                    dashboard: dashboardOf(context),
                     candidates: live.map((n) => ({ name: n.name, nodeId: n.nodeId })),
                     count: live.length - context.scale!.target,
                   };

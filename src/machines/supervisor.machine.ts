@@ -41,7 +41,7 @@ export type SupervisorCommand =
   /** Make sure a Kubernetes connection actor exists for `id`, (re)connecting it if it is not online. */
   | { type: 'kube.ensure'; requestId: string; id: string; target: KubeTarget }
   /** At start-up for each cluster in the state file, and to restart a cluster actor that failed. */
-  | { type: 'cluster.adopt'; record: ClusterRecord; alive: boolean; timeoutMs: number }
+  | { type: 'cluster.adopt'; record: ClusterRecord; alive?: boolean; timeoutMs: number }
   /** Run one tool request as a child actor (`request:<requestId>`); its output is the answer. */
   | { type: 'request'; requestId: string; operation: Operation }
   /** The caller gave up (timeout, cancelled): stop the request's actor, which aborts its flow. */

@@ -3,28 +3,27 @@
  * subscribe to either (2025 revisions: `resources/subscribe`; 2026-07-28: `subscriptions/listen`,
  * which the SDK's stdio entry routes) and gets `notifications/resources/updated` whenever the
  * job actor (or any job of the list) changes state. The notifications come from actor snapshots:
- * the resource layer watches actors, it never polls Ray.
+ * the resource layer observes actors through the port, it never polls Ray.
  */
 import { type McpServer, ResourceTemplate } from '@modelcontextprotocol/server';
-import type { RaySystem } from '../actors/system.js';
+import type { ToolPort } from '../actors/port.js';
 import { RayMcpError } from '../domain/errors.js';
-import { isTerminal } from '../domain/jobs.js';
+import type { Followed } from '../domain/operations/jobs.js';
+import {
+  jobListSignature,
+  jobSignature,
+  jobsUri,
+  MAX_RESOURCE_JOBS,
+  rayJobSignature,
+} from '../domain/tools/jobs.js';
 import type { Logger } from '../logger.js';
-import type { JobActor } from '../machines/job.machine.js';
-import { jobSystemId } from '../machines/jobs.machine.js';
-import { jobTarget } from './tools/jobs.tool.js';
-import { findRayJob, rayJobJobView, rayJobRef } from './tools/kuberay-jobs.js';
 
 const JOB_URI = /^ray:\/\/clusters\/([a-z0-9-]+)\/jobs\/([A-Za-z0-9_.-]+)$/;
 const LIST_URI = /^ray:\/\/clusters\/([a-z0-9-]+)\/jobs$/;
 const RAYJOB_URI = /^ray:\/\/kubernetes\/([^/]+)\/namespaces\/([a-z0-9-]+)\/rayjobs\/([a-z0-9-]+)$/;
-const MAX_LIST = 100;
 
-export const jobUri = (clusterId: string, sid: string) => `ray://clusters/${clusterId}/jobs/${sid}`;
-export const jobsUri = (clusterId: string) => `ray://clusters/${clusterId}/jobs`;
-
-export function registerResources(server: McpServer, deps: { system: RaySystem; log: Logger }): void {
-  const { system, log } = deps;
+export function registerResources(server: McpServer, deps: { port: ToolPort; log: Logger }): void {
+  const { port, log } = deps;
   /** uri → stop watching it. */
   const watches = new Map<string, () => void>();
 
@@ -34,93 +33,51 @@ export function registerResources(server: McpServer, deps: { system: RaySystem; 
       .catch((err) => log.debug({ err, uri }, 'resource update not sent'));
   };
 
-  const readJob = async (clusterId: string, sid: string) => {
-    const target = jobTarget(system, clusterId);
-    await system.ask(target.jobs, { type: 'jobs.watch', dashboardUrl: target.dashboardUrl, id: sid });
-    const job = system.get<JobActor>(jobSystemId(target.clusterId, sid))!;
-    return job;
-  };
-
-  const readList = async (clusterId: string) => {
-    const target = jobTarget(system, clusterId);
-    const snapshot = await system.ask(target.jobs, {
-      type: 'jobs.refresh',
-      dashboardUrl: target.dashboardUrl,
-    });
-    // Keep every unfinished job watched, so the list changes as they do.
-    for (const job of Object.values(snapshot.context.jobs)) {
-      if (!isTerminal(job.status) && !snapshot.context.watched.includes(job.submission_id)) {
-        await system.ask(target.jobs, {
-          type: 'jobs.watch',
-          dashboardUrl: target.dashboardUrl,
-          id: job.submission_id,
-        });
-      }
+  /**
+   * Reads a resource; with `subscribe`, also notifies `uri` whenever `signature` of the actor
+   * behind it changes (idempotent).
+   */
+  async function follow<T, S>(
+    uri: string,
+    read: Promise<Followed<T>>,
+    signature: (snapshot: S) => string,
+    subscribe: boolean,
+  ): Promise<T> {
+    const followed = await read;
+    if (subscribe && !watches.has(uri)) {
+      let last = followed.signature;
+      const stop = port.observe(followed.systemId, (snapshot) => {
+        const now = signature(snapshot as S);
+        if (now === last) return;
+        last = now;
+        notify(uri);
+      });
+      if (stop) watches.set(uri, stop);
     }
-    return target.jobs;
-  };
+    return followed.body;
+  }
 
-  const readRayJob = async (context: string, namespace: string, name: string) =>
-    findRayJob(
-      system,
-      { rayjob: name, namespace, kubernetes_context: decodeURIComponent(context) },
-      new AbortController().signal,
+  const job = (uri: string, cluster_id: string, submission_id: string, subscribe: boolean) =>
+    follow(uri, port.run('job.follow', { cluster_id, submission_id }), jobSignature, subscribe);
+  const jobList = (uri: string, cluster_id: string, subscribe: boolean) =>
+    follow(uri, port.run('job.followList', { cluster_id }), jobListSignature, subscribe);
+  const rayJob = (uri: string, context: string, namespace: string, name: string, subscribe: boolean) =>
+    follow(
+      uri,
+      port.run('rayjob.follow', { context: decodeURIComponent(context), namespace, name }),
+      rayJobSignature,
+      subscribe,
     );
 
-  /** Starts notifying on changes of `uri`; idempotent. */
+  /** Starts notifying on changes of `uri`. */
   async function watch(uri: string): Promise<void> {
     if (watches.has(uri)) return;
     const rj = RAYJOB_URI.exec(uri);
-    if (rj) {
-      const { actor } = await readRayJob(rj[1]!, rj[2]!, rj[3]!);
-      const signature = () => {
-        const s = actor.getSnapshot();
-        const c = s.context.summary;
-        return `${String(s.value)}:${c?.deploymentStatus}:${c?.jobStatus}:${c?.rayClusterName}`;
-      };
-      let last = signature();
-      const sub = actor.subscribe(() => {
-        const now = signature();
-        if (now !== last) {
-          last = now;
-          notify(uri);
-        }
-      });
-      watches.set(uri, () => sub.unsubscribe());
-      return;
-    }
+    if (rj) return void (await rayJob(uri, rj[1]!, rj[2]!, rj[3]!, true));
     const one = JOB_URI.exec(uri);
-    if (one) {
-      const job = await readJob(one[1]!, one[2]!);
-      let last = job.getSnapshot().context.view.status;
-      const sub = job.subscribe((s) => {
-        if (s.context.view.status !== last) {
-          last = s.context.view.status;
-          notify(uri);
-        }
-      });
-      watches.set(uri, () => sub.unsubscribe());
-      return;
-    }
+    if (one) return void (await job(uri, one[1]!, one[2]!, true));
     const list = LIST_URI.exec(uri);
-    if (list) {
-      const jobs = await readList(list[1]!);
-      const signature = () =>
-        Object.values(jobs.getSnapshot().context.jobs)
-          .map((j) => `${j.submission_id}:${j.status}`)
-          .sort()
-          .join(',');
-      let last = signature();
-      const sub = jobs.subscribe(() => {
-        const now = signature();
-        if (now !== last) {
-          last = now;
-          notify(uri);
-        }
-      });
-      watches.set(uri, () => sub.unsubscribe());
-      return;
-    }
+    if (list) return void (await jobList(uri, list[1]!, true));
     throw new RayMcpError(
       'invalid_input',
       `${uri} is not a ray-mcp resource.`,
@@ -130,6 +87,9 @@ export function registerResources(server: McpServer, deps: { system: RaySystem; 
 
   /** On a 2026-07-28 connection the SDK routes updates to listeners; reading a resource starts its watch. */
   const modern = () => (server.server.getNegotiatedProtocolVersion() ?? '') >= '2026';
+  const json = (uri: URL, body: unknown) => ({
+    contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(body) }],
+  });
 
   server.registerResource(
     'ray-job',
@@ -139,50 +99,27 @@ export function registerResources(server: McpServer, deps: { system: RaySystem; 
       description: 'One job: status, timings, message. Subscribe to hear when its state changes.',
       mimeType: 'application/json',
     },
-    async (uri, vars) => {
-      const job = await readJob(String(vars.cluster_id), String(vars.submission_id));
-      if (modern()) await watch(uri.href);
-      return {
-        contents: [
-          {
-            uri: uri.href,
-            mimeType: 'application/json',
-            text: JSON.stringify(job.getSnapshot().context.view),
-          },
-        ],
-      };
-    },
+    async (uri, vars) =>
+      json(uri, await job(uri.href, String(vars.cluster_id), String(vars.submission_id), modern())),
   );
 
   server.registerResource(
     'ray-jobs',
     new ResourceTemplate('ray://clusters/{cluster_id}/jobs', {
       list: async () => ({
-        resources: system
-          .clusters()
-          .map((c) => c.getSnapshot().context.id)
-          .map((id) => ({ uri: jobsUri(id), name: `jobs of ${id}`, mimeType: 'application/json' })),
+        resources: (await port.run('job.clusters', {})).clusters.map((id) => ({
+          uri: jobsUri(id),
+          name: `jobs of ${id}`,
+          mimeType: 'application/json',
+        })),
       }),
     }),
     {
       title: 'Jobs of a Ray cluster',
-      description: `The newest ${MAX_LIST} jobs of a cluster, compact. Subscribe to hear when any of them changes state.`,
+      description: `The newest ${MAX_RESOURCE_JOBS} jobs of a cluster, compact. Subscribe to hear when any of them changes state.`,
       mimeType: 'application/json',
     },
-    async (uri, vars) => {
-      const jobs = await readList(String(vars.cluster_id));
-      if (modern()) await watch(uri.href);
-      const rows = Object.values(jobs.getSnapshot().context.jobs)
-        .sort((a, b) => (b.start_time ?? '').localeCompare(a.start_time ?? ''))
-        .slice(0, MAX_LIST)
-        .map((j) => ({
-          submission_id: j.submission_id,
-          status: j.status,
-          start_time: j.start_time,
-          end_time: j.end_time,
-        }));
-      return { contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(rows) }] };
-    },
+    async (uri, vars) => json(uri, await jobList(uri.href, String(vars.cluster_id), modern())),
   );
 
   server.registerResource(
@@ -197,13 +134,11 @@ export function registerResources(server: McpServer, deps: { system: RaySystem; 
         'Subscribe to hear when any of them changes.',
       mimeType: 'application/json',
     },
-    async (uri, vars) => {
-      const found = await readRayJob(String(vars.context), String(vars.namespace), String(vars.name));
-      if (modern()) await watch(uri.href);
-      const s = found.actor.getSnapshot().context.summary ?? found.summary;
-      const body = { ...rayJobJobView(s), rayjob: rayJobRef(s, found.connectionId) };
-      return { contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(body) }] };
-    },
+    async (uri, vars) =>
+      json(
+        uri,
+        await rayJob(uri.href, String(vars.context), String(vars.namespace), String(vars.name), modern()),
+      ),
   );
 
   server.server.setRequestHandler('resources/subscribe', async (request) => {

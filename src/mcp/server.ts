@@ -30,7 +30,7 @@ export function createMcpServer(deps: ServerDeps): McpServer {
     { capabilities: { tools: {}, resources: { subscribe: true } }, instructions: INSTRUCTIONS },
   );
   for (const tool of selectTools(ALL_TOOLS, deps.config)) registerTool(server, tool, deps);
-  registerResources(server, deps);
+  registerResources(server, { port: deps.system.port, log: deps.log });
   return server;
 }
 
@@ -46,12 +46,22 @@ function registerTool(server: McpServer, tool: AnyToolDefinition, deps: ServerDe
       annotations: { title: tool.title, ...tool.annotations },
     },
     async (args: unknown, mcp: ServerContext): Promise<CallToolResult> => {
+      const progress = progressSender(mcp);
+      const signal = mcp.mcpReq.signal;
+      const port = deps.system.port;
       const ctx: ToolContext = {
-        ...deps,
+        port,
         log,
-        mcp,
-        signal: mcp.mcpReq.signal,
-        progress: progressSender(mcp),
+        signal,
+        progress,
+        system: deps.system,
+        config: deps.config,
+        run: (type, input, options) =>
+          port.run(type, input, {
+            ...options,
+            signal,
+            onProgress: (p) => void progress(p.progress, p.total, p.message),
+          }),
       };
       const started = Date.now();
       try {

@@ -5,9 +5,8 @@
  */
 import type { Observable } from 'rxjs';
 import { fromEventObservable } from 'xstate';
-import { type CloudProvider, credentialProblemOf } from '../domain/cloud.js';
+import { type CloudFact, type CloudProvider, credentialProblemOf, type TrackedOperation } from '../domain/cloud.js';
 import { toErrorInfo } from '../domain/errors.js';
-import type { CloudFact, TrackedOperation } from '../machines/cloud-connection.machine.js';
 import { lazy } from './lazy.js';
 
 export interface OperationStep {

@@ -5,12 +5,13 @@
 import type { Observable } from 'rxjs';
 import { fromEventObservable } from 'xstate';
 import { nodesFromState } from '../actors/ray-views.js';
-import { DashboardClient } from '../clients/dashboard.client.js';
+import type { Dashboards } from '../clients/dashboard.client.js';
 import type { ClusterHealth, RayHealthEvent } from '../domain/cluster-record.js';
+import type { DashboardTarget } from '../domain/dashboard.js';
 import { lazy } from './lazy.js';
 
 export interface HealthWatcherOptions {
-  token?: string;
+  dashboards: Dashboards;
   intervalMs: number;
 }
 
@@ -18,15 +19,11 @@ type Rx = typeof import('rxjs');
 
 export function healthEvents(
   rx: Rx,
-  dashboardUrl: string,
+  dashboard: DashboardTarget,
   opts: HealthWatcherOptions,
 ): Observable<ClusterHealth> {
   const { defer, distinctUntilChanged, from, switchMap, timer } = rx;
-  const client = new DashboardClient({
-    url: dashboardUrl,
-    token: opts.token,
-    timeoutMs: Math.min(5000, opts.intervalMs * 2),
-  });
+  const client = opts.dashboards.client(dashboard, { timeoutMs: Math.min(5000, opts.intervalMs * 2) });
   const check = async (): Promise<ClusterHealth> => {
     const ok = await client.gcsHealthy();
     if (!ok) return { ok: false, checkedAt: Date.now(), nodes: [], error: 'GCS health check failed' };
@@ -52,11 +49,11 @@ export function healthEvents(
 }
 
 export function healthWatcherLogic(opts: HealthWatcherOptions) {
-  return fromEventObservable<RayHealthEvent, { dashboardUrl: string }>(({ input }) =>
+  return fromEventObservable<RayHealthEvent, { dashboard: DashboardTarget }>(({ input }) =>
     lazy(async () => {
       // rxjs loads with the first watched cluster, not at start-up.
       const rx = await import('rxjs');
-      return healthEvents(rx, input.dashboardUrl, opts).pipe(
+      return healthEvents(rx, input.dashboard, opts).pipe(
         rx.map((health) => ({ type: 'ray.health' as const, health })),
       );
     }),

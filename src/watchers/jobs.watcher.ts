@@ -4,17 +4,19 @@
  */
 import type { Observable } from 'rxjs';
 import { fromEventObservable } from 'xstate';
-import { DashboardClient } from '../clients/dashboard.client.js';
-import { jobView } from '../domain/jobs.js';
-import type { JobsFact } from '../machines/jobs.machine.js';
+import type { Dashboards } from '../clients/dashboard.client.js';
+import type { DashboardTarget } from '../domain/dashboard.js';
+import { type JobsFact, jobView } from '../domain/jobs.js';
 import { lazy } from './lazy.js';
+
+type JobsWatcherInput = { clusterId: string; dashboard: DashboardTarget; intervalMs: number };
 
 export function jobsPoll(
   rx: typeof import('rxjs'),
-  input: { clusterId: string; dashboardUrl: string; intervalMs: number },
-  token?: string,
+  input: JobsWatcherInput,
+  dashboards: Dashboards,
 ): Observable<JobsFact> {
-  const client = new DashboardClient({ url: input.dashboardUrl, token, timeoutMs: 10_000 });
+  const client = dashboards.client(input.dashboard, { timeoutMs: 10_000 });
   return rx.timer(0, input.intervalMs).pipe(
     rx.exhaustMap(() =>
       rx.from(
@@ -38,8 +40,8 @@ export function jobsPoll(
   );
 }
 
-export function jobsWatcherLogic(opts: { token?: string }) {
-  return fromEventObservable<JobsFact, { clusterId: string; dashboardUrl: string; intervalMs: number }>(
-    ({ input }) => lazy(async () => jobsPoll(await import('rxjs'), input, opts.token)),
+export function jobsWatcherLogic(opts: { dashboards: Dashboards }) {
+  return fromEventObservable<JobsFact, JobsWatcherInput>(({ input }) =>
+    lazy(async () => jobsPoll(await import('rxjs'), input, opts.dashboards)),
   );
 }

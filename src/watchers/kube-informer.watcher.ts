@@ -9,6 +9,8 @@ import type { Observable } from 'rxjs';
 import { fromEventObservable } from 'xstate';
 import { KubeApiError, type KubeClient, type KubeList, type KubeObject } from '../clients/kube.client.js';
 import {
+  type InformerEvent,
+  type KubeResource,
   type PodSummary,
   paths,
   type RayClusterSummary,
@@ -19,29 +21,14 @@ import {
 } from '../domain/kuberay.js';
 import { lazy } from './lazy.js';
 
-export type KubeResource = 'rayclusters' | 'rayjobs' | 'pods';
+export type { InformerEvent, KubeResource };
+
 type SummaryOf<R extends KubeResource> = R extends 'rayclusters'
   ? RayClusterSummary
   : R extends 'rayjobs'
     ? RayJobSummary
     : PodSummary;
 
-export type InformerEvent =
-  | { type: 'k8s.synced'; resource: 'rayclusters'; namespace: string; items: RayClusterSummary[] }
-  | { type: 'k8s.synced'; resource: 'rayjobs'; namespace: string; items: RayJobSummary[] }
-  | { type: 'k8s.synced'; resource: 'pods'; namespace: string; items: PodSummary[] }
-  | { type: 'k8s.upsert'; resource: 'rayclusters'; item: RayClusterSummary }
-  | { type: 'k8s.upsert'; resource: 'rayjobs'; item: RayJobSummary }
-  | { type: 'k8s.upsert'; resource: 'pods'; item: PodSummary }
-  | { type: 'k8s.delete'; resource: KubeResource; namespace: string; name: string }
-  | {
-      type: 'k8s.watchError';
-      resource: KubeResource;
-      namespace: string;
-      status?: number;
-      message: string;
-      retryInMs: number;
-    };
 
 const SUMMARIZE: { [R in KubeResource]: (o: KubeObject) => SummaryOf<R> } = {
   rayclusters: summarizeRayCluster,

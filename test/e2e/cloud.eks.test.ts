@@ -7,9 +7,9 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CreateClusterCommand, EKSClient } from '@aws-sdk/client-eks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cloudKubeTarget, writeKubeconfigContext } from '../../src/actors/operations/cloud.js';
+import { Ops } from '../../src/actors/operations/ops.js';
 import { EKS_TOKEN_PREFIX } from '../../src/clients/eks-token.js';
-import { cloudKubeTarget, writeKubeconfigContext } from '../../src/mcp/tools/cloud-clusters.js';
-import type { ToolContext } from '../../src/mcp/tools/tool.js';
 import { AwsFaultProxy } from '../fakes/aws-fault-proxy.js';
 import {
   type InMemoryServer,
@@ -378,21 +378,23 @@ describe('EKS credentials in-process', () => {
     expect(res.structuredContent).toMatchObject({
       identity: { method: 'profile', profile: 'ml', region: REGION },
     });
-    const ctx = { system: m.app.system, signal: new AbortController().signal } as ToolContext;
-    const target = await cloudKubeTarget(ctx, { provider: 'eks', cluster_name: 'ray-eks' });
+    const ops = new Ops(m.app.system.root.system, m.app.system.config, 'test', new AbortController().signal);
+    const target = await cloudKubeTarget(ops, { provider: 'eks', cluster_name: 'ray-eks' });
     expect(target).toMatchObject({ kind: 'cloud', provider: 'eks', cluster: 'ray-eks', location: REGION });
-    const token = await m.app.system.cloudTokens.kubeToken(target);
+    const minted = await m.app.system.cloudTokens.kubeToken(target);
+    const token = minted.token;
     expect(token.startsWith(EKS_TOKEN_PREFIX)).toBe(true);
     const url = new URL(Buffer.from(token.slice(EKS_TOKEN_PREFIX.length), 'base64url').toString());
     expect(url.host).toBe(`sts.${REGION}.amazonaws.com`);
     expect(url.searchParams.get('X-Amz-Credential')).toMatch(new RegExp(`^${KEY_ID}/`));
     expect(url.searchParams.get('X-Amz-SignedHeaders')).toContain('x-k8s-aws-id');
-    // Cached: the same token until 14 minutes have passed.
-    expect(await m.app.system.cloudTokens.kubeToken(target)).toBe(token);
+    // The connection's client keeps it 14 minutes, while this session stands.
+    expect(minted.expiresAt).toBeGreaterThan(Date.now() + 13 * 60_000);
+    expect(minted.valid?.()).toBe(true);
     expect(token).not.toContain(SECRET);
 
     const path = join(dir, 'kubeconfig');
-    const w = await writeKubeconfigContext(ctx, target, { path });
+    const w = await writeKubeconfigContext(ops, target, { path });
     expect(w.context).toBe('arn:aws:eks:us-east-1:123456789012:cluster/ray-eks');
     const text = readFileSync(path, 'utf8');
     expect(text).toContain('command: aws');

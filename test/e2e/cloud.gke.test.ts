@@ -11,8 +11,8 @@ import {
   cloudKubeTarget,
   describeCloudCluster,
   writeKubeconfigContext,
-} from '../../src/mcp/tools/cloud-clusters.js';
-import type { ToolContext } from '../../src/mcp/tools/tool.js';
+} from '../../src/actors/operations/cloud.js';
+import { Ops } from '../../src/actors/operations/ops.js';
 import { GkeFake } from '../fakes/gke-fake.js';
 import {
   type InMemoryServer,
@@ -409,7 +409,7 @@ describe('GKE through the fake GKE API', () => {
 describe('GKE credentials in-process', () => {
   let m: InMemoryServer;
   let dir: string;
-  let ctx: Pick<ToolContext, 'system' | 'signal'>;
+  let ops: Ops;
 
   beforeAll(async () => {
     dir = scratchDir('gke-adc');
@@ -429,7 +429,7 @@ describe('GKE credentials in-process', () => {
       }),
     );
     m = await startInMemoryServer({}, env);
-    ctx = { system: m.app.system, signal: new AbortController().signal };
+    ops = new Ops(m.app.system.root.system, m.app.system.config, 'test', new AbortController().signal);
   });
   afterAll(async () => {
     await m?.close();
@@ -445,23 +445,23 @@ describe('GKE credentials in-process', () => {
     expect(res.structuredContent).toMatchObject({
       identity: { method: 'application_default', principal: 'user credentials', project: PROJECT },
     });
-    const info = await describeCloudCluster(ctx as ToolContext, { provider: 'gke', cluster_name: 'ray-gpu' });
+    const info = await describeCloudCluster(ops, { provider: 'gke', cluster_name: 'ray-gpu' });
     expect(info.location).toBe(ZONE);
-    const target = await cloudKubeTarget(ctx as ToolContext, { provider: 'gke', cluster_name: 'ray-gpu' });
-    const t1 = await m.app.system.cloudTokens.kubeToken(target);
-    const t2 = await m.app.system.cloudTokens.kubeToken(target);
+    const target = await cloudKubeTarget(ops, { provider: 'gke', cluster_name: 'ray-gpu' });
+    const t1 = (await m.app.system.cloudTokens.kubeToken(target)).token;
+    const t2 = (await m.app.system.cloudTokens.kubeToken(target)).token;
     expect(t1).toMatch(/^fake-issued-\d+$/);
     // Each lives 2 minutes: under the 5-minute margin, so every call refreshes.
     expect(t2).not.toBe(t1);
     fake.tokenLifetimeSeconds = 3600;
-    const t3 = await m.app.system.cloudTokens.kubeToken(target);
-    const t4 = await m.app.system.cloudTokens.kubeToken(target);
+    const t3 = (await m.app.system.cloudTokens.kubeToken(target)).token;
+    const t4 = (await m.app.system.cloudTokens.kubeToken(target)).token;
     expect(t4).toBe(t3);
     expect(JSON.stringify(res)).not.toMatch(/SECRET-/);
   });
 
   it('builds a connection target and writes a kubeconfig context with an exec plugin, never a token, keeping a backup', async () => {
-    const target = await cloudKubeTarget(ctx as ToolContext, {
+    const target = await cloudKubeTarget(ops, {
       provider: 'gke',
       cluster_name: 'ray-gpu',
       zone: ZONE,
@@ -480,7 +480,7 @@ describe('GKE credentials in-process', () => {
       path,
       'apiVersion: v1\nkind: Config\ncurrent-context: other\ncontexts: [{name: other, context: {cluster: c, user: u}}]\nclusters: [{name: c, cluster: {server: "https://1.2.3.4"}}]\nusers: [{name: u, user: {token: keep-me}}]\npreferences: {colors: true}\n',
     );
-    const res = await writeKubeconfigContext(ctx as ToolContext, target, { path });
+    const res = await writeKubeconfigContext(ops, target, { path });
     expect(res.context).toBe(`gke_${PROJECT}_${ZONE}_ray-gpu`);
     const text = readFileSync(path, 'utf8');
     expect(text).toContain('gke-gcloud-auth-plugin');
@@ -490,7 +490,7 @@ describe('GKE credentials in-process', () => {
     expect(text).not.toMatch(/fake-issued|SECRET-/);
     expect(readFileSync(`${path}.ray-mcp.bak`, 'utf8')).toContain('keep-me');
     // Twice: merged by name, not duplicated.
-    await writeKubeconfigContext(ctx as ToolContext, target, { path });
+    await writeKubeconfigContext(ops, target, { path });
     expect(readFileSync(path, 'utf8').split(`name: gke_${PROJECT}_${ZONE}_ray-gpu`).length - 1).toBe(3);
   });
 });

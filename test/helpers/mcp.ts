@@ -12,7 +12,7 @@ import {
 } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { expect, inject } from 'vitest';
-import type { ActorOverrides } from '../../src/actors/system.js';
+import type { ActorOverrides, ChildWrappers } from '../../src/actors/system.js';
 import { type App, createApp } from '../../src/app.js';
 import { type Flags, loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
@@ -81,10 +81,10 @@ export interface InMemoryServer {
 export async function startInMemoryServer(
   flags: Flags = {},
   env: Record<string, string> = {},
-  options: { actors?: ActorOverrides; clientOptions?: ClientOptions } = {},
+  options: { actors?: ActorOverrides; wrap?: ChildWrappers; clientOptions?: ClientOptions } = {},
 ): Promise<InMemoryServer> {
   const config = loadConfig(flags, baseEnv(env));
-  const app = await createApp(config, { log: createLogger({ logLevel: 'warn' }), actors: options.actors });
+  const app = await createApp(config, { log: createLogger({ logLevel: 'warn' }), actors: options.actors, wrap: options.wrap });
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   await app.server.connect(serverSide);
   const client = new Client({ name: 'ray-mcp-tests', version: '1.0.0' }, options.clientOptions);

@@ -9,6 +9,7 @@ import {
   waitFor,
 } from 'xstate';
 import type { Answer } from '../../src/domain/commands.js';
+import type { DashboardTarget } from '../../src/domain/dashboard.js';
 import { RayMcpError } from '../../src/domain/errors.js';
 import type { JobStatus, JobView } from '../../src/domain/jobs.js';
 import { type JobActor, jobMachine } from '../../src/machines/job.machine.js';
@@ -28,7 +29,7 @@ import {
 // its input and gets a Subject the test pushes facts into.
 
 const CLUSTER = 'c1';
-const URL = 'http://127.0.0.1:28265';
+const DASHBOARD: DashboardTarget = { url: 'http://127.0.0.1:28265', owner: `${CLUSTER}@1` };
 
 const view = (id: string, status: JobStatus, extra: Partial<JobView> = {}): JobView => ({
   submission_id: id,
@@ -53,7 +54,7 @@ function deferred<T>(): Deferred<T> {
   return { promise, resolve, reject };
 }
 
-type WatcherInput = { clusterId: string; dashboardUrl: string; intervalMs: number };
+type WatcherInput = { clusterId: string; dashboard: DashboardTarget; intervalMs: number };
 interface Watcher {
   input: WatcherInput;
   subject: Subject<JobsFact>;
@@ -101,12 +102,12 @@ function start(handler: Handler = async () => ({})) {
   let n = 0;
   type Command = JobsCommand extends infer C
     ? C extends unknown
-      ? Omit<C, 'requestId' | 'dashboardUrl'>
+      ? Omit<C, 'requestId' | 'dashboard'>
       : never
     : never;
   const send = (command: Command) => {
     const requestId = `${command.type}#${++n}`;
-    actor.send({ ...command, requestId, dashboardUrl: URL } as JobsCommand);
+    actor.send({ ...command, requestId, dashboard: DASHBOARD } as JobsCommand);
     return requestId;
   };
   const answered = (requestId: string) =>
@@ -191,7 +192,7 @@ describe('jobs machine: the command queue', () => {
       {
         type: 'jobs.logs',
         requestId: id,
-        dashboardUrl: URL,
+        dashboard: DASHBOARD,
         id: 'j',
         lines: 50,
         maxBytes: 4096,
@@ -199,7 +200,7 @@ describe('jobs machine: the command queue', () => {
         logPath: '/x',
       },
     ]);
-    expect(t.actor.getSnapshot().context.dashboardUrl).toBe(URL);
+    expect(t.actor.getSnapshot().context.dashboard).toEqual(DASHBOARD);
   });
 
   it('answers a failing command with its error, and goes on with the queue', async () => {
@@ -264,7 +265,7 @@ describe('jobs machine: watching jobs', () => {
 
     // One watcher, fast.
     expect(t.watchers.map((w) => w.input)).toEqual([
-      { clusterId: CLUSTER, dashboardUrl: URL, intervalMs: FAST_TICK_MS },
+      { clusterId: CLUSTER, dashboard: DASHBOARD, intervalMs: FAST_TICK_MS },
     ]);
     expect(FAST_TICK_MS).toBe(500);
     expect(t.live()).toHaveLength(1);

@@ -20,6 +20,7 @@ import type {
   RayHealthEvent,
 } from '../../src/domain/cluster-record.js';
 import type { Answer } from '../../src/domain/commands.js';
+import type { DashboardTarget } from '../../src/domain/dashboard.js';
 import { RayMcpError } from '../../src/domain/errors.js';
 import {
   type LocalClusterActor,
@@ -120,10 +121,11 @@ function fakes(opts: FakeOptions = {}) {
           calls.cleanedUp.push(input.node.name);
         };
       }),
-      waitForHead: fromPromise<RayEndpoints, { tempDir: string; ports: Record<string, number> }>(async () =>
-        opts.waitForHead ? opts.waitForHead() : RAY,
-      ),
-      waitForNodes: fromPromise<Record<string, string>, { dashboardUrl: string; names: string[] }>(
+      waitForHead: fromPromise<
+        RayEndpoints,
+        { tempDir: string; ports: Record<string, number>; owner: string }
+      >(async () => (opts.waitForHead ? opts.waitForHead() : RAY)),
+      waitForNodes: fromPromise<Record<string, string>, { dashboard: DashboardTarget; names: string[] }>(
         async ({ input }) => {
           calls.waitForNodes.push(input.names);
           return Object.fromEntries(input.names.map((n) => [n, `node-id-${n}`]));
@@ -131,7 +133,7 @@ function fakes(opts: FakeOptions = {}) {
       ),
       pickWorkersToRemove: fromPromise<
         string[],
-        { dashboardUrl: string; candidates: { name: string; nodeId?: string }[]; count: number }
+        { dashboard: DashboardTarget; candidates: { name: string; nodeId?: string }[]; count: number }
       >(async ({ input }) => {
         calls.pick.push({ candidates: input.candidates, count: input.count });
         return input.candidates.slice(-input.count).map((c) => c.name);
@@ -141,13 +143,13 @@ function fakes(opts: FakeOptions = {}) {
         opts.onStop?.(input);
         return { headExcerpt: input.headLog ? `last words of ${input.headLog}` : undefined };
       }),
-      describeCluster: fromPromise<ClusterDetails, { dashboardUrl: string }>(async () => ({
+      describeCluster: fromPromise<ClusterDetails, { dashboard: DashboardTarget }>(async () => ({
         fetchedAt: 1,
         nodes: [],
         usage: { CPU: { used: 1, total: 4 } },
         jobs: { RUNNING: 1 },
       })),
-      healthWatcher: fromEventObservable<RayHealthEvent, { dashboardUrl: string }>(() =>
+      healthWatcher: fromEventObservable<RayHealthEvent, { dashboard: DashboardTarget }>(() =>
         opts.health ? of(...opts.health) : NEVER,
       ),
     },

@@ -1,4 +1,488 @@
+/**
+ * The flows of the cluster tools: start (local, KubeRay, or connect by address), stop, inspect,
+ * list and scale; the environment check. Which cluster a call means, attaching a RayCluster by
+ * name, name generation and progress are decided here, across the supervisor and cluster actors.
+ */
+import { type ClusterView, toLocalSpec } from '../../domain/cluster.js';
+import { ENVIRONMENT_SECTIONS } from '../../domain/environment.js';
+import { RayMcpError } from '../../domain/errors.js';
+import { toKubeRaySpec } from '../../domain/kuberay.js';
 import type { ClusterOperations } from '../../domain/operations/clusters.js';
+import type { InitClusterInput, KubeRayRow, ScaleClusterInput } from '../../domain/tools/clusters.js';
+import { kubeStatusOf } from '../../machines/kube-connection.machine.js';
+import type { KubeRayClusterActor, KubeRayClusterSnapshot } from '../../machines/kuberay-cluster.machine.js';
+import type { LocalClusterSnapshot } from '../../machines/local-cluster.machine.js';
+import { type ClusterActor, isKubeRay, isLocal } from '../cluster-records.js';
+import { clusterDetails, clusterView } from '../views/cluster.view.js';
 import type { FlowsOf } from './flow.js';
+import type { Ops } from './ops.js';
+import { currentCluster, requireKubeRay, resolveCluster, resolveConnection } from './resolve.js';
 
-export const clusterFlows: FlowsOf<ClusterOperations> = {};
+/** Steps of a local start, for progress notifications. */
+const START_STEPS: [string, string][] = [
+  ['preparing', 'reserving ports and a temp dir'],
+  ['launchingHead', 'starting the head node'],
+  ['launchingWorkers', 'starting worker nodes'],
+];
+const KUBE_STEPS = ['creating the RayCluster', 'waiting for the head pod', 'waiting for the worker pods'];
+
+/** Extra time past a start's own timeout for the cluster actor to answer with its outcome. */
+const ANSWER_GRACE_MS = 30_000;
+const STOP_TIMEOUT_MS = { local: 90_000, kuberay: 180_000 };
+const SCALE_TIMEOUT_MS = { local: 180_000, kuberay: 200_000 };
+
+export const clusterFlows: FlowsOf<ClusterOperations> = {
+  async 'environment.check'(ops, { sections }) {
+    const snapshot = await ops.ask(ops.environment, { type: 'env.check' });
+    const report = snapshot.context.report!;
+    const wanted = new Set(sections ?? ENVIRONMENT_SECTIONS);
+    return {
+      ...report,
+      node: wanted.has('node') ? report.node : undefined,
+      python: wanted.has('python') ? report.python : undefined,
+      ray: wanted.has('ray') ? report.ray : undefined,
+      kubernetes: wanted.has('kubernetes') ? report.kubernetes : undefined,
+      cloud: wanted.has('cloud') ? report.cloud : undefined,
+    };
+  },
+
+  async 'cluster.init'(ops, args) {
+    const { head, kube, worker_nodes, address, cluster_type } = splitInit(args);
+    const kubeGiven = Object.entries(kube)
+      .filter(([, v]) => v !== undefined)
+      .map(([k]) => k);
+    if (cluster_type !== undefined && cluster_type !== 'local') {
+      if (address || worker_nodes || Object.keys(head).length) {
+        throw new RayMcpError(
+          'invalid_input',
+          `On Kubernetes, ${[address && 'address', worker_nodes && 'worker_nodes', ...Object.keys(head)].filter(Boolean).join(', ')} do not apply.`,
+          'Give pod resources in head_node_spec and worker groups in worker_node_specs ({group_name, replicas, num_cpus, memory, num_gpus}).',
+        );
+      }
+      return startKubeRay(ops, args);
+    }
+    if (kubeGiven.length) {
+      throw new RayMcpError(
+        'invalid_input',
+        `${kubeGiven.join(', ')} only apply to clusters on Kubernetes.`,
+        'Add cluster_type="kubernetes", or drop them to start a local cluster.',
+      );
+    }
+    if (address) {
+      if (Object.keys(head).length || worker_nodes) {
+        throw new RayMcpError(
+          'invalid_input',
+          'address connects to a running cluster; resource options only apply to clusters ray-mcp starts.',
+          'Drop num_cpus, worker_nodes and the other resource options, or drop address to start a new cluster.',
+        );
+      }
+      const actor = await create(ops, { id: args.cluster_name, external: { address } });
+      await ops.ask(actor, { type: 'cluster.awaitReady' }, { timeoutMs: 60_000 });
+      return clusterView(actor, ops.now());
+    }
+    return startLocal(ops, args.cluster_name, toLocalSpec(head, worker_nodes), args.timeout_seconds);
+  },
+
+  async 'cluster.stop'(ops, { cluster_id }) {
+    const actor = await clusterOf(ops, cluster_id);
+    const kube = isKubeRay(actor);
+    await ops.ask(
+      actor,
+      kube ? { type: 'cluster.stop', delete: cluster_id !== undefined } : { type: 'cluster.stop' },
+      {
+        timeoutMs: kube ? STOP_TIMEOUT_MS.kuberay : STOP_TIMEOUT_MS.local,
+      },
+    );
+    const view = clusterView(actor, ops.now());
+    return { view, deleted: kube && (view.owned || cluster_id !== undefined) };
+  },
+
+  async 'cluster.inspect'(ops, { cluster_id }) {
+    const actor = await clusterOf(ops, cluster_id);
+    await ops.ask(actor, { type: 'cluster.describe' }, { timeoutMs: 30_000 });
+    return { ...clusterView(actor, ops.now()), details: clusterDetails(actor) };
+  },
+
+  async 'cluster.list'(ops, { status, namespace }) {
+    const actors = ops.clusters();
+    const now = ops.now();
+    const rows = actors
+      .map((a) => clusterView(a, now))
+      .filter((v) => !status || v.status === status)
+      .filter((v) => !namespace || v.kubernetes?.namespace === namespace)
+      .map(rowOf)
+      .concat(untrackedKubeRayRows(ops, namespace).filter((r) => !status || r.status === status))
+      .slice(0, 200);
+    return { clusters: rows, current: currentCluster(actors)?.getSnapshot().context.id };
+  },
+
+  async 'cluster.scale'(ops, args) {
+    const {
+      cluster_id,
+      node_type,
+      workers,
+      worker_group,
+      min_replicas,
+      max_replicas,
+      workers_to_delete,
+      ...resources
+    } = args;
+    const actor = await clusterOf(ops, cluster_id);
+    if (isKubeRay(actor)) return scaleKubeRay(ops, actor, args);
+    if (worker_group || min_replicas !== undefined || max_replicas !== undefined || workers_to_delete) {
+      throw new RayMcpError(
+        'invalid_input',
+        'worker_group, min_replicas, max_replicas and workers_to_delete apply to KubeRay clusters only.',
+        'Use node_type and workers for local clusters.',
+      );
+    }
+    if (workers === undefined) {
+      throw new RayMcpError(
+        'invalid_input',
+        'How many workers? workers is missing.',
+        'Pass workers (the count the node type should have).',
+      );
+    }
+    if (!isLocal(actor)) {
+      throw new RayMcpError(
+        'invalid_input',
+        `${actor.getSnapshot().context.id} is an external cluster; ray-mcp can only scale clusters it started.`,
+        'Scale it where it was started, or start a local cluster with init_ray_cluster.',
+      );
+    }
+    const nodeType = node_type ?? 'worker';
+    await ops.ask(
+      actor,
+      {
+        type: 'cluster.scale',
+        nodeType,
+        workers,
+        resources: Object.keys(resources).length ? resources : undefined,
+      },
+      { timeoutMs: SCALE_TIMEOUT_MS.local },
+    );
+    return { view: clusterView(actor, ops.now()), nodeType };
+  },
+};
+
+/** init_ray_cluster's arguments, by what they apply to. */
+function splitInit(args: InitClusterInput) {
+  const {
+    cluster_name: _n,
+    address,
+    cluster_type,
+    worker_nodes,
+    timeout_seconds: _t,
+    namespace,
+    kubernetes_context,
+    ray_version,
+    image,
+    head_node_spec,
+    worker_node_specs,
+    service_type,
+    ...head
+  } = args;
+  const kube = {
+    namespace,
+    kubernetes_context,
+    ray_version,
+    image,
+    head_node_spec,
+    worker_node_specs,
+    service_type,
+  };
+  return { head, kube, worker_nodes, address, cluster_type };
+}
+
+/** Asks the supervisor for a new cluster actor and returns it. */
+async function create(
+  ops: Ops,
+  request: Omit<
+    Extract<Parameters<Ops['root']['send']>[0], { type: 'cluster.create' }>,
+    'type' | 'requestId' | 'at'
+  >,
+): Promise<ClusterActor> {
+  const { data } = await ops.askForAnswer(ops.root, { type: 'cluster.create', at: ops.now(), ...request });
+  const actor = ops.cluster(data.clusterId);
+  if (!actor) throw new RayMcpError('unavailable', `Cluster ${data.clusterId} did not start.`, 'Try again.');
+  return actor;
+}
+
+async function startLocal(
+  ops: Ops,
+  id: string | undefined,
+  spec: ReturnType<typeof toLocalSpec>,
+  timeoutSeconds: number | undefined,
+): Promise<ClusterView> {
+  const timeoutMs = (timeoutSeconds ?? 120) * 1000;
+  const actor = await create(ops, { id, local: { spec, timeoutMs } });
+  let step = 0;
+  try {
+    await ops.ask(
+      actor,
+      { type: 'cluster.awaitReady' },
+      {
+        timeoutMs: timeoutMs + ANSWER_GRACE_MS,
+        onSnapshot: (snapshot) => {
+          const p = isLocal(actor) ? startProgress(snapshot as LocalClusterSnapshot) : undefined;
+          if (p && p[0] > step) {
+            step = p[0];
+            ops.progress(step, START_STEPS.length + 1, p[1]);
+          }
+        },
+      },
+    );
+  } catch (err) {
+    const view = clusterView(actor, ops.now());
+    if (err instanceof RayMcpError && view.error?.excerpt) {
+      throw new RayMcpError(
+        err.code,
+        `${err.message}\nLast output of the node:\n${view.error.excerpt}`,
+        `${err.fix} Nothing of cluster ${view.cluster_id} is left running; stop_ray_cluster forgets it.`,
+      );
+    }
+    throw err;
+  }
+  ops.progress(START_STEPS.length + 1, START_STEPS.length + 1, 'cluster is usable');
+  return clusterView(actor, ops.now());
+}
+
+function startProgress(snapshot: LocalClusterSnapshot): [number, string] | undefined {
+  for (const [i, [state, message]] of START_STEPS.entries()) {
+    if (snapshot.matches({ starting: state } as never)) return [i + 1, message];
+  }
+  return undefined;
+}
+
+async function startKubeRay(ops: Ops, args: InitClusterInput): Promise<ClusterView> {
+  const conn = await resolveConnection(ops, args.kubernetes_context);
+  requireKubeRay(conn, 'RayCluster');
+  const session = conn.getSnapshot().context.session!;
+  const namespace = args.namespace ?? session.namespace;
+  const connectionId = conn.getSnapshot().context.id;
+  await ops.ask(conn, { type: 'kube.watchNamespace', namespace });
+  const name = args.cluster_name ?? nextName(ops, conn.getSnapshot().context.rayClusters, namespace);
+  const spec = toKubeRaySpec({
+    name,
+    namespace,
+    ray_version: args.ray_version,
+    image: args.image,
+    head: args.head_node_spec,
+    workers: args.worker_node_specs,
+    service_type: args.service_type,
+  });
+  const timeoutMs = (args.timeout_seconds ?? 600) * 1000;
+  const actor = await create(ops, {
+    id: name,
+    kuberay: { connectionId, namespace, name, spec, owned: true, timeoutMs },
+  });
+  let step = 0;
+  await ops.ask(
+    actor,
+    { type: 'cluster.awaitReady' },
+    {
+      timeoutMs: timeoutMs + ANSWER_GRACE_MS,
+      onSnapshot: (snapshot) => {
+        const s = snapshot as KubeRayClusterSnapshot;
+        if (!(s.matches('init') || s.matches('applying') || s.matches('starting'))) return;
+        const n = kubeStep(s);
+        if (n > step) {
+          step = n;
+          ops.progress(n, KUBE_STEPS.length + 1, KUBE_STEPS[n - 1]);
+        }
+      },
+    },
+  );
+  ops.progress(KUBE_STEPS.length + 1, KUBE_STEPS.length + 1, 'cluster is ready');
+  return clusterView(actor, ops.now());
+}
+
+function kubeStep(s: KubeRayClusterSnapshot): number {
+  if (s.matches('init') || s.matches('applying')) return 1;
+  const head = s.context.pods.find((p) => p.nodeType === 'head');
+  return head?.ready ? 3 : 2;
+}
+
+function nextName(ops: Ops, existing: Record<string, unknown>, namespace: string): string {
+  for (let n = 1; ; n++) {
+    const name = `ray-${n}`;
+    if (!ops.cluster(name) && !existing[`${namespace}/${name}`]) return name;
+  }
+}
+
+/** The cluster named (attaching a RayCluster of that name when ray-mcp does not track it yet), or the current one. */
+async function clusterOf(ops: Ops, id: string | undefined): Promise<ClusterActor> {
+  return (id && (await resolveOrAttach(ops, id))) || resolveCluster(ops, id);
+}
+
+/**
+ * The cluster actor for `id`; when there is none, a RayCluster of that name on a connected
+ * Kubernetes cluster is attached (tracked, not owned unless ray-mcp's label is on it).
+ */
+export async function resolveOrAttach(ops: Ops, id: string): Promise<ClusterActor | undefined> {
+  const actor = ops.cluster(id);
+  // A stopped actor of that name gives way to the RayCluster, if one still exists.
+  if (actor && clusterView(actor).status !== 'stopped') return actor;
+  const found: { connectionId: string; namespace: string; name: string; managed: boolean }[] = [];
+  for (const conn of ops.kubeConnections()) {
+    const c = conn.getSnapshot().context;
+    for (const rc of Object.values(c.rayClusters)) {
+      if (rc.name === id && !rc.rayJob)
+        found.push({ connectionId: c.id, namespace: rc.namespace, name: rc.name, managed: rc.managedByUs });
+    }
+  }
+  if (!found.length) return actor;
+  if (found.length > 1) {
+    throw new RayMcpError(
+      'conflict',
+      `Several RayClusters are named ${id}: ${found.map((f) => `${f.namespace}/${f.name} (${f.connectionId})`).join(', ')}.`,
+      'ray-mcp tracks one cluster per name; disconnect the other Kubernetes connections (or rename a cluster), then try again.',
+    );
+  }
+  const f = found[0]!;
+  return create(ops, {
+    id,
+    kuberay: {
+      connectionId: f.connectionId,
+      namespace: f.namespace,
+      name: f.name,
+      owned: f.managed,
+      timeoutMs: 120_000,
+    },
+  });
+}
+
+function rowOf(v: ClusterView): KubeRayRow {
+  return {
+    cluster_id: v.cluster_id,
+    kind: v.kind,
+    status: v.status,
+    dashboard_url: v.dashboard_url,
+    ray_version: v.ray_version,
+    nodes_alive: v.nodes.filter((n) => n.alive).length,
+    nodes_total: v.nodes.length,
+    created_at: v.created_at,
+    ...(v.kubernetes && {
+      namespace: v.kubernetes.namespace,
+      context: v.kubernetes.context,
+      tracked: true,
+      owned: v.owned,
+    }),
+  };
+}
+
+/** RayClusters on connected Kubernetes clusters that no actor tracks (those are listed as clusters). */
+function untrackedKubeRayRows(ops: Ops, namespace?: string): KubeRayRow[] {
+  const tracked = new Set(
+    ops
+      .clusters()
+      .map((a) => a.getSnapshot().context as { connectionId?: string; namespace?: string; name?: string })
+      .filter((c) => c.connectionId)
+      .map((c) => `${c.connectionId}|${c.namespace}/${c.name}`),
+  );
+  const rows: KubeRayRow[] = [];
+  for (const conn of ops.kubeConnections()) {
+    const s = conn.getSnapshot();
+    if (!['connected', 'lost', 'reconnecting'].includes(kubeStatusOf(s))) continue;
+    for (const rc of Object.values(s.context.rayClusters)) {
+      if (namespace && rc.namespace !== namespace) continue;
+      if (tracked.has(`${s.context.id}|${rc.namespace}/${rc.name}`)) continue;
+      const pods = Object.values(s.context.pods).filter(
+        (p) => p.namespace === rc.namespace && p.cluster === rc.name,
+      );
+      rows.push({
+        cluster_id: rc.name,
+        kind: 'kuberay',
+        status: rc.deleting
+          ? 'stopping'
+          : rc.state === 'ready'
+            ? 'running'
+            : rc.state === 'suspended'
+              ? 'stopped'
+              : 'starting',
+        ray_version: rc.rayVersion,
+        nodes_alive: pods.filter((p) => p.ready && !p.deleting).length,
+        nodes_total: pods.length,
+        created_at: rc.createdAt ?? '',
+        namespace: rc.namespace,
+        context: s.context.id,
+        tracked: false,
+        owned: rc.managedByUs,
+      });
+    }
+  }
+  return rows.sort((a, b) => a.created_at.localeCompare(b.created_at));
+}
+
+async function scaleKubeRay(ops: Ops, actor: KubeRayClusterActor, args: ScaleClusterInput) {
+  const c = actor.getSnapshot().context;
+  const local = (
+    ['num_cpus', 'num_gpus', 'memory', 'object_store_memory', 'resources', 'labels'] as const
+  ).filter((k) => args[k] !== undefined);
+  if (local.length) {
+    throw new RayMcpError(
+      'invalid_input',
+      `${local.join(', ')} cannot change on a running KubeRay worker group.`,
+      'Scale with workers/min_replicas/max_replicas; to change pod resources, start a cluster with the new worker_node_specs.',
+    );
+  }
+  const groups = c.cr?.groups ?? [];
+  const group = args.worker_group ?? args.node_type ?? (groups.length === 1 ? groups[0]!.name : undefined);
+  if (!group || !groups.some((g) => g.name === group)) {
+    throw new RayMcpError(
+      'invalid_input',
+      group
+        ? `RayCluster ${c.namespace}/${c.name} has no worker group ${group}.`
+        : `RayCluster ${c.namespace}/${c.name} has several worker groups; which one?`,
+      `Pass worker_group: one of ${groups.map((g) => g.name).join(', ') || '(none: the cluster has no worker groups)'}.`,
+    );
+  }
+  if (
+    args.workers === undefined &&
+    args.min_replicas === undefined &&
+    args.max_replicas === undefined &&
+    !args.workers_to_delete
+  ) {
+    throw new RayMcpError(
+      'invalid_input',
+      'Nothing to change.',
+      'Pass workers, min_replicas, max_replicas or workers_to_delete.',
+    );
+  }
+  const g = groups.find((x) => x.name === group)!;
+  const replicas = args.workers ?? (args.workers_to_delete ? undefined : g.replicas);
+  const min = args.min_replicas ?? g.minReplicas;
+  const max = args.max_replicas ?? g.maxReplicas;
+  const after = replicas ?? Math.max(0, g.replicas - (args.workers_to_delete?.length ?? 0));
+  if (after < min || after > max) {
+    throw new RayMcpError(
+      'invalid_input',
+      `Worker group ${group}: ${after} replicas would lie outside min_replicas ${min} .. max_replicas ${max}.`,
+      'Change min_replicas/max_replicas along with workers.',
+    );
+  }
+  const known = new Set(c.pods.filter((p) => p.group === group).map((p) => p.name));
+  const unknown = (args.workers_to_delete ?? []).filter((n) => !known.has(n));
+  if (unknown.length) {
+    throw new RayMcpError(
+      'invalid_input',
+      `Not workers of group ${group}: ${unknown.join(', ')}.`,
+      `Its pods: ${[...known].join(', ') || '(none)'} (inspect_ray_cluster lists them).`,
+    );
+  }
+  await ops.ask(
+    actor,
+    {
+      type: 'cluster.scale',
+      scale: {
+        group,
+        replicas,
+        minReplicas: args.min_replicas,
+        maxReplicas: args.max_replicas,
+        workersToDelete: args.workers_to_delete,
+      },
+    },
+    { timeoutMs: SCALE_TIMEOUT_MS.kuberay },
+  );
+  return { view: clusterView(actor, ops.now()), group };
+}

@@ -1,4 +1,140 @@
+/**
+ * The flows of the Kubernetes tools: list contexts or cloud clusters, connect (a kubeconfig
+ * context, or a GKE/EKS cluster through its cloud connection), describe a connected cluster.
+ */
+import type { CloudProvider } from '../../domain/cloud.js';
+import { RayMcpError } from '../../domain/errors.js';
 import type { KubernetesOperations } from '../../domain/operations/kubernetes.js';
+import type { KubernetesInfoOutput } from '../../domain/tools/kubernetes.js';
+import type { KubeConnectionActor } from '../../machines/kube-connection.machine.js';
+import { connectionView } from '../views/kube.view.js';
+import {
+  cloudKubeTarget,
+  describeCloudCluster,
+  listCloudClusters,
+  writeKubeconfigContext,
+} from './cloud.flows.js';
 import type { FlowsOf } from './flow.js';
+import { connectTarget, currentConnection, currentKubeContext } from './resolve.js';
 
-export const kubernetesFlows: FlowsOf<KubernetesOperations> = {};
+export const kubernetesFlows: FlowsOf<KubernetesOperations> = {
+  async 'kubernetes.list'(ops, args) {
+    const provider = args.provider ?? 'kubeconfig';
+    if (provider !== 'kubeconfig')
+      return { provider, ...(await listCloudClusters(ops, { ...args, provider })) };
+    const report = (await ops.ask(ops.environment, { type: 'env.check' })).context.report?.kubernetes;
+    const current = report?.currentContext;
+    const now = ops.now();
+    const contexts = (report?.contexts ?? []).map((c) => {
+      const conn = ops.kube(c.name);
+      return {
+        ...c,
+        current: c.name === current,
+        connection: conn ? connectionView(conn, now).status : undefined,
+      };
+    });
+    return { provider, contexts, current_context: current, fix: contexts.length ? undefined : report?.fix };
+  },
+
+  async 'kubernetes.connect'(ops, args) {
+    const provider = providerOf(
+      args,
+      'Pass provider="gke" (with zone/project_id) or provider="eks" (with region), or pass context for a kubeconfig context.',
+    );
+    if (provider === 'kubeconfig') {
+      const context = args.context ?? (await currentKubeContext(ops));
+      if (!context) {
+        throw new RayMcpError(
+          'invalid_input',
+          'No context given and the kubeconfig has no current context.',
+          'Pass context (list_kubernetes_clusters shows them), or set KUBECONFIG to a kubeconfig with a current context.',
+        );
+      }
+      return connectionView(await connectTarget(ops, { kind: 'kubeconfig', context }), ops.now());
+    }
+    const clusterName = requireClusterName(args.cluster_name, provider);
+    const target = await cloudKubeTarget(ops, { ...args, provider, cluster_name: clusterName });
+    const actor = await connectTarget(ops, target);
+    let written: string | undefined;
+    if (args.write_kubeconfig) {
+      const res = await writeKubeconfigContext(ops, target, {});
+      written = `${res.context} in ${res.path}`;
+    }
+    return { ...connectionView(actor, ops.now()), kubeconfig_written: written };
+  },
+
+  async 'kubernetes.info'(ops, args) {
+    const provider = providerOf(
+      args,
+      'Pass provider="gke" or provider="eks", or context for a kubeconfig context.',
+    );
+    let cloud: KubernetesInfoOutput['cloud'];
+    let actor: KubeConnectionActor | undefined;
+    if (provider !== 'kubeconfig') {
+      const clusterName = requireClusterName(args.cluster_name, provider);
+      cloud = await describeCloudCluster(ops, { ...args, provider, cluster_name: clusterName });
+      // If ray-mcp is connected to it, add what the API server says.
+      actor = ops.kubeConnections().find((a) => {
+        const t = a.getSnapshot().context.target;
+        return t.kind === 'cloud' && t.provider === provider && t.cluster === clusterName;
+      });
+      if (!actor) return { cloud };
+    } else if (args.context) {
+      actor =
+        ops.kube(args.context) ?? (await connectTarget(ops, { kind: 'kubeconfig', context: args.context }));
+    } else {
+      actor = currentConnection(ops);
+      if (!actor) {
+        throw new RayMcpError(
+          'not_found',
+          'Not connected to any Kubernetes cluster.',
+          'Connect with connect_kubernetes_cluster, or name a kubeconfig context with context.',
+        );
+      }
+    }
+    const info = (await ops.ask(actor, { type: 'kube.describe' }, { timeoutMs: 30_000 })).context.info!;
+    return {
+      connection: connectionView(actor, ops.now()),
+      cloud,
+      kubernetes: {
+        version: info.version,
+        platform: info.platform,
+        nodes: {
+          total: info.nodes.total,
+          ready: info.nodes.ready,
+          cpu: info.nodes.cpu,
+          memory_gi: info.nodes.memoryGi,
+          gpus: info.nodes.gpus,
+          sample: info.nodes.sample,
+        },
+        namespaces: info.namespaces,
+        namespaces_truncated: info.namespacesTruncated,
+        kuberay: {
+          crds: info.crds,
+          crds_installed: info.crds.some((c) => c.name === 'rayclusters.ray.io'),
+          operator: info.operator,
+        },
+        problems: info.problems,
+      },
+    };
+  },
+};
+
+/** kubeconfig unless a cluster_name without a context asks for a cloud, which then needs a provider. */
+function providerOf(
+  args: { provider?: 'kubeconfig' | CloudProvider; cluster_name?: string; context?: string },
+  fix: string,
+): 'kubeconfig' | CloudProvider {
+  const provider = args.provider ?? (args.cluster_name && !args.context ? undefined : 'kubeconfig');
+  if (!provider) throw new RayMcpError('invalid_input', 'cluster_name needs a provider: gke or eks.', fix);
+  return provider;
+}
+
+function requireClusterName(name: string | undefined, provider: CloudProvider): string {
+  if (name) return name;
+  throw new RayMcpError(
+    'invalid_input',
+    `Which ${provider.toUpperCase()} cluster? cluster_name is missing.`,
+    `Pass cluster_name (list_kubernetes_clusters with provider="${provider}" shows them).`,
+  );
+}

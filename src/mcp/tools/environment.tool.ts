@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { ENVIRONMENT_SECTIONS, EnvironmentReportSchema } from '../../domain/environment.js';
-import { RayMcpError } from '../../domain/errors.js';
 import { defineTool } from './tool.js';
 
 export const checkEnvironment = defineTool({
@@ -22,35 +21,21 @@ export const checkEnvironment = defineTool({
     .strict(),
   output: EnvironmentReportSchema,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
-  async handler({ sections }, { system, signal }) {
-    const environment = system.environment;
-    if (!environment) {
-      throw new RayMcpError(
-        'shutting_down',
-        'The environment actor is not running.',
-        'Restart the MCP server.',
-      );
-    }
-    const snapshot = await system.ask(environment, { type: 'env.check' }, { signal });
-    const report = snapshot.context.report!;
-    const wanted = new Set(sections ?? ENVIRONMENT_SECTIONS);
-    const structured = {
-      ...report,
-      node: wanted.has('node') ? report.node : undefined,
-      python: wanted.has('python') ? report.python : undefined,
-      ray: wanted.has('ray') ? report.ray : undefined,
-      kubernetes: wanted.has('kubernetes') ? report.kubernetes : undefined,
-      cloud: wanted.has('cloud') ? report.cloud : undefined,
-    };
+  async handler(args, { run }) {
+    const report = await run('environment.check', args);
     const r = report.ready;
+    // Only the sections asked for (the readiness flags are always there).
     const text = [
-      `Ray ${report.ray?.found ? report.ray.version : 'missing'}`,
+      report.ray && `Ray ${report.ray.found ? report.ray.version : 'missing'}`,
       `local clusters ${r.localRay ? 'ready' : 'not ready'}`,
-      `kubernetes ${report.kubernetes?.currentContext ? `context ${report.kubernetes.currentContext}` : 'no context'}`,
+      report.kubernetes &&
+        `kubernetes ${report.kubernetes.currentContext ? `context ${report.kubernetes.currentContext}` : 'no context'}`,
       `gcp ${r.gcp ? 'credentials found' : 'no credentials'}`,
       `aws ${r.aws ? 'ready' : 'not ready'}`,
-    ].join('; ');
+    ]
+      .filter(Boolean)
+      .join('; ');
     const fixes = report.fixes.length ? ` ${report.fixes.length} part(s) need a fix; see fixes.` : '';
-    return { structured, text: `${text}.${fixes}` };
+    return { structured: report, text: `${text}.${fixes}` };
   },
 });

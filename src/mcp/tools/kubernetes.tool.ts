@@ -1,42 +1,13 @@
-import { z } from 'zod';
+import type { ConnectionView } from '../../domain/kube.js';
 import {
-  CloudClusterInfoSchema,
-  CloudClusterSummarySchema,
-  CloudProviderSchema,
-} from '../../domain/cloud.js';
-import { RayMcpError } from '../../domain/errors.js';
-import {
-  cloudKubeTarget,
-  describeCloudCluster,
-  listCloudClusters,
-  writeKubeconfigContext,
-} from './cloud-clusters.js';
-import {
-  ConnectionViewSchema,
-  connectionView,
-  connectTarget,
-  currentConnection,
-  currentKubeContext,
-} from './kube-view.js';
+  ConnectKubernetesInputSchema,
+  ConnectKubernetesOutputSchema,
+  KubernetesInfoInputSchema,
+  KubernetesInfoOutputSchema,
+  ListKubernetesInputSchema,
+  ListKubernetesOutputSchema,
+} from '../../domain/tools/kubernetes.js';
 import { defineTool } from './tool.js';
-
-/** kubeconfig (the user's contexts), or a managed cloud. `local`/`kubernetes`/`k8s` mean kubeconfig. */
-const ProviderSchema = z.preprocess(
-  (v) =>
-    typeof v === 'string' && ['local', 'kubernetes', 'k8s', 'kubeconfig'].includes(v.trim().toLowerCase())
-      ? 'kubeconfig'
-      : v,
-  z.union([z.literal('kubeconfig'), CloudProviderSchema], {
-    error: 'provider must be kubeconfig, gke (gcp) or eks (aws)',
-  }),
-);
-
-const cloudWhere = {
-  project_id: z.string().optional().describe('GKE: the GCP project (default: from the credentials)'),
-  zone: z.string().optional().describe('GKE: zone or region of the cluster'),
-  region: z.string().optional().describe('EKS: AWS region; GKE: region'),
-  location: z.string().optional().describe('Same as zone/region'),
-};
 
 export const listKubernetesClusters = defineTool({
   name: 'list_kubernetes_clusters',
@@ -45,58 +16,26 @@ export const listKubernetesClusters = defineTool({
     'With provider "kubeconfig" (the default): the contexts of the kubeconfig files (KUBECONFIG, several files ' +
     'merged as kubectl does), the current one, and which ray-mcp is connected to. With provider "gke" or "eks": the ' +
     'clusters of a GCP project and location ("-" for all) or of an AWS region.',
-  input: z
-    .object({ provider: ProviderSchema.optional(), ...cloudWhere, cursor: z.string().optional() })
-    .strict(),
-  output: z.object({
-    provider: z.string(),
-    contexts: z
-      .array(
-        z.object({
-          name: z.string(),
-          cluster: z.string(),
-          namespace: z.string().optional(),
-          current: z.boolean(),
-          connection: z.string().optional().describe("Status of ray-mcp's connection to it, if any"),
-        }),
-      )
-      .optional(),
-    current_context: z.string().optional(),
-    clusters: z.array(CloudClusterSummarySchema).optional(),
-    project: z.string().optional(),
-    location: z.string().optional(),
-    next_cursor: z.string().optional(),
-  }),
+  input: ListKubernetesInputSchema,
+  output: ListKubernetesOutputSchema,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
-  async handler(args, ctx) {
-    const provider = args.provider ?? 'kubeconfig';
-    if (provider !== 'kubeconfig') {
-      const res = await listCloudClusters(ctx, { ...args, provider });
+  async handler(args, { run }) {
+    const { fix, ...list } = await run('kubernetes.list', args);
+    const name = list.provider.toUpperCase();
+    if (list.clusters) {
       return {
-        structured: { provider, ...res },
-        text: res.clusters.length
-          ? `${res.clusters.length} ${provider.toUpperCase()} cluster(s): ${res.clusters.map((c) => `${c.name} (${c.status})`).join(', ')}`
-          : `No ${provider.toUpperCase()} clusters in ${res.project ? `${res.project}/` : ''}${res.location}.`,
+        structured: list,
+        text: list.clusters.length
+          ? `${list.clusters.length} ${name} cluster(s): ${list.clusters.map((c) => `${c.name} (${c.status})`).join(', ')}`
+          : `No ${name} clusters in ${list.project ? `${list.project}/` : ''}${list.location}.`,
       };
     }
-    const { system, signal } = ctx;
-    const env = system.environment;
-    if (!env) throw new RayMcpError('shutting_down', 'The environment actor is gone.', 'Restart ray-mcp.');
-    const report = (await system.ask(env, { type: 'env.check' }, { signal })).context.report?.kubernetes;
-    const current = report?.currentContext;
-    const contexts = (report?.contexts ?? []).map((c) => {
-      const conn = system.kube(c.name);
-      return {
-        ...c,
-        current: c.name === current,
-        connection: conn ? connectionView(conn).status : undefined,
-      };
-    });
+    const contexts = list.contexts ?? [];
     return {
-      structured: { provider, contexts, current_context: current },
+      structured: list,
       text: contexts.length
-        ? `${contexts.length} context(s); current: ${current ?? '(none)'}.`
-        : `No kubeconfig contexts. ${report?.fix ?? 'Set KUBECONFIG to a kubeconfig file.'}`,
+        ? `${contexts.length} context(s); current: ${list.current_context ?? '(none)'}.`
+        : `No kubeconfig contexts. ${fix ?? 'Set KUBECONFIG to a kubeconfig file.'}`,
     };
   },
 });
@@ -109,70 +48,17 @@ export const connectKubernetesCluster = defineTool({
     '(default: the current one), or a GKE/EKS cluster by name (ray-mcp builds the credentials in memory; with ' +
     'write_kubeconfig it also adds a context to your kubeconfig). Checks the API answers and the credentials work, ' +
     'then watches RayClusters, RayJobs and Ray pods. Reconnecting an existing connection is safe.',
-  input: z
-    .object({
-      provider: ProviderSchema.optional(),
-      context: z
-        .string()
-        .min(1)
-        .optional()
-        .describe('kubeconfig: the context (default: the current context)'),
-      cluster_name: z.string().min(1).optional().describe('gke/eks: the cluster'),
-      ...cloudWhere,
-      write_kubeconfig: z
-        .boolean()
-        .optional()
-        .describe('gke/eks: also add a context for it to your kubeconfig (default false)'),
-    })
-    .strict(),
-  output: ConnectionViewSchema.extend({ kubeconfig_written: z.string().optional() }),
+  input: ConnectKubernetesInputSchema,
+  output: ConnectKubernetesOutputSchema,
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
-  async handler(args, ctx) {
-    const { system, signal } = ctx;
-    const provider = args.provider ?? (args.cluster_name && !args.context ? undefined : 'kubeconfig');
-    if (!provider) {
-      throw new RayMcpError(
-        'invalid_input',
-        'cluster_name needs a provider: gke or eks.',
-        'Pass provider="gke" (with zone/project_id) or provider="eks" (with region), or pass context for a kubeconfig context.',
-      );
-    }
-    if (provider === 'kubeconfig') {
-      const context = args.context ?? (await currentKubeContext(system, signal));
-      if (!context) {
-        throw new RayMcpError(
-          'invalid_input',
-          'No context given and the kubeconfig has no current context.',
-          'Pass context (list_kubernetes_clusters shows them), or set KUBECONFIG to a kubeconfig with a current context.',
-        );
-      }
-      const actor = await connectTarget(system, { kind: 'kubeconfig', context }, signal);
-      const view = connectionView(actor);
-      return { structured: view, text: connectedText(view) };
-    }
-    if (!args.cluster_name) {
-      throw new RayMcpError(
-        'invalid_input',
-        `Which ${provider.toUpperCase()} cluster? cluster_name is missing.`,
-        `Pass cluster_name (list_kubernetes_clusters with provider="${provider}" shows them).`,
-      );
-    }
-    const target = await cloudKubeTarget(ctx, { ...args, provider, cluster_name: args.cluster_name });
-    const actor = await connectTarget(system, target, signal);
-    let written: string | undefined;
-    if (args.write_kubeconfig) {
-      const res = await writeKubeconfigContext(ctx, target, {});
-      written = `${res.context} in ${res.path}`;
-    }
-    const view = connectionView(actor);
-    return {
-      structured: { ...view, kubeconfig_written: written },
-      text: `${connectedText(view)}${written ? ` Added context ${written}.` : ''}`,
-    };
+  async handler(args, { run }) {
+    const view = await run('kubernetes.connect', args, { timeoutMs: 120_000 });
+    const written = view.kubeconfig_written ? ` Added context ${view.kubeconfig_written}.` : '';
+    return { structured: view, text: `${connectedText(view)}${written}` };
   },
 });
 
-function connectedText(v: z.infer<typeof ConnectionViewSchema>): string {
+function connectedText(v: ConnectionView): string {
   return (
     `Connected to ${v.connection} (${v.server}, Kubernetes ${v.kubernetes_version}); default namespace ${v.namespace}` +
     (v.kuberay_crds === false
@@ -189,126 +75,29 @@ export const getKubernetesClusterInfo = defineTool({
     'nodes (count, ready, CPU, memory, GPUs by type), namespaces, whether the KubeRay CRDs and operator are there ' +
     '(with versions), and the connection status. For a GKE/EKS cluster by cluster_name: its version, status, ' +
     'endpoint and node pools (machine types, counts, GPUs) from the cloud API, plus any creation under way.',
-  input: z
-    .object({
-      provider: ProviderSchema.optional(),
-      context: z.string().min(1).optional().describe('The connection (kubeconfig context) to describe'),
-      cluster_name: z.string().min(1).optional().describe('gke/eks: the cluster'),
-      ...cloudWhere,
-    })
-    .strict(),
-  output: z.object({
-    connection: ConnectionViewSchema.optional(),
-    kubernetes: z
-      .object({
-        version: z.string(),
-        platform: z.string().optional(),
-        nodes: z.object({
-          total: z.number(),
-          ready: z.number(),
-          cpu: z.number(),
-          memory_gi: z.number(),
-          gpus: z.record(z.string(), z.number()),
-          sample: z.array(z.string()),
-        }),
-        namespaces: z.array(z.string()),
-        namespaces_truncated: z.boolean(),
-        kuberay: z.object({
-          crds: z.array(z.object({ name: z.string(), versions: z.array(z.string()) })),
-          crds_installed: z.boolean(),
-          operator: z
-            .object({
-              namespace: z.string(),
-              name: z.string(),
-              image: z.string().optional(),
-              version: z.string().optional(),
-              ready: z.boolean(),
-            })
-            .optional(),
-        }),
-        problems: z.array(z.string()).describe('What could not be read (often: missing rights)'),
-      })
-      .optional(),
-    cloud: CloudClusterInfoSchema.optional(),
-  }),
+  input: KubernetesInfoInputSchema,
+  output: KubernetesInfoOutputSchema,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
-  async handler(args, ctx) {
-    const { system, signal } = ctx;
-    const provider = args.provider ?? (args.cluster_name && !args.context ? undefined : 'kubeconfig');
-    if (!provider) {
-      throw new RayMcpError(
-        'invalid_input',
-        'cluster_name needs a provider: gke or eks.',
-        'Pass provider="gke" or provider="eks", or context for a kubeconfig context.',
-      );
-    }
-    let cloud: z.infer<typeof CloudClusterInfoSchema> | undefined;
-    let actor = undefined as ReturnType<typeof currentConnection>;
-    if (provider !== 'kubeconfig') {
-      if (!args.cluster_name) {
-        throw new RayMcpError(
-          'invalid_input',
-          'cluster_name is missing.',
-          `Pass cluster_name (list_kubernetes_clusters with provider="${provider}" shows them).`,
-        );
-      }
-      cloud = await describeCloudCluster(ctx, { ...args, provider, cluster_name: args.cluster_name });
-      // If ray-mcp is connected to it, add what the API server says.
-      actor = system.kubeConnections().find((a) => {
-        const t = a.getSnapshot().context.target;
-        return t.kind === 'cloud' && t.provider === provider && t.cluster === args.cluster_name;
-      });
-    } else if (args.context) {
-      actor = system.kube(args.context);
-      if (!actor) actor = await connectTarget(system, { kind: 'kubeconfig', context: args.context }, signal);
-    } else {
-      actor = currentConnection(system);
-      if (!actor) {
-        throw new RayMcpError(
-          'not_found',
-          'Not connected to any Kubernetes cluster.',
-          'Connect with connect_kubernetes_cluster, or name a kubeconfig context with context.',
-        );
-      }
-    }
-    if (!actor) {
+  async handler(args, { run }) {
+    const info = await run('kubernetes.info', args, { timeoutMs: 120_000 });
+    const k = info.kubernetes;
+    if (!k || !info.connection) {
+      const c = info.cloud!;
       return {
-        structured: { cloud },
-        text: `${cloud!.name}: ${cloud!.status}, Kubernetes ${cloud!.version ?? '?'} (not connected; connect_kubernetes_cluster connects).`,
+        structured: info,
+        text: `${c.name}: ${c.status}, Kubernetes ${c.version ?? '?'} (not connected; connect_kubernetes_cluster connects).`,
       };
     }
-    const snapshot = await system.ask(actor, { type: 'kube.describe' }, { signal, timeoutMs: 30_000 });
-    const info = snapshot.context.info!;
-    const connection = connectionView(actor);
-    const crdsInstalled = info.crds.some((c) => c.name === 'rayclusters.ray.io');
-    const gpus = Object.entries(info.nodes.gpus)
+    const gpus = Object.entries(k.nodes.gpus)
       .map(([t, n]) => `${n}x ${t}`)
       .join(', ');
+    const op = k.kuberay.operator;
     return {
-      structured: {
-        connection,
-        cloud,
-        kubernetes: {
-          version: info.version,
-          platform: info.platform,
-          nodes: {
-            total: info.nodes.total,
-            ready: info.nodes.ready,
-            cpu: info.nodes.cpu,
-            memory_gi: info.nodes.memoryGi,
-            gpus: info.nodes.gpus,
-            sample: info.nodes.sample,
-          },
-          namespaces: info.namespaces,
-          namespaces_truncated: info.namespacesTruncated,
-          kuberay: { crds: info.crds, crds_installed: crdsInstalled, operator: info.operator },
-          problems: info.problems,
-        },
-      },
+      structured: info,
       text:
-        `${connection.connection}: Kubernetes ${info.version}, ${info.nodes.ready}/${info.nodes.total} node(s) ready${gpus ? ` (GPUs: ${gpus})` : ''}; ` +
-        (crdsInstalled
-          ? `KubeRay CRDs installed${info.operator ? `, operator ${info.operator.version ?? ''} in ${info.operator.namespace}` : ', no operator Deployment found'}.`
+        `${info.connection.connection}: Kubernetes ${k.version}, ${k.nodes.ready}/${k.nodes.total} node(s) ready${gpus ? ` (GPUs: ${gpus})` : ''}; ` +
+        (k.kuberay.crds_installed
+          ? `KubeRay CRDs installed${op ? `, operator ${op.version ?? ''} in ${op.namespace}` : ', no operator Deployment found'}.`
           : 'KubeRay CRDs not installed: install the operator (helm repo add kuberay https://ray-project.github.io/kuberay-helm/; helm install kuberay-operator kuberay/kuberay-operator) to run Ray here.'),
     };
   },

@@ -1,12 +1,14 @@
 /**
  * What a tool is: a name, a description written for a model, zod input and output schemas,
- * annotations, and a handler that sends a command to an actor and maps its snapshot to a
- * compact result. Handlers throw RayMcpError for anything the user can act on.
+ * annotations, and a handler that sends one operation to the actor system (`run`) and maps its
+ * answer to a compact result. Handlers throw RayMcpError for anything the user can act on.
  */
-import type { ServerContext, ToolAnnotations } from '@modelcontextprotocol/server';
+import type { ToolAnnotations } from '@modelcontextprotocol/server';
 import type { z } from 'zod';
+import type { RunOptions, ToolPort } from '../../actors/port.js';
 import type { RaySystem } from '../../actors/system.js';
 import type { Config } from '../../config.js';
+import type { OperationInput, OperationOutput, OperationType } from '../../domain/operations.js';
 import type { Logger } from '../../logger.js';
 
 export interface ToolResult<T> {
@@ -16,13 +18,21 @@ export interface ToolResult<T> {
 }
 
 export interface ToolContext {
-  system: RaySystem;
-  config: Config;
+  /** Runs one operation with the call's signal, its progress going to the client. */
+  run<K extends OperationType>(
+    type: K,
+    input: OperationInput<K>,
+    options?: Pick<RunOptions, 'timeoutMs'>,
+  ): Promise<OperationOutput<K>>;
+  port: ToolPort;
   log: Logger;
   /** Sends a progress notification when the client asked for them; a no-op otherwise. */
   progress(progress: number, total?: number, message?: string): Promise<void>;
   signal: AbortSignal;
-  mcp: ServerContext;
+  /** @deprecated the whole system; only for handlers not yet moved to `run`. */
+  system: RaySystem;
+  /** @deprecated settings; only for handlers not yet moved to `run`. */
+  config: Config;
 }
 
 export interface ToolDefinition<I extends z.ZodObject = z.ZodObject, O extends z.ZodObject = z.ZodObject> {

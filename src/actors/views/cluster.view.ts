@@ -1,10 +1,9 @@
-/** Cluster actor snapshot → the compact view every cluster tool returns. */
+/** Cluster actor snapshot → the compact view every cluster tool returns. `now` is the time of the look. */
 
-import { type ClusterActor, isKubeRay, isLocal } from '../../actors/cluster-records.js';
-import type { RaySystem } from '../../actors/system.js';
+import { type ClusterActor, isKubeRay, isLocal } from '../cluster-records.js';
 import type { ClusterView, NodeView } from '../../domain/cluster.js';
+import { type DashboardTarget, dashboardOwner } from '../../domain/dashboard.js';
 import type { RayNodeHealth } from '../../domain/cluster-record.js';
-import { RayMcpError } from '../../domain/errors.js';
 import { paths } from '../../domain/kuberay.js';
 import { type ExternalClusterActor, externalStatusOf } from '../../machines/external-cluster.machine.js';
 import { type KubeRayClusterActor, kuberayStatusOf } from '../../machines/kuberay-cluster.machine.js';
@@ -26,7 +25,7 @@ function rayNodeView(n: RayNodeHealth): NodeView {
   };
 }
 
-export function clusterView(actor: ClusterActor): ClusterView {
+export function clusterView(actor: ClusterActor, now = Date.now()): ClusterView {
   if (isLocal(actor)) {
     const snapshot = actor.getSnapshot();
     const c = snapshot.context;
@@ -68,14 +67,14 @@ export function clusterView(actor: ClusterActor): ClusterView {
       created_at: iso(c.createdAt),
       uptime_seconds:
         c.startedAt && (status === 'running' || status === 'degraded')
-          ? Math.round((Date.now() - c.startedAt) / 1000)
+          ? Math.round((now - c.startedAt) / 1000)
           : undefined,
       nodes: nodes.slice(0, MAX_NODES),
       error: c.error && { message: c.error.message, fix: c.error.fix, excerpt: c.error.excerpt },
       note: c.note,
     };
   }
-  if (isKubeRay(actor)) return kuberayView(actor);
+  if (isKubeRay(actor)) return kuberayView(actor, now);
   const snapshot = (actor as ExternalClusterActor).getSnapshot();
   const c = snapshot.context;
   const status = externalStatusOf(snapshot);
@@ -91,7 +90,7 @@ export function clusterView(actor: ClusterActor): ClusterView {
     session_name: c.ray?.sessionName,
     created_at: iso(c.createdAt),
     uptime_seconds:
-      c.connectedAt && status === 'running' ? Math.round((Date.now() - c.connectedAt) / 1000) : undefined,
+      c.connectedAt && status === 'running' ? Math.round((now - c.connectedAt) / 1000) : undefined,
     nodes: seen.slice(0, MAX_NODES).map(rayNodeView),
     error: c.error && { message: c.error.message, fix: c.error.fix },
     note: status === 'stopped' ? 'Disconnected; the cluster itself was not touched.' : undefined,
@@ -105,7 +104,7 @@ export function kuberayDashboardUrl(actor: KubeRayClusterActor): string | undefi
   return paths.dashboardProxy(c.server, c.namespace, c.cr?.headServiceName ?? `${c.name}-head-svc`);
 }
 
-function kuberayView(actor: KubeRayClusterActor): ClusterView {
+function kuberayView(actor: KubeRayClusterActor, now: number): ClusterView {
   const snapshot = actor.getSnapshot();
   const c = snapshot.context;
   const status = kuberayStatusOf(snapshot);
@@ -135,7 +134,7 @@ function kuberayView(actor: KubeRayClusterActor): ClusterView {
     created_at: iso(c.createdAt),
     uptime_seconds:
       c.startedAt && (status === 'running' || status === 'degraded')
-        ? Math.round((Date.now() - c.startedAt) / 1000)
+        ? Math.round((now - c.startedAt) / 1000)
         : undefined,
     nodes: nodes.slice(0, MAX_NODES),
     kubernetes: {
@@ -171,37 +170,11 @@ export function clusterDetails(actor: ClusterActor) {
   return { usage: details.usage, jobs: details.jobs, fetched_at: iso(details.fetchedAt) };
 }
 
-/** The cluster a tool acts on: the one named, or else the newest one that is not stopped. */
-export function resolveCluster(system: RaySystem, id: string | undefined): ClusterActor {
-  const all = system.clusters();
-  if (id) {
-    const actor = system.cluster(id);
-    if (actor) return actor;
-    const known = all.map((a) => a.getSnapshot().context.id);
-    throw new RayMcpError(
-      'not_found',
-      `No cluster named ${id}.`,
-      known.length
-        ? `Known clusters: ${known.join(', ')} (list_ray_clusters shows them).`
-        : 'Start one with init_ray_cluster.',
-    );
-  }
-  const current = currentCluster(all);
-  if (!current) {
-    throw new RayMcpError(
-      'not_found',
-      'There is no current cluster.',
-      'Start one with init_ray_cluster (no arguments starts a local cluster), or name one with cluster_id.',
-    );
-  }
-  return current;
-}
 
-/** The newest cluster that is usable (starting, running, degraded), else the newest not stopped. */
-export function currentCluster(all: ClusterActor[]): ClusterActor | undefined {
-  const newestFirst = [...all].reverse().map((a) => [a, clusterView(a).status] as const);
-  return (
-    newestFirst.find(([, s]) => s === 'running' || s === 'degraded' || s === 'starting')?.[0] ??
-    newestFirst.find(([, s]) => s !== 'stopped')?.[0]
-  );
+/** Where a cluster's dashboard is and whose it is (undefined until it has one). */
+export function dashboardOf(actor: ClusterActor): DashboardTarget | undefined {
+  const view = clusterView(actor);
+  if (!view.dashboard_url) return undefined;
+  const c = actor.getSnapshot().context as { id: string; createdAt: number; connectionId?: string };
+  return { url: view.dashboard_url, connectionId: c.connectionId, owner: dashboardOwner(c.id, c.createdAt) };
 }

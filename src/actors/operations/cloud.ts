@@ -1,9 +1,8 @@
 /**
- * Cloud clusters for the tools (list, describe, connect, write a kubeconfig context, create):
- * each function checks its arguments, asks the `cloud:<provider>` actor, and reads the result
- * the actor's answer names. None calls a cloud SDK.
+ * Steps on cloud clusters for the flows of every family (list, describe, connection target,
+ * kubeconfig context): each checks its arguments and asks the `cloud:<provider>` actor, whose
+ * answer carries the result. None calls a cloud SDK.
  */
-import type { RaySystem } from '../../actors/system.js';
 import {
   AwsRegionSchema,
   type CloudClusterInfo,
@@ -12,18 +11,15 @@ import {
   GkeLocationSchema,
   GkeProjectSchema,
 } from '../../domain/cloud.js';
+import type { AnswerData } from '../../domain/commands.js';
 import { RayMcpError } from '../../domain/errors.js';
 import type { CloudKubeTarget } from '../../domain/kube.js';
 import {
-  type CloudActor,
-  type CloudResult,
   type CloudWhere,
   type CloudWorkCommand,
   cloudStateOf,
 } from '../../machines/cloud-connection.machine.js';
-import type { ToolContext } from './tool.js';
-
-export { CloudProviderSchema } from '../../domain/cloud.js';
+import type { Ops } from './ops.js';
 
 /** Rows per page of list_kubernetes_clusters. */
 export const CLOUD_PAGE_SIZE = 50;
@@ -34,18 +30,6 @@ export interface CloudWhereArgs {
   zone?: string;
   region?: string;
   location?: string;
-}
-
-export function cloudActor(system: RaySystem, provider: CloudProvider): CloudActor {
-  const actor = system.cloud(provider);
-  if (actor?.getSnapshot().status !== 'active') {
-    throw new RayMcpError(
-      'shutting_down',
-      `The ${provider.toUpperCase()} connection actor is not running.`,
-      'Restart the MCP server.',
-    );
-  }
-  return actor;
 }
 
 /** Project and location from the arguments, checked; absent parts default in the actor. */
@@ -91,38 +75,36 @@ type Work = CloudWorkCommand extends infer C
     : never
   : never;
 
-/** Sends a cluster command and returns the result the actor keeps for it. */
-export async function askCloud<K extends CloudResult['kind']>(
-  ctx: Pick<ToolContext, 'system' | 'signal'>,
+/** Sends a cluster command to the provider's actor and returns the result its answer carries. */
+export async function askCloud<K extends Work['type']>(
+  ops: Ops,
   provider: CloudProvider,
-  command: Work,
-  kind: K,
-  timeoutMs?: number,
-): Promise<Extract<CloudResult, { kind: K }>> {
-  const actor = cloudActor(ctx.system, provider);
-  const { data } = await ctx.system.askForAnswer(actor, command as never, {
-    signal: ctx.signal,
-    ...(timeoutMs && { timeoutMs }),
-  });
-  const result = data as CloudResult | undefined;
-  if (!result || result.kind !== kind) {
-    throw new RayMcpError('internal', `The ${provider} actor answered without a ${kind} result.`, 'Retry.');
+  command: Extract<Work, { type: K }>,
+): Promise<NonNullable<AnswerData<K>>> {
+  const { data } = await ops.askForAnswer(ops.cloud(provider), command as Work);
+  if (!data) {
+    throw new RayMcpError(
+      'internal',
+      `The ${provider} actor answered ${command.type} without a result.`,
+      'Retry.',
+    );
   }
-  return result as Extract<CloudResult, { kind: K }>;
+  return data as NonNullable<AnswerData<K>>;
 }
 
+/** Whether the provider's actor holds working credentials now. */
+export function isAuthenticated(ops: Ops, provider: CloudProvider): boolean {
+  return cloudStateOf(ops.cloud(provider).getSnapshot()) === 'authenticated';
+}
+
+/** One page of a project/location's (GKE) or region's (EKS) clusters. */
 export async function listCloudClusters(
-  ctx: ToolContext,
+  ops: Ops,
   args: CloudWhereArgs & { cursor?: string },
 ): Promise<{ clusters: CloudClusterSummary[]; next_cursor?: string; project?: string; location: string }> {
   const where = whereOf(args);
   const offset = args.cursor ? decodeCursor(args.cursor, args.provider) : 0;
-  const r = await askCloud(
-    ctx,
-    args.provider,
-    { type: 'cloud.list', where, offset, limit: CLOUD_PAGE_SIZE },
-    'list',
-  );
+  const r = await askCloud(ops, args.provider, { type: 'cloud.list', where, offset, limit: CLOUD_PAGE_SIZE });
   const next = r.offset + CLOUD_PAGE_SIZE;
   return {
     clusters: r.clusters,
@@ -133,51 +115,32 @@ export async function listCloudClusters(
 }
 
 export async function describeCloudCluster(
-  ctx: ToolContext,
+  ops: Ops,
   args: CloudWhereArgs & { cluster_name: string },
 ): Promise<CloudClusterInfo> {
-  const r = await askCloud(
-    ctx,
-    args.provider,
-    { type: 'cloud.describe', where: whereOf(args), name: args.cluster_name },
-    'describe',
-  );
-  return r.info;
+  const where = whereOf(args);
+  return (await askCloud(ops, args.provider, { type: 'cloud.describe', where, name: args.cluster_name }))
+    .info;
 }
 
 /** What a Kubernetes connection needs; fails clearly if the cluster is not ready or has no endpoint. */
 export async function cloudKubeTarget(
-  ctx: ToolContext,
+  ops: Ops,
   args: CloudWhereArgs & { cluster_name: string },
 ): Promise<CloudKubeTarget> {
-  const r = await askCloud(
-    ctx,
-    args.provider,
-    { type: 'cloud.target', where: whereOf(args), name: args.cluster_name },
-    'target',
-  );
-  return r.target;
+  const where = whereOf(args);
+  return (await askCloud(ops, args.provider, { type: 'cloud.target', where, name: args.cluster_name }))
+    .target;
 }
 
 /** Only when the user asked: merges an exec-auth context into a kubeconfig file (backup kept). */
 export async function writeKubeconfigContext(
-  ctx: ToolContext,
+  ops: Ops,
   target: CloudKubeTarget,
   opts: { path?: string },
 ): Promise<{ path: string; context: string }> {
-  const r = await askCloud(
-    ctx,
-    target.provider,
-    { type: 'cloud.writeKubeconfig', target, path: opts.path },
-    'kubeconfig',
-  );
+  const r = await askCloud(ops, target.provider, { type: 'cloud.writeKubeconfig', target, path: opts.path });
   return { path: r.path, context: r.context };
-}
-
-/** Whether the provider's actor holds working credentials now. */
-export function isAuthenticated(system: RaySystem, provider: CloudProvider): boolean {
-  const actor = system.cloud(provider);
-  return actor ? cloudStateOf(actor.getSnapshot()) === 'authenticated' : false;
 }
 
 function encodeCursor(offset: number, provider: CloudProvider): string {

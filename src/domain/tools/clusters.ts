@@ -1,0 +1,147 @@
+/** The zod schemas of the cluster tools (inputs and outputs), shared by the tools and their flows. */
+import { z } from 'zod';
+import {
+  CLUSTER_KINDS,
+  CLUSTER_STATUSES,
+  ClusterIdSchema,
+  ClusterViewSchema,
+  NodeResourcesSchema,
+  NodeTypeSchema,
+  WorkerGroupSchema,
+} from '../cluster.js';
+import { NamespaceSchema, PodResourcesSchema, ServiceTypeSchema, WorkerGroupSpecSchema } from '../kuberay.js';
+
+export const clusterIdArg = ClusterIdSchema.optional().describe(
+  'The cluster to act on (default: the newest one not stopped)',
+);
+
+/** init_ray_cluster's arguments for a RayCluster on Kubernetes. */
+export const kuberayInitArgs = {
+  namespace: NamespaceSchema.optional().describe(
+    "Kubernetes: the namespace (default: the context's namespace)",
+  ),
+  kubernetes_context: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "Kubernetes: the connection/context to use (default: the current connection, else the kubeconfig's current context)",
+    ),
+  ray_version: z
+    .string()
+    .regex(/^\d+\.\d+\.\d+$/)
+    .optional()
+    .describe(
+      'Kubernetes: Ray version; picks the image rayproject/ray:<version>-py311[-gpu] (default 2.60.0)',
+    ),
+  image: z
+    .string()
+    .min(3)
+    .max(300)
+    .optional()
+    .describe("Kubernetes: container image (overrides ray_version's)"),
+  head_node_spec: PodResourcesSchema.optional().describe('Kubernetes: head pod resources'),
+  worker_node_specs: z
+    .array(WorkerGroupSpecSchema)
+    .max(16)
+    .optional()
+    .describe('Kubernetes: worker groups, each with a group_name, replicas (min/max) and pod resources'),
+  service_type: ServiceTypeSchema.optional().describe(
+    'Kubernetes: head service type (default ClusterIP; LoadBalancer exposes the dashboard, only when asked)',
+  ),
+};
+
+export const InitClusterInputSchema = NodeResourcesSchema.extend({
+  cluster_name: ClusterIdSchema.optional().describe(
+    'Name (id) for the cluster (default local-N, or ext-N with address)',
+  ),
+  address: z.string().min(3).optional().describe('Connect to an existing cluster instead of starting one'),
+  cluster_type: z
+    .enum(['local', 'kubernetes', 'k8s', 'kuberay'])
+    .optional()
+    .describe(
+      'Where to start it: "local" (this machine, the default) or "kubernetes" (a RayCluster through KubeRay)',
+    ),
+  ...kuberayInitArgs,
+  worker_nodes: z
+    .array(WorkerGroupSchema)
+    .max(8)
+    .optional()
+    .describe('Worker node groups: each has a node_type, a count and resources (default: no workers)'),
+  timeout_seconds: z
+    .number()
+    .int()
+    .min(10)
+    .max(1800)
+    .optional()
+    .describe('How long to wait for the cluster to be usable (default 120; 600 on Kubernetes)'),
+}).strict();
+export type InitClusterInput = z.infer<typeof InitClusterInputSchema>;
+
+export const ClusterIdInputSchema = z.object({ cluster_id: clusterIdArg }).strict();
+
+export const ListClustersInputSchema = z
+  .object({
+    status: z.enum(CLUSTER_STATUSES).optional().describe('Only clusters with this status'),
+    namespace: z.string().min(1).optional().describe('KubeRay: only this namespace (default: all watched)'),
+  })
+  .strict();
+export type ListClustersInput = z.infer<typeof ListClustersInputSchema>;
+
+export const ScaleClusterInputSchema = NodeResourcesSchema.extend({
+  cluster_id: clusterIdArg,
+  node_type: NodeTypeSchema.optional().describe('Worker node type to scale (default "worker")'),
+  workers: z
+    .number()
+    .int()
+    .min(0)
+    .max(1000)
+    .optional()
+    .describe('How many workers of that type (KubeRay: replicas of that group) the cluster should have'),
+  worker_group: z.string().min(1).optional().describe('KubeRay: the worker group (default: the only one)'),
+  min_replicas: z.number().int().min(0).max(1000).optional().describe('KubeRay: autoscaler lower bound'),
+  max_replicas: z.number().int().min(0).max(1000).optional().describe('KubeRay: autoscaler upper bound'),
+  workers_to_delete: z
+    .array(z.string().min(1))
+    .max(100)
+    .optional()
+    .describe('KubeRay: pod names of workers to remove (replicas drops by as many unless workers is given)'),
+}).strict();
+export type ScaleClusterInput = z.infer<typeof ScaleClusterInputSchema>;
+
+export const DetailsSchema = z.object({
+  usage: z
+    .record(z.string(), z.object({ used: z.number(), total: z.number() }))
+    .describe('Cluster-wide resource use'),
+  jobs: z.record(z.string(), z.number()).describe('Job counts by status'),
+  fetched_at: z.string(),
+});
+
+export const InspectClusterOutputSchema = ClusterViewSchema.extend({ details: DetailsSchema.optional() });
+export type InspectClusterOutput = z.infer<typeof InspectClusterOutputSchema>;
+
+export const KubeRayRowSchema = z.object({
+  cluster_id: z.string(),
+  kind: z.enum(CLUSTER_KINDS),
+  status: z.enum(CLUSTER_STATUSES),
+  dashboard_url: z.string().optional(),
+  ray_version: z.string().optional(),
+  nodes_alive: z.number(),
+  nodes_total: z.number(),
+  created_at: z.string(),
+  namespace: z.string().optional().describe('KubeRay: the namespace'),
+  context: z.string().optional().describe('KubeRay: the Kubernetes connection'),
+  tracked: z
+    .boolean()
+    .optional()
+    .describe('KubeRay: false for a RayCluster ray-mcp sees but does not track yet'),
+  owned: z.boolean().optional().describe('Created by ray-mcp'),
+});
+
+export type KubeRayRow = z.infer<typeof KubeRayRowSchema>;
+
+export const ListClustersOutputSchema = z.object({
+  clusters: z.array(KubeRayRowSchema),
+  current: z.string().optional().describe('The cluster tools act on when none is named'),
+});
+export type ListClustersOutput = z.infer<typeof ListClustersOutputSchema>;

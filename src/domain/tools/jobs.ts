@@ -1,0 +1,351 @@
+/**
+ * The zod schemas of the job, log and RayJob tools (inputs and outputs), shared by the tools and
+ * their flows, and the URIs of the job resources.
+ */
+import { z } from 'zod';
+import { ClusterIdSchema } from '../cluster.js';
+import { JOB_STATUSES, JobViewSchema, RuntimeEnvSchema, SubmissionIdSchema } from '../jobs.js';
+import {
+  NamespaceSchema,
+  PodResourcesSchema,
+  RAYJOB_DEPLOYMENT_STATUSES,
+  type RayJobSummary,
+  WorkerGroupSpecSchema,
+} from '../kuberay.js';
+
+export const jobUri = (clusterId: string, sid: string) => `ray://clusters/${clusterId}/jobs/${sid}`;
+export const jobsUri = (clusterId: string) => `ray://clusters/${clusterId}/jobs`;
+/** The RayJob's resource; the context is URI-encoded (cloud connection ids hold `:` and `/`). */
+export const rayJobUri = (context: string, namespace: string, name: string) =>
+  `ray://kubernetes/${encodeURIComponent(context)}/namespaces/${namespace}/rayjobs/${name}`;
+
+const clusterIdArg = ClusterIdSchema.optional().describe(
+  'The cluster (default: the newest one that is running)',
+);
+
+/** KubeRay names the RayJob's cluster `<name>-<5 chars>` and its services after that: 47 at most. */
+export const RayJobNameSchema = z
+  .string()
+  .regex(
+    /^[a-z]([-a-z0-9]{0,45}[a-z0-9])?$/,
+    'a RayJob name is 1-47 lowercase letters, digits and dashes, starting with a letter',
+  );
+
+export const RayJobRefSchema = z
+  .object({
+    name: z.string(),
+    namespace: z.string(),
+    context: z.string().describe('The Kubernetes connection'),
+    deployment_status: z.string().optional().describe("KubeRay's jobDeploymentStatus"),
+    reason: z.string().optional(),
+    ray_cluster: z.string().optional().describe('The RayCluster that runs it'),
+    cluster_selector: z.string().optional().describe('Runs on this existing RayCluster'),
+    owned: z.boolean().describe('Created by ray-mcp'),
+    suspended: z.boolean(),
+    shutdown_after_job_finishes: z.boolean(),
+    deleting: z.boolean(),
+    created_at: z.string().optional(),
+    uri: z.string().describe('Its MCP resource: subscribe to hear when its status changes'),
+  })
+  .describe('KubeRay: the RayJob custom resource');
+export type RayJobRef = z.infer<typeof RayJobRefSchema>;
+
+export const FailureSchema = z.object({
+  cause: z.string(),
+  exception: z.object({ type: z.string(), message: z.string() }).optional(),
+  innermost_frame: z
+    .object({ file: z.string(), line: z.number(), function: z.string(), code: z.string().optional() })
+    .optional(),
+  missing_module: z.string().optional(),
+  exit_code: z.number().optional(),
+  suggestion: z.string(),
+});
+
+/** The arguments that name a RayJob (inspect, cancel, wait). */
+export const rayJobArgs = {
+  rayjob: RayJobNameSchema.optional().describe(
+    'KubeRay: a RayJob custom resource by name, instead of a job on a cluster (list_kuberay_jobs shows them)',
+  ),
+  namespace: NamespaceSchema.optional().describe("KubeRay: the RayJob's namespace (default: the context's)"),
+  kubernetes_context: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('KubeRay: the Kubernetes connection/context (default: the current connection)'),
+};
+export type RayJobArgs = { [K in keyof typeof rayJobArgs]?: z.output<(typeof rayJobArgs)[K]> };
+
+/** submit_ray_job's arguments for a RayJob. */
+export const rayJobSubmitArgs = {
+  job_type: z
+    .enum(['ray', 'rayjob', 'kuberay', 'kubernetes', 'local', 'auto'])
+    .optional()
+    .describe(
+      '"rayjob" (alias kuberay, kubernetes) submits a KubeRay RayJob custom resource; default "ray" submits to the cluster\'s dashboard',
+    ),
+  ...rayJobArgs,
+  rayjob_cluster: z
+    .object({
+      ray_version: z
+        .string()
+        .regex(/^\d+\.\d+\.\d+$/)
+        .optional(),
+      image: z.string().min(3).max(300).optional(),
+      head_node_spec: PodResourcesSchema.optional(),
+      worker_node_specs: z.array(WorkerGroupSpecSchema).max(16).optional(),
+    })
+    .strict()
+    .optional()
+    .describe(
+      'RayJob: the cluster KubeRay creates for it (when cluster_id does not name an existing KubeRay cluster)',
+    ),
+  shutdown_after_job_finishes: z
+    .boolean()
+    .optional()
+    .describe('RayJob: delete its own cluster when the job ends (default true)'),
+  ttl_seconds_after_finished: z
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 86400)
+    .optional()
+    .describe('RayJob: keep the cluster this long after the end'),
+  active_deadline_seconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(30 * 86400)
+    .optional()
+    .describe('RayJob: fail it after this long'),
+};
+
+/** Accepts `submission_id`, or `job_id` as calls written for the Python ray-mcp send it. */
+const jobIdArgs = {
+  cluster_id: clusterIdArg,
+  submission_id: SubmissionIdSchema.optional().describe('The job (its submission id)'),
+  job_id: SubmissionIdSchema.optional().describe('Same as submission_id (accepted for older callers)'),
+};
+
+export const SubmitJobInputSchema = z
+  .object({
+    cluster_id: clusterIdArg,
+    entrypoint: z.string().min(1).max(10_000).describe('The command Ray runs on the head node'),
+    submission_id: SubmissionIdSchema.optional().describe(
+      'Your id for the job; reuse it to make submits idempotent',
+    ),
+    runtime_env: RuntimeEnvSchema.optional(),
+    metadata: z.record(z.string().max(100), z.string().max(1000)).optional(),
+    entrypoint_num_cpus: z.number().min(0).optional(),
+    entrypoint_num_gpus: z.number().min(0).optional(),
+    entrypoint_memory: z.number().int().min(0).optional().describe('Bytes'),
+    entrypoint_resources: z.record(z.string(), z.number().min(0)).optional(),
+    ...rayJobSubmitArgs,
+  })
+  .strict();
+export type SubmitJobInput = z.infer<typeof SubmitJobInputSchema>;
+
+export const SubmitJobOutputSchema = JobViewSchema.extend({
+  existed: z.boolean().describe('The submission_id (or RayJob name) was already taken by this job'),
+  rayjob: RayJobRefSchema.optional(),
+});
+export type SubmitJobOutput = z.infer<typeof SubmitJobOutputSchema>;
+
+export const ListJobsInputSchema = z
+  .object({
+    cluster_id: clusterIdArg,
+    status: z.array(z.enum(JOB_STATUSES)).min(1).optional().describe('Only jobs with these statuses'),
+    limit: z.number().int().min(1).max(100).optional().describe('Rows per page (default 20)'),
+    cursor: z
+      .string()
+      .regex(/^o:\d+$/, 'use the next_cursor of a previous list_ray_jobs')
+      .optional(),
+  })
+  .strict();
+export type ListJobsInput = z.infer<typeof ListJobsInputSchema>;
+
+export const ListJobsOutputSchema = z.object({
+  cluster_id: z.string(),
+  jobs: z.array(
+    z.object({
+      submission_id: z.string(),
+      status: z.enum(JOB_STATUSES),
+      entrypoint: z.string(),
+      start_time: z.string().optional(),
+      end_time: z.string().optional(),
+      message: z.string().optional(),
+    }),
+  ),
+  total: z.number().describe('Jobs matching the filter'),
+  next_cursor: z.string().optional(),
+});
+export type ListJobsOutput = z.infer<typeof ListJobsOutputSchema>;
+
+export const InspectJobInputSchema = z.object({ ...jobIdArgs, ...rayJobArgs }).strict();
+export type InspectJobInput = z.infer<typeof InspectJobInputSchema>;
+
+export const InspectJobOutputSchema = JobViewSchema.extend({
+  failure: FailureSchema.optional(),
+  rayjob: RayJobRefSchema.optional(),
+});
+export type InspectJobOutput = z.infer<typeof InspectJobOutputSchema>;
+
+export const CANCEL_MODES = ['suspend', 'stop', 'delete'] as const;
+
+export const CancelJobInputSchema = z
+  .object({
+    ...jobIdArgs,
+    ...rayJobArgs,
+    mode: z.enum(CANCEL_MODES).optional().describe('RayJob: how to cancel it (see above)'),
+  })
+  .strict();
+export type CancelJobInput = z.infer<typeof CancelJobInputSchema>;
+
+export const CancelJobOutputSchema = JobViewSchema.extend({
+  already_ended: z.boolean(),
+  rayjob: RayJobRefSchema.optional(),
+  mode: z.enum(CANCEL_MODES).optional().describe('RayJob: how it was cancelled'),
+});
+export type CancelJobOutput = z.infer<typeof CancelJobOutputSchema>;
+
+export const WaitJobInputSchema = z
+  .object({
+    ...jobIdArgs,
+    ...rayJobArgs,
+    timeout_seconds: z.number().int().min(1).max(3600).optional().describe('Longest wait (default 300)'),
+  })
+  .strict();
+export type WaitJobInput = z.infer<typeof WaitJobInputSchema>;
+
+export const WaitJobOutputSchema = JobViewSchema.extend({
+  ended: z.boolean(),
+  waited_seconds: z.number(),
+  failure: FailureSchema.optional(),
+  rayjob: RayJobRefSchema.optional(),
+});
+export type WaitJobOutput = z.infer<typeof WaitJobOutputSchema>;
+
+export const DEFAULT_LOG_LINES = 100;
+
+export const RetrieveLogsInputSchema = z
+  .object({
+    cluster_id: clusterIdArg,
+    submission_id: SubmissionIdSchema.optional().describe('The job'),
+    identity: SubmissionIdSchema.optional().describe('Same as submission_id (accepted for older callers)'),
+    lines: z
+      .number()
+      .int()
+      .min(1)
+      .max(2000)
+      .optional()
+      .describe(`Lines per page (default ${DEFAULT_LOG_LINES})`),
+    num_lines: z
+      .number()
+      .int()
+      .min(1)
+      .max(2000)
+      .optional()
+      .describe('Same as lines (accepted for older callers)'),
+    max_bytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(256 * 1024)
+      .optional()
+      .describe('Byte cap of the page (default 32 KiB)'),
+    cursor: z.string().max(100).optional().describe('older_cursor or newer_cursor of a previous result'),
+    analyze: z.boolean().optional().describe('Add the failure analysis (default: when the job failed)'),
+    include_errors: z.boolean().optional().describe('Same as analyze (accepted for older callers)'),
+    ...rayJobArgs,
+  })
+  .strict();
+export type RetrieveLogsInput = z.infer<typeof RetrieveLogsInputSchema>;
+
+export const RetrieveLogsOutputSchema = z.object({
+  submission_id: z.string(),
+  cluster_id: z.string(),
+  status: z.enum(JOB_STATUSES),
+  log: z.string().describe('Untrusted text written by the job'),
+  untrusted: z.literal(true),
+  lines: z.number(),
+  truncated: z.boolean().describe('The page hit the byte cap'),
+  older_cursor: z.string().optional(),
+  newer_cursor: z.string(),
+  failure: FailureSchema.optional(),
+});
+export type RetrieveLogsOutput = z.infer<typeof RetrieveLogsOutputSchema>;
+
+export const ListRayJobsInputSchema = z
+  .object({
+    namespace: NamespaceSchema.optional().describe("The namespace (default: the context's)"),
+    all_namespaces: z.boolean().optional().describe('Every namespace the credentials can list'),
+    kubernetes_context: rayJobArgs.kubernetes_context,
+    deployment_status: z
+      .array(z.enum(RAYJOB_DEPLOYMENT_STATUSES))
+      .min(1)
+      .optional()
+      .describe('Only RayJobs in these KubeRay states'),
+    limit: z.number().int().min(1).max(100).optional().describe('Rows per page (default 20)'),
+    cursor: z
+      .string()
+      .regex(/^o:\d+$/, 'use the next_cursor of a previous list_kuberay_jobs')
+      .optional(),
+  })
+  .strict();
+export type ListRayJobsInput = z.infer<typeof ListRayJobsInputSchema>;
+
+export const ListRayJobsOutputSchema = z.object({
+  context: z.string(),
+  namespace: z.string().describe('The namespace listed; "" for all'),
+  rayjobs: z.array(
+    z.object({
+      name: z.string(),
+      namespace: z.string(),
+      deployment_status: z.string().optional(),
+      job_status: z.string().optional(),
+      ray_cluster: z.string().optional(),
+      entrypoint: z.string(),
+      owned: z.boolean(),
+      created_at: z.string().optional(),
+      message: z.string().optional(),
+    }),
+  ),
+  total: z.number(),
+  next_cursor: z.string().optional(),
+});
+export type ListRayJobsOutput = z.infer<typeof ListRayJobsOutputSchema>;
+
+/** A row of the job-list resource. */
+export interface JobResourceRow {
+  submission_id: string;
+  status: (typeof JOB_STATUSES)[number];
+  start_time?: string;
+  end_time?: string;
+}
+export const MAX_RESOURCE_JOBS = 100;
+
+/*
+ * What a resource's subscribers hear about, as a string that changes when they should: computed
+ * from the snapshots of the actor behind the resource (only the fields named here are read).
+ */
+
+/** A job: its status. */
+export const jobSignature = (snapshot: { context: { view: { status: string } } }): string =>
+  snapshot.context.view.status;
+
+/** A job list: any job that comes, goes or changes status. */
+export const jobListSignature = (snapshot: {
+  context: { jobs: Record<string, { submission_id: string; status: string }> };
+}): string =>
+  Object.values(snapshot.context.jobs)
+    .map((j) => `${j.submission_id}:${j.status}`)
+    .sort()
+    .join(',');
+
+/** A RayJob: its actor's state, KubeRay's status, the Ray job's status, its cluster. */
+export const rayJobSignature = (snapshot: {
+  value: unknown;
+  context: { summary?: Pick<RayJobSummary, 'deploymentStatus' | 'jobStatus' | 'rayClusterName'> };
+}): string => {
+  const c = snapshot.context.summary;
+  return `${String(snapshot.value)}:${c?.deploymentStatus}:${c?.jobStatus}:${c?.rayClusterName}`;
+};
