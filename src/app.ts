@@ -25,8 +25,14 @@ export async function createApp(
 ): Promise<App> {
   const log = options.log ?? createLogger(config);
   const inspection = await startInspection(config, log);
-  const system = await RaySystem.create({ config, log, inspect: inspection?.inspect, actors: options.actors, wrap: options.wrap });
-  const server = createMcpServer({ system, config, log });
+  const system = await RaySystem.create({
+    config,
+    log,
+    inspect: inspection?.inspect,
+    actors: options.actors,
+    wrap: options.wrap,
+  });
+  const server = createMcpServer({ port: system.port, config, log });
   let closing: Promise<void> | undefined;
   return {
     config,

@@ -69,8 +69,7 @@ export function askActorForAnswer<TActor extends AnyActorRef, K extends string>(
     const answers = target.on('answer', (answer: Answer) => {
       if (answer.requestId !== requestId) return;
       cleanup();
-      if (answer.ok)
-        resolve({ snapshot: target.getSnapshot(), data: answer.data as AnswerData<K> });
+      if (answer.ok) resolve({ snapshot: target.getSnapshot(), data: answer.data as AnswerData<K> });
       else reject(RayMcpError.from(answer.error));
     });
     const snapshots = target.subscribe({

@@ -23,6 +23,7 @@ import { RayMcpError } from '../domain/errors.js';
 import type { CloudKubeTarget } from '../domain/kube.js';
 import type { Logger } from '../logger.js';
 import type {
+  CloudAuthenticated,
   CloudAuthOptions,
   CloudResult,
   CloudWhere,
@@ -334,8 +335,11 @@ export function cloudActors(deps: CloudDeps) {
   }
 
   return {
-    authenticate: fromPromise<CloudIdentity, { provider: CloudProvider; options: CloudAuthOptions }>(
-      ({ input, signal }) => authenticate(input.provider, input.options, signal),
+    authenticate: fromPromise<CloudAuthenticated, { provider: CloudProvider; options: CloudAuthOptions }>(
+      async ({ input, signal }) => ({
+        identity: await authenticate(input.provider, input.options, signal),
+        authenticatedAt: new Date().toISOString(),
+      }),
     ),
     runCloudCommand: fromPromise<CloudResult, RunInput>(({ input, signal }) => run(input, signal)),
     forgetCredentials: fromPromise<void, { provider: CloudProvider }>(async ({ input }) => {

@@ -10,6 +10,7 @@ import { resolveRayCli } from '../clients/ray-cli.client.js';
 import type { Config } from '../config.js';
 import type { RayEndpoints } from '../domain/cluster-record.js';
 import { RayMcpError } from '../domain/errors.js';
+import type { ExternalConnected } from '../machines/external-cluster.machine.js';
 import type { ProcessRegistry } from './processes.js';
 
 const GCS_DASHBOARD_LOOKUP = [
@@ -46,7 +47,7 @@ export function externalClusterActors(deps: {
   }
 
   return {
-    connectExternal: fromPromise<RayEndpoints, { address: string; owner: string }>(
+    connectExternal: fromPromise<ExternalConnected, { address: string; owner: string }>(
       async ({ input, signal }) => {
         const address = input.address.trim();
         let dashboardUrl: string;
@@ -72,12 +73,13 @@ export function externalClusterActors(deps: {
         const client = dashboards.client({ url: dashboardUrl, owner: input.owner }, { timeoutMs: 5000 });
         try {
           const v = await client.version(signal);
-          return {
+          const ray: RayEndpoints = {
             version: v.ray_version,
             sessionName: v.session_name,
             dashboardUrl,
             gcsAddress: gcsAddress ?? '',
           };
+          return { ray, connectedAt: Date.now() };
         } catch (err) {
           throw dashboardError(dashboardUrl, err);
         }

@@ -93,26 +93,30 @@ export function jobsActors(deps: { dashboards: Dashboards; log: Logger }) {
               jobs: [view],
               watch: [view.submission_id],
               data: { submissionId: view.submission_id, existed },
+              at: Date.now(),
             };
           }
           case 'jobs.refresh': {
             try {
               const all = await client.listJobs(signal);
-              return { jobs: all.filter((j) => j.submission_id).map((j) => jobView(clusterId, j)) };
+              return {
+                jobs: all.filter((j) => j.submission_id).map((j) => jobView(clusterId, j)),
+                at: Date.now(),
+              };
             } catch (err) {
               throw dashboardError(client.url, err);
             }
           }
           case 'jobs.get':
-            return { jobs: [await getJob(client, clusterId, command.id, signal)] };
+            return { jobs: [await getJob(client, clusterId, command.id, signal)], at: Date.now() };
           case 'jobs.watch': {
             const view = await getJob(client, clusterId, command.id, signal);
-            return { jobs: [view], watch: [view.submission_id] };
+            return { jobs: [view], watch: [view.submission_id], at: Date.now() };
           }
           case 'jobs.stop': {
             const view = await getJob(client, clusterId, command.id, signal);
             if (['SUCCEEDED', 'FAILED', 'STOPPED'].includes(view.status)) {
-              return { jobs: [view], data: { alreadyEnded: true } };
+              return { jobs: [view], data: { alreadyEnded: true }, at: Date.now() };
             }
             try {
               await client.stopJob(command.id, signal);
@@ -123,6 +127,7 @@ export function jobsActors(deps: { dashboards: Dashboards; log: Logger }) {
               jobs: [await getJob(client, clusterId, command.id, signal)],
               watch: [view.submission_id],
               data: { alreadyEnded: false },
+              at: Date.now(),
             };
           }
           case 'jobs.logs': {
@@ -145,7 +150,7 @@ export function jobsActors(deps: { dashboards: Dashboards; log: Logger }) {
               if (err instanceof RayMcpError) throw err;
               throw dashboardError(client.url, err);
             }
-            return { jobs: [view], data: page };
+            return { jobs: [view], data: page, at: Date.now() };
           }
         }
       },

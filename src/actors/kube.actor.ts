@@ -18,7 +18,12 @@ import type { Config } from '../config.js';
 import { RayMcpError } from '../domain/errors.js';
 import type { KubeTarget, KubeTokenSource } from '../domain/kube.js';
 import { paths, RAY_GROUP } from '../domain/kuberay.js';
-import type { KubeHealthEvent, KubeInfo, KubeSession } from '../machines/kube-connection.machine.js';
+import type {
+  KubeConnected,
+  KubeHealthEvent,
+  KubeInfo,
+  KubeSession,
+} from '../machines/kube-connection.machine.js';
 import { lazy } from '../watchers/lazy.js';
 
 export class KubeClients {
@@ -66,7 +71,7 @@ export function kubeActors(deps: { config: Config; clients: KubeClients; tokens?
   const { config, clients } = deps;
 
   return {
-    connectKube: fromPromise<KubeSession, { id: string; target: KubeTarget }>(async ({ input, signal }) => {
+    connectKube: fromPromise<KubeConnected, { id: string; target: KubeTarget }>(async ({ input, signal }) => {
       const client = await KubeClient.forTarget(input.target, {
         kubeconfigPaths: config.kubeconfigPaths,
         tokens: deps.tokens,
@@ -102,7 +107,7 @@ export function kubeActors(deps: { config: Config; clients: KubeClients; tokens?
         throw new RayMcpError('unavailable', `Connecting to ${where} was cancelled.`, 'Connect again.');
       }
       await clients.set(input.id, client);
-      return {
+      const session: KubeSession = {
         server: client.server,
         context: client.context,
         namespace: client.defaultNamespace,
@@ -110,6 +115,7 @@ export function kubeActors(deps: { config: Config; clients: KubeClients; tokens?
         clusterWide,
         crdsInstalled,
       };
+      return { session, connectedAt: Date.now() };
     }),
 
     closeKube: fromPromise<void, { id: string }>(async ({ input }) => {
@@ -211,7 +217,7 @@ export function kubeActors(deps: { config: Config; clients: KubeClients; tokens?
     healthProbe: fromEventObservable<KubeHealthEvent, { connectionId: string }>(({ input }) =>
       lazy(async () => {
         const rx = await import('rxjs');
-        const probe = async (): Promise<KubeHealthEvent> => {
+        const probe = async (): Promise<Omit<KubeHealthEvent, 'at'>> => {
           const client = clients.get(input.connectionId);
           if (!client) return { type: 'kube.health', ok: false, message: 'no client' };
           try {
@@ -241,7 +247,7 @@ export function kubeActors(deps: { config: Config; clients: KubeClients; tokens?
           let timer: NodeJS.Timeout | undefined;
           let closed = false;
           const tick = async () => {
-            const e = await probe();
+            const e: KubeHealthEvent = { ...(await probe()), at: Date.now() };
             if (closed) return;
             const key = `${e.ok}:${e.status ?? ''}`;
             if (key !== last) {

@@ -1,6 +1,6 @@
 /** The I/O behind KubeRay cluster actors: server-side apply, scale patches and deletes. */
 import { fromPromise } from 'xstate';
-import { KubeApiError, kubeError } from '../clients/kube.client.js';
+import { KubeApiError, kubeApplyError, kubeError } from '../clients/kube.client.js';
 import { RayMcpError } from '../domain/errors.js';
 import {
   FIELD_MANAGER,
@@ -39,25 +39,7 @@ export function kuberayActors(deps: { clients: KubeClients }) {
           });
           return summarizeRayCluster(obj);
         } catch (err) {
-          if (
-            err instanceof KubeApiError &&
-            err.status === 404 &&
-            /the server could not find the requested resource/i.test(err.detail)
-          ) {
-            throw new RayMcpError(
-              'unavailable',
-              `The KubeRay CRDs are not installed on ${client.context} (no ray.io/v1 RayCluster).`,
-              'Install the KubeRay operator (helm install kuberay-operator kuberay/kuberay-operator), then try again.',
-            );
-          }
-          if (err instanceof KubeApiError && err.status === 404) {
-            throw new RayMcpError(
-              'not_found',
-              `Namespace ${namespace} does not exist on ${client.context}.`,
-              `Create it (kubectl create namespace ${namespace}) or pick another namespace.`,
-            );
-          }
-          throw kubeError(err, client.context, `creating RayCluster ${namespace}/${name}`);
+          throw kubeApplyError(err, client.context, 'RayCluster', namespace, name);
         }
       },
     ),

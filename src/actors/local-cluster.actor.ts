@@ -13,11 +13,13 @@ import type { ClusterDetails, NodeRecord, RayEndpoints } from '../domain/cluster
 import type { DashboardTarget } from '../domain/dashboard.js';
 import { RayMcpError } from '../domain/errors.js';
 import { HEAD_BLOCKS, headLaunch, NODE_LABEL, WORKER_BLOCKS, workerLaunch } from '../domain/ray-start.js';
+import { nodesFromState, usageOf } from '../domain/ray-views.js';
 import type { Logger } from '../logger.js';
 import {
   type LocalClusterEvent,
   leaseOwner,
   type NodeProcessInput,
+  type NodesJoined,
   type PrepareOutput,
   type StopNodesInput,
   type StopNodesOutput,
@@ -27,7 +29,6 @@ import { askActor } from './ask.js';
 import { listOsProcesses, pidAlive, processesMentioning, signal, waitUntilGone } from './os-processes.js';
 import type { ProcessRegistry } from './processes.js';
 import { signalGroup } from './processes.js';
-import { nodesFromState, usageOf } from './ray-views.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: XState's own system type is generic over any
 type AnyActorSystem = ActorSystem<any>;
@@ -272,7 +273,7 @@ export function localClusterActors(deps: LocalClusterDeps) {
       },
     ),
 
-    waitForNodes: fromPromise<Record<string, string>, { dashboard: DashboardTarget; names: string[] }>(
+    waitForNodes: fromPromise<NodesJoined, { dashboard: DashboardTarget; names: string[] }>(
       async ({ input, signal }) => {
         const client = dashboards.client(input.dashboard, { timeoutMs: 3000 });
         while (!signal.aborted) {
@@ -283,7 +284,7 @@ export function localClusterActors(deps: LocalClusterDeps) {
               const name = n.labels?.[NODE_LABEL];
               if (name && n.state === 'ALIVE' && input.names.includes(name)) ids[name] = n.node_id;
             }
-            if (input.names.every((name) => ids[name])) return ids;
+            if (input.names.every((name) => ids[name])) return { nodeIds: ids, at: Date.now() };
           } catch {
             // not answering yet
           }

@@ -23,7 +23,11 @@ export interface RunOptions {
 }
 
 export interface ToolPort {
-  run<K extends OperationType>(type: K, input: OperationInput<K>, options?: RunOptions): Promise<OperationOutput<K>>;
+  run<K extends OperationType>(
+    type: K,
+    input: OperationInput<K>,
+    options?: RunOptions,
+  ): Promise<OperationOutput<K>>;
   /**
    * Calls `listener` with every snapshot of the actor `systemId` until the returned function is
    * called or the actor stops; undefined when there is no such actor.
@@ -68,7 +72,13 @@ export function createPort(deps: {
           timeoutMs,
         );
         const onAbort = () =>
-          fail(new RayMcpError('timeout', 'The request was cancelled by the client.', 'Send it again if needed.'));
+          fail(
+            new RayMcpError(
+              'timeout',
+              'The request was cancelled by the client.',
+              'Send it again if needed.',
+            ),
+          );
         options.signal?.addEventListener('abort', onAbort, { once: true });
         const answers = root.on('answer', (answer: Answer) => {
           if (answer.requestId !== requestId) return;
@@ -87,7 +97,13 @@ export function createPort(deps: {
         const snapshots = root.subscribe({
           error: () => fail(new RayMcpError('internal', 'The actor system failed.', 'Restart ray-mcp.')),
           complete: () =>
-            fail(new RayMcpError('shutting_down', 'ray-mcp is shutting down.', 'Restart the MCP server and try again.')),
+            fail(
+              new RayMcpError(
+                'shutting_down',
+                'ray-mcp is shutting down.',
+                'Restart the MCP server and try again.',
+              ),
+            ),
         });
         root.send({ type: 'request', requestId, operation: { type, input } as never });
       });

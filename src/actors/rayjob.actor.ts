@@ -5,7 +5,7 @@
  */
 import { fromPromise } from 'xstate';
 import { DashboardHttpError, type Dashboards, dashboardError } from '../clients/dashboard.client.js';
-import { KubeApiError, kubeError } from '../clients/kube.client.js';
+import { KubeApiError, kubeApplyError, kubeError } from '../clients/kube.client.js';
 import { RayMcpError } from '../domain/errors.js';
 import { FIELD_MANAGER, paths, type RayJobSummary, summarizeRayJob } from '../domain/kuberay.js';
 import type { RayJobCancelMode } from '../machines/rayjob.machine.js';
@@ -36,26 +36,7 @@ export function rayJobActors(deps: { clients: KubeClients; dashboards: Dashboard
           const obj = await client.apply(path, input.manifest, { fieldManager: FIELD_MANAGER, signal });
           return summarizeRayJob(obj);
         } catch (err) {
-          if (err instanceof RayMcpError) throw err;
-          if (
-            err instanceof KubeApiError &&
-            err.status === 404 &&
-            /the server could not find the requested resource/i.test(err.detail)
-          ) {
-            throw new RayMcpError(
-              'unavailable',
-              `The KubeRay CRDs are not installed on ${client.context} (no ray.io/v1 RayJob).`,
-              'Install the KubeRay operator (helm install kuberay-operator kuberay/kuberay-operator), then try again.',
-            );
-          }
-          if (err instanceof KubeApiError && err.status === 404) {
-            throw new RayMcpError(
-              'not_found',
-              `Namespace ${meta.namespace} does not exist on ${client.context}.`,
-              `Create it (kubectl create namespace ${meta.namespace}) or pick another namespace.`,
-            );
-          }
-          throw kubeError(err, client.context, `creating RayJob ${meta.namespace}/${meta.name}`);
+          throw kubeApplyError(err, client.context, 'RayJob', meta.namespace, meta.name);
         }
       },
     ),

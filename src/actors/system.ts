@@ -16,6 +16,7 @@ import {
 import { Dashboards } from '../clients/dashboard.client.js';
 import type { Config } from '../config.js';
 import type { ClusterRecord } from '../domain/cluster-record.js';
+import { dashboardOwner } from '../domain/dashboard.js';
 import { RayMcpError } from '../domain/errors.js';
 import type { Logger } from '../logger.js';
 import {
@@ -51,10 +52,10 @@ import { jobsActors } from './jobs.actor.js';
 import { KubeClients, kubeActors } from './kube.actor.js';
 import { kuberayActors } from './kuberay.actor.js';
 import { localClusterActors } from './local-cluster.actor.js';
-import { findFreePortsLogic } from './ports.actor.js';
-import { ProcessRegistry } from './processes.js';
 import { operationLogic } from './operations/index.js';
 import { createPort, type ToolPort } from './port.js';
+import { findFreePortsLogic } from './ports.actor.js';
+import { ProcessRegistry } from './processes.js';
 import { rayJobActors } from './rayjob.actor.js';
 
 /**
@@ -244,7 +245,6 @@ export class RaySystem {
     }
   }
 
-
   /** Persists every known cluster whenever one of them changes. */
   private watchClusters(ids: string[]): void {
     for (const id of ids) {
@@ -252,9 +252,14 @@ export class RaySystem {
       const actor = this.cluster(id);
       if (!actor) continue;
       this.watched.add(id);
+      const { createdAt } = actor.getSnapshot().context;
       (actor as AnyActorRef).subscribe({
         next: () => this.persist(),
-        complete: () => this.watched.delete(id),
+        complete: () => {
+          this.watched.delete(id);
+          // What was learnt about its dashboard goes with the actor.
+          this.dashboards.drop(dashboardOwner(id, createdAt));
+        },
         // The supervisor hears of the failure (and restarts the actor); here it only stops persisting it.
         error: () => this.watched.delete(id),
       });

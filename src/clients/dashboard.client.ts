@@ -7,6 +7,7 @@
 import type { Dispatcher } from 'undici';
 import type { DashboardTarget } from '../domain/dashboard.js';
 import { RayMcpError } from '../domain/errors.js';
+import type { RayJobDetails, RayNodeState, RayVersionInfo } from '../domain/ray-api.js';
 
 export class DashboardHttpError extends Error {
   constructor(
@@ -19,42 +20,7 @@ export class DashboardHttpError extends Error {
   }
 }
 
-export interface RayVersionInfo {
-  version: string;
-  ray_version: string;
-  ray_commit: string;
-  session_name: string;
-}
-
-export interface RayNodeState {
-  node_id: string;
-  node_ip: string;
-  node_name?: string;
-  is_head_node: boolean;
-  state: 'ALIVE' | 'DEAD' | string;
-  state_message?: string | null;
-  resources_total: Record<string, number>;
-  labels: Record<string, string>;
-  start_time_ms?: number;
-  end_time_ms?: number;
-}
-
-export interface RayJobDetails {
-  type: string;
-  job_id: string | null;
-  submission_id: string | null;
-  status: string;
-  entrypoint: string;
-  message?: string | null;
-  error_type?: string | null;
-  start_time?: number | null;
-  end_time?: number | null;
-  metadata?: Record<string, string> | null;
-  runtime_env?: Record<string, unknown> | null;
-  driver_info?: { id: string; node_ip_address: string; pid: string } | null;
-  driver_exit_code?: number | null;
-  driver_node_id?: string | null;
-}
+export type { RayJobDetails, RayNodeState, RayVersionInfo };
 
 interface StateApiReply<T> {
   result: boolean;
@@ -224,7 +190,8 @@ export class DashboardClient {
         bodyTimeout: timeout,
       });
       const text = await res.body.text();
-      const refused = res.statusCode === 401 || res.statusCode === 403;
+      // Ray's refusal, not the API server's (a Kubernetes Status): its auth mode may have changed.
+      const refused = (res.statusCode === 401 || res.statusCode === 403) && !kubeStatusMessage(text);
       if (refused && attempt === 0 && this.dashboards.reprobe(this.target.owner)) continue;
       return { status: res.statusCode, text };
     }
@@ -375,7 +342,7 @@ export class DashboardClient {
 export function dashboardError(url: string, err: unknown): RayMcpError {
   if (err instanceof RayMcpError) return err;
   if (err instanceof DashboardHttpError) {
-    const kube = kubeRefusal(err);
+    const kube = (err.status === 401 || err.status === 403) && kubeStatusMessage(err.body);
     if (kube) {
       // The API server's service proxy said no, before any Ray saw the request.
       return new RayMcpError(
@@ -408,11 +375,11 @@ export function dashboardError(url: string, err: unknown): RayMcpError {
   );
 }
 
-/** The message of a Kubernetes Status refusal (401/403 from an API server), if that is what it is. */
-function kubeRefusal(err: DashboardHttpError): string | undefined {
-  if (err.status !== 401 && err.status !== 403) return undefined;
+/** The message of a Kubernetes Status (an API server's own answer, not Ray's), if the body is one. */
+function kubeStatusMessage(body: string): string | undefined {
+  if (!body.includes('"Status"')) return undefined;
   try {
-    const status = JSON.parse(err.body) as { kind?: string; message?: string };
+    const status = JSON.parse(body) as { kind?: string; message?: string };
     return status.kind === 'Status' ? (status.message ?? 'refused') : undefined;
   } catch {
     return undefined;

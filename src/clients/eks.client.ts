@@ -305,7 +305,7 @@ function memoize(provider: CredentialProvider): CredentialProvider {
   };
 }
 
-const AUTH_ERRORS = new Set([
+const AUTH_ERRORS: ReadonlySet<string> = new Set([
   'UnrecognizedClientException',
   'InvalidClientTokenId',
   'ExpiredTokenException',

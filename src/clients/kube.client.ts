@@ -445,3 +445,31 @@ export function kubeError(err: unknown, context: string, what: string): Error {
   }
   return err instanceof Error ? err : new Error(String(err));
 }
+
+/**
+ * Why creating a KubeRay object failed, for a user: a 404 from the API itself means the CRDs are
+ * missing, any other 404 the namespace; the rest as kubeError.
+ */
+export function kubeApplyError(
+  err: unknown,
+  context: string,
+  kind: 'RayCluster' | 'RayJob',
+  namespace: string,
+  name: string,
+): Error {
+  if (err instanceof KubeApiError && err.status === 404) {
+    if (/the server could not find the requested resource/i.test(err.detail)) {
+      return new RayMcpError(
+        'unavailable',
+        `The KubeRay CRDs are not installed on ${context} (no ray.io/v1 ${kind}).`,
+        'Install the KubeRay operator (helm install kuberay-operator kuberay/kuberay-operator), then try again.',
+      );
+    }
+    return new RayMcpError(
+      'not_found',
+      `Namespace ${namespace} does not exist on ${context}.`,
+      `Create it (kubectl create namespace ${namespace}) or pick another namespace.`,
+    );
+  }
+  return kubeError(err, context, `creating ${kind} ${namespace}/${name}`);
+}

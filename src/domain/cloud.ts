@@ -4,8 +4,8 @@
  * handle a creation returns. No I/O here.
  */
 import { z } from 'zod';
-import { type ErrorInfo, RayMcpError } from './errors.js';
 import type { EksRequests } from './cloud-create.js';
+import { type ErrorInfo, RayMcpError } from './errors.js';
 import type { CloudKubeTarget, CloudProvider } from './kube.js';
 
 export type { CloudProvider } from './kube.js';
@@ -223,7 +223,6 @@ export type CloudResult =
     }
   | { kind: 'kubeconfig'; path: string; context: string };
 
-
 /** Facts from the operation watchers. */
 export type CloudFact =
   | { type: 'cloud.operationProgress'; operationId: string; detail: string; polls: number }
@@ -234,6 +233,8 @@ export type CloudFact =
       detail?: string;
       error?: string;
       polls: number;
+      /** When the watcher saw it end (ISO time). */
+      endedAt: string;
     }
   | { type: 'cloud.operationPollFailed'; operationId: string; error: string; polls: number }
   | { type: 'cloud.credentialsRejected'; error: ErrorInfo }

@@ -44,7 +44,9 @@ export type Answer<D = unknown> =
 export function answerOk(requestId: string): Answer<never>;
 export function answerOk<D>(requestId: string, data: D): Answer<D>;
 export function answerOk<D>(requestId: string, data?: D): Answer<D> {
-  return data === undefined ? { type: 'answer', requestId, ok: true } : { type: 'answer', requestId, ok: true, data };
+  return data === undefined
+    ? { type: 'answer', requestId, ok: true }
+    : { type: 'answer', requestId, ok: true, data };
 }
 export const answerError = (requestId: string, error: ErrorInfo): Answer<never> => ({
   type: 'answer',

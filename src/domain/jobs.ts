@@ -1,6 +1,6 @@
 /** Ray jobs as tools and machines see them. */
 import { z } from 'zod';
-import type { RayJobDetails } from '../clients/dashboard.client.js';
+import type { RayJobDetails } from './ray-api.js';
 
 export const JOB_STATUSES = ['PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'STOPPED'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
@@ -103,5 +103,10 @@ export function jobView(clusterId: string, d: RayJobDetails): JobView {
 
 /** What a cluster's job watcher tells its jobs actor. */
 export type JobsFact =
-  | { type: 'ray.jobsListed'; jobs: JobView[] }
+  | {
+      type: 'ray.jobsListed';
+      jobs: JobView[];
+      /** When the dashboard answered (ms). */
+      at: number;
+    }
   | { type: 'ray.jobsPollFailed'; error: string };

@@ -222,6 +222,8 @@ export interface PodSummary {
   nodeType: 'head' | 'worker';
   phase: string;
   ready: boolean;
+  /** When its Ready condition last turned true (ms), as Kubernetes recorded it. */
+  readyAt?: number;
   podIP?: string;
   node?: string;
   restarts: number;
@@ -316,7 +318,10 @@ export function summarizePod(o: Obj): PodSummary {
   const waiting = cs.state?.waiting;
   const terminated = cs.state?.terminated ?? cs.lastState?.terminated;
   const sched = (status.conditions ?? []).find((c: Obj) => c.type === 'PodScheduled' && c.status === 'False');
-  const ready = (status.conditions ?? []).some((c: Obj) => c.type === 'Ready' && c.status === 'True');
+  const readyCondition = (status.conditions ?? []).find(
+    (c: Obj) => c.type === 'Ready' && c.status === 'True',
+  );
+  const ready = readyCondition !== undefined;
   return {
     namespace: o.metadata.namespace ?? '',
     name: o.metadata.name,
@@ -325,6 +330,7 @@ export function summarizePod(o: Obj): PodSummary {
     nodeType: labels['ray.io/node-type'] === 'head' ? 'head' : 'worker',
     phase: status.phase ?? 'Pending',
     ready,
+    readyAt: ready ? Date.parse(readyCondition.lastTransitionTime) || undefined : undefined,
     podIP: status.podIP || undefined,
     node: o.spec?.nodeName || undefined,
     restarts: cs.restartCount ?? 0,
@@ -472,4 +478,6 @@ export type InformerEvent =
       status?: number;
       message: string;
       retryInMs: number;
+      /** When the list or watch failed (ms). */
+      at: number;
     };

@@ -13,8 +13,6 @@
  */
 import { type ActorRefFrom, assign, enqueueActions, fromEventObservable, fromPromise, setup } from 'xstate';
 import type {
-  CloudClusterInfo,
-  CloudClusterSummary,
   CloudDetection,
   CloudIdentity,
   CloudOperation,
@@ -22,10 +20,16 @@ import type {
   ClusterCreateSpec,
   CredentialProblem,
 } from '../domain/cloud.js';
-import { type CloudFact, type CloudResult, credentialProblemOf, type TrackedOperation } from '../domain/cloud.js';
+import {
+  type CloudFact,
+  type CloudResult,
+  credentialProblemOf,
+  type TrackedOperation,
+} from '../domain/cloud.js';
 import { type Answer, answerError, answerOk } from '../domain/commands.js';
 import { type ErrorInfo, toErrorInfo } from '../domain/errors.js';
 import type { CloudKubeTarget } from '../domain/kube.js';
+import { type ChildErrorEvent, errorOf } from './child-events.js';
 
 export type { CloudFact, CloudResult, TrackedOperation };
 
@@ -61,7 +65,6 @@ export type CloudCommand =
   | { type: 'cloud.awaitOperation'; requestId: string; operationId: string }
   /** Which credentials and kubeconfig contexts this machine has for the provider; needs no authentication. */
   | { type: 'cloud.detect'; requestId: string };
-
 
 export interface CloudInput {
   provider: CloudProvider;
@@ -102,6 +105,15 @@ const isWork = (e: { type: string }): e is CloudWorkCommand => (WORK as readonly
 const isEnded = (op: TrackedOperation) => op.view.status !== 'running';
 
 type AuthInput = { provider: CloudProvider; options: CloudAuthOptions };
+/** Who the credentials are, and when the cloud accepted them (ISO time). */
+export type CloudAuthenticated = { identity: CloudIdentity; authenticatedAt: string };
+/** Why the credentials do not work, for credentialsFailed. */
+type CredentialsFailure = { error: ErrorInfo; problem?: CredentialProblem };
+/** The failure of an invoked actor, as credentialsFailed takes it. */
+const failureOf = ({ event }: { event: { error: unknown } }): CredentialsFailure => ({
+  error: toErrorInfo(event.error),
+  problem: credentialProblemOf(event.error),
+});
 type RunInput = {
   provider: CloudProvider;
   command: CloudWorkCommand;
@@ -114,11 +126,11 @@ export const cloudConnectionMachine = setup({
   types: {
     context: {} as CloudContext,
     input: {} as CloudInput,
-    events: {} as CloudCommand | CloudFact,
+    events: {} as CloudCommand | CloudFact | ChildErrorEvent,
     emitted: {} as Answer,
   },
   actors: {
-    authenticate: fromPromise<CloudIdentity, AuthInput>(async () => {
+    authenticate: fromPromise<CloudAuthenticated, AuthInput>(async () => {
       throw new Error('provided by src/actors/cloud.actor.ts');
     }),
     runCloudCommand: fromPromise<CloudResult, RunInput>(async () => {
@@ -136,8 +148,7 @@ export const cloudConnectionMachine = setup({
   },
   guards: {
     hasQueue: ({ context }) => context.queue.length > 0,
-    credentialsRejected: ({ event }) =>
-      credentialProblemOf((event as unknown as { error?: unknown }).error) !== undefined,
+    credentialsRejected: (_, { error }: { error: unknown }) => credentialProblemOf(error) !== undefined,
   },
   actions: {
     enqueue: assign({
@@ -152,28 +163,20 @@ export const cloudConnectionMachine = setup({
       authWaiting: ({ context, event }) =>
         event.type === 'cloud.authenticate' ? [...context.authWaiting, event.requestId] : context.authWaiting,
     }),
-    authenticated: enqueueActions(({ context, event, enqueue }) => {
-      const identity = (event as unknown as { output: CloudIdentity }).output;
-      for (const id of context.authWaiting) enqueue.emit(answerOk(id));
-      enqueue.assign({
-        identity,
-        error: undefined,
-        authWaiting: [],
-        authenticatedAt: new Date().toISOString(),
-      });
-    }),
+    authenticated: enqueueActions(
+      ({ context, enqueue }, { identity, authenticatedAt }: CloudAuthenticated) => {
+        for (const id of context.authWaiting) enqueue.emit(answerOk(id));
+        enqueue.assign({ identity, error: undefined, authWaiting: [], authenticatedAt });
+      },
+    ),
     /** Credentials do not work: keep why, answer everyone waiting with it. */
-    credentialsFailed: enqueueActions(({ context, event, enqueue }) => {
-      const raw =
-        event.type === 'cloud.credentialsRejected'
-          ? event.error
-          : (event as unknown as { error: unknown }).error;
-      const info = event.type === 'cloud.credentialsRejected' ? event.error : toErrorInfo(raw);
-      const problem = event.type === 'cloud.credentialsRejected' ? 'rejected' : credentialProblemOf(raw);
-      for (const id of context.authWaiting) enqueue.emit(answerError(id, info));
-      for (const c of context.queue) enqueue.emit(answerError(c.requestId, info));
-      enqueue.assign({ error: { ...info, problem }, authWaiting: [], queue: [], identity: undefined });
-    }),
+    credentialsFailed: enqueueActions(
+      ({ context, enqueue }, { error: info, problem }: CredentialsFailure) => {
+        for (const id of context.authWaiting) enqueue.emit(answerError(id, info));
+        for (const c of context.queue) enqueue.emit(answerError(c.requestId, info));
+        enqueue.assign({ error: { ...info, problem }, authWaiting: [], queue: [], identity: undefined });
+      },
+    ),
     refuse: enqueueActions(({ context, event, enqueue }) => {
       if (!('requestId' in event)) return;
       const error: ErrorInfo =
@@ -233,10 +236,9 @@ export const cloudConnectionMachine = setup({
       for (const id of context.disconnectWaiting) enqueue.emit(answerOk(id));
       enqueue.assign({ disconnectWaiting: [] });
     }),
-    finishOk: enqueueActions(({ context, event, enqueue }) => {
+    finishOk: enqueueActions(({ context, enqueue }, result: CloudResult) => {
       const [command, ...rest] = context.queue;
       if (!command) return;
-      const result = (event as unknown as { output: CloudResult }).output;
       const operations = { ...context.operations };
       let watcherSeq = context.watcherSeq;
       if (result.kind === 'create' && result.operation) {
@@ -259,29 +261,32 @@ export const cloudConnectionMachine = setup({
       // The answer carries the result: the command's type names its kind (CommandAnswers).
       enqueue.emit(answerOk(command.requestId, result));
     }),
-    finishError: enqueueActions(({ context, event, enqueue }) => {
+    finishError: enqueueActions(({ context, enqueue }, { error }: { error: unknown }) => {
       const [command, ...rest] = context.queue;
       if (!command) return;
       enqueue.assign({ queue: rest });
-      enqueue.emit(
-        answerError(command.requestId, toErrorInfo((event as unknown as { error: unknown }).error)),
-      );
+      enqueue.emit(answerError(command.requestId, toErrorInfo(error)));
     }),
-    watcherFailed: enqueueActions(({ context, event, enqueue, self }) => {
-      const id = event.type.slice('xstate.error.actor.'.length);
-      const entry = Object.entries(context.operations).find(([, op]) => op.watcherId === id);
-      if ((self.getSnapshot().children as Record<string, unknown>)[id]) enqueue.stopChild(id);
-      if (!entry) return;
-      const [opId, op] = entry;
-      const message = toErrorInfo((event as { error?: unknown }).error).message;
-      enqueue.assign({
-        operations: {
-          ...context.operations,
-          [opId]: { ...op, watcherId: undefined, view: { ...op.view, error: `watcher failed (${message}); following it again` } },
-        },
-      });
-      enqueue.raise({ type: 'cloud.resumeOperations' }, { delay: 2000 });
-    }),
+    watcherFailed: enqueueActions(
+      ({ context, enqueue, self }, { id, error }: { id: string; error: unknown }) => {
+        const entry = Object.entries(context.operations).find(([, op]) => op.watcherId === id);
+        if ((self.getSnapshot().children as Record<string, unknown>)[id]) enqueue.stopChild(id);
+        if (!entry) return;
+        const [opId, op] = entry;
+        const message = toErrorInfo(error).message;
+        enqueue.assign({
+          operations: {
+            ...context.operations,
+            [opId]: {
+              ...op,
+              watcherId: undefined,
+              view: { ...op.view, error: `watcher failed (${message}); following it again` },
+            },
+          },
+        });
+        enqueue.raise({ type: 'cloud.resumeOperations' }, { delay: 2000 });
+      },
+    ),
     /** Follow again the operations that were running when tracking stopped (re-authentication). */
     resumeOperations: enqueueActions(({ context, enqueue }) => {
       const operations = { ...context.operations };
@@ -340,7 +345,7 @@ export const cloudConnectionMachine = setup({
         status: event.ok ? 'done' : 'failed',
         detail: event.detail ?? op.view.detail,
         error: event.ok ? undefined : event.error,
-        ended_at: new Date().toISOString(),
+        ended_at: event.endedAt,
         polls: event.polls,
       };
       for (const id of context.awaiting[event.operationId] ?? []) enqueue.emit(answerOk(id));
@@ -354,12 +359,13 @@ export const cloudConnectionMachine = setup({
       detectWaiting: ({ context, event }) =>
         event.type === 'cloud.detect' ? [...context.detectWaiting, event.requestId] : context.detectWaiting,
     }),
-    detected: enqueueActions(({ context, event, enqueue }) => {
-      const output = (event as unknown as { output?: CloudDetection }).output;
-      const error = (event as unknown as { error?: unknown }).error;
-      for (const id of context.detectWaiting)
-        enqueue.emit(output ? answerOk(id) : answerError(id, toErrorInfo(error)));
-      enqueue.assign({ detectWaiting: [], ...(output && { detection: output }) });
+    detected: enqueueActions(({ context, enqueue }, detection: CloudDetection) => {
+      for (const id of context.detectWaiting) enqueue.emit(answerOk(id));
+      enqueue.assign({ detectWaiting: [], detection });
+    }),
+    detectFailed: enqueueActions(({ context, enqueue }, { error }: { error: unknown }) => {
+      for (const id of context.detectWaiting) enqueue.emit(answerError(id, toErrorInfo(error)));
+      enqueue.assign({ detectWaiting: [] });
     }),
     awaitOperation: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'cloud.awaitOperation') return;
@@ -402,7 +408,9 @@ export const cloudConnectionMachine = setup({
     'cloud.operationPollFailed': { actions: 'operationProgress' },
     'cloud.operationEnded': { actions: 'operationEnded' },
     // A watcher that fails is replaced after a pause; its operation is followed again.
-    'xstate.error.actor.*': { actions: 'watcherFailed' },
+    'xstate.error.actor.*': {
+      actions: { type: 'watcherFailed', params: ({ event }) => ({ id: event.actorId, error: event.error }) },
+    },
     'cloud.resumeOperations': { actions: 'resumeOperations' },
   },
   type: 'parallel',
@@ -415,8 +423,8 @@ export const cloudConnectionMachine = setup({
           invoke: {
             src: 'detect',
             input: ({ context }) => ({ provider: context.provider }),
-            onDone: { target: 'idle', actions: 'detected' },
-            onError: { target: 'idle', actions: 'detected' },
+            onDone: { target: 'idle', actions: { type: 'detected', params: ({ event }) => event.output } },
+            onError: { target: 'idle', actions: { type: 'detectFailed', params: errorOf } },
           },
           on: { 'cloud.detect': { actions: 'queueDetect' } },
         },
@@ -441,8 +449,11 @@ export const cloudConnectionMachine = setup({
           invoke: {
             src: 'authenticate',
             input: ({ context }) => ({ provider: context.provider, options: context.authOptions ?? {} }),
-            onDone: { target: 'authenticated', actions: 'authenticated' },
-            onError: { target: 'failed', actions: 'credentialsFailed' },
+            onDone: {
+              target: 'authenticated',
+              actions: { type: 'authenticated', params: ({ event }) => event.output },
+            },
+            onError: { target: 'failed', actions: { type: 'credentialsFailed', params: failureOf } },
           },
           on: {
             'cloud.authenticate': { actions: 'joinAuth' },
@@ -457,7 +468,13 @@ export const cloudConnectionMachine = setup({
             'cloud.authenticate': { target: 'authenticating', actions: 'startAuth' },
             ...onWork('enqueue'),
             'cloud.disconnect': { target: 'disconnecting', actions: 'noteDisconnect' },
-            'cloud.credentialsRejected': { target: 'failed', actions: 'credentialsFailed' },
+            'cloud.credentialsRejected': {
+              target: 'failed',
+              actions: {
+                type: 'credentialsFailed',
+                params: ({ event }) => ({ error: event.error, problem: 'rejected' as const }),
+              },
+            },
           },
           initial: 'idle',
           states: {
@@ -471,14 +488,17 @@ export const cloudConnectionMachine = setup({
                   identity: context.identity!,
                   operations: context.operations,
                 }),
-                onDone: { target: 'idle', actions: 'finishOk' },
+                onDone: {
+                  target: 'idle',
+                  actions: { type: 'finishOk', params: ({ event }) => event.output },
+                },
                 onError: [
                   {
-                    guard: 'credentialsRejected',
+                    guard: { type: 'credentialsRejected', params: errorOf },
                     target: '#cloud.connection.failed',
-                    actions: 'credentialsFailed',
+                    actions: { type: 'credentialsFailed', params: failureOf },
                   },
-                  { target: 'idle', actions: 'finishError' },
+                  { target: 'idle', actions: { type: 'finishError', params: errorOf } },
                 ],
               },
             },

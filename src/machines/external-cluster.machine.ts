@@ -24,6 +24,7 @@ import type {
 import { type Answer, answerError, answerOk } from '../domain/commands.js';
 import { type DashboardTarget, dashboardOwner } from '../domain/dashboard.js';
 import { type ErrorInfo, toErrorInfo } from '../domain/errors.js';
+import { type ChildErrorEvent, errorOf } from './child-events.js';
 
 export type ExternalClusterEvent =
   | { type: 'cluster.awaitReady'; requestId: string }
@@ -36,6 +37,12 @@ export interface ExternalClusterInput {
   id: string;
   address: string;
   createdAt: number;
+}
+
+/** The cluster's endpoints, and when its dashboard answered. */
+export interface ExternalConnected {
+  ray: RayEndpoints;
+  connectedAt: number;
 }
 
 export interface ExternalClusterContext {
@@ -60,11 +67,11 @@ export const externalClusterMachine = setup({
   types: {
     context: {} as ExternalClusterContext,
     input: {} as ExternalClusterInput,
-    events: {} as ExternalClusterEvent,
+    events: {} as ExternalClusterEvent | ChildErrorEvent,
     emitted: {} as Answer,
   },
   actors: {
-    connectExternal: fromPromise<RayEndpoints, { address: string; owner: string }>(async () => {
+    connectExternal: fromPromise<ExternalConnected, { address: string; owner: string }>(async () => {
       throw new Error('provided by src/actors/external-cluster.actor.ts');
     }),
     describeCluster: fromPromise<ClusterDetails, { dashboard: DashboardTarget }>(async () => {
@@ -95,19 +102,24 @@ export const externalClusterMachine = setup({
       enqueue.emit(
         answerError(
           event.requestId,
-          context.error ?? { code: 'unavailable', message: `Cluster ${context.id} failed.`, fix: 'Connect again.' },
+          context.error ?? {
+            code: 'unavailable',
+            message: `Cluster ${context.id} failed.`,
+            fix: 'Connect again.',
+          },
         ),
       );
     }),
     assignHealth: assign({
       health: ({ context, event }) => (event.type === 'ray.health' ? event.health : context.health),
     }),
-    noteChildFailure: assign({
-      error: ({ event }) => ({
-        ...toErrorInfo((event as { error?: unknown }).error),
+    assignConnected: assign((_, { ray, connectedAt }: ExternalConnected) => ({ ray, connectedAt })),
+    noteChildFailure: assign((_, { error }: { error: unknown }) => ({
+      error: {
+        ...toErrorInfo(error),
         fix: 'ray-mcp restarts its watcher by itself; inspect_ray_cluster shows the state.',
-      }),
-    }),
+      },
+    })),
     notifyStopped: sendParent(({ context }) => ({ type: 'cluster.stopped', clusterId: context.id })),
   },
 }).createMachine({
@@ -118,7 +130,7 @@ export const externalClusterMachine = setup({
     'cluster.awaitReady': { actions: 'answerNow' },
     'cluster.stop': { target: '.stopped', actions: 'answerNow' },
     'cluster.shutdown': { target: '.stopped' },
-    'xstate.error.actor.*': { actions: 'noteChildFailure' },
+    'xstate.error.actor.*': { actions: { type: 'noteChildFailure', params: errorOf } },
   },
   initial: 'connecting',
   states: {
@@ -133,10 +145,7 @@ export const externalClusterMachine = setup({
         }),
         onDone: {
           target: 'connected',
-          actions: [
-            assign({ ray: ({ event }) => event.output, connectedAt: () => Date.now() }),
-            'answerWaiting',
-          ],
+          actions: [{ type: 'assignConnected', params: ({ event }) => event.output }, 'answerWaiting'],
         },
         onError: {
           target: 'failed',
@@ -149,7 +158,7 @@ export const externalClusterMachine = setup({
         src: 'healthWatcher',
         input: ({ context }) => ({ dashboard: dashboardOf(context) }),
         // The watcher failed: start it again after a pause (re-entering reconnects it).
-        onError: { target: 'watcherBackoff', actions: 'noteChildFailure' },
+        onError: { target: 'watcherBackoff', actions: { type: 'noteChildFailure', params: errorOf } },
       },
       initial: 'reachable',
       on: { 'ray.health': { actions: 'assignHealth' } },

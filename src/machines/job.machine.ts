@@ -11,8 +11,19 @@ import { type Answer, answerOk } from '../domain/commands.js';
 import type { JobView } from '../domain/jobs.js';
 
 export type JobEvent =
-  | { type: 'ray.jobUpdated'; view: JobView }
+  | {
+      type: 'ray.jobUpdated';
+      view: JobView;
+      /** When the dashboard reported this view (ms). */
+      at: number;
+    }
   | { type: 'job.awaitEnd'; requestId: string };
+
+export interface JobInput {
+  view: JobView;
+  /** When the dashboard reported the first view (ms). */
+  at: number;
+}
 
 export interface JobContext {
   clusterId: string;
@@ -26,7 +37,7 @@ export interface JobContext {
 export const jobMachine = setup({
   types: {
     context: {} as JobContext,
-    input: {} as { view: JobView },
+    input: {} as JobInput,
     events: {} as JobEvent,
     emitted: {} as Answer,
   },
@@ -39,7 +50,7 @@ export const jobMachine = setup({
       event.type === 'ray.jobUpdated'
         ? {
             view: event.view,
-            changedAt: event.view.status !== context.view.status ? Date.now() : context.changedAt,
+            changedAt: event.view.status !== context.view.status ? event.at : context.changedAt,
           }
         : {},
     ),
@@ -61,7 +72,7 @@ export const jobMachine = setup({
     clusterId: input.view.cluster_id,
     submissionId: input.view.submission_id,
     view: input.view,
-    changedAt: Date.now(),
+    changedAt: input.at,
     waiting: [],
   }),
   initial: 'init',

@@ -9,8 +9,10 @@ import { type Answer, answerError, answerOk, type CommandAnswers } from '../doma
 import type { DashboardTarget } from '../domain/dashboard.js';
 import { toErrorInfo } from '../domain/errors.js';
 import { isTerminal, type JobsFact, type JobView } from '../domain/jobs.js';
+import { type ChildErrorEvent, errorOf } from './child-events.js';
 
 export type { JobsFact };
+
 import { jobMachine } from './job.machine.js';
 
 export interface SubmitRequest {
@@ -48,7 +50,6 @@ export type JobsCommand =
   /** Keep this job's actor up to date (wait_for_ray_job, resource subscriptions). */
   | { type: 'jobs.watch'; requestId: string; dashboard: DashboardTarget; id: string };
 
-
 export interface JobsContext {
   clusterId: string;
   /** The cluster's dashboard, as the last command named it. */
@@ -67,6 +68,17 @@ export interface JobCommandOutput {
   watch?: string[];
   /** The command's answer (see CommandAnswers). */
   data?: CommandAnswers['jobs.submit'] | CommandAnswers['jobs.stop'] | CommandAnswers['jobs.logs'];
+  /** When the dashboard answered (ms). */
+  at: number;
+}
+
+/** Job views the cluster reported at `at`; `watch` asks to follow some of them. */
+interface Reported {
+  jobs: JobView[];
+  watch?: string[];
+  at: number;
+  /** From the watcher's poll (which clears the last poll error), not a command. */
+  polled?: boolean;
 }
 
 export const FAST_TICK_MS = 500;
@@ -79,7 +91,7 @@ export const jobsMachine = setup({
   types: {
     context: {} as JobsContext,
     input: {} as { clusterId: string },
-    events: {} as JobsCommand | JobsFact,
+    events: {} as JobsCommand | JobsFact | ChildErrorEvent,
     emitted: {} as Answer,
   },
   actors: {
@@ -106,12 +118,7 @@ export const jobsMachine = setup({
       'requestId' in event ? { queue: [...context.queue, event], dashboard: event.dashboard } : {},
     ),
     /** Merge reported jobs; tell each watched job's actor about its change. */
-    merge: enqueueActions(({ context, event, enqueue }) => {
-      const reported =
-        event.type === 'ray.jobsListed'
-          ? event.jobs
-          : ((event as unknown as { output?: JobCommandOutput }).output?.jobs ?? []);
-      const watch = (event as unknown as { output?: JobCommandOutput }).output?.watch ?? [];
+    merge: enqueueActions(({ context, enqueue }, { jobs: reported, watch = [], at, polled }: Reported) => {
       const jobs = { ...context.jobs };
       const watched = [...context.watched];
       for (const view of reported) {
@@ -123,41 +130,44 @@ export const jobsMachine = setup({
           enqueue.spawnChild('job', {
             id: `job:${view.submission_id}`,
             systemId: jobSystemId(context.clusterId, view.submission_id),
-            input: { view },
+            input: { view, at },
           });
         } else if (isWatched && JSON.stringify(before) !== JSON.stringify(view)) {
-          enqueue.sendTo(`job:${view.submission_id}`, { type: 'ray.jobUpdated', view });
+          enqueue.sendTo(`job:${view.submission_id}`, { type: 'ray.jobUpdated', view, at });
         }
       }
       enqueue.assign({
         jobs,
         watched,
-        lastPollError: event.type === 'ray.jobsListed' ? undefined : context.lastPollError,
+        lastPollError: polled ? undefined : context.lastPollError,
       });
     }),
-    finish: enqueueActions(({ context, event, enqueue }) => {
+    finishOk: enqueueActions(({ context, enqueue }, output: JobCommandOutput) => {
       const [command, ...rest] = context.queue;
       if (!command) return;
       enqueue.assign({ queue: rest });
-      const output = (event as unknown as { output?: JobCommandOutput }).output;
-      const error = (event as unknown as { error?: unknown }).error;
-      if (output) enqueue.emit(answerOk(command.requestId, output.data));
-      else enqueue.emit(answerError(command.requestId, toErrorInfo(error)));
+      enqueue.emit(answerOk(command.requestId, output.data));
     }),
-    dropFailedJob: enqueueActions(({ context, event, enqueue, self }) => {
-      const id = event.type.slice('xstate.error.actor.'.length);
-      if (!id.startsWith('job:')) return;
-      if ((self.getSnapshot().children as Record<string, unknown>)[id]) enqueue.stopChild(id);
-      const sid = id.slice('job:'.length);
-      enqueue.assign({
-        watched: context.watched.filter((w) => w !== sid),
-        lastPollError: `job actor of ${sid} failed: ${toErrorInfo((event as { error?: unknown }).error).message}`,
-      });
+    finishError: enqueueActions(({ context, enqueue }, { error }: { error: unknown }) => {
+      const [command, ...rest] = context.queue;
+      if (!command) return;
+      enqueue.assign({ queue: rest });
+      enqueue.emit(answerError(command.requestId, toErrorInfo(error)));
     }),
-    noteWatcherError: assign({
-      lastPollError: ({ event }) =>
-        `job watcher failed: ${toErrorInfo((event as unknown as { error: unknown }).error).message}`,
-    }),
+    dropFailedJob: enqueueActions(
+      ({ context, enqueue, self }, { id, error }: { id: string; error: unknown }) => {
+        if (!id.startsWith('job:')) return;
+        if ((self.getSnapshot().children as Record<string, unknown>)[id]) enqueue.stopChild(id);
+        const sid = id.slice('job:'.length);
+        enqueue.assign({
+          watched: context.watched.filter((w) => w !== sid),
+          lastPollError: `job actor of ${sid} failed: ${toErrorInfo(error).message}`,
+        });
+      },
+    ),
+    noteWatcherError: assign((_, { error }: { error: unknown }) => ({
+      lastPollError: `job watcher failed: ${toErrorInfo(error).message}`,
+    })),
     notePollError: assign({
       lastPollError: ({ context, event }) =>
         event.type === 'ray.jobsPollFailed' ? event.error : context.lastPollError,
@@ -174,10 +184,14 @@ export const jobsMachine = setup({
     'jobs.stop': { actions: 'enqueue' },
     'jobs.logs': { actions: 'enqueue' },
     'jobs.watch': { actions: 'enqueue' },
-    'ray.jobsListed': { actions: 'merge' },
+    'ray.jobsListed': {
+      actions: { type: 'merge', params: ({ event }) => ({ jobs: event.jobs, at: event.at, polled: true }) },
+    },
     'ray.jobsPollFailed': { actions: 'notePollError' },
     // A job actor that fails stops being watched; the next watch of that job starts a new one.
-    'xstate.error.actor.*': { actions: 'dropFailedJob' },
+    'xstate.error.actor.*': {
+      actions: { type: 'dropFailedJob', params: ({ event }) => ({ id: event.actorId, error: event.error }) },
+    },
   },
   states: {
     work: {
@@ -188,8 +202,21 @@ export const jobsMachine = setup({
           invoke: {
             src: 'runJobCommand',
             input: ({ context }) => ({ clusterId: context.clusterId, command: context.queue[0]! }),
-            onDone: { target: 'idle', actions: ['merge', 'finish'] },
-            onError: { target: 'idle', actions: 'finish' },
+            onDone: {
+              target: 'idle',
+              actions: [
+                {
+                  type: 'merge',
+                  params: ({ event }) => ({
+                    jobs: event.output.jobs ?? [],
+                    watch: event.output.watch,
+                    at: event.output.at,
+                  }),
+                },
+                { type: 'finishOk', params: ({ event }) => event.output },
+              ],
+            },
+            onError: { target: 'idle', actions: { type: 'finishError', params: errorOf } },
           },
         },
       },
@@ -212,7 +239,7 @@ export const jobsMachine = setup({
               intervalMs: FAST_TICK_MS,
             }),
             // The watcher turns poll failures into events; an error here is a bug: pause, then retry.
-            onError: { target: 'cooldown', actions: 'noteWatcherError' },
+            onError: { target: 'cooldown', actions: { type: 'noteWatcherError', params: errorOf } },
           },
         },
         slow: {
@@ -227,7 +254,7 @@ export const jobsMachine = setup({
               dashboard: context.dashboard!,
               intervalMs: SLOW_TICK_MS,
             }),
-            onError: { target: 'cooldown', actions: 'noteWatcherError' },
+            onError: { target: 'cooldown', actions: { type: 'noteWatcherError', params: errorOf } },
           },
         },
       },

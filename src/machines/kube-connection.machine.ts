@@ -27,6 +27,7 @@ import type {
   RayClusterSummary,
   RayJobSummary,
 } from '../domain/kuberay.js';
+import { type ChildErrorEvent, errorOf } from './child-events.js';
 import {
   type RayJobActor,
   type RayJobApplied,
@@ -43,6 +44,12 @@ export interface KubeSession {
   /** The user may list RayClusters in every namespace; else we watch namespace by namespace. */
   clusterWide: boolean;
   crdsInstalled: boolean;
+}
+
+/** A session, and when the API server accepted it. */
+export interface KubeConnected {
+  session: KubeSession;
+  connectedAt: number;
 }
 
 export interface KubeInfo {
@@ -64,7 +71,14 @@ export interface KubeInfo {
   problems: string[];
 }
 
-export type KubeHealthEvent = { type: 'kube.health'; ok: boolean; status?: number; message?: string };
+export type KubeHealthEvent = {
+  type: 'kube.health';
+  ok: boolean;
+  status?: number;
+  message?: string;
+  /** When the probe got its answer (ms). */
+  at: number;
+};
 
 export type KubeConnectionCommand =
   | { type: 'kube.connect'; requestId: string }
@@ -172,11 +186,11 @@ export const kubeConnectionMachine = setup({
   types: {
     context: {} as KubeConnectionContext,
     input: {} as KubeConnectionInput,
-    events: {} as KubeConnectionEvent,
+    events: {} as KubeConnectionEvent | ChildErrorEvent,
     emitted: {} as Answer,
   },
   actors: {
-    connectKube: fromPromise<KubeSession, { id: string; target: KubeTarget }>(async () => {
+    connectKube: fromPromise<KubeConnected, { id: string; target: KubeTarget }>(async () => {
       throw new Error('provided by src/actors/kube.actor.ts');
     }),
     describeKube: fromPromise<KubeInfo, { id: string }>(async () => {
@@ -242,12 +256,13 @@ export const kubeConnectionMachine = setup({
         enqueue.emit(context.error ? answerError(id, context.error) : answerOk(id));
       enqueue.assign({ waiting: [] });
     }),
-    noteChildFailure: assign({
-      internalFailure: ({ event }) => `health probe: ${toErrorInfo((event as { error?: unknown }).error).message}`,
-    }),
-    childFailed: enqueueActions(({ event, enqueue, self }) => {
-      const id = event.type.slice('xstate.error.actor.'.length);
-      const message = toErrorInfo((event as { error?: unknown }).error).message;
+    noteChildFailure: assign((_, { error }: { error: unknown }) => ({
+      internalFailure: `health probe: ${toErrorInfo(error).message}`,
+    })),
+    assignConnected: assign((_, { session, connectedAt }: KubeConnected) => ({ session, connectedAt })),
+    markLost: assign((_, at: number) => ({ lostAt: at })),
+    childFailed: enqueueActions(({ enqueue, self }, { id, error }: { id: string; error: unknown }) => {
+      const message = toErrorInfo(error).message;
       if ((self.getSnapshot().children as Record<string, unknown>)[id]) enqueue.stopChild(id);
       if (id.startsWith('informers:')) {
         const namespace = id === 'informers:*' ? '' : id.slice('informers:'.length);
@@ -260,7 +275,10 @@ export const kubeConnectionMachine = setup({
       const id = informerId(event.namespace);
       const online = (self.getSnapshot() as { matches(v: string): boolean }).matches('online');
       if (!online || (self.getSnapshot().children as Record<string, unknown>)[id]) return;
-      enqueue.spawnChild('informers', { id, input: { connectionId: context.id, namespace: event.namespace } });
+      enqueue.spawnChild('informers', {
+        id,
+        input: { connectionId: context.id, namespace: event.namespace },
+      });
     }),
     startInformers: enqueueActions(({ context, enqueue }) => {
       const namespaces = context.session?.clusterWide
@@ -450,7 +468,7 @@ export const kubeConnectionMachine = setup({
             resource: event.resource,
             namespace: event.namespace,
             message: event.message,
-            at: Date.now(),
+            at: event.at,
           },
           synced: { ...context.synced, [`${event.resource}@${event.namespace}`]: false },
         });
@@ -544,7 +562,9 @@ export const kubeConnectionMachine = setup({
     'kube.track': { actions: 'track' },
     'kube.untrack': { actions: 'track' },
     // Informers come back after a pause; a RayJob actor that failed is replaced on its next use.
-    'xstate.error.actor.*': { actions: 'childFailed' },
+    'xstate.error.actor.*': {
+      actions: { type: 'childFailed', params: ({ event }) => ({ id: event.actorId, error: event.error }) },
+    },
     'kube.restartInformers': { actions: 'restartInformers' },
   },
   initial: 'connecting',
@@ -578,7 +598,7 @@ export const kubeConnectionMachine = setup({
         input: ({ context }) => ({ id: context.id, target: context.target }),
         onDone: {
           target: 'online',
-          actions: assign({ session: ({ event }) => event.output, connectedAt: () => Date.now() }),
+          actions: { type: 'assignConnected', params: ({ event }) => event.output },
         },
         onError: {
           target: 'failed',
@@ -597,7 +617,7 @@ export const kubeConnectionMachine = setup({
         src: 'healthProbe',
         input: ({ context }) => ({ connectionId: context.id }),
         // A probe that fails (a bug, not an unreachable server) is replaced by connecting again.
-        onError: { target: 'connecting', actions: 'noteChildFailure' },
+        onError: { target: 'connecting', actions: { type: 'noteChildFailure', params: errorOf } },
       },
       on: {
         'k8s.synced': { actions: ['applyInformerEvent', 'answerSynced'] },
@@ -625,12 +645,16 @@ export const kubeConnectionMachine = setup({
                 'kube.awaitConnected': { actions: 'answerNow' },
                 'kube.health': [
                   { guard: 'unauthorized', target: '#kubeConnection.failed', actions: 'assignUnauthorized' },
-                  { guard: 'unreachable', target: 'lost' },
+                  {
+                    guard: 'unreachable',
+                    target: 'lost',
+                    actions: { type: 'markLost', params: ({ event }) => event.at },
+                  },
                 ],
               },
             },
             lost: {
-              entry: [assign({ lostAt: () => Date.now() }), { type: 'tellLink', params: { state: 'lost' } }],
+              entry: { type: 'tellLink', params: { state: 'lost' } },
               on: {
                 'kube.awaitConnected': { actions: 'wait' },
                 'kube.health': [
@@ -646,7 +670,11 @@ export const kubeConnectionMachine = setup({
                 'kube.awaitConnected': { actions: 'wait' },
                 'kube.health': [
                   { guard: 'unauthorized', target: '#kubeConnection.failed', actions: 'assignUnauthorized' },
-                  { guard: 'unreachable', target: 'lost' },
+                  {
+                    guard: 'unreachable',
+                    target: 'lost',
+                    actions: { type: 'markLost', params: ({ event }) => event.at },
+                  },
                 ],
               },
             },

@@ -91,6 +91,12 @@ export function clusterIsReady(c: Pick<KubeRayClusterContext, 'cr' | 'pods'>): b
   return Boolean(head?.ready) && ready >= desired;
 }
 
+/** When the cluster got ready, as Kubernetes tells it: the time the last of its ready pods became ready. */
+export function readySince(pods: PodSummary[]): number | undefined {
+  const times = pods.flatMap((p) => (p.ready && !p.deleting && p.readyAt !== undefined ? [p.readyAt] : []));
+  return times.length ? Math.max(...times) : undefined;
+}
+
 export function clusterIsHealthy(c: Pick<KubeRayClusterContext, 'cr' | 'pods' | 'link'>): boolean {
   return c.link === 'connected' && clusterIsReady(c);
 }
@@ -231,6 +237,8 @@ export const kuberayClusterMachine = setup({
       );
     }),
     notifyStopped: sendParent(({ context }) => ({ type: 'cluster.stopped', clusterId: context.id })),
+    /** Up since its pods got ready; back in `up` after a failed delete, it has been up all along. */
+    markStarted: assign({ startedAt: ({ context }) => context.startedAt ?? readySince(context.pods) }),
   },
 }).createMachine({
   id: 'kuberayCluster',
@@ -318,7 +326,7 @@ export const kuberayClusterMachine = setup({
       },
     },
     up: {
-      entry: [assign({ startedAt: () => Date.now() }), 'answerWaiting'],
+      entry: ['markStarted', 'answerWaiting'],
       on: {
         'cluster.awaitReady': { actions: 'answerNow' },
         'k8s.rayClusterGone': {

@@ -31,7 +31,8 @@ import type {
 } from '../domain/cluster-record.js';
 import { type Answer, answerError, answerOk } from '../domain/commands.js';
 import { type DashboardTarget, dashboardOwner } from '../domain/dashboard.js';
-import { type ErrorInfo, toErrorInfo } from '../domain/errors.js';
+import { type ErrorInfo, RayMcpError, toErrorInfo } from '../domain/errors.js';
+import { type ChildErrorEvent, errorOf } from './child-events.js';
 
 export type LocalClusterCommand =
   | { type: 'cluster.awaitReady'; requestId: string }
@@ -123,6 +124,12 @@ export interface StopNodesOutput {
   headExcerpt?: string;
 }
 
+/** The nodes Ray reports alive, by name, and when it did. */
+export interface NodesJoined {
+  nodeIds: Record<string, string>;
+  at: number;
+}
+
 const live = (n: NodeRecord) => n.state !== 'exited';
 const workerName = (nodeType: string, n: number) => `${nodeType}-${n}`;
 const leaseOwner = (clusterId: string, node: string) => `cluster:${clusterId}/${node}`;
@@ -142,7 +149,7 @@ export const localClusterMachine = setup({
   types: {
     context: {} as LocalClusterContext,
     input: {} as LocalClusterInput,
-    events: {} as LocalClusterEvent,
+    events: {} as LocalClusterEvent | ChildErrorEvent,
     emitted: {} as Answer,
   },
   actors: {
@@ -171,11 +178,9 @@ export const localClusterMachine = setup({
         throw new Error('provided by src/actors/local-cluster.actor.ts');
       },
     ),
-    waitForNodes: fromPromise<Record<string, string>, { dashboard: DashboardTarget; names: string[] }>(
-      async () => {
-        throw new Error('provided by src/actors/local-cluster.actor.ts');
-      },
-    ),
+    waitForNodes: fromPromise<NodesJoined, { dashboard: DashboardTarget; names: string[] }>(async () => {
+      throw new Error('provided by src/actors/local-cluster.actor.ts');
+    }),
     pickWorkersToRemove: fromPromise<
       string[],
       { dashboard: DashboardTarget; candidates: { name: string; nodeId?: string }[]; count: number }
@@ -272,8 +277,7 @@ export const localClusterMachine = setup({
         }),
       );
     }),
-    assignPrepared: assign(({ context, event }) => {
-      const out = (event as unknown as { output: PrepareOutput }).output;
+    assignPrepared: assign(({ context }, out: PrepareOutput) => {
       const nodes = { ...context.nodes };
       for (const [name, ports] of Object.entries(out.ports)) nodes[name] = { ...nodes[name]!, ports };
       for (const node of Object.values(nodes))
@@ -363,15 +367,10 @@ export const localClusterMachine = setup({
         fix: 'The machine may be overloaded: try fewer workers, or a larger timeout_seconds.',
       }),
     }),
-    failFromError: assign({
-      error: ({ event }) => toErrorInfo((event as unknown as { error: unknown }).error),
-    }),
-    assignRay: assign({
-      ray: ({ event }) => (event as unknown as { output: RayEndpoints }).output,
-    }),
+    failFromError: assign((_, { error }: { error: unknown }) => ({ error: toErrorInfo(error) })),
+    assignRay: assign((_, ray: RayEndpoints) => ({ ray })),
     assignNodeIds: assign({
-      nodes: ({ context, event }) => {
-        const ids = (event as unknown as { output: Record<string, string> }).output;
+      nodes: ({ context }, ids: Record<string, string>) => {
         const nodes = { ...context.nodes };
         for (const [name, nodeId] of Object.entries(ids)) {
           if (nodes[name] && nodes[name]!.state !== 'exited')
@@ -381,7 +380,7 @@ export const localClusterMachine = setup({
       },
     }),
     requestShutdown: assign({ shutdownRequested: true }),
-    markStarted: assign({ startedAt: () => Date.now() }),
+    markStarted: assign((_, at: number) => ({ startedAt: at })),
     assignHealth: assign({
       health: ({ context, event }) => (event.type === 'ray.health' ? event.health : context.health),
     }),
@@ -426,16 +425,14 @@ export const localClusterMachine = setup({
       };
     }),
     assignScalePorts: assign({
-      nodes: ({ context, event }) => {
-        const ports = (event as unknown as { output: Record<string, Record<string, number>> }).output;
+      nodes: ({ context }, ports: Record<string, Record<string, number>>) => {
         const nodes = { ...context.nodes };
         for (const [name, p] of Object.entries(ports))
           if (nodes[name]) nodes[name] = { ...nodes[name]!, ports: p };
         return nodes;
       },
     }),
-    markRemoving: assign(({ context, event }) => {
-      const names = (event as unknown as { output: string[] }).output;
+    markRemoving: assign(({ context }, names: string[]) => {
       const nodes = { ...context.nodes };
       for (const name of names) if (nodes[name]) nodes[name] = { ...nodes[name]!, state: 'removing' };
       return { nodes, scale: context.scale && { ...context.scale, names } };
@@ -457,29 +454,21 @@ export const localClusterMachine = setup({
       if (context.scale) enqueue.emit(answerOk(context.scale.requestId));
       enqueue.assign({ scale: undefined });
     }),
-    failScale: enqueueActions(({ context, event, enqueue }) => {
-      if (context.scale) {
-        enqueue.emit(
-          answerError(context.scale.requestId, toErrorInfo((event as unknown as { error: unknown }).error)),
-        );
-      }
+    failScale: enqueueActions(({ context, enqueue }, { error }: { error: unknown }) => {
+      if (context.scale) enqueue.emit(answerError(context.scale.requestId, toErrorInfo(error)));
       enqueue.assign({ scale: undefined });
     }),
-    assignDetails: assign({
-      details: ({ event }) => (event as unknown as { output: ClusterDetails }).output,
-    }),
+    assignDetails: assign((_, details: ClusterDetails) => ({ details })),
     stopNodeChildren: enqueueActions(({ context, enqueue }) => {
       for (const name of Object.keys(context.nodes)) enqueue.stopChild(`node:${name}`);
     }),
-    noteChildFailure: assign({
-      note: ({ event }) =>
-        `An internal watcher of this cluster failed (${toErrorInfo((event as { error?: unknown }).error).message}); it is restarted.`,
-    }),
+    noteChildFailure: assign((_, { error }: { error: unknown }) => ({
+      note: `An internal watcher of this cluster failed (${toErrorInfo(error).message}); it is restarted.`,
+    })),
     notifyStopped: sendParent(({ context }) => ({ type: 'cluster.stopped', clusterId: context.id })),
-    noteCleanupFailure: assign({
-      note: ({ context, event }) =>
-        `Cleanup was incomplete: ${toErrorInfo((event as unknown as { error: unknown }).error).message}${context.note ? ` ${context.note}` : ''}`,
-    }),
+    noteCleanupFailure: assign(({ context }, { error }: { error: unknown }) => ({
+      note: `Cleanup was incomplete: ${toErrorInfo(error).message}${context.note ? ` ${context.note}` : ''}`,
+    })),
   },
 }).createMachine({
   id: 'localCluster',
@@ -498,7 +487,13 @@ export const localClusterMachine = setup({
         nodes: Object.fromEntries(r.nodes.map((n) => [n.name, n])),
         counters: r.counters,
         adopted:
-          r.status === 'failed' ? 'dead' : input.adopt.alive === undefined ? 'unknown' : input.adopt.alive ? 'alive' : 'dead',
+          r.status === 'failed'
+            ? 'dead'
+            : input.adopt.alive === undefined
+              ? 'unknown'
+              : input.adopt.alive
+                ? 'alive'
+                : 'dead',
         note: r.status === 'failed' || input.adopt.alive === false ? DEAD_NOTE : undefined,
         waiting: { ready: [], stop: [], describe: [] },
       };
@@ -527,7 +522,7 @@ export const localClusterMachine = setup({
   // Commands any state answers unless a state says otherwise.
   on: {
     // A child (node process watcher, health watcher) that fails is noted, never fatal.
-    'xstate.error.actor.*': { actions: 'noteChildFailure' },
+    'xstate.error.actor.*': { actions: { type: 'noteChildFailure', params: errorOf } },
     'cluster.describe': { actions: 'answerNow' },
     'cluster.scale': { actions: 'refuseScale' },
     'cluster.awaitReady': { actions: 'waitReady' },
@@ -562,7 +557,7 @@ export const localClusterMachine = setup({
         src: 'adoptPorts',
         input: ({ context }) => ({ clusterId: context.id, nodes: Object.values(context.nodes) }),
         onDone: { target: 'up', actions: 'watchAdoptedNodes' },
-        onError: { target: 'failing', actions: 'failFromError' },
+        onError: { target: 'failing', actions: { type: 'failFromError', params: errorOf } },
       },
     },
     starting: {
@@ -579,8 +574,11 @@ export const localClusterMachine = setup({
           invoke: {
             src: 'prepareLaunch',
             input: ({ context }) => ({ clusterId: context.id, nodes: Object.keys(context.nodes) }),
-            onDone: { target: 'launchingHead', actions: ['assignPrepared', 'spawnHead'] },
-            onError: { target: '#localCluster.failing', actions: 'failFromError' },
+            onDone: {
+              target: 'launchingHead',
+              actions: [{ type: 'assignPrepared', params: ({ event }) => event.output }, 'spawnHead'],
+            },
+            onError: { target: '#localCluster.failing', actions: { type: 'failFromError', params: errorOf } },
           },
         },
         launchingHead: {
@@ -591,8 +589,11 @@ export const localClusterMachine = setup({
               ports: context.nodes.head!.ports!,
               owner: dashboardOwner(context.id, context.createdAt),
             }),
-            onDone: { target: 'launchingWorkers', actions: ['assignRay', 'spawnPendingWorkers'] },
-            onError: { target: '#localCluster.failing', actions: 'failFromError' },
+            onDone: {
+              target: 'launchingWorkers',
+              actions: [{ type: 'assignRay', params: ({ event }) => event.output }, 'spawnPendingWorkers'],
+            },
+            onError: { target: '#localCluster.failing', actions: { type: 'failFromError', params: errorOf } },
           },
         },
         launchingWorkers: {
@@ -602,8 +603,14 @@ export const localClusterMachine = setup({
               dashboard: dashboardOf(context),
               names: Object.keys(context.nodes),
             }),
-            onDone: { target: '#localCluster.up', actions: ['assignNodeIds', 'markStarted'] },
-            onError: { target: '#localCluster.failing', actions: 'failFromError' },
+            onDone: {
+              target: '#localCluster.up',
+              actions: [
+                { type: 'assignNodeIds', params: ({ event }) => event.output.nodeIds },
+                { type: 'markStarted', params: ({ event }) => event.output.at },
+              ],
+            },
+            onError: { target: '#localCluster.failing', actions: { type: 'failFromError', params: errorOf } },
           },
         },
       },
@@ -635,7 +642,7 @@ export const localClusterMachine = setup({
               invoke: {
                 src: 'healthWatcher',
                 input: ({ context }) => ({ dashboard: dashboardOf(context) }),
-                onError: { target: 'backoff', actions: 'noteChildFailure' },
+                onError: { target: 'backoff', actions: { type: 'noteChildFailure', params: errorOf } },
               },
             },
             backoff: { after: { [WATCHER_BACKOFF_MS]: 'on' } },
@@ -657,7 +664,10 @@ export const localClusterMachine = setup({
               invoke: {
                 src: 'describeCluster',
                 input: ({ context }) => ({ dashboard: dashboardOf(context) }),
-                onDone: { target: 'idle', actions: ['assignDetails', 'answerDescribe'] },
+                onDone: {
+                  target: 'idle',
+                  actions: [{ type: 'assignDetails', params: ({ event }) => event.output }, 'answerDescribe'],
+                },
                 // The dashboard may be briefly away: answer with what we know.
                 onError: { target: 'idle', actions: 'answerDescribe' },
               },
@@ -680,8 +690,17 @@ export const localClusterMachine = setup({
               invoke: {
                 src: 'reservePorts',
                 input: ({ context }) => ({ clusterId: context.id, nodes: context.scale!.names }),
-                onDone: { target: 'joining', actions: ['assignScalePorts', 'spawnPendingWorkers'] },
-                onError: { target: 'idle', actions: ['dropUnlaunched', 'failScale'] },
+                onDone: {
+                  target: 'joining',
+                  actions: [
+                    { type: 'assignScalePorts', params: ({ event }) => event.output },
+                    'spawnPendingWorkers',
+                  ],
+                },
+                onError: {
+                  target: 'idle',
+                  actions: ['dropUnlaunched', { type: 'failScale', params: errorOf }],
+                },
               },
             },
             joining: {
@@ -691,10 +710,30 @@ export const localClusterMachine = setup({
                   dashboard: dashboardOf(context),
                   names: context.scale!.names,
                 }),
-                onDone: { target: 'idle', actions: ['assignNodeIds', 'finishScale'] },
-                onError: { target: 'idle', actions: 'failScale' },
+                onDone: {
+                  target: 'idle',
+                  actions: [
+                    { type: 'assignNodeIds', params: ({ event }) => event.output.nodeIds },
+                    'finishScale',
+                  ],
+                },
+                onError: { target: 'idle', actions: { type: 'failScale', params: errorOf } },
               },
-              after: { startTimeout: { target: 'idle', actions: 'failScale' } },
+              after: {
+                startTimeout: {
+                  target: 'idle',
+                  actions: {
+                    type: 'failScale',
+                    params: ({ context }) => ({
+                      error: new RayMcpError(
+                        'timeout',
+                        `The new workers of cluster ${context.id} did not join within ${Math.round(context.timeoutMs / 1000)} s.`,
+                        'The machine may be overloaded: check it with inspect_ray_cluster, or scale to fewer workers.',
+                      ),
+                    }),
+                  },
+                },
+              },
             },
             choosing: {
               invoke: {
@@ -707,8 +746,11 @@ export const localClusterMachine = setup({
                     count: live.length - context.scale!.target,
                   };
                 },
-                onDone: { target: 'draining', actions: 'markRemoving' },
-                onError: { target: 'idle', actions: 'failScale' },
+                onDone: {
+                  target: 'draining',
+                  actions: { type: 'markRemoving', params: ({ event }) => event.output },
+                },
+                onError: { target: 'idle', actions: { type: 'failScale', params: errorOf } },
               },
             },
             draining: {
@@ -726,7 +768,7 @@ export const localClusterMachine = setup({
                   graceMs: 15_000,
                 }),
                 onDone: { target: 'idle', actions: ['dropRemoved', 'finishScale'] },
-                onError: { target: 'idle', actions: 'failScale' },
+                onError: { target: 'idle', actions: { type: 'failScale', params: errorOf } },
               },
             },
           },
@@ -758,7 +800,10 @@ export const localClusterMachine = setup({
             }),
           ],
         },
-        onError: { target: 'failed', actions: ['stopNodeChildren', 'noteCleanupFailure'] },
+        onError: {
+          target: 'failed',
+          actions: ['stopNodeChildren', { type: 'noteCleanupFailure', params: errorOf }],
+        },
       },
     },
     failed: {
@@ -777,7 +822,7 @@ export const localClusterMachine = setup({
         src: 'stopNodes',
         input: ({ context }) => stopWholeCluster(context, { removeTempDir: true, graceMs: 15_000 }),
         onDone: { target: 'stopped' },
-        onError: { target: 'stopped', actions: 'noteCleanupFailure' },
+        onError: { target: 'stopped', actions: { type: 'noteCleanupFailure', params: errorOf } },
       },
     },
     stopped: {

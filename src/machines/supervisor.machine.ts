@@ -16,6 +16,7 @@ import type { KubeTarget } from '../domain/kube.js';
 import type { KubeRayClusterSpec } from '../domain/kuberay.js';
 import type { Operation, OperationProgress } from '../domain/operations.js';
 import type { PortRange } from '../domain/ports.js';
+import type { ChildDoneEvent, ChildErrorEvent } from './child-events.js';
 import { cloudConnectionMachine, cloudSystemId } from './cloud-connection.machine.js';
 import { environmentMachine } from './environment.machine.js';
 import { externalClusterMachine } from './external-cluster.machine.js';
@@ -135,8 +136,6 @@ const isInfrastructure = (id: string) =>
 
 const CLUSTER_PREFIX = 'cluster:';
 const REQUEST_PREFIX = 'request:';
-const ERROR_PREFIX = 'xstate.error.actor.';
-const DONE_PREFIX = 'xstate.done.actor.';
 
 /**
  * A named action of this machine with its params, for actions that enqueue other ones (XState
@@ -148,7 +147,7 @@ export const supervisorMachine = setup({
   types: {
     context: {} as SupervisorContext,
     input: {} as SupervisorInput,
-    events: {} as SupervisorCommand | SupervisorFact,
+    events: {} as SupervisorCommand | SupervisorFact | ChildErrorEvent | ChildDoneEvent,
     emitted: {} as SupervisorEmitted,
   },
   actors: {
@@ -193,10 +192,12 @@ export const supervisorMachine = setup({
       else if (id.startsWith('kube:')) {
         const connectionId = id.slice('kube:'.length);
         const target = context.kubeTargets[connectionId];
-        if (target) enqueue.spawnChild('kubeConnection', { id, systemId: id, input: { id: connectionId, target } });
+        if (target)
+          enqueue.spawnChild('kubeConnection', { id, systemId: id, input: { id: connectionId, target } });
       } else if (id.startsWith('jobs:')) {
         const clusterId = id.slice('jobs:'.length);
-        if (context.clusters[clusterId]) enqueue.spawnChild('jobs', { id, systemId: id, input: { clusterId } });
+        if (context.clusters[clusterId])
+          enqueue.spawnChild('jobs', { id, systemId: id, input: { clusterId } });
       }
     }),
     create: enqueueActions(({ context, event, enqueue }) => {
@@ -264,7 +265,8 @@ export const supervisorMachine = setup({
           if (children[jobsId]) enqueue.stopChild(jobsId);
           enqueue.spawnChild('jobs', { id: jobsId, systemId: jobsId, input: { clusterId: p.id } });
         }
-        const src = p.kind === 'local' ? 'localCluster' : p.kind === 'kuberay' ? 'kuberayCluster' : 'externalCluster';
+        const src =
+          p.kind === 'local' ? 'localCluster' : p.kind === 'kuberay' ? 'kuberayCluster' : 'externalCluster';
         // biome-ignore lint/suspicious/noExplicitAny: the input matches `src`, chosen from the same kind
         enqueue.spawnChild(src, { id: clusterId, systemId: clusterId, input: p.input as any });
         const n = /^(?:local|ext|ray)-(\d+)$/.exec(p.id);
@@ -279,13 +281,17 @@ export const supervisorMachine = setup({
       const id = kubeSystemId(p.id);
       enqueue.spawnChild('kubeConnection', { id, systemId: id, input: { id: p.id, target: p.target } });
       enqueue.assign({
-        connections: context.connections.includes(p.id) ? context.connections : [...context.connections, p.id],
+        connections: context.connections.includes(p.id)
+          ? context.connections
+          : [...context.connections, p.id],
         kubeTargets: { ...context.kubeTargets, [p.id]: p.target },
       });
     }),
-    ensureConnection: enqueueActions(({ context, event, enqueue, self }) => {
+    ensureConnection: enqueueActions(({ event, enqueue, self }) => {
       if (event.type !== 'kube.ensure') return;
-      const alive = (self.getSnapshot().children as Record<string, AnyActorRef | undefined>)[kubeSystemId(event.id)];
+      const alive = (self.getSnapshot().children as Record<string, AnyActorRef | undefined>)[
+        kubeSystemId(event.id)
+      ];
       if (!alive) {
         enqueue(act('addConnection', { id: event.id, target: event.target }));
       } else {
@@ -315,10 +321,8 @@ export const supervisorMachine = setup({
       enqueue.emit({ ...rest, type: 'progress' });
     }),
     /** A request's flow ended: its output is the answer. */
-    childDone: enqueueActions(({ event, enqueue }) => {
-      const id = event.type.slice(DONE_PREFIX.length);
+    childDone: enqueueActions(({ enqueue }, { id, output }: { id: string; output: unknown }) => {
       if (!id.startsWith(REQUEST_PREFIX)) return;
-      const output = (event as unknown as { output: unknown }).output;
       enqueue.emit(answerOk(id.slice(REQUEST_PREFIX.length), output));
     }),
     /**
@@ -326,46 +330,47 @@ export const supervisorMachine = setup({
      * (which XState leaves running) are stopped, and it is recorded; infrastructure and clusters
      * come back after a capped backoff (a cluster by adoption from its last record).
      */
-    childFailed: enqueueActions(({ context, event, enqueue, self }) => {
-      const id = event.type.slice(ERROR_PREFIX.length);
-      const error = (event as unknown as { error: unknown }).error;
-      if (id.startsWith(REQUEST_PREFIX)) {
-        enqueue.emit(answerError(id.slice(REQUEST_PREFIX.length), toErrorInfo(error)));
-        return;
-      }
-      const children = self.getSnapshot().children as Record<string, AnyActorRef | undefined>;
-      const child = children[id];
-      if (child) {
-        const orphans = Object.values(
-          (child.getSnapshot() as { children?: Record<string, AnyActorRef | undefined> }).children ?? {},
-        );
-        enqueue(() => {
-          for (const orphan of orphans) orphan?.send({ type: 'xstate.stop' });
+    childFailed: enqueueActions(
+      ({ context, enqueue, self }, { id, error }: { id: string; error: unknown }) => {
+        if (id.startsWith(REQUEST_PREFIX)) {
+          enqueue.emit(answerError(id.slice(REQUEST_PREFIX.length), toErrorInfo(error)));
+          return;
+        }
+        const children = self.getSnapshot().children as Record<string, AnyActorRef | undefined>;
+        const child = children[id];
+        if (child) {
+          const orphans = Object.values(
+            (child.getSnapshot() as { children?: Record<string, AnyActorRef | undefined> }).children ?? {},
+          );
+          enqueue(() => {
+            for (const orphan of orphans) orphan?.send({ type: 'xstate.stop' });
+          });
+          enqueue.stopChild(id);
+        }
+        const info = toErrorInfo(error);
+        const count = (context.failures[id]?.count ?? 0) + 1;
+        const isCluster = id.startsWith(CLUSTER_PREFIX);
+        const restarts = isInfrastructure(id) || isCluster;
+        const restartInMs = restarts ? restartDelay(count) : undefined;
+        enqueue(act('reportChildFailure', { id, error, restartInMs }));
+        enqueue.emit({ type: 'child.failed', id, error: info, restartInMs });
+        const kept = Object.entries(context.failures)
+          .filter(([k]) => k !== id)
+          .slice(-(MAX_FAILURES - 1));
+        enqueue.assign({
+          failures: {
+            ...Object.fromEntries(kept),
+            [id]: { error: info, count, state: restarts ? 'restarting' : 'failed' },
+          },
         });
-        enqueue.stopChild(id);
-      }
-      const info = toErrorInfo(error);
-      const count = (context.failures[id]?.count ?? 0) + 1;
-      const isCluster = id.startsWith(CLUSTER_PREFIX);
-      const restarts = isInfrastructure(id) || isCluster;
-      const restartInMs = restarts ? restartDelay(count) : undefined;
-      enqueue(act('reportChildFailure', { id, error, restartInMs }));
-      enqueue.emit({ type: 'child.failed', id, error: info, restartInMs });
-      const kept = Object.entries(context.failures)
-        .filter(([k]) => k !== id)
-        .slice(-(MAX_FAILURES - 1));
-      enqueue.assign({
-        failures: {
-          ...Object.fromEntries(kept),
-          [id]: { error: info, count, state: restarts ? 'restarting' : 'failed' },
-        },
-      });
-      if (restarts) enqueue.raise({ type: 'supervisor.restart', id }, { delay: restartInMs });
-    }),
+        if (restarts) enqueue.raise({ type: 'supervisor.restart', id }, { delay: restartInMs });
+      },
+    ),
     restart: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'supervisor.restart') return;
       const failure = context.failures[event.id];
-      if (failure) enqueue.assign({ failures: { ...context.failures, [event.id]: { ...failure, state: 'restarted' } } });
+      if (failure)
+        enqueue.assign({ failures: { ...context.failures, [event.id]: { ...failure, state: 'restarted' } } });
       if (event.id.startsWith(CLUSTER_PREFIX))
         enqueue.emit({ type: 'cluster.restartDue', clusterId: event.id.slice(CLUSTER_PREFIX.length) });
       else enqueue(act('spawnInfrastructure', { id: event.id }));
@@ -383,7 +388,8 @@ export const supervisorMachine = setup({
       const children = self.getSnapshot().children as Record<string, AnyActorRef | undefined>;
       for (const id of Object.keys(context.clusters)) {
         if (context.stopped.includes(id)) continue;
-        if (children[SYSTEM_IDS.cluster(id)]) enqueue.sendTo(SYSTEM_IDS.cluster(id), { type: 'cluster.shutdown' });
+        if (children[SYSTEM_IDS.cluster(id)])
+          enqueue.sendTo(SYSTEM_IDS.cluster(id), { type: 'cluster.shutdown' });
         // A cluster whose actor is down (failed, waiting to restart) has nothing to tell.
         else enqueue.raise({ type: 'cluster.stopped', clusterId: id });
       }
@@ -414,8 +420,12 @@ export const supervisorMachine = setup({
   on: {
     'cluster.stopped': { actions: 'noteStopped' },
     'request.progress': { actions: 'relayProgress' },
-    'xstate.error.actor.*': { actions: 'childFailed' },
-    'xstate.done.actor.*': { actions: 'childDone' },
+    'xstate.error.actor.*': {
+      actions: { type: 'childFailed', params: ({ event }) => ({ id: event.actorId, error: event.error }) },
+    },
+    'xstate.done.actor.*': {
+      actions: { type: 'childDone', params: ({ event }) => ({ id: event.actorId, output: event.output }) },
+    },
   },
   initial: 'running',
   states: {

@@ -4,7 +4,7 @@
  * without a stack.
  */
 import { type CallToolResult, McpServer, type ServerContext } from '@modelcontextprotocol/server';
-import type { RaySystem } from '../actors/system.js';
+import type { ToolPort } from '../actors/port.js';
 import type { Config } from '../config.js';
 import { toErrorInfo } from '../domain/errors.js';
 import type { Logger } from '../logger.js';
@@ -14,7 +14,8 @@ import { ALL_TOOLS, selectTools } from './tools/index.js';
 import type { AnyToolDefinition, ToolContext } from './tools/tool.js';
 
 export interface ServerDeps {
-  system: RaySystem;
+  /** The only door into the actor system. */
+  port: ToolPort;
   config: Config;
   log: Logger;
 }
@@ -30,7 +31,7 @@ export function createMcpServer(deps: ServerDeps): McpServer {
     { capabilities: { tools: {}, resources: { subscribe: true } }, instructions: INSTRUCTIONS },
   );
   for (const tool of selectTools(ALL_TOOLS, deps.config)) registerTool(server, tool, deps);
-  registerResources(server, { port: deps.system.port, log: deps.log });
+  registerResources(server, { port: deps.port, log: deps.log });
   return server;
 }
 
@@ -48,14 +49,12 @@ function registerTool(server: McpServer, tool: AnyToolDefinition, deps: ServerDe
     async (args: unknown, mcp: ServerContext): Promise<CallToolResult> => {
       const progress = progressSender(mcp);
       const signal = mcp.mcpReq.signal;
-      const port = deps.system.port;
+      const { port } = deps;
       const ctx: ToolContext = {
         port,
         log,
         signal,
         progress,
-        system: deps.system,
-        config: deps.config,
         run: (type, input, options) =>
           port.run(type, input, {
             ...options,

@@ -5,7 +5,12 @@
  */
 import type { Observable } from 'rxjs';
 import { fromEventObservable } from 'xstate';
-import { type CloudFact, type CloudProvider, credentialProblemOf, type TrackedOperation } from '../domain/cloud.js';
+import {
+  type CloudFact,
+  type CloudProvider,
+  credentialProblemOf,
+  type TrackedOperation,
+} from '../domain/cloud.js';
 import { toErrorInfo } from '../domain/errors.js';
 import { lazy } from './lazy.js';
 
@@ -65,6 +70,7 @@ export function operationEvents(
               detail: step.detail,
               error: step.error,
               polls,
+              endedAt: new Date().toISOString(),
             };
           if (Date.now() - started > maxMs)
             return {
@@ -74,6 +80,7 @@ export function operationEvents(
               detail: step.detail,
               error: `Not done after ${Math.round(maxMs / 60_000)} minutes; ray-mcp stopped following it. Check the cloud console.`,
               polls,
+              endedAt: new Date().toISOString(),
             };
           return { type: 'cloud.operationProgress', operationId: id, detail: step.detail, polls };
         }),

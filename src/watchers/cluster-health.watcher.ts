@@ -4,10 +4,10 @@
  */
 import type { Observable } from 'rxjs';
 import { fromEventObservable } from 'xstate';
-import { nodesFromState } from '../actors/ray-views.js';
 import type { Dashboards } from '../clients/dashboard.client.js';
 import type { ClusterHealth, RayHealthEvent } from '../domain/cluster-record.js';
 import type { DashboardTarget } from '../domain/dashboard.js';
+import { nodesFromState } from '../domain/ray-views.js';
 import { lazy } from './lazy.js';
 
 export interface HealthWatcherOptions {

@@ -27,6 +27,7 @@ export function jobsPoll(
             return {
               type: 'ray.jobsListed',
               jobs: jobs.filter((j) => j.submission_id).map((j) => jobView(input.clusterId, j)),
+              at: Date.now(),
             };
           })
           .catch(

@@ -29,7 +29,6 @@ type SummaryOf<R extends KubeResource> = R extends 'rayclusters'
     ? RayJobSummary
     : PodSummary;
 
-
 const SUMMARIZE: { [R in KubeResource]: (o: KubeObject) => SummaryOf<R> } = {
   rayclusters: summarizeRayCluster,
   rayjobs: summarizeRayJob,
@@ -129,6 +128,7 @@ function informer(
             status,
             message: err instanceof Error ? err.message.slice(0, 300) : String(err),
             retryInMs: wait,
+            at: Date.now(),
           });
           if (wait) await sleep(wait);
         }

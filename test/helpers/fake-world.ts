@@ -49,6 +49,7 @@ import type { jobsMachine } from '../../src/machines/jobs.machine.js';
 import type {
   KubeHealthEvent,
   KubeInfo,
+  KubeSession,
   kubeConnectionMachine,
 } from '../../src/machines/kube-connection.machine.js';
 import type { kuberayClusterMachine } from '../../src/machines/kuberay-cluster.machine.js';
@@ -290,9 +291,10 @@ export class FakeRay {
         clientAddress: `ray://127.0.0.1:${input.ports.client}`,
       };
     }),
-    waitForNodes: fromPromise(async ({ input }) =>
-      Object.fromEntries(input.names.map((n) => [n, `node-${n}`])),
-    ),
+    waitForNodes: fromPromise(async ({ input }) => ({
+      nodeIds: Object.fromEntries(input.names.map((n) => [n, `node-${n}`])),
+      at: Date.now(),
+    })),
     pickWorkersToRemove: fromPromise(async ({ input }) =>
       input.candidates.slice(-input.count).map((c) => c.name),
     ),
@@ -339,10 +341,16 @@ export class FakeRay {
   }
 
   readonly externalCluster = {
-    connectExternal: fromPromise(async ({ input }): Promise<RayEndpoints> => {
+    connectExternal: fromPromise(async ({ input }) => {
       const url = input.address.replace(/\/+$/, '');
       const d = this.dashboard(url);
-      return { version: RAY_VERSION, sessionName: d.sessionName, dashboardUrl: url, gcsAddress: '' };
+      const ray: RayEndpoints = {
+        version: RAY_VERSION,
+        sessionName: d.sessionName,
+        dashboardUrl: url,
+        gcsAddress: '',
+      };
+      return { ray, connectedAt: Date.now() };
     }),
     describeCluster: fromPromise(async ({ input }) => this.describe(input.dashboard.url)),
     healthWatcher: fromEventObservable(({ input }) => this.health(input.dashboard.url)),
@@ -363,20 +371,20 @@ export class FakeRay {
               runtimeEnv: command.submit.runtime_env,
             });
           const view = this.view(clusterId, url, sid);
-          return { jobs: [view], watch: [sid], data: { submissionId: sid, existed } };
+          return { jobs: [view], watch: [sid], data: { submissionId: sid, existed }, at: Date.now() };
         }
         case 'jobs.refresh':
-          return { jobs: this.jobsOn(url).map((j) => jobView(clusterId, j.details)) };
+          return { jobs: this.jobsOn(url).map((j) => jobView(clusterId, j.details)), at: Date.now() };
         case 'jobs.get':
-          return { jobs: [this.view(clusterId, url, command.id)] };
+          return { jobs: [this.view(clusterId, url, command.id)], at: Date.now() };
         case 'jobs.watch':
-          return { jobs: [this.view(clusterId, url, command.id)], watch: [command.id] };
+          return { jobs: [this.view(clusterId, url, command.id)], watch: [command.id], at: Date.now() };
         case 'jobs.stop': {
           const before = this.view(clusterId, url, command.id);
           if (['SUCCEEDED', 'FAILED', 'STOPPED'].includes(before.status))
-            return { jobs: [before], data: { alreadyEnded: true } };
+            return { jobs: [before], data: { alreadyEnded: true }, at: Date.now() };
           this.endJob(command.id, 'STOPPED', { message: 'Job was intentionally stopped.' });
-          return { jobs: [this.view(clusterId, url, command.id)], watch: [command.id] };
+          return { jobs: [this.view(clusterId, url, command.id)], watch: [command.id], at: Date.now() };
         }
         case 'jobs.logs': {
           const view = this.view(clusterId, url, command.id);
@@ -386,7 +394,7 @@ export class FakeRay {
             command.maxBytes,
             command.cursor,
           );
-          return { jobs: [view], data };
+          return { jobs: [view], data, at: Date.now() };
         }
       }
     }),
@@ -394,6 +402,7 @@ export class FakeRay {
       const listed = () => ({
         type: 'ray.jobsListed' as const,
         jobs: this.jobsOn(input.dashboard.url).map((j) => jobView(input.clusterId, j.details)),
+        at: Date.now(),
       });
       return this.onChange(input.dashboard.url, listed);
     }),
@@ -515,6 +524,7 @@ export class FakeKubernetes {
       nodeType: head ? 'head' : 'worker',
       phase: 'Running',
       ready: true,
+      readyAt: Date.now(),
       podIP: `10.1.0.${++this.uid % 250}`,
       restarts: 0,
       deleting: false,
@@ -651,7 +661,7 @@ export class FakeKubernetes {
   readonly kubeConnection = {
     connectKube: fromPromise(async ({ input }) => {
       const api = this.api(input.id);
-      return {
+      const session: KubeSession = {
         server: api.server,
         context: api.context,
         namespace: api.namespace,
@@ -659,6 +669,7 @@ export class FakeKubernetes {
         clusterWide: api.clusterWide,
         crdsInstalled: api.crdsInstalled,
       };
+      return { session, connectedAt: Date.now() };
     }),
     describeKube: fromPromise(async ({ input }): Promise<KubeInfo> => {
       const api = this.api(input.id);
@@ -895,9 +906,12 @@ export class FakeClouds {
         );
       }
       return {
-        ...id,
-        project: input.options.projectId ?? id.project,
-        region: input.options.region ?? id.region,
+        identity: {
+          ...id,
+          project: input.options.projectId ?? id.project,
+          region: input.options.region ?? id.region,
+        },
+        authenticatedAt: iso(),
       };
     }),
     runCloudCommand: fromPromise(async ({ input }) => {
@@ -1021,6 +1035,7 @@ export class FakeClouds {
           detail: e.ok ? 'cluster RUNNING' : 'cluster ERROR',
           error: e.error,
           polls: 1,
+          endedAt: iso(),
         })),
       ),
     ),

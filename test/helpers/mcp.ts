@@ -84,7 +84,11 @@ export async function startInMemoryServer(
   options: { actors?: ActorOverrides; wrap?: ChildWrappers; clientOptions?: ClientOptions } = {},
 ): Promise<InMemoryServer> {
   const config = loadConfig(flags, baseEnv(env));
-  const app = await createApp(config, { log: createLogger({ logLevel: 'warn' }), actors: options.actors, wrap: options.wrap });
+  const app = await createApp(config, {
+    log: createLogger({ logLevel: 'warn' }),
+    actors: options.actors,
+    wrap: options.wrap,
+  });
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   await app.server.connect(serverSide);
   const client = new Client({ name: 'ray-mcp-tests', version: '1.0.0' }, options.clientOptions);

@@ -18,6 +18,7 @@ import type { Answer } from '../../src/domain/commands.js';
 import { RayMcpError } from '../../src/domain/errors.js';
 import {
   type CloudActor,
+  type CloudAuthenticated,
   type CloudAuthOptions,
   type CloudCommand,
   type CloudFact,
@@ -32,6 +33,9 @@ import {
 // Fixtures
 
 const IDENTITY: CloudIdentity = { method: 'application_default', principal: 'me@example.com', project: 'p1' };
+/** When the fake cloud accepts the credentials, and when the fake watcher sees an operation end. */
+const AUTHENTICATED_AT = '2025-01-07T09:00:00.000Z';
+const ENDED_AT = '2025-01-07T09:30:00.000Z';
 
 const SPEC: ClusterCreateSpec = {
   provider: 'gke',
@@ -118,11 +122,12 @@ function start(opts: Options = {}, provider: CloudProvider = 'gke') {
   const watchers: Watcher[] = [];
   const logic = cloudConnectionMachine.provide({
     actors: {
-      authenticate: fromPromise<CloudIdentity, { provider: CloudProvider; options: CloudAuthOptions }>(
+      authenticate: fromPromise<CloudAuthenticated, { provider: CloudProvider; options: CloudAuthOptions }>(
         async ({ input }) => {
           expect(input.provider).toBe(provider);
           calls.authenticate.push(input.options);
-          return opts.authenticate ? opts.authenticate(input.options) : IDENTITY;
+          const identity = opts.authenticate ? await opts.authenticate(input.options) : IDENTITY;
+          return { identity, authenticatedAt: AUTHENTICATED_AT };
         },
       ),
       runCloudCommand: fromPromise<
@@ -218,7 +223,7 @@ describe('cloud connection: authentication', () => {
       authOptions: { projectId: 'p1' },
       authWaiting: [],
     });
-    expect(Date.parse(t.context().authenticatedAt!)).not.toBeNaN();
+    expect(t.context().authenticatedAt).toBe(AUTHENTICATED_AT);
   });
 
   it('fails keeping the reason, refuses cluster commands with it, and a new authenticate recovers', async () => {
@@ -396,11 +401,12 @@ describe('cloud connection: operations', () => {
       ok: true,
       detail: 'cluster RUNNING',
       polls: 3,
+      endedAt: ENDED_AT,
     });
     expect(t.answerTo(waiting)).toEqual(ok(waiting));
     const view = t.context().operations['op-1']!.view;
     expect(view).toMatchObject({ status: 'done', detail: 'cluster RUNNING', polls: 3, error: undefined });
-    expect(Date.parse(view.ended_at!)).not.toBeNaN();
+    expect(view.ended_at).toBe(ENDED_AT);
     expect(t.context().operations['op-1']!.watcherId).toBeUndefined();
     expect(t.context().awaiting).toEqual({});
 
@@ -421,6 +427,7 @@ describe('cloud connection: operations', () => {
       ok: false,
       error: 'QUOTA_EXCEEDED: Insufficient regional quota',
       polls: 4,
+      endedAt: ENDED_AT,
     });
     expect(t.answerTo(waiting)).toEqual(ok(waiting));
     expect(t.context().operations['op-1']!.view).toMatchObject({
@@ -472,7 +479,13 @@ describe('cloud connection: operations', () => {
     expect(t.watchers).toHaveLength(2);
     expect(t.live()).toEqual([t.watchers[1]]);
     expect(t.context().operations['op-1']!.watcherId).toBe('watch:op-1:2');
-    t.watchers[1]!.subject.next({ type: 'cloud.operationEnded', operationId: 'op-1', ok: true, polls: 7 });
+    t.watchers[1]!.subject.next({
+      type: 'cloud.operationEnded',
+      operationId: 'op-1',
+      ok: true,
+      polls: 7,
+      endedAt: ENDED_AT,
+    });
     expect(t.answerTo(waiting)).toEqual(ok(waiting));
   });
 });

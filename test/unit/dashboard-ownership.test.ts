@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { KubeClients } from '../../src/actors/kube.actor.js';
-import { Dashboards, type DashboardTransport } from '../../src/clients/dashboard.client.js';
+import { Dashboards, type DashboardTransport, dashboardError } from '../../src/clients/dashboard.client.js';
 import { KubeClient } from '../../src/clients/kube.client.js';
 import { mergeKubeconfigFiles, readKubeconfigs } from '../../src/clients/kubeconfig.client.js';
 import { RayMcpError } from '../../src/domain/errors.js';
@@ -31,6 +31,8 @@ class FakeDashboard {
   mode: 'token' | 'disabled' = 'disabled';
   /** Answer 401 to a request without the token (a dashboard with token auth on). */
   requireToken = false;
+  /** Answer every request as an API server refusing it (a Kubernetes Status 403). */
+  kubeRefuses = false;
   seen: Seen[] = [];
   private server?: Server;
   url = '';
@@ -47,6 +49,18 @@ class FakeDashboard {
     const handler: RequestListener = (req, res) => {
       this.seen.push({ path: req.url ?? '', headers: req.headers });
       res.setHeader('content-type', 'application/json');
+      if (this.kubeRefuses) {
+        res.statusCode = 403;
+        res.end(
+          JSON.stringify({
+            kind: 'Status',
+            status: 'Failure',
+            reason: 'Forbidden',
+            message: 'User "limited" cannot get resource "services/proxy"',
+          }),
+        );
+        return;
+      }
       if (req.url === '/api/authentication_mode') {
         res.end(JSON.stringify({ authentication_mode: this.mode }));
         return;
@@ -90,6 +104,7 @@ afterEach(async () => {
   ray.seen = [];
   ray.mode = 'disabled';
   ray.requireToken = false;
+  ray.kubeRefuses = false;
   await Promise.all(opened.splice(0).map((d) => d.close()));
 });
 
@@ -196,6 +211,21 @@ describe('dashboards behind a Kubernetes connection', () => {
     expect(
       ray.seen.filter((s) => s.path === '/api/authentication_mode').map((s) => s.headers.authorization),
     ).toEqual(['Bearer limited-k8s', 'Bearer admin-k8s']);
+  });
+
+  it("takes the API server's refusal for what it is: no new auth probe, and the error names Kubernetes", async () => {
+    ray.kubeRefuses = true;
+    const d = dashboards({ token: TOKEN, connections: connections() });
+    const client = d.client({ url: ray.url, connectionId: 'limited', owner: 'rc-l@1' });
+    const err = await client.listJobs().catch((e: unknown) => e);
+    // The probe and the request, each refused once; the refusal is Kubernetes', so no retry.
+    expect(ray.seen.map((s) => s.path)).toEqual(['/api/authentication_mode', '/api/jobs/']);
+    expect(dashboardError(client.url, err)).toMatchObject({
+      code: 'forbidden',
+      message: expect.stringMatching(
+        /Kubernetes API server refused[\s\S]*User "limited" cannot get resource "services\/proxy"/,
+      ),
+    });
   });
 
   it('fails clearly, and sends nothing, once the connection is gone', async () => {

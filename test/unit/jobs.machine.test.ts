@@ -60,7 +60,11 @@ interface Watcher {
   subject: Subject<JobsFact>;
 }
 
-type Handler = (command: JobsCommand) => Promise<JobCommandOutput>;
+/** What a command answers, before the runner stamps it with the time the dashboard answered. */
+type Output = Omit<JobCommandOutput, 'at'>;
+type Handler = (command: JobsCommand) => Promise<Output>;
+/** When the fake dashboard answers (commands and polls alike). */
+const AT = 1_700_000_000_000;
 
 const roots: AnyActorRef[] = [];
 afterEach(() => {
@@ -76,7 +80,7 @@ function start(handler: Handler = async () => ({})) {
         async ({ input }) => {
           expect(input.clusterId).toBe(CLUSTER);
           runs.push(input.command);
-          return handler(input.command);
+          return { ...(await handler(input.command)), at: AT };
         },
       ),
       jobsWatcher: fromEventObservable<JobsFact, WatcherInput>(({ input }) => {
@@ -124,7 +128,7 @@ function start(handler: Handler = async () => ({})) {
   const job = (id: string) => actor.system.get(jobSystemId(CLUSTER, id)) as JobActor | undefined;
   /** Watchers that are still subscribed. */
   const live = () => watchers.filter((w) => w.subject.observed);
-  const listed = (...jobs: JobView[]) => actor.send({ type: 'ray.jobsListed', jobs });
+  const listed = (...jobs: JobView[]) => actor.send({ type: 'ray.jobsListed', jobs, at: AT });
   return { actor, runs, watchers, answers, updates, send, ask, answered, job, live, listed };
 }
 
@@ -143,9 +147,9 @@ const submitted =
 
 describe('jobs machine: the command queue', () => {
   it('serves commands one at a time, in order: a slow first command delays the second', async () => {
-    const gates = new Map<string, Deferred<JobCommandOutput>>();
+    const gates = new Map<string, Deferred<Output>>();
     const t = start((command) => {
-      const d = deferred<JobCommandOutput>();
+      const d = deferred<Output>();
       gates.set(command.requestId, d);
       return d.promise;
     });
@@ -272,7 +276,7 @@ describe('jobs machine: watching jobs', () => {
     expect(t.actor.getSnapshot().matches({ watch: 'fast' })).toBe(true);
 
     // A listing that changes nothing keeps the same watcher.
-    t.watchers[0]!.subject.next({ type: 'ray.jobsListed', jobs: [view('j1', 'RUNNING')] });
+    t.watchers[0]!.subject.next({ type: 'ray.jobsListed', jobs: [view('j1', 'RUNNING')], at: AT });
     expect(t.watchers).toHaveLength(1);
     expect(t.live()).toEqual([t.watchers[0]]);
 
@@ -280,6 +284,7 @@ describe('jobs machine: watching jobs', () => {
     t.watchers[0]!.subject.next({
       type: 'ray.jobsListed',
       jobs: [view('j1', 'SUCCEEDED', { end_time: '2025-01-07T10:00:00.000Z' })],
+      at: AT,
     });
     expect(t.actor.getSnapshot().matches({ watch: 'off' })).toBe(true);
     expect(t.live()).toEqual([]);
@@ -301,8 +306,11 @@ describe('jobs machine: watching jobs', () => {
     expect(t.watchers.map((w) => w.input.intervalMs)).toEqual([SLOW_TICK_MS]);
     expect(SLOW_TICK_MS).toBe(2000);
 
-    t.live()[0]!.subject.next({ type: 'ray.jobsListed', jobs: [view('p1', 'RUNNING')] });
+    expect(job.getSnapshot().context.changedAt).toBe(AT);
+    // The job actor hears when the dashboard reported the change.
+    t.live()[0]!.subject.next({ type: 'ray.jobsListed', jobs: [view('p1', 'RUNNING')], at: AT + 500 });
     expect(job.getSnapshot().value).toBe('running');
+    expect(job.getSnapshot().context.changedAt).toBe(AT + 500);
     expect(t.live().map((w) => w.input.intervalMs)).toEqual([FAST_TICK_MS]);
   });
 
@@ -331,20 +339,32 @@ describe('jobs machine: watching jobs', () => {
     const job = t.job('j1')!;
     const watcher = t.watchers[0]!;
     // Jobs that are not watched are recorded, but have no actor to tell.
-    watcher.subject.next({ type: 'ray.jobsListed', jobs: [view('j1', 'RUNNING'), view('other', 'RUNNING')] });
-    watcher.subject.next({ type: 'ray.jobsListed', jobs: [view('j1', 'RUNNING'), view('other', 'FAILED')] });
+    watcher.subject.next({
+      type: 'ray.jobsListed',
+      jobs: [view('j1', 'RUNNING'), view('other', 'RUNNING')],
+      at: AT,
+    });
+    watcher.subject.next({
+      type: 'ray.jobsListed',
+      jobs: [view('j1', 'RUNNING'), view('other', 'FAILED')],
+      at: AT,
+    });
     expect(t.updates).toEqual([]);
     expect(t.actor.getSnapshot().context.jobs.other?.status).toBe('FAILED');
     expect(t.job('other')).toBeUndefined();
 
     // Any change of the view is forwarded, once.
     const withMessage = view('j1', 'RUNNING', { message: 'Job is currently running.' });
-    watcher.subject.next({ type: 'ray.jobsListed', jobs: [withMessage] });
-    watcher.subject.next({ type: 'ray.jobsListed', jobs: [withMessage] });
+    watcher.subject.next({ type: 'ray.jobsListed', jobs: [withMessage], at: AT });
+    watcher.subject.next({ type: 'ray.jobsListed', jobs: [withMessage], at: AT });
     expect(t.updates).toEqual([{ to: 'job:j1', status: 'RUNNING' }]);
     expect(job.getSnapshot().context.view.message).toBe('Job is currently running.');
 
-    watcher.subject.next({ type: 'ray.jobsListed', jobs: [view('j1', 'FAILED', { message: 'boom' })] });
+    watcher.subject.next({
+      type: 'ray.jobsListed',
+      jobs: [view('j1', 'FAILED', { message: 'boom' })],
+      at: AT,
+    });
     expect(t.updates).toEqual([
       { to: 'job:j1', status: 'RUNNING' },
       { to: 'job:j1', status: 'FAILED' },
@@ -416,28 +436,40 @@ describe('job actor: awaitEnd', () => {
       ['FAILED', 'failed'],
       ['STOPPED', 'stopped'],
     ] as const) {
-      const job = createActor(jobMachine, { input: { view: view('x', status) } }).start();
+      const job = createActor(jobMachine, { input: { view: view('x', status), at: AT } }).start();
       roots.push(job);
       expect(job.getSnapshot().value).toBe(state);
       expect(job.getSnapshot().hasTag('ended')).toBe(['succeeded', 'failed', 'stopped'].includes(state));
     }
 
-    const job = createActor(jobMachine, { input: { view: view('y', 'PENDING') } }).start();
+    const job = createActor(jobMachine, { input: { view: view('y', 'PENDING'), at: AT } }).start();
     roots.push(job);
     const answers = jobAnswers(job);
-    const born = job.getSnapshot().context.changedAt;
-    await new Promise((r) => setTimeout(r, 5));
-    job.send({ type: 'ray.jobUpdated', view: view('y', 'PENDING', { message: 'waiting for resources' }) });
-    expect(job.getSnapshot().context.changedAt).toBe(born);
-    job.send({ type: 'ray.jobUpdated', view: view('y', 'RUNNING') });
-    expect(job.getSnapshot().context.changedAt).toBeGreaterThan(born);
+    // The time of a change is the time of the view that shows it.
+    expect(job.getSnapshot().context.changedAt).toBe(AT);
+    job.send({
+      type: 'ray.jobUpdated',
+      view: view('y', 'PENDING', { message: 'waiting for resources' }),
+      at: AT + 1000,
+    });
+    expect(job.getSnapshot().context.changedAt).toBe(AT);
+    job.send({ type: 'ray.jobUpdated', view: view('y', 'RUNNING'), at: AT + 2000 });
+    expect(job.getSnapshot().context.changedAt).toBe(AT + 2000);
     job.send({ type: 'job.awaitEnd', requestId: 'r' });
-    job.send({ type: 'ray.jobUpdated', view: view('y', 'FAILED', { message: 'exit code 1' }) });
+    job.send({
+      type: 'ray.jobUpdated',
+      view: view('y', 'FAILED', { message: 'exit code 1' }),
+      at: AT + 3000,
+    });
     await waitFor(job, (s) => s.hasTag('ended'), { timeout: 1000 });
     expect(answers).toEqual([{ type: 'answer', requestId: 'r', ok: true }]);
     expect(job.getSnapshot().context.view.message).toBe('exit code 1');
     // A terminal job stays where it is, but keeps the latest view.
-    job.send({ type: 'ray.jobUpdated', view: view('y', 'FAILED', { message: 'exit code 1 (again)' }) });
+    job.send({
+      type: 'ray.jobUpdated',
+      view: view('y', 'FAILED', { message: 'exit code 1 (again)' }),
+      at: AT + 4000,
+    });
     expect(job.getSnapshot().value).toBe('failed');
     expect(job.getSnapshot().context.view.message).toBe('exit code 1 (again)');
     expect(answers).toHaveLength(1);

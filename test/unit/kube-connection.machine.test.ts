@@ -21,6 +21,7 @@ import type { KubeTarget } from '../../src/domain/kube.js';
 import type { PodSummary, RayClusterSummary, RayJobSummary } from '../../src/domain/kuberay.js';
 import {
   type KubeClusterFact,
+  type KubeConnected,
   type KubeConnectionActor,
   type KubeConnectionCommand,
   type KubeHealthEvent,
@@ -49,6 +50,9 @@ const SESSION: KubeSession = {
   crdsInstalled: true,
 };
 const NAMESPACED: KubeSession = { ...SESSION, namespace: 'team', clusterWide: false };
+/** When the fake API server accepted the session; facts from the world carry their own times. */
+const CONNECTED_AT = 1_700_000_000_000;
+const AT = CONNECTED_AT + 60_000;
 
 const INFO: KubeInfo = {
   fetchedAt: 1,
@@ -134,9 +138,9 @@ function start(opts: Options = {}) {
   const heard: KubeClusterFact[] = [];
   const logic = kubeConnectionMachine.provide({
     actors: {
-      connectKube: fromPromise<KubeSession, { id: string; target: KubeTarget }>(async ({ input }) => {
+      connectKube: fromPromise<KubeConnected, { id: string; target: KubeTarget }>(async ({ input }) => {
         expect(input).toEqual({ id: ID, target: TARGET });
-        return opts.connect ? opts.connect() : SESSION;
+        return { session: opts.connect ? await opts.connect() : SESSION, connectedAt: CONNECTED_AT };
       }),
       describeKube: fromPromise<KubeInfo, { id: string }>(async () =>
         opts.describe ? opts.describe() : INFO,
@@ -210,10 +214,10 @@ function start(opts: Options = {}) {
     if (!informer) throw new Error(`no live informer for namespace '${namespace}'`);
     informer.subject.next(event);
   };
-  const health = (event: Omit<KubeHealthEvent, 'type'>) => {
+  const health = (event: Omit<KubeHealthEvent, 'type' | 'at'> & { at?: number }) => {
     const probe = probes.find((p) => p.observed);
     if (!probe) throw new Error('no live health probe');
-    probe.next({ type: 'kube.health', ...event });
+    probe.next({ type: 'kube.health', at: AT, ...event });
   };
   /** Lists every resource of a scope, so the scope counts as synced. */
   const listAll = (namespace: string) => {
@@ -275,7 +279,7 @@ describe('kube connection: connecting', () => {
     expect(t.answerTo(connect)).toEqual(ok(connect));
     expect(t.status()).toBe('connected');
     expect(t.context().session).toEqual(SESSION);
-    expect(t.context().connectedAt).toBeTypeOf('number');
+    expect(t.context().connectedAt).toBe(CONNECTED_AT);
     expect(t.live().map((i) => i.namespace)).toEqual(['']);
     expect(t.context().namespaces).toEqual(['']);
     expect(t.probes.filter((p) => p.observed)).toHaveLength(1);
@@ -592,6 +596,7 @@ describe('kube connection: kube.awaitSynced', () => {
       status: 403,
       message: 'rayjobs.ray.io is forbidden: User "dev" cannot list resource "rayjobs"',
       retryInMs: 500,
+      at: AT,
     });
     expect(t.answerTo(refused)).toEqual({
       type: 'answer',
@@ -606,7 +611,7 @@ describe('kube connection: kube.awaitSynced', () => {
     expect(t.answerTo(elsewhere)).toBeUndefined();
     expect(t.answerTo(otherResource)).toBeUndefined();
     expect(t.context().syncWaiting.map((w) => w.requestId)).toEqual([elsewhere, otherResource]);
-    expect(t.context().lastWatchError).toMatchObject({ resource: 'rayjobs', namespace: 'other' });
+    expect(t.context().lastWatchError).toMatchObject({ resource: 'rayjobs', namespace: 'other', at: AT });
     expect(t.context().synced['rayjobs@other']).toBe(false);
     // Forbidden is not a broken connection.
     expect(t.status()).toBe('connected');
@@ -622,6 +627,7 @@ describe('kube connection: kube.awaitSynced', () => {
       status: 500,
       message: 'etcdserver: request timed out',
       retryInMs: 2000,
+      at: AT,
     });
     expect(t.answers).toEqual([]);
     expect(t.context().lastWatchError?.message).toBe('etcdserver: request timed out');
@@ -639,14 +645,19 @@ describe('kube connection: the link', () => {
     t.track('team', 'rc1');
     expect(t.links()).toEqual(['connected']);
 
-    t.health({ ok: false, message: 'connect ECONNREFUSED' });
+    t.health({ ok: false, message: 'connect ECONNREFUSED', at: AT + 5000 });
     expect(t.status()).toBe('lost');
-    expect(t.context().lostAt).toBeTypeOf('number');
+    expect(t.context().lostAt).toBe(AT + 5000);
     expect(t.links()).toEqual(['connected', 'lost']);
     const waiting = t.send({ type: 'kube.awaitConnected' });
 
     // The informers fail while the server is down: those scopes are no longer whole.
-    const down = { status: undefined, message: 'connect ECONNREFUSED', retryInMs: 2000 } as const;
+    const down = {
+      status: undefined,
+      message: 'connect ECONNREFUSED',
+      retryInMs: 2000,
+      at: AT + 6000,
+    } as const;
     t.inform('team', { type: 'k8s.watchError', resource: 'rayclusters', namespace: 'team', ...down });
     t.inform('other', { type: 'k8s.watchError', resource: 'pods', namespace: 'other', ...down });
 
@@ -675,6 +686,7 @@ describe('kube connection: the link', () => {
       namespace: '',
       message: 'EHOSTUNREACH',
       retryInMs: 2000,
+      at: AT,
     });
     t.health({ ok: true });
     expect(t.status()).toBe('reconnecting');
@@ -723,6 +735,7 @@ describe('kube connection: the link', () => {
       status: 401,
       message: 'Unauthorized',
       retryInMs: 500,
+      at: AT,
     });
     expect(watched.status()).toBe('failed');
     expect(watched.context().error?.code).toBe('unauthenticated');

@@ -53,6 +53,9 @@ const cr = (extra: Partial<RayClusterSummary> = {}, replicas = 2, maxReplicas = 
   ...extra,
 });
 
+/** When the fixture pods got ready, as Kubernetes would record it. */
+const READY_AT = 1_700_000_000_000;
+
 const head = (extra: Partial<PodSummary> = {}): PodSummary => ({
   namespace: 'ns',
   name: 'rc1-head',
@@ -61,6 +64,7 @@ const head = (extra: Partial<PodSummary> = {}): PodSummary => ({
   nodeType: 'head',
   phase: 'Running',
   ready: true,
+  readyAt: READY_AT,
   restarts: 0,
   deleting: false,
   ...extra,
@@ -248,11 +252,12 @@ describe('kuberay cluster: start', () => {
     expect(t.cluster.getSnapshot().value).toBe('starting');
     expect(t.answerTo(waiting)).toBeUndefined();
 
-    t.pods(head(), worker(1), worker(2));
+    t.pods(head(), worker(1), worker(2, { readyAt: READY_AT + 5000 }));
     expect(t.cluster.getSnapshot().matches({ up: { health: 'running', ops: 'idle' } })).toBe(true);
     expect(t.status()).toBe('running');
     expect(t.answerTo(waiting)).toEqual(ok(waiting));
-    expect(t.context().startedAt).toBeTypeOf('number');
+    // Up since the last of its pods got ready.
+    expect(t.context().startedAt).toBe(READY_AT + 5000);
     const now = t.send({ type: 'cluster.awaitReady' });
     expect(t.answerTo(now)).toEqual(ok(now));
   });

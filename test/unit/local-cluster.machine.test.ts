@@ -30,6 +30,7 @@ import {
   type LocalClusterSnapshot,
   localClusterMachine,
   type NodeProcessInput,
+  type NodesJoined,
   type PrepareOutput,
   type StopNodesInput,
   type StopNodesOutput,
@@ -47,6 +48,8 @@ const RAY: RayEndpoints = {
   gcsAddress: '127.0.0.1:26379',
   clientAddress: 'ray://127.0.0.1:20001',
 };
+/** When the fake Ray reports the nodes joined: the cluster's startedAt. */
+const JOINED_AT = 1_700_000_000_000;
 
 const portsFor = (names: string[], base: number) =>
   Object.fromEntries(names.map((name, i) => [name, { gcs: base + i * 10, workers: base + i * 10 + 1 }]));
@@ -125,10 +128,10 @@ function fakes(opts: FakeOptions = {}) {
         RayEndpoints,
         { tempDir: string; ports: Record<string, number>; owner: string }
       >(async () => (opts.waitForHead ? opts.waitForHead() : RAY)),
-      waitForNodes: fromPromise<Record<string, string>, { dashboard: DashboardTarget; names: string[] }>(
+      waitForNodes: fromPromise<NodesJoined, { dashboard: DashboardTarget; names: string[] }>(
         async ({ input }) => {
           calls.waitForNodes.push(input.names);
-          return Object.fromEntries(input.names.map((n) => [n, `node-id-${n}`]));
+          return { nodeIds: Object.fromEntries(input.names.map((n) => [n, `node-id-${n}`])), at: JOINED_AT };
         },
       ),
       pickWorkersToRemove: fromPromise<
@@ -263,7 +266,7 @@ describe('local cluster machine: start', () => {
     }
     expect(t.calls.waitForNodes).toEqual([['head', 'cpu-1', 'cpu-2']]);
     expect(ctx.ray).toEqual(RAY);
-    expect(ctx.startedAt).toEqual(expect.any(Number));
+    expect(ctx.startedAt).toBe(JOINED_AT);
     expect(ctx.counters).toEqual({ cpu: 2 });
     for (const name of ['head', 'cpu-1', 'cpu-2']) {
       expect(ctx.nodes[name]).toMatchObject({

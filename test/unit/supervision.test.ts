@@ -42,7 +42,12 @@ async function start(wrap: ChildWrappers, setup?: (world: FakeWorld) => void) {
 
 async function call(client: Client, name: string, args: Record<string, unknown> = {}) {
   const res = await client.callTool({ name, arguments: args }, { timeout: 10_000 });
-  return { isError: res.isError === true, text: textOf(res), structured: res.structuredContent as Record<string, any> };
+  return {
+    isError: res.isError === true,
+    text: textOf(res),
+    // biome-ignore lint/suspicious/noExplicitAny: tool results are checked field by field
+    structured: res.structuredContent as Record<string, any>,
+  };
 }
 
 /** Calls until the tool answers without an error (the restart is 0.5 s after the first failure). */
@@ -65,7 +70,10 @@ describe('supervision: a failing actor never ends the server', () => {
     expect((await call(client, 'list_ray_clusters')).isError).toBe(false);
     expect((await call(client, 'get_cloud_provider_status')).isError).toBe(false);
     const failure = server.app.system.root.getSnapshot().context.failures.environment;
-    expect(failure).toMatchObject({ count: 1, error: { message: expect.stringMatching(/injected failure/) } });
+    expect(failure).toMatchObject({
+      count: 1,
+      error: { message: expect.stringMatching(/injected failure/) },
+    });
     const again = await eventually(client, 'check_environment');
     expect(again.isError, again.text).toBe(false);
     expect(server.app.system.root.getSnapshot().context.failures.environment?.state).toBe('restarted');

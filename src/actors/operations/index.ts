@@ -15,9 +15,11 @@ import { Ops } from './ops.js';
 export const FLOWS: Flows = { ...clusterFlows, ...jobFlows, ...kubernetesFlows, ...cloudFlows };
 
 export function operationLogic(config: Config, flows: Flows = FLOWS) {
-  return fromPromise<unknown, { requestId: string; operation: Operation }>(async ({ input, system, signal }) => {
-    const ops = new Ops(system, config, input.requestId, signal);
-    const { type, input: args } = input.operation as { type: Operation['type']; input: never };
-    return (flows[type] as Flow<Operation['type']>)(ops, args);
-  });
+  return fromPromise<unknown, { requestId: string; operation: Operation }>(
+    async ({ input, system, signal }) => {
+      const ops = new Ops(system, config, input.requestId, signal);
+      const { type, input: args } = input.operation as { type: Operation['type']; input: never };
+      return (flows[type] as Flow<Operation['type']>)(ops, args);
+    },
+  );
 }

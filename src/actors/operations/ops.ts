@@ -7,6 +7,7 @@ import type { ActorSystem, AnyActorRef, SnapshotFrom } from 'xstate';
 
 // biome-ignore lint/suspicious/noExplicitAny: the system's registry holds actors of every kind
 type AnyActorSystem = ActorSystem<any>;
+
 import type { Config } from '../../config.js';
 import { RayMcpError } from '../../domain/errors.js';
 import { type CloudActor, cloudSystemId } from '../../machines/cloud-connection.machine.js';
@@ -15,9 +16,9 @@ import { type JobsActor, jobsSystemId } from '../../machines/jobs.machine.js';
 import { type KubeConnectionActor, kubeSystemId } from '../../machines/kube-connection.machine.js';
 import {
   type ChildFailure,
-  SYSTEM_IDS,
   type SupervisorActor,
   type SupervisorContext,
+  SYSTEM_IDS,
 } from '../../machines/supervisor.machine.js';
 import { type AskOptions, askActor, askActorForAnswer, type CommandOf } from '../ask.js';
 import type { ClusterActor } from '../cluster-records.js';
@@ -113,7 +114,11 @@ export class Ops {
     event: CommandOf<TActor>,
     options: Partial<AskOptions<SnapshotFrom<TActor>>> = {},
   ): Promise<SnapshotFrom<TActor>> {
-    return askActor(target, event, { timeoutMs: this.config.requestTimeoutMs, signal: this.signal, ...options });
+    return askActor(target, event, {
+      timeoutMs: this.config.requestTimeoutMs,
+      signal: this.signal,
+      ...options,
+    });
   }
 
   askForAnswer<TActor extends AnyActorRef, K extends string>(

@@ -79,7 +79,8 @@ export async function connectTarget(ops: Ops, target: KubeTarget): Promise<KubeC
   if (existing && kubeStatusOf(existing.getSnapshot()) === 'connected') return existing;
   await ops.askForAnswer(ops.root, { type: 'kube.ensure', id, target });
   const actor = ops.kube(id);
-  if (!actor) throw new RayMcpError('unavailable', `Kubernetes connection ${id} did not start.`, 'Try again.');
+  if (!actor)
+    throw new RayMcpError('unavailable', `Kubernetes connection ${id} did not start.`, 'Try again.');
   await ops.ask(actor, { type: 'kube.awaitConnected' }, { timeoutMs: CONNECT_TIMEOUT_MS });
   return actor;
 }

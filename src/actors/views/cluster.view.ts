@@ -1,13 +1,13 @@
 /** Cluster actor snapshot → the compact view every cluster tool returns. `now` is the time of the look. */
 
-import { type ClusterActor, isKubeRay, isLocal } from '../cluster-records.js';
 import type { ClusterView, NodeView } from '../../domain/cluster.js';
-import { type DashboardTarget, dashboardOwner } from '../../domain/dashboard.js';
 import type { RayNodeHealth } from '../../domain/cluster-record.js';
+import { type DashboardTarget, dashboardOwner } from '../../domain/dashboard.js';
 import { paths } from '../../domain/kuberay.js';
 import { type ExternalClusterActor, externalStatusOf } from '../../machines/external-cluster.machine.js';
 import { type KubeRayClusterActor, kuberayStatusOf } from '../../machines/kuberay-cluster.machine.js';
 import { statusOf } from '../../machines/local-cluster.machine.js';
+import { type ClusterActor, isKubeRay, isLocal } from '../cluster-records.js';
 
 export const MAX_NODES = 50;
 
@@ -169,7 +169,6 @@ export function clusterDetails(actor: ClusterActor) {
   if (!details) return undefined;
   return { usage: details.usage, jobs: details.jobs, fetched_at: iso(details.fetchedAt) };
 }
-
 
 /** Where a cluster's dashboard is and whose it is (undefined until it has one). */
 export function dashboardOf(actor: ClusterActor): DashboardTarget | undefined {

@@ -21,4 +21,3 @@ export function connectionView(actor: KubeConnectionActor, now = Date.now()): Co
         : c.internalFailure && `restarted after an internal failure (${c.internalFailure})`,
   };
 }
-

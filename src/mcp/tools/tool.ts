@@ -6,8 +6,6 @@
 import type { ToolAnnotations } from '@modelcontextprotocol/server';
 import type { z } from 'zod';
 import type { RunOptions, ToolPort } from '../../actors/port.js';
-import type { RaySystem } from '../../actors/system.js';
-import type { Config } from '../../config.js';
 import type { OperationInput, OperationOutput, OperationType } from '../../domain/operations.js';
 import type { Logger } from '../../logger.js';
 
@@ -29,10 +27,6 @@ export interface ToolContext {
   /** Sends a progress notification when the client asked for them; a no-op otherwise. */
   progress(progress: number, total?: number, message?: string): Promise<void>;
   signal: AbortSignal;
-  /** @deprecated the whole system; only for handlers not yet moved to `run`. */
-  system: RaySystem;
-  /** @deprecated settings; only for handlers not yet moved to `run`. */
-  config: Config;
 }
 
 export interface ToolDefinition<I extends z.ZodObject = z.ZodObject, O extends z.ZodObject = z.ZodObject> {

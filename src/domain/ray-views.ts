@@ -1,7 +1,8 @@
 /** Compact views of what the dashboard reports, for tools with a limited context. */
-import type { RayNodeState } from '../clients/dashboard.client.js';
-import type { RayNodeHealth } from '../domain/cluster-record.js';
-import { NODE_LABEL, NODE_TYPE_LABEL } from '../domain/ray-start.js';
+
+import type { RayNodeHealth } from './cluster-record.js';
+import type { RayNodeState } from './ray-api.js';
+import { NODE_LABEL, NODE_TYPE_LABEL } from './ray-start.js';
 
 type UsagePair = [number, number];
 
