@@ -881,7 +881,12 @@ function liveOfType(context: LocalClusterContext, nodeType: string): NodeRecord[
 /** The status every tool shows, from the machine's state. */
 // biome-ignore lint/suspicious/noExplicitAny: matches() is typed per machine; any state value is fine here
 export function statusOf(snapshot: { matches(state: any): boolean }): LocalClusterRecord['status'] {
-  if (snapshot.matches('starting') || snapshot.matches('init') || snapshot.matches('adopting'))
+  if (
+    snapshot.matches('starting') ||
+    snapshot.matches('init') ||
+    snapshot.matches('checkingAlive') ||
+    snapshot.matches('adopting')
+  )
     return 'starting';
   if (snapshot.matches({ up: { health: 'degraded' } })) return 'degraded';
   if (snapshot.matches('up')) return 'running';

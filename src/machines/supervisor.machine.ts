@@ -323,6 +323,8 @@ export const supervisorMachine = setup({
     /** A request's flow ended: its output is the answer. */
     childDone: enqueueActions(({ enqueue }, { id, output }: { id: string; output: unknown }) => {
       if (!id.startsWith(REQUEST_PREFIX)) return;
+      // XState keeps a finished child among the children until it is stopped: drop it.
+      enqueue.stopChild(id);
       enqueue.emit(answerOk(id.slice(REQUEST_PREFIX.length), output));
     }),
     /**
@@ -333,6 +335,7 @@ export const supervisorMachine = setup({
     childFailed: enqueueActions(
       ({ context, enqueue, self }, { id, error }: { id: string; error: unknown }) => {
         if (id.startsWith(REQUEST_PREFIX)) {
+          enqueue.stopChild(id);
           enqueue.emit(answerError(id.slice(REQUEST_PREFIX.length), toErrorInfo(error)));
           return;
         }

@@ -4,8 +4,8 @@
  * Subject the test pushes facts into.
  */
 import { Subject } from 'rxjs';
-import { afterEach, describe, expect, it } from 'vitest';
-import { type AnyActorRef, createActor, fromEventObservable, fromPromise, waitFor } from 'xstate';
+import { describe, expect, it } from 'vitest';
+import { fromEventObservable, fromPromise } from 'xstate';
 import {
   CloudAuthError,
   type CloudDetection,
@@ -14,13 +14,10 @@ import {
   type CloudProvider,
   type ClusterCreateSpec,
 } from '../../src/domain/cloud.js';
-import type { Answer } from '../../src/domain/commands.js';
 import { RayMcpError } from '../../src/domain/errors.js';
 import {
-  type CloudActor,
   type CloudAuthenticated,
   type CloudAuthOptions,
-  type CloudCommand,
   type CloudFact,
   type CloudResult,
   type CloudWorkCommand,
@@ -28,6 +25,7 @@ import {
   cloudStateOf,
   type TrackedOperation,
 } from '../../src/machines/cloud-connection.machine.js';
+import { type Deferred, deferred, drive, ok, settle } from '../helpers/machine.js';
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
@@ -77,23 +75,8 @@ const created = (op = operation()): CloudResult => ({
   operation: { view: op, gkeOperation: 'operation-123' },
 });
 
-interface Deferred<T> {
-  promise: Promise<T>;
-  resolve(v: T): void;
-  reject(e: unknown): void;
-}
-function deferred<T>(): Deferred<T> {
-  let resolve!: (v: T) => void;
-  let reject!: (e: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-
 // ---------------------------------------------------------------------------------------------
-// Harness
+// The connection, each of its invoked actors a fake the test controls
 
 interface Options {
   authenticate?: (options: CloudAuthOptions) => Promise<CloudIdentity>;
@@ -106,11 +89,6 @@ interface Watcher {
   operation: TrackedOperation;
   subject: Subject<CloudFact>;
 }
-
-const roots: AnyActorRef[] = [];
-afterEach(() => {
-  for (const r of roots.splice(0)) r.stop();
-});
 
 function start(opts: Options = {}, provider: CloudProvider = 'gke') {
   const calls = {
@@ -160,28 +138,10 @@ function start(opts: Options = {}, provider: CloudProvider = 'gke') {
       }),
     },
   });
-  const actor: CloudActor = createActor(logic, { input: { provider } }).start();
-  roots.push(actor);
-  const answers: Answer[] = [];
-  actor.on('answer', (a) => answers.push(a));
-
-  let n = 0;
-  type Command = CloudCommand extends infer C ? (C extends unknown ? Omit<C, 'requestId'> : never) : never;
-  const send = (command: Command) => {
-    const requestId = `${command.type}#${++n}`;
-    actor.send({ ...command, requestId } as CloudCommand);
-    return requestId;
-  };
-  const answerTo = (requestId: string) => answers.find((a) => a.requestId === requestId);
-  const answered = (requestId: string) =>
-    waitFor(actor, () => answerTo(requestId) !== undefined, { timeout: 1000 }).then(
-      () => answerTo(requestId)!,
-    );
-  const state = () => cloudStateOf(actor.getSnapshot());
-  const context = () => actor.getSnapshot().context;
+  const t = drive(logic, { input: { provider }, stateOf: cloudStateOf });
   const live = () => watchers.filter((w) => w.subject.observed);
-  const list = () => send({ type: 'cloud.list', where: {}, offset: 0, limit: 10 });
-  return { actor, calls, watchers, answers, send, answerTo, answered, state, context, live, list };
+  const list = () => t.send({ type: 'cloud.list', where: {}, offset: 0, limit: 10 });
+  return { ...t, calls, watchers, live, list };
 }
 
 async function authenticated(opts: Options = {}) {
@@ -190,9 +150,6 @@ async function authenticated(opts: Options = {}) {
   expect(t.state()).toBe('authenticated');
   return t;
 }
-
-const ok = (requestId: string): Answer => ({ type: 'answer', requestId, ok: true });
-const settle = () => new Promise((r) => setTimeout(r, 0));
 
 const rejected = new CloudAuthError(
   'rejected',
@@ -324,19 +281,19 @@ describe('cloud connection: the work queue', () => {
     const second = t.send({ type: 'cloud.describe', where: { location: 'us-central1' }, name: 'ray-1' });
     expect(t.context().queue.map((c) => c.requestId)).toEqual([first, second]);
     auth.resolve(IDENTITY);
-    await waitFor(t.actor, () => t.calls.run.length === 1, { timeout: 1000 });
+    await t.until(() => t.calls.run.length === 1);
     const third = t.send({ type: 'cloud.target', where: {}, name: 'ray-1' });
     await settle();
     expect(t.calls.run.map((r) => r.command.requestId)).toEqual([first]);
 
     gates[0]!.resolve(listed);
     await t.answered(first);
-    await waitFor(t.actor, () => t.calls.run.length === 2, { timeout: 1000 });
+    await t.until(() => t.calls.run.length === 2);
     expect(t.answerTo(second)).toBeUndefined();
     gates[1]!.reject(new RayMcpError('not_found', 'No cluster ray-1 in us-central1.', 'List the clusters.'));
     expect(await t.answered(second)).toMatchObject({ ok: false, error: { code: 'not_found' } });
     // A failing command does not stop the queue, nor the connection.
-    await waitFor(t.actor, () => t.calls.run.length === 3, { timeout: 1000 });
+    await t.until(() => t.calls.run.length === 3);
     expect(t.state()).toBe('authenticated');
     gates[2]!.resolve(listed);
     expect(await t.answered(third)).toMatchObject({ ok: true });
@@ -503,7 +460,7 @@ describe('cloud connection: disconnect', () => {
     const awaiting = t.send({ type: 'cloud.awaitOperation', operationId: 'op-1' });
     const running = t.list();
     const queued = t.list();
-    await waitFor(t.actor, () => t.calls.run.length === 2, { timeout: 1000 });
+    await t.until(() => t.calls.run.length === 2);
 
     const bye = t.send({ type: 'cloud.disconnect' });
     expect(t.state()).toBe('disconnecting');

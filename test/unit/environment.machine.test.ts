@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { createActor, fromPromise } from 'xstate';
-import type { Answer } from '../../src/domain/commands.js';
+import { fromPromise } from 'xstate';
 import type { EnvironmentReport } from '../../src/domain/environment.js';
 import { RayMcpError } from '../../src/domain/errors.js';
 import { environmentMachine } from '../../src/machines/environment.machine.js';
+import { drive, ok } from '../helpers/machine.js';
 
 const report: EnvironmentReport = {
   checkedAt: '2026-01-01T00:00:00.000Z',
@@ -23,56 +23,48 @@ function controlledProbe() {
   return { logic, calls: () => calls, settle: () => settle! };
 }
 
+/** The environment actor, its probe swapped for one the test settles. */
+function start() {
+  const probe = controlledProbe();
+  const t = drive(environmentMachine.provide({ actors: { probeEnvironment: probe.logic } }));
+  return { ...t, probe };
+}
+
 describe('environment machine', () => {
   it('answers every request that arrived during one probe, and runs the probe once', async () => {
-    const probe = controlledProbe();
-    const actor = createActor(
-      environmentMachine.provide({ actors: { probeEnvironment: probe.logic } }),
-    ).start();
-    const answers: Answer[] = [];
-    actor.on('answer', (a) => answers.push(a));
+    const t = start();
+    const a = t.send({ type: 'env.check' });
+    const b = t.send({ type: 'env.check' });
+    expect(t.state()).toBe('checking');
+    expect(t.probe.calls()).toBe(1);
 
-    actor.send({ type: 'env.check', requestId: 'a' });
-    actor.send({ type: 'env.check', requestId: 'b' });
-    expect(actor.getSnapshot().value).toBe('checking');
-    expect(probe.calls()).toBe(1);
+    t.probe.settle().resolve(report);
+    await t.settle();
 
-    probe.settle().resolve(report);
-    await new Promise((r) => setTimeout(r, 0));
-
-    expect(answers).toEqual([
-      { type: 'answer', requestId: 'a', ok: true },
-      { type: 'answer', requestId: 'b', ok: true },
-    ]);
-    expect(actor.getSnapshot().value).toBe('idle');
-    expect(actor.getSnapshot().context.report).toEqual(report);
-    expect(actor.getSnapshot().context.waiting).toEqual([]);
+    expect(t.answers).toEqual([ok(a), ok(b)]);
+    expect(t.state()).toBe('idle');
+    expect(t.context().report).toEqual(report);
+    expect(t.context().waiting).toEqual([]);
   });
 
   it('turns a failed probe into an error answer and can check again', async () => {
-    const probe = controlledProbe();
-    const actor = createActor(
-      environmentMachine.provide({ actors: { probeEnvironment: probe.logic } }),
-    ).start();
-    const answers: Answer[] = [];
-    actor.on('answer', (a) => answers.push(a));
-
-    actor.send({ type: 'env.check', requestId: 'a' });
-    probe.settle().reject(new RayMcpError('unavailable', 'probe broke', 'try again'));
-    await new Promise((r) => setTimeout(r, 0));
-    expect(answers).toEqual([
+    const t = start();
+    const a = t.send({ type: 'env.check' });
+    t.probe.settle().reject(new RayMcpError('unavailable', 'probe broke', 'try again'));
+    await t.settle();
+    expect(t.answers).toEqual([
       {
         type: 'answer',
-        requestId: 'a',
+        requestId: a,
         ok: false,
         error: { code: 'unavailable', message: 'probe broke', fix: 'try again' },
       },
     ]);
 
-    actor.send({ type: 'env.check', requestId: 'b' });
-    probe.settle().resolve(report);
-    await new Promise((r) => setTimeout(r, 0));
-    expect(answers.at(-1)).toEqual({ type: 'answer', requestId: 'b', ok: true });
-    expect(actor.getSnapshot().context.error).toBeUndefined();
+    const b = t.send({ type: 'env.check' });
+    t.probe.settle().resolve(report);
+    await t.settle();
+    expect(t.answers.at(-1)).toEqual(ok(b));
+    expect(t.context().error).toBeUndefined();
   });
 });

@@ -1,14 +1,6 @@
 import { Subject } from 'rxjs';
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  type AnyActorRef,
-  createActor,
-  fromEventObservable,
-  fromPromise,
-  type InspectionEvent,
-  waitFor,
-} from 'xstate';
-import type { Answer } from '../../src/domain/commands.js';
+import { describe, expect, it } from 'vitest';
+import { type AnyActorRef, fromEventObservable, fromPromise, type InspectionEvent } from 'xstate';
 import type { DashboardTarget } from '../../src/domain/dashboard.js';
 import { RayMcpError } from '../../src/domain/errors.js';
 import type { JobStatus, JobView } from '../../src/domain/jobs.js';
@@ -16,13 +8,13 @@ import { type JobActor, jobMachine } from '../../src/machines/job.machine.js';
 import {
   FAST_TICK_MS,
   type JobCommandOutput,
-  type JobsActor,
   type JobsCommand,
   type JobsFact,
   jobSystemId,
   jobsMachine,
   SLOW_TICK_MS,
 } from '../../src/machines/jobs.machine.js';
+import { answersOf, type Deferred, deferred, drive, ok, settle } from '../helpers/machine.js';
 
 // ---------------------------------------------------------------------------------------------
 // Fakes: runJobCommand answers from a handler the test controls; each jobsWatcher start records
@@ -39,21 +31,6 @@ const view = (id: string, status: JobStatus, extra: Partial<JobView> = {}): JobV
   ...extra,
 });
 
-interface Deferred<T> {
-  promise: Promise<T>;
-  resolve(v: T): void;
-  reject(e: unknown): void;
-}
-function deferred<T>(): Deferred<T> {
-  let resolve!: (v: T) => void;
-  let reject!: (e: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-
 type WatcherInput = { clusterId: string; dashboard: DashboardTarget; intervalMs: number };
 interface Watcher {
   input: WatcherInput;
@@ -65,11 +42,6 @@ type Output = Omit<JobCommandOutput, 'at'>;
 type Handler = (command: JobsCommand) => Promise<Output>;
 /** When the fake dashboard answers (commands and polls alike). */
 const AT = 1_700_000_000_000;
-
-const roots: AnyActorRef[] = [];
-afterEach(() => {
-  for (const r of roots.splice(0)) r.stop();
-});
 
 function start(handler: Handler = async () => ({})) {
   const runs: JobsCommand[] = [];
@@ -98,41 +70,14 @@ function start(handler: Handler = async () => ({})) {
       updates.push({ to, status: (ev.event as unknown as { view: JobView }).view.status });
     }
   };
-  const actor: JobsActor = createActor(logic, { input: { clusterId: CLUSTER }, inspect }).start();
-  roots.push(actor);
-  const answers: Answer[] = [];
-  actor.on('answer', (a) => answers.push(a));
-
-  let n = 0;
-  type Command = JobsCommand extends infer C
-    ? C extends unknown
-      ? Omit<C, 'requestId' | 'dashboard'>
-      : never
-    : never;
-  const send = (command: Command) => {
-    const requestId = `${command.type}#${++n}`;
-    actor.send({ ...command, requestId, dashboard: DASHBOARD } as JobsCommand);
-    return requestId;
-  };
-  const answered = (requestId: string) =>
-    new Promise<Answer>((resolve) => {
-      const early = answers.find((a) => a.requestId === requestId);
-      if (early) return resolve(early);
-      const sub = actor.on('answer', (a) => {
-        if (a.requestId !== requestId) return;
-        sub.unsubscribe();
-        resolve(a);
-      });
-    });
-  const ask = (command: Command) => answered(send(command));
-  const job = (id: string) => actor.system.get(jobSystemId(CLUSTER, id)) as JobActor | undefined;
+  // Every command names the cluster's dashboard, as the supervisor's do.
+  const t = drive(logic, { input: { clusterId: CLUSTER }, inspect, stamp: { dashboard: DASHBOARD } });
+  const job = (id: string) => t.lookup(jobSystemId(CLUSTER, id)) as JobActor | undefined;
   /** Watchers that are still subscribed. */
   const live = () => watchers.filter((w) => w.subject.observed);
-  const listed = (...jobs: JobView[]) => actor.send({ type: 'ray.jobsListed', jobs, at: AT });
-  return { actor, runs, watchers, answers, updates, send, ask, answered, job, live, listed };
+  const listed = (...jobs: JobView[]) => t.actor.send({ type: 'ray.jobsListed', jobs, at: AT });
+  return { ...t, runs, watchers, updates, job, live, listed };
 }
-
-const settle = () => new Promise((r) => setTimeout(r, 0));
 
 /** A submit as the real actor answers it: the job's view, and a request to watch it. */
 const submitted =
@@ -158,7 +103,7 @@ describe('jobs machine: the command queue', () => {
     const third = t.send({ type: 'jobs.refresh' });
     await settle();
     expect(t.runs.map((c) => c.requestId)).toEqual([first]);
-    expect(t.actor.getSnapshot().context.queue.map((c) => c.requestId)).toEqual([first, second, third]);
+    expect(t.context().queue.map((c) => c.requestId)).toEqual([first, second, third]);
 
     gates.get(first)!.resolve({ data: { alreadyEnded: true } });
     await t.answered(first);
@@ -177,8 +122,8 @@ describe('jobs machine: the command queue', () => {
       { type: 'answer', requestId: second, ok: true },
       { type: 'answer', requestId: third, ok: true, data: { alreadyEnded: false } },
     ]);
-    expect(t.actor.getSnapshot().context.queue).toEqual([]);
-    expect(t.actor.getSnapshot().matches({ work: 'idle' })).toBe(true);
+    expect(t.context().queue).toEqual([]);
+    expect(t.snapshot().matches({ work: 'idle' })).toBe(true);
   });
 
   it('passes each command to the runner as sent', async () => {
@@ -204,7 +149,7 @@ describe('jobs machine: the command queue', () => {
         logPath: '/x',
       },
     ]);
-    expect(t.actor.getSnapshot().context.dashboard).toEqual(DASHBOARD);
+    expect(t.context().dashboard).toEqual(DASHBOARD);
   });
 
   it('answers a failing command with its error, and goes on with the queue', async () => {
@@ -240,8 +185,8 @@ describe('jobs machine: the command queue', () => {
   it('records the jobs a command reports, without watching them unless asked', async () => {
     const t = start(async () => ({ jobs: [view('a', 'RUNNING'), view('b', 'SUCCEEDED')] }));
     await t.ask({ type: 'jobs.refresh' });
-    expect(Object.keys(t.actor.getSnapshot().context.jobs).sort()).toEqual(['a', 'b']);
-    expect(t.actor.getSnapshot().context.watched).toEqual([]);
+    expect(Object.keys(t.context().jobs).sort()).toEqual(['a', 'b']);
+    expect(t.context().watched).toEqual([]);
     expect(t.job('a')).toBeUndefined();
     expect(t.watchers).toEqual([]);
   });
@@ -265,7 +210,7 @@ describe('jobs machine: watching jobs', () => {
     expect(job).toBeDefined();
     expect(job!.getSnapshot().value).toBe('running');
     expect(job!.getSnapshot().context).toMatchObject({ clusterId: CLUSTER, submissionId: 'j1' });
-    expect(t.actor.getSnapshot().context.watched).toEqual(['j1']);
+    expect(t.context().watched).toEqual(['j1']);
 
     // One watcher, fast.
     expect(t.watchers.map((w) => w.input)).toEqual([
@@ -273,7 +218,7 @@ describe('jobs machine: watching jobs', () => {
     ]);
     expect(FAST_TICK_MS).toBe(500);
     expect(t.live()).toHaveLength(1);
-    expect(t.actor.getSnapshot().matches({ watch: 'fast' })).toBe(true);
+    expect(t.snapshot().matches({ watch: 'fast' })).toBe(true);
 
     // A listing that changes nothing keeps the same watcher.
     t.watchers[0]!.subject.next({ type: 'ray.jobsListed', jobs: [view('j1', 'RUNNING')], at: AT });
@@ -286,7 +231,7 @@ describe('jobs machine: watching jobs', () => {
       jobs: [view('j1', 'SUCCEEDED', { end_time: '2025-01-07T10:00:00.000Z' })],
       at: AT,
     });
-    expect(t.actor.getSnapshot().matches({ watch: 'off' })).toBe(true);
+    expect(t.snapshot().matches({ watch: 'off' })).toBe(true);
     expect(t.live()).toEqual([]);
     expect(t.watchers).toHaveLength(1);
     expect(job!.getSnapshot().value).toBe('succeeded');
@@ -301,7 +246,7 @@ describe('jobs machine: watching jobs', () => {
     await t.ask({ type: 'jobs.submit', submit: { entrypoint: 'python main.py', submission_id: 'p1' } });
     const job = t.job('p1')!;
     expect(job.getSnapshot().value).toBe('pending');
-    expect(t.actor.getSnapshot().matches({ watch: 'slow' })).toBe(true);
+    expect(t.snapshot().matches({ watch: 'slow' })).toBe(true);
     expect(t.live().map((w) => w.input.intervalMs)).toEqual([SLOW_TICK_MS]);
     expect(t.watchers.map((w) => w.input.intervalMs)).toEqual([SLOW_TICK_MS]);
     expect(SLOW_TICK_MS).toBe(2000);
@@ -318,7 +263,7 @@ describe('jobs machine: watching jobs', () => {
     const t = start(submitted('PENDING'));
     await t.ask({ type: 'jobs.submit', submit: { entrypoint: 'a', submission_id: 'a' } });
     await t.ask({ type: 'jobs.submit', submit: { entrypoint: 'b', submission_id: 'b' } });
-    expect(t.actor.getSnapshot().context.watched).toEqual(['a', 'b']);
+    expect(t.context().watched).toEqual(['a', 'b']);
     expect(t.live().map((w) => w.input.intervalMs)).toEqual([SLOW_TICK_MS]);
 
     t.listed(view('a', 'RUNNING'), view('b', 'PENDING'));
@@ -350,7 +295,7 @@ describe('jobs machine: watching jobs', () => {
       at: AT,
     });
     expect(t.updates).toEqual([]);
-    expect(t.actor.getSnapshot().context.jobs.other?.status).toBe('FAILED');
+    expect(t.context().jobs.other?.status).toBe('FAILED');
     expect(t.job('other')).toBeUndefined();
 
     // Any change of the view is forwarded, once.
@@ -380,10 +325,10 @@ describe('jobs machine: watching jobs', () => {
     const t = start(submitted('RUNNING'));
     await t.ask({ type: 'jobs.submit', submit: { entrypoint: 'x', submission_id: 'j1' } });
     t.watchers[0]!.subject.next({ type: 'ray.jobsPollFailed', error: 'connect ECONNREFUSED' });
-    expect(t.actor.getSnapshot().context.lastPollError).toBe('connect ECONNREFUSED');
+    expect(t.context().lastPollError).toBe('connect ECONNREFUSED');
     expect(t.live()).toHaveLength(1);
     t.listed(view('j1', 'RUNNING'));
-    expect(t.actor.getSnapshot().context.lastPollError).toBeUndefined();
+    expect(t.context().lastPollError).toBeUndefined();
   });
 
   it('watching a job that already ended spawns its actor but never polls', async () => {
@@ -397,17 +342,11 @@ describe('jobs machine: watching jobs', () => {
 });
 
 describe('job actor: awaitEnd', () => {
-  function jobAnswers(job: JobActor) {
-    const answers: Answer[] = [];
-    job.on('answer', (a) => answers.push(a));
-    return answers;
-  }
-
   it('answers at once when the job has ended, and when it ends otherwise (via the jobs machine)', async () => {
     const t = start(submitted('RUNNING'));
     await t.ask({ type: 'jobs.submit', submit: { entrypoint: 'x', submission_id: 'j1' } });
     const job = t.job('j1')!;
-    const answers = jobAnswers(job);
+    const answers = answersOf(job);
 
     job.send({ type: 'job.awaitEnd', requestId: 'w1' });
     job.send({ type: 'job.awaitEnd', requestId: 'w2' });
@@ -436,42 +375,39 @@ describe('job actor: awaitEnd', () => {
       ['FAILED', 'failed'],
       ['STOPPED', 'stopped'],
     ] as const) {
-      const job = createActor(jobMachine, { input: { view: view('x', status), at: AT } }).start();
-      roots.push(job);
-      expect(job.getSnapshot().value).toBe(state);
-      expect(job.getSnapshot().hasTag('ended')).toBe(['succeeded', 'failed', 'stopped'].includes(state));
+      const job = drive(jobMachine, { input: { view: view('x', status), at: AT } });
+      expect(job.state()).toBe(state);
+      expect(job.snapshot().hasTag('ended')).toBe(['succeeded', 'failed', 'stopped'].includes(state));
     }
 
-    const job = createActor(jobMachine, { input: { view: view('y', 'PENDING'), at: AT } }).start();
-    roots.push(job);
-    const answers = jobAnswers(job);
+    const t = drive(jobMachine, { input: { view: view('y', 'PENDING'), at: AT } });
     // The time of a change is the time of the view that shows it.
-    expect(job.getSnapshot().context.changedAt).toBe(AT);
-    job.send({
+    expect(t.context().changedAt).toBe(AT);
+    t.actor.send({
       type: 'ray.jobUpdated',
       view: view('y', 'PENDING', { message: 'waiting for resources' }),
       at: AT + 1000,
     });
-    expect(job.getSnapshot().context.changedAt).toBe(AT);
-    job.send({ type: 'ray.jobUpdated', view: view('y', 'RUNNING'), at: AT + 2000 });
-    expect(job.getSnapshot().context.changedAt).toBe(AT + 2000);
-    job.send({ type: 'job.awaitEnd', requestId: 'r' });
-    job.send({
+    expect(t.context().changedAt).toBe(AT);
+    t.actor.send({ type: 'ray.jobUpdated', view: view('y', 'RUNNING'), at: AT + 2000 });
+    expect(t.context().changedAt).toBe(AT + 2000);
+    const end = t.send({ type: 'job.awaitEnd' });
+    t.actor.send({
       type: 'ray.jobUpdated',
       view: view('y', 'FAILED', { message: 'exit code 1' }),
       at: AT + 3000,
     });
-    await waitFor(job, (s) => s.hasTag('ended'), { timeout: 1000 });
-    expect(answers).toEqual([{ type: 'answer', requestId: 'r', ok: true }]);
-    expect(job.getSnapshot().context.view.message).toBe('exit code 1');
+    await t.until((s) => s.hasTag('ended'));
+    expect(t.answers).toEqual([ok(end)]);
+    expect(t.context().view.message).toBe('exit code 1');
     // A terminal job stays where it is, but keeps the latest view.
-    job.send({
+    t.actor.send({
       type: 'ray.jobUpdated',
       view: view('y', 'FAILED', { message: 'exit code 1 (again)' }),
       at: AT + 4000,
     });
-    expect(job.getSnapshot().value).toBe('failed');
-    expect(job.getSnapshot().context.view.message).toBe('exit code 1 (again)');
-    expect(answers).toHaveLength(1);
+    expect(t.state()).toBe('failed');
+    expect(t.context().view.message).toBe('exit code 1 (again)');
+    expect(t.answers).toHaveLength(1);
   });
 });

@@ -5,25 +5,14 @@
  * its connection tells it.
  */
 import { Subject } from 'rxjs';
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  type AnyActorRef,
-  createActor,
-  fromCallback,
-  fromEventObservable,
-  fromPromise,
-  setup,
-  waitFor,
-} from 'xstate';
-import type { Answer } from '../../src/domain/commands.js';
+import { describe, expect, it } from 'vitest';
+import { fromEventObservable, fromPromise, waitFor } from 'xstate';
 import { RayMcpError } from '../../src/domain/errors.js';
 import type { KubeTarget } from '../../src/domain/kube.js';
 import type { PodSummary, RayClusterSummary, RayJobSummary } from '../../src/domain/kuberay.js';
 import {
   type KubeClusterFact,
   type KubeConnected,
-  type KubeConnectionActor,
-  type KubeConnectionCommand,
   type KubeHealthEvent,
   type KubeInfo,
   type KubeSession,
@@ -33,6 +22,7 @@ import {
 } from '../../src/machines/kube-connection.machine.js';
 import { type RayJobActor, rayJobMachine, rayJobSystemId } from '../../src/machines/rayjob.machine.js';
 import type { InformerEvent } from '../../src/watchers/kube-informer.watcher.js';
+import { drive, ok, recorder } from '../helpers/machine.js';
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
@@ -112,7 +102,7 @@ const rayJob = (namespace: string, name: string, extra: Partial<RayJobSummary> =
 });
 
 // ---------------------------------------------------------------------------------------------
-// Harness: a parent that runs the connection as `kube:c1` and a recording cluster actor as
+// The connection runs as `kube:c1` under a parent, next to a recording cluster actor registered as
 // `cluster:rc1`, so the connection can reach it through the system as it does in ray-mcp.
 
 interface Informer {
@@ -125,17 +115,12 @@ interface Options {
   describe?: () => Promise<KubeInfo>;
 }
 
-const roots: AnyActorRef[] = [];
-afterEach(() => {
-  for (const r of roots.splice(0)) r.stop();
-});
-
 function start(opts: Options = {}) {
   const informers: Informer[] = [];
   const probes: Subject<KubeHealthEvent>[] = [];
   const closed: string[] = [];
   /** What the tracked cluster actor heard from its connection. */
-  const heard: KubeClusterFact[] = [];
+  const cluster = recorder<KubeClusterFact>();
   const logic = kubeConnectionMachine.provide({
     actors: {
       connectKube: fromPromise<KubeConnected, { id: string; target: KubeTarget }>(async ({ input }) => {
@@ -172,41 +157,12 @@ function start(opts: Options = {}) {
       }),
     },
   });
-  const host = setup({
-    actors: {
-      connection: logic,
-      cluster: fromCallback<KubeClusterFact>(({ receive }) => {
-        receive((fact) => heard.push(fact));
-      }),
-    },
-  }).createMachine({
-    invoke: [
-      { id: 'connection', src: 'connection', systemId: kubeSystemId(ID), input: { id: ID, target: TARGET } },
-      { id: 'cluster', src: 'cluster', systemId: CLUSTER_ACTOR },
-    ],
+  const t = drive(logic, {
+    input: { id: ID, target: TARGET },
+    systemId: kubeSystemId(ID),
+    parent: { siblings: { cluster: { logic: cluster.logic, systemId: CLUSTER_ACTOR } } },
+    stateOf: kubeStatusOf,
   });
-  const root = createActor(host).start();
-  roots.push(root);
-  const conn = root.system.get(kubeSystemId(ID)) as KubeConnectionActor;
-  const answers: Answer[] = [];
-  conn.on('answer', (a) => answers.push(a));
-
-  let n = 0;
-  type Command = KubeConnectionCommand extends infer C
-    ? C extends unknown
-      ? Omit<C, 'requestId'>
-      : never
-    : never;
-  const send = (command: Command) => {
-    const requestId = `${command.type}#${++n}`;
-    conn.send({ ...command, requestId } as KubeConnectionCommand);
-    return requestId;
-  };
-  const answerTo = (requestId: string) => answers.find((a) => a.requestId === requestId);
-  const answered = (requestId: string) =>
-    waitFor(conn, () => answerTo(requestId) !== undefined, { timeout: 1000 }).then(
-      () => answerTo(requestId)!,
-    );
   /** Informers and probes still subscribed. */
   const live = () => informers.filter((i) => i.subject.observed);
   const inform = (namespace: string, event: InformerEvent) => {
@@ -226,40 +182,32 @@ function start(opts: Options = {}) {
     inform(namespace, { type: 'k8s.synced', resource: 'pods', namespace, items: [] });
   };
   const track = (namespace: string, name: string) =>
-    conn.send({ type: 'kube.track', namespace, name, systemId: CLUSTER_ACTOR });
-  const status = () => kubeStatusOf(conn.getSnapshot());
-  const context = () => conn.getSnapshot().context;
+    t.actor.send({ type: 'kube.track', namespace, name, systemId: CLUSTER_ACTOR });
+  const heard = cluster.heard;
   const links = () => heard.filter((f) => f.type === 'kube.link').map((f) => f.state);
+  const rayJobActor = (systemId: string) => t.lookup(systemId) as RayJobActor;
   return {
-    root,
-    conn,
-    answers,
+    ...t,
     informers,
     probes,
     closed,
     heard,
-    send,
-    answerTo,
-    answered,
     live,
     inform,
     health,
     listAll,
     track,
-    status,
-    context,
     links,
+    rayJobActor,
   };
 }
 
 /** A connection that is online, with its informers started. */
 async function online(opts: Options = {}) {
   const t = start(opts);
-  await waitFor(t.conn, (s) => s.matches('online'), { timeout: 1000 });
+  await t.until((s) => s.matches('online'));
   return t;
 }
-
-const ok = (requestId: string): Answer => ({ type: 'answer', requestId, ok: true });
 
 // ---------------------------------------------------------------------------------------------
 
@@ -267,7 +215,7 @@ describe('kube connection: connecting', () => {
   it('connects, answers whoever waited, and runs one informer for all namespaces and a health probe', async () => {
     let release!: (s: KubeSession) => void;
     const t = start({ connect: () => new Promise((resolve) => (release = resolve)) });
-    expect(t.status()).toBe('connecting');
+    expect(t.state()).toBe('connecting');
     const waiting = t.send({ type: 'kube.awaitConnected' });
     const connect = t.send({ type: 'kube.connect' });
     await Promise.resolve();
@@ -277,7 +225,7 @@ describe('kube connection: connecting', () => {
     release(SESSION);
     expect(await t.answered(waiting)).toEqual(ok(waiting));
     expect(t.answerTo(connect)).toEqual(ok(connect));
-    expect(t.status()).toBe('connected');
+    expect(t.state()).toBe('connected');
     expect(t.context().session).toEqual(SESSION);
     expect(t.context().connectedAt).toBe(CONNECTED_AT);
     expect(t.live().map((i) => i.namespace)).toEqual(['']);
@@ -330,9 +278,9 @@ describe('kube connection: connecting', () => {
       ok: false,
       error: refused.toInfo(),
     });
-    expect(t.status()).toBe('failed');
+    expect(t.state()).toBe('failed');
     expect(t.context().error).toEqual(refused.toInfo());
-    await waitFor(t.conn, () => t.closed.length > 0, { timeout: 1000 });
+    await t.until(() => t.closed.length > 0);
     expect(t.closed).toEqual([ID]);
     expect(t.informers).toEqual([]);
 
@@ -349,10 +297,10 @@ describe('kube connection: connecting', () => {
     // A new connect starts afresh and clears the error.
     fail = false;
     const retry = t.send({ type: 'kube.connect' });
-    expect(t.status()).toBe('connecting');
+    expect(t.state()).toBe('connecting');
     expect(t.context().error).toBeUndefined();
     expect(await t.answered(retry)).toEqual(ok(retry));
-    expect(t.status()).toBe('connected');
+    expect(t.state()).toBe('connected');
   });
 
   it('answers a describe from the API, and a failed describe with its error', async () => {
@@ -372,7 +320,7 @@ describe('kube connection: connecting', () => {
     fail = true;
     const second = t.send({ type: 'kube.describe' });
     expect(await t.answered(second)).toMatchObject({ ok: false, error: { code: 'forbidden' } });
-    expect(t.status()).toBe('connected');
+    expect(t.state()).toBe('connected');
   });
 });
 
@@ -436,7 +384,7 @@ describe('kube connection: the informer caches', () => {
   it('tells a RayCluster tracked while the API server is away that the link is lost', async () => {
     const t = await online();
     t.health({ ok: false });
-    expect(t.status()).toBe('lost');
+    expect(t.state()).toBe('lost');
     t.track('ns', 'rc1');
     expect(t.links()).toEqual(['lost']);
   });
@@ -490,7 +438,7 @@ describe('kube connection: the informer caches', () => {
     t.heard.length = 0;
 
     // Untracked: it hears nothing more.
-    t.conn.send({ type: 'kube.untrack', namespace: 'ns', name: 'rc1' });
+    t.actor.send({ type: 'kube.untrack', namespace: 'ns', name: 'rc1' });
     t.inform('', { type: 'k8s.upsert', resource: 'rayclusters', item: rc('ns', 'rc1') });
     expect(t.heard).toEqual([]);
     expect(t.context().tracked).toEqual({});
@@ -519,7 +467,7 @@ describe('kube connection: the informer caches', () => {
     const id = t.send({ type: 'kube.rayJob', namespace: 'ns', name: 'j1', owned: false });
     const systemId = rayJobSystemId(ID, 'ns', 'j1');
     expect(t.answerTo(id)).toEqual({ type: 'answer', requestId: id, ok: true, data: { systemId } });
-    const job = t.root.system.get(systemId) as RayJobActor;
+    const job = t.rayJobActor(systemId);
     expect(job.getSnapshot().value).toBe('watching');
     expect(job.getSnapshot().context).toMatchObject({ owned: false, summary: rayJob('ns', 'j1') });
     expect(job.getSnapshot().context.server).toBe(SESSION.server);
@@ -554,9 +502,7 @@ describe('kube connection: the informer caches', () => {
     t.inform('', { type: 'k8s.synced', resource: 'rayjobs', namespace: '', items: [rayJob('ns', 'j1')] });
     t.send({ type: 'kube.rayJob', namespace: 'ns', name: 'j1', owned: true });
     t.inform('', { type: 'k8s.synced', resource: 'rayjobs', namespace: '', items: [] });
-    expect((t.root.system.get(rayJobSystemId(ID, 'ns', 'j1')) as RayJobActor).getSnapshot().value).toBe(
-      'gone',
-    );
+    expect(t.rayJobActor(rayJobSystemId(ID, 'ns', 'j1')).getSnapshot().value).toBe('gone');
   });
 });
 
@@ -614,7 +560,7 @@ describe('kube connection: kube.awaitSynced', () => {
     expect(t.context().lastWatchError).toMatchObject({ resource: 'rayjobs', namespace: 'other', at: AT });
     expect(t.context().synced['rayjobs@other']).toBe(false);
     // Forbidden is not a broken connection.
-    expect(t.status()).toBe('connected');
+    expect(t.state()).toBe('connected');
   });
 
   it('any other watch error notes the problem and keeps the waiters waiting', async () => {
@@ -646,7 +592,7 @@ describe('kube connection: the link', () => {
     expect(t.links()).toEqual(['connected']);
 
     t.health({ ok: false, message: 'connect ECONNREFUSED', at: AT + 5000 });
-    expect(t.status()).toBe('lost');
+    expect(t.state()).toBe('lost');
     expect(t.context().lostAt).toBe(AT + 5000);
     expect(t.links()).toEqual(['connected', 'lost']);
     const waiting = t.send({ type: 'kube.awaitConnected' });
@@ -662,14 +608,14 @@ describe('kube connection: the link', () => {
     t.inform('other', { type: 'k8s.watchError', resource: 'pods', namespace: 'other', ...down });
 
     t.health({ ok: true });
-    expect(t.status()).toBe('reconnecting');
+    expect(t.state()).toBe('reconnecting');
     t.inform('team', { type: 'k8s.synced', resource: 'rayclusters', namespace: 'team', items: [] });
-    expect(t.status()).toBe('reconnecting');
+    expect(t.state()).toBe('reconnecting');
     expect(t.answerTo(waiting)).toBeUndefined();
     expect(t.links()).toEqual(['connected', 'lost']);
 
     t.inform('other', { type: 'k8s.synced', resource: 'pods', namespace: 'other', items: [] });
-    expect(t.status()).toBe('connected');
+    expect(t.state()).toBe('connected');
     expect(t.answerTo(waiting)).toEqual(ok(waiting));
     expect(t.context().lostAt).toBeUndefined();
     expect(t.links()).toEqual(['connected', 'lost', 'connected']);
@@ -689,9 +635,9 @@ describe('kube connection: the link', () => {
       at: AT,
     });
     t.health({ ok: true });
-    expect(t.status()).toBe('reconnecting');
+    expect(t.state()).toBe('reconnecting');
     t.health({ ok: false });
-    expect(t.status()).toBe('lost');
+    expect(t.state()).toBe('lost');
   });
 
   it('a 401 from the health probe fails the connection, stops the informers, and says why', async () => {
@@ -699,14 +645,14 @@ describe('kube connection: the link', () => {
     t.track('ns', 'rc1');
     const sync = t.send({ type: 'kube.awaitSynced', namespace: '', resource: 'rayjobs' });
     t.health({ ok: false, status: 401, message: 'Unauthorized' });
-    expect(t.status()).toBe('failed');
+    expect(t.state()).toBe('failed');
     expect(t.context().error).toMatchObject({
       code: 'unauthenticated',
       message: expect.stringContaining('401 Unauthorized'),
     });
     expect(t.live()).toEqual([]);
     expect(t.probes.some((p) => p.observed)).toBe(false);
-    await waitFor(t.conn, () => t.closed.length > 0, { timeout: 1000 });
+    await t.until(() => t.closed.length > 0);
     expect(t.answerTo(sync)).toMatchObject({ ok: false, error: { code: 'unavailable' } });
     expect(t.heard.at(-1)).toEqual({
       type: 'kube.link',
@@ -724,7 +670,7 @@ describe('kube connection: the link', () => {
     lost.health({ ok: false });
     const waiting = lost.send({ type: 'kube.awaitConnected' });
     lost.health({ ok: false, status: 401 });
-    expect(lost.status()).toBe('failed');
+    expect(lost.state()).toBe('failed');
     expect(lost.answerTo(waiting)).toMatchObject({ ok: false, error: { code: 'unauthenticated' } });
 
     const watched = await online();
@@ -737,7 +683,7 @@ describe('kube connection: the link', () => {
       retryInMs: 500,
       at: AT,
     });
-    expect(watched.status()).toBe('failed');
+    expect(watched.state()).toBe('failed');
     expect(watched.context().error?.code).toBe('unauthenticated');
   });
 });
@@ -750,7 +696,7 @@ describe('kube connection: kube.rayJob', () => {
     const systemId = rayJobSystemId(ID, 'ns', 'train');
     expect(t.answerTo(id)).toEqual({ type: 'answer', requestId: id, ok: true, data: { systemId } });
     expect(t.context().rayJobActors).toEqual({ 'ns/train': systemId });
-    const job = t.root.system.get(systemId) as RayJobActor;
+    const job = t.rayJobActor(systemId);
     expect(job.getSnapshot().context).toMatchObject({ connectionId: ID, manifest, owned: true });
     await waitFor(job, (s) => s.matches('watching'), { timeout: 1000 });
     // The apply's answer is in the cache before any watch event brings it.
@@ -765,14 +711,14 @@ describe('kube connection: kube.rayJob', () => {
     const follow = t.send({ type: 'kube.rayJob', namespace: 'ns', name: 'train', owned: false });
     expect(t.answerTo(follow)).toEqual({ type: 'answer', requestId: follow, ok: true, data: { systemId } });
     expect(t.context().rayJobActors).toEqual({ 'ns/train': systemId });
-    expect(t.root.system.get(systemId)).toBe(job);
+    expect(t.lookup(systemId)).toBe(job);
   });
 
   it('follows a RayJob made again under the name of one that was deleted with a new actor', async () => {
     const t = await online();
     const manifest = { metadata: { namespace: 'ns', name: 'train' } };
     t.send({ type: 'kube.rayJob', namespace: 'ns', name: 'train', manifest, owned: true });
-    const first = t.root.system.get(rayJobSystemId(ID, 'ns', 'train')) as RayJobActor;
+    const first = t.rayJobActor(rayJobSystemId(ID, 'ns', 'train'));
     await waitFor(first, (s) => s.matches('watching'), { timeout: 1000 });
     first.send({ type: 'k8s.rayJobGone' });
     expect(first.getSnapshot().value).toBe('gone');
@@ -781,9 +727,12 @@ describe('kube connection: kube.rayJob', () => {
     const answer = t.answerTo(again) as unknown as { ok: boolean; data: { systemId: string } };
     expect(answer.ok).toBe(true);
     expect(answer.data.systemId).toBe(`${rayJobSystemId(ID, 'ns', 'train')}#1`);
-    const second = t.root.system.get(answer.data.systemId) as RayJobActor;
+    const second = t.rayJobActor(answer.data.systemId);
     expect(second).not.toBe(first);
     expect(first.getSnapshot().status).toBe('stopped');
+    // The stopped actor is gone from the connection's children; the new one is among them.
+    expect(Object.values(t.children())).not.toContain(first);
+    expect(Object.values(t.children())).toContain(second);
     expect(t.context().rayJobActors).toEqual({ 'ns/train': answer.data.systemId });
     await waitFor(second, (s) => s.matches('watching'), { timeout: 1000 });
   });
@@ -796,7 +745,7 @@ describe('kube connection: disconnect', () => {
     t.track('ns', 'rc1');
     const sync = t.send({ type: 'kube.awaitSynced', namespace: '', resource: 'pods' });
     const bye = t.send({ type: 'kube.disconnect' });
-    expect(t.status()).toBe('disconnected');
+    expect(t.state()).toBe('disconnected');
     expect(t.answerTo(bye)).toEqual(ok(bye));
     expect(t.answerTo(sync)).toMatchObject({
       ok: false,
@@ -822,7 +771,7 @@ describe('kube connection: disconnect', () => {
     const t = start({ connect: () => new Promise(() => {}) });
     const bye = t.send({ type: 'kube.disconnect' });
     expect(t.answerTo(bye)).toEqual(ok(bye));
-    expect(t.status()).toBe('disconnected');
+    expect(t.state()).toBe('disconnected');
   });
 
   // A disconnect answers every waiter (it once answered only itself, leaving them to time out).
@@ -851,7 +800,7 @@ describe('kube connection: describe and awaitConnected wait apart', () => {
     const waiting = t.send({ type: 'kube.awaitConnected' });
     const describe = t.send({ type: 'kube.describe' });
     await t.answered(describe);
-    expect(t.status()).toBe('lost');
+    expect(t.state()).toBe('lost');
     expect(t.answerTo(waiting)).toBeUndefined();
   });
 });

@@ -4,22 +4,19 @@
  * its connection would send them; the connection itself is a callback actor that records the
  * track and untrack it hears.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { type AnyActorRef, assign, createActor, fromCallback, fromPromise, setup, waitFor } from 'xstate';
-import type { Answer } from '../../src/domain/commands.js';
+import { describe, expect, it } from 'vitest';
+import { fromPromise } from 'xstate';
 import { RayMcpError } from '../../src/domain/errors.js';
 import type { KubeRayClusterSpec, PodSummary, RayClusterSummary } from '../../src/domain/kuberay.js';
 import { type KubeTrackEvent, kubeSystemId } from '../../src/machines/kube-connection.machine.js';
 import {
   clusterIsReady,
-  type KubeRayClusterActor,
-  type KubeRayClusterCommand,
   type KubeRayClusterInput,
-  type KubeRayClusterSnapshot,
   kuberayClusterMachine,
   kuberayStatusOf,
   type ScaleRequest,
 } from '../../src/machines/kuberay-cluster.machine.js';
+import { deferred, drive, ok, recorder, settle } from '../helpers/machine.js';
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures: RayCluster ns/rc1 with one worker group `cpu` of two replicas.
@@ -72,24 +69,9 @@ const head = (extra: Partial<PodSummary> = {}): PodSummary => ({
 const worker = (n: number, extra: Partial<PodSummary> = {}): PodSummary =>
   head({ name: `rc1-worker-${n}`, group: 'cpu', nodeType: 'worker', ...extra });
 
-interface Deferred<T> {
-  promise: Promise<T>;
-  resolve(v: T): void;
-  reject(e: unknown): void;
-}
-function deferred<T>(): Deferred<T> {
-  let resolve!: (v: T) => void;
-  let reject!: (e: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-
 // ---------------------------------------------------------------------------------------------
-// Harness: a parent that hears `cluster.stopped` (as the supervisor does) and runs the cluster
-// next to a stand-in for its connection, registered as `kube:conn`.
+// The cluster runs under a parent that hears `cluster.stopped` (as the supervisor does), next to a
+// stand-in for its connection, registered as `kube:conn`, that records what it is told.
 
 type PatchInput = {
   connectionId: string;
@@ -108,14 +90,9 @@ interface Options {
   delays?: { scaleTimeout?: number; deleteTimeout?: number };
 }
 
-const roots: AnyActorRef[] = [];
-afterEach(() => {
-  for (const r of roots.splice(0)) r.stop();
-});
-
 function start(opts: Options = {}) {
   const calls = { apply: 0, patch: [] as PatchInput[], delete: [] as unknown[] };
-  const heardByConnection: KubeTrackEvent[] = [];
+  const connection = recorder<KubeTrackEvent>();
   const logic = kuberayClusterMachine.provide({
     actors: {
       applyRayCluster: fromPromise<RayClusterSummary, { connectionId: string; spec: KubeRayClusterSpec }>(
@@ -149,74 +126,16 @@ function start(opts: Options = {}) {
     timeoutMs: 10_000,
     ...opts.input,
   };
-  const host = setup({
-    types: {
-      context: {} as { stopped: string[] },
-      events: {} as { type: 'cluster.stopped'; clusterId: string },
-    },
-    actors: {
-      cluster: logic,
-      connection: fromCallback<KubeTrackEvent>(({ receive }) => {
-        receive((e) => heardByConnection.push(e));
-      }),
-    },
-  }).createMachine({
-    context: { stopped: [] },
-    invoke: [
-      { id: 'connection', src: 'connection', systemId: kubeSystemId(CONN) },
-      { id: 'cluster', src: 'cluster', input },
-    ],
-    on: {
-      'cluster.stopped': {
-        actions: assign({ stopped: ({ context, event }) => [...context.stopped, event.clusterId] }),
-      },
-    },
+  const t = drive(logic, {
+    input,
+    parent: { siblings: { connection: { logic: connection.logic, systemId: kubeSystemId(CONN) } } },
+    stateOf: kuberayStatusOf,
   });
-  const root = createActor(host).start();
-  roots.push(root);
-  const cluster = root.getSnapshot().children.cluster as KubeRayClusterActor;
-  const answers: Answer[] = [];
-  cluster.on('answer', (a) => answers.push(a));
-
-  let n = 0;
-  type Command =
-    Exclude<KubeRayClusterCommand, { type: 'cluster.shutdown' }> extends infer C
-      ? C extends unknown
-        ? Omit<C, 'requestId'>
-        : never
-      : never;
-  const send = (command: Command) => {
-    const requestId = `${command.type}#${++n}`;
-    cluster.send({ ...command, requestId } as KubeRayClusterCommand);
-    return requestId;
-  };
-  const answerTo = (requestId: string) => answers.find((a) => a.requestId === requestId);
-  const answered = (requestId: string) =>
-    waitFor(cluster, () => answerTo(requestId) !== undefined, { timeout: 1000 }).then(
-      () => answerTo(requestId)!,
-    );
-  const until = (pred: (s: KubeRayClusterSnapshot) => boolean) => waitFor(cluster, pred, { timeout: 1000 });
-  const sees = (summary: RayClusterSummary) => cluster.send({ type: 'k8s.rayCluster', summary });
-  const pods = (...list: PodSummary[]) => cluster.send({ type: 'k8s.pods', pods: list });
-  const status = () => kuberayStatusOf(cluster.getSnapshot());
-  const context = () => cluster.getSnapshot().context;
-  const stoppedTold = () => (root.getSnapshot().context as { stopped: string[] }).stopped;
-  return {
-    root,
-    cluster,
-    calls,
-    answers,
-    heardByConnection,
-    send,
-    answerTo,
-    answered,
-    until,
-    sees,
-    pods,
-    status,
-    context,
-    stoppedTold,
-  };
+  const sees = (summary: RayClusterSummary) => t.actor.send({ type: 'k8s.rayCluster', summary });
+  const pods = (...list: PodSummary[]) => t.actor.send({ type: 'k8s.pods', pods: list });
+  /** The clusters the parent was told stopped. */
+  const stoppedTold = () => t.toParent.filter((e) => e.type === 'cluster.stopped').map((e) => e.clusterId);
+  return { ...t, calls, heardByConnection: connection.heard, sees, pods, stoppedTold };
 }
 
 /** An owned cluster, applied and running with its head and two workers. */
@@ -224,12 +143,9 @@ async function running(opts: Options = {}) {
   const t = start(opts);
   await t.until((s) => s.matches('starting'));
   t.pods(head(), worker(1), worker(2));
-  expect(t.status()).toBe('running');
+  expect(t.state()).toBe('running');
   return t;
 }
-
-const ok = (requestId: string): Answer => ({ type: 'answer', requestId, ok: true });
-const settle = () => new Promise((r) => setTimeout(r, 0));
 
 // ---------------------------------------------------------------------------------------------
 
@@ -237,8 +153,8 @@ describe('kuberay cluster: start', () => {
   it('applies the spec, then is running once the head and every worker are ready', async () => {
     const apply = deferred<RayClusterSummary>();
     const t = start({ apply: () => apply.promise });
-    expect(t.cluster.getSnapshot().value).toBe('applying');
-    expect(t.status()).toBe('starting');
+    expect(t.snapshot().value).toBe('applying');
+    expect(t.state()).toBe('starting');
     expect(t.heardByConnection).toEqual([
       { type: 'kube.track', namespace: 'ns', name: 'rc1', systemId: 'cluster:rc1' },
     ]);
@@ -249,12 +165,12 @@ describe('kuberay cluster: start', () => {
     expect(t.context()).toMatchObject({ applied: true, cr: cr() });
     t.pods(head({ ready: false }), worker(1), worker(2));
     t.pods(head(), worker(1), worker(2, { ready: false }));
-    expect(t.cluster.getSnapshot().value).toBe('starting');
+    expect(t.snapshot().value).toBe('starting');
     expect(t.answerTo(waiting)).toBeUndefined();
 
     t.pods(head(), worker(1), worker(2, { readyAt: READY_AT + 5000 }));
-    expect(t.cluster.getSnapshot().matches({ up: { health: 'running', ops: 'idle' } })).toBe(true);
-    expect(t.status()).toBe('running');
+    expect(t.snapshot().matches({ up: { health: 'running', ops: 'idle' } })).toBe(true);
+    expect(t.state()).toBe('running');
     expect(t.answerTo(waiting)).toEqual(ok(waiting));
     // Up since the last of its pods got ready.
     expect(t.context().startedAt).toBe(READY_AT + 5000);
@@ -289,14 +205,14 @@ describe('kuberay cluster: start', () => {
 
   it('attaches to a RayCluster it was not given a spec for', () => {
     const t = start({ input: { spec: undefined, owned: false } });
-    expect(t.cluster.getSnapshot().value).toBe('starting');
+    expect(t.snapshot().value).toBe('starting');
     expect(t.calls.apply).toBe(0);
     // Gone before it was ever seen: nothing to conclude yet.
-    t.cluster.send({ type: 'k8s.rayClusterGone' });
-    expect(t.cluster.getSnapshot().value).toBe('starting');
+    t.actor.send({ type: 'k8s.rayClusterGone' });
+    expect(t.snapshot().value).toBe('starting');
     t.sees(cr({ managedByUs: false }));
     t.pods(head(), worker(1), worker(2));
-    expect(t.status()).toBe('running');
+    expect(t.state()).toBe('running');
     expect(t.context().applied).toBe(false);
   });
 
@@ -304,8 +220,8 @@ describe('kuberay cluster: start', () => {
     const t = start();
     await t.until((s) => s.matches('starting'));
     const waiting = t.send({ type: 'cluster.awaitReady' });
-    t.cluster.send({ type: 'k8s.rayClusterGone' });
-    expect(t.status()).toBe('stopped');
+    t.actor.send({ type: 'k8s.rayClusterGone' });
+    expect(t.state()).toBe('stopped');
     expect(t.context().note).toBe('RayCluster ns/rc1 was deleted outside ray-mcp.');
     expect(t.answerTo(waiting)).toEqual(ok(waiting));
     expect(t.stoppedTold()).toEqual(['rc1']);
@@ -321,8 +237,8 @@ describe('kuberay cluster: start', () => {
       ok: false,
       error: refused.toInfo(),
     });
-    expect(t.status()).toBe('failed');
-    expect(t.cluster.getSnapshot().matches({ failed: 'done' })).toBe(true);
+    expect(t.state()).toBe('failed');
+    expect(t.snapshot().matches({ failed: 'done' })).toBe(true);
     expect(t.calls.delete).toEqual([]);
     const later = t.send({ type: 'cluster.awaitReady' });
     expect(t.answerTo(later)).toEqual({
@@ -354,7 +270,7 @@ describe('kuberay cluster: start', () => {
       }),
     );
     const answer = await t.answered(waiting);
-    expect(t.status()).toBe('failed');
+    expect(t.state()).toBe('failed');
     expect(answer).toEqual({
       type: 'answer',
       requestId: waiting,
@@ -372,7 +288,7 @@ describe('kuberay cluster: start', () => {
     // Failed is kept: a stop just forgets it.
     const stop = t.send({ type: 'cluster.stop' });
     expect(t.answerTo(stop)).toMatchObject({ ok: false, error: { code: 'timeout' } });
-    expect(t.status()).toBe('stopped');
+    expect(t.state()).toBe('stopped');
   });
 
   it('an attached cluster that times out is left alone, and the reason says what is missing', async () => {
@@ -397,11 +313,11 @@ describe('kuberay cluster: start', () => {
 describe('kuberay cluster: health', () => {
   it('is degraded while the link is lost or a pod is not ready, and running again once healthy', async () => {
     const t = await running();
-    t.cluster.send({ type: 'kube.link', state: 'lost', message: 'connect ECONNREFUSED' });
-    expect(t.status()).toBe('degraded');
+    t.actor.send({ type: 'kube.link', state: 'lost', message: 'connect ECONNREFUSED' });
+    expect(t.state()).toBe('degraded');
     expect(t.context()).toMatchObject({ link: 'lost', linkMessage: 'connect ECONNREFUSED' });
-    t.cluster.send({ type: 'kube.link', state: 'connected', server: 'https://api:6443', context: 'kind-x' });
-    expect(t.status()).toBe('running');
+    t.actor.send({ type: 'kube.link', state: 'connected', server: 'https://api:6443', context: 'kind-x' });
+    expect(t.state()).toBe('running');
     expect(t.context()).toMatchObject({
       link: 'connected',
       server: 'https://api:6443',
@@ -409,15 +325,15 @@ describe('kuberay cluster: health', () => {
     });
 
     t.pods(head(), worker(1), worker(2, { ready: false, restarts: 1 }));
-    expect(t.status()).toBe('degraded');
+    expect(t.state()).toBe('degraded');
     t.pods(head(), worker(1), worker(2));
-    expect(t.status()).toBe('running');
+    expect(t.state()).toBe('running');
   });
 
   it('a RayCluster deleted outside ray-mcp while up stops the cluster, with a note', async () => {
     const t = await running();
-    t.cluster.send({ type: 'k8s.rayClusterGone' });
-    expect(t.status()).toBe('stopped');
+    t.actor.send({ type: 'k8s.rayClusterGone' });
+    expect(t.state()).toBe('stopped');
     expect(t.context().note).toBe('RayCluster ns/rc1 was deleted outside ray-mcp.');
     expect(t.heardByConnection.at(-1)).toEqual({ type: 'kube.untrack', namespace: 'ns', name: 'rc1' });
   });
@@ -428,7 +344,7 @@ describe('kuberay cluster: scale', () => {
     const patch = deferred<number>();
     const t = await running({ patch: () => patch.promise });
     const scale = t.send({ type: 'cluster.scale', scale: { group: 'cpu', replicas: 3 } });
-    expect(t.cluster.getSnapshot().matches({ up: { ops: 'patching' } })).toBe(true);
+    expect(t.snapshot().matches({ up: { ops: 'patching' } })).toBe(true);
     expect(t.calls.patch).toMatchObject([
       { connectionId: CONN, namespace: 'ns', name: 'rc1', cr: cr(), scale: { group: 'cpu', replicas: 3 } },
     ]);
@@ -441,7 +357,7 @@ describe('kuberay cluster: scale', () => {
     patch.resolve(2);
     await t.until((s) => s.matches({ up: { ops: 'converging' } }));
     expect(t.context().scaleTarget).toEqual({ group: 'cpu', replicas: 3, replicasAfter: 3, generation: 2 });
-    t.cluster.send({ type: 'cluster.scale', requestId: 'late', scale: { group: 'cpu', replicas: 1 } });
+    t.actor.send({ type: 'cluster.scale', requestId: 'late', scale: { group: 'cpu', replicas: 1 } });
     expect(t.answerTo('late')).toMatchObject({ ok: false, error: { code: 'conflict' } });
 
     t.sees(cr({ generation: 2 }, 3, 3));
@@ -449,7 +365,7 @@ describe('kuberay cluster: scale', () => {
     expect(t.answerTo(scale)).toBeUndefined();
     t.pods(head(), worker(1), worker(2), worker(3));
     expect(t.answerTo(scale)).toEqual(ok(scale));
-    expect(t.cluster.getSnapshot().matches({ up: { ops: 'idle', health: 'running' } })).toBe(true);
+    expect(t.snapshot().matches({ up: { ops: 'idle', health: 'running' } })).toBe(true);
     expect(t.context().scaleTarget).toBeUndefined();
   });
 
@@ -471,11 +387,11 @@ describe('kuberay cluster: scale', () => {
     t.sees(cr({ generation: 3 }));
     t.pods(head(), worker(1), worker(2));
     expect(t.answerTo(scale)).toBeUndefined();
-    expect(t.cluster.getSnapshot().matches({ up: { ops: 'converging' } })).toBe(true);
+    expect(t.snapshot().matches({ up: { ops: 'converging' } })).toBe(true);
 
     t.sees(cr({ generation: 4 }, 2, 5));
     expect(t.answerTo(scale)).toEqual(ok(scale));
-    expect(t.cluster.getSnapshot().matches({ up: { ops: 'idle' } })).toBe(true);
+    expect(t.snapshot().matches({ up: { ops: 'idle' } })).toBe(true);
   });
 
   it('a view newer than the patched generation answers too', async () => {
@@ -526,10 +442,10 @@ describe('kuberay cluster: scale', () => {
         fix: 'Pick one.',
       },
     });
-    expect(t.cluster.getSnapshot().matches({ up: { ops: 'idle' } })).toBe(true);
+    expect(t.snapshot().matches({ up: { ops: 'idle' } })).toBe(true);
     expect(t.context().scaleTarget).toBeUndefined();
     expect(t.context().error).toBeUndefined();
-    expect(t.status()).toBe('running');
+    expect(t.state()).toBe('running');
 
     refuse = false;
     t.send({ type: 'cluster.scale', scale: { group: 'cpu', replicas: 1 } });
@@ -556,7 +472,7 @@ describe('kuberay cluster: scale', () => {
           'Worker group cpu did not reach 3 ready worker(s) within 180 s. Pods: rc1-worker-3: Pending/Unschedulable.',
       },
     });
-    expect(t.cluster.getSnapshot().matches({ up: { ops: 'idle' } })).toBe(true);
+    expect(t.snapshot().matches({ up: { ops: 'idle' } })).toBe(true);
     expect(t.context().scaleTarget).toBeUndefined();
   });
 
@@ -575,7 +491,7 @@ describe('kuberay cluster: stop', () => {
   it('deletes an owned RayCluster, and is stopped once it and its pods are gone', async () => {
     const t = await running();
     const stop = t.send({ type: 'cluster.stop' });
-    expect(t.status()).toBe('stopping');
+    expect(t.state()).toBe('stopping');
     expect(t.context().deleteRequested).toBe(true);
     await settle();
     expect(t.calls.delete).toEqual([{ connectionId: CONN, namespace: 'ns', name: 'rc1' }]);
@@ -583,12 +499,12 @@ describe('kuberay cluster: stop', () => {
     const ready = t.send({ type: 'cluster.awaitReady' });
     expect(t.answerTo(ready)).toMatchObject({ ok: false, error: { message: 'Cluster rc1 is stopped.' } });
 
-    t.cluster.send({ type: 'k8s.rayClusterGone' });
+    t.actor.send({ type: 'k8s.rayClusterGone' });
     t.pods(head({ deleting: true }));
-    expect(t.status()).toBe('stopping');
+    expect(t.state()).toBe('stopping');
     expect(t.answerTo(stop)).toBeUndefined();
     t.pods();
-    expect(t.status()).toBe('stopped');
+    expect(t.state()).toBe('stopped');
     expect(t.answerTo(stop)).toEqual(ok(stop));
     expect(t.answerTo(again)).toEqual(ok(again));
     expect(t.heardByConnection.at(-1)).toEqual({ type: 'kube.untrack', namespace: 'ns', name: 'rc1' });
@@ -603,19 +519,19 @@ describe('kuberay cluster: stop', () => {
       const t = start({ input: { spec: undefined, owned: false } });
       t.sees(cr({ managedByUs: false }));
       t.pods(head(), worker(1), worker(2));
-      expect(t.status()).toBe('running');
+      expect(t.state()).toBe('running');
       return t;
     };
     const forget = attached();
     const stop = forget.send({ type: 'cluster.stop' });
-    expect(forget.status()).toBe('stopped');
+    expect(forget.state()).toBe('stopped');
     expect(forget.answerTo(stop)).toEqual(ok(stop));
     await settle();
     expect(forget.calls.delete).toEqual([]);
 
     const remove = attached();
     remove.send({ type: 'cluster.stop', delete: true });
-    expect(remove.status()).toBe('stopping');
+    expect(remove.state()).toBe('stopping');
     await settle();
     expect(remove.calls.delete).toHaveLength(1);
   });
@@ -624,11 +540,11 @@ describe('kuberay cluster: stop', () => {
     const owned = start();
     await owned.until((s) => s.matches('starting'));
     owned.send({ type: 'cluster.stop' });
-    expect(owned.status()).toBe('stopping');
+    expect(owned.state()).toBe('stopping');
 
     const attached = start({ input: { spec: undefined, owned: false } });
     attached.send({ type: 'cluster.stop' });
-    expect(attached.status()).toBe('stopped');
+    expect(attached.state()).toBe('stopped');
   });
 
   // The apply is aborted, yet its PATCH may have reached the API server: the delete must run
@@ -648,24 +564,24 @@ describe('kuberay cluster: stop', () => {
     });
     const stop = t.send({ type: 'cluster.stop' });
     expect(await t.answered(stop)).toMatchObject({ ok: false, error: { code: 'forbidden' } });
-    expect(t.status()).toBe('running');
+    expect(t.state()).toBe('running');
     expect(t.context()).toMatchObject({ deleteRequested: false, error: undefined });
   });
 
   it('gives up waiting for terminating pods after the delete timeout, with a note', async () => {
     const t = await running({ delays: { deleteTimeout: 30 } });
     const stop = t.send({ type: 'cluster.stop' });
-    t.cluster.send({ type: 'k8s.rayClusterGone' });
+    t.actor.send({ type: 'k8s.rayClusterGone' });
     t.pods(head({ deleting: true }));
     expect(await t.answered(stop)).toEqual(ok(stop));
-    expect(t.status()).toBe('stopped');
+    expect(t.state()).toBe('stopped');
     expect(t.context().note).toBe('Deleted RayCluster ns/rc1; 1 pod(s) were still terminating after 120 s.');
   });
 
   it('shutdown detaches: the RayCluster stays, the connection forgets it', async () => {
     const t = await running();
-    t.cluster.send({ type: 'cluster.shutdown' });
-    expect(t.cluster.getSnapshot().status).toBe('done');
+    t.actor.send({ type: 'cluster.shutdown' });
+    expect(t.snapshot().status).toBe('done');
     expect(t.heardByConnection.at(-1)).toEqual({ type: 'kube.untrack', namespace: 'ns', name: 'rc1' });
     expect(t.stoppedTold()).toEqual(['rc1']);
     await settle();

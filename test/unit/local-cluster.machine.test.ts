@@ -1,15 +1,6 @@
 import { NEVER, of } from 'rxjs';
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  type AnyActorRef,
-  assign,
-  createActor,
-  fromCallback,
-  fromEventObservable,
-  fromPromise,
-  setup,
-  waitFor,
-} from 'xstate';
+import { describe, expect, it } from 'vitest';
+import { fromCallback, fromEventObservable, fromPromise } from 'xstate';
 import type { LocalClusterSpec } from '../../src/domain/cluster.js';
 import type {
   ClusterDetails,
@@ -19,15 +10,12 @@ import type {
   RayEndpoints,
   RayHealthEvent,
 } from '../../src/domain/cluster-record.js';
-import type { Answer } from '../../src/domain/commands.js';
 import type { DashboardTarget } from '../../src/domain/dashboard.js';
 import { RayMcpError } from '../../src/domain/errors.js';
 import {
   type LocalClusterActor,
-  type LocalClusterCommand,
   type LocalClusterEvent,
   type LocalClusterInput,
-  type LocalClusterSnapshot,
   localClusterMachine,
   type NodeProcessInput,
   type NodesJoined,
@@ -36,6 +24,7 @@ import {
   type StopNodesOutput,
   statusOf,
 } from '../../src/machines/local-cluster.machine.js';
+import { deferred, drive, ok, settle } from '../helpers/machine.js';
 
 // ---------------------------------------------------------------------------------------------
 // Fakes for every invoked actor: nothing here touches the OS, Ray or the network.
@@ -53,21 +42,6 @@ const JOINED_AT = 1_700_000_000_000;
 
 const portsFor = (names: string[], base: number) =>
   Object.fromEntries(names.map((name, i) => [name, { gcs: base + i * 10, workers: base + i * 10 + 1 }]));
-
-interface Deferred<T> {
-  promise: Promise<T>;
-  resolve(v: T): void;
-  reject(e: unknown): void;
-}
-function deferred<T>(): Deferred<T> {
-  let resolve!: (v: T) => void;
-  let reject!: (e: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
 
 interface FakeOptions {
   /** Replaces prepareLaunch's result (default: resolves at once). */
@@ -160,100 +134,42 @@ function fakes(opts: FakeOptions = {}) {
   return { logic, calls };
 }
 
-// ---------------------------------------------------------------------------------------------
-// A parent for the cluster actor: the machine tells its parent `cluster.stopped`, as it tells the
-// supervisor in the real system.
-
-type ClusterLogic = ReturnType<typeof fakes>['logic'];
-
-function host(logic: ClusterLogic, input: LocalClusterInput) {
-  return setup({
-    types: {
-      context: {} as { stopped: string[] },
-      events: {} as { type: 'cluster.stopped'; clusterId: string },
-    },
-    actors: { cluster: logic },
-  }).createMachine({
-    context: { stopped: [] },
-    invoke: { id: 'cluster', src: 'cluster', input },
-    on: {
-      'cluster.stopped': {
-        actions: assign({ stopped: ({ context, event }) => [...context.stopped, event.clusterId] }),
-      },
-    },
-  });
-}
-
-const roots: AnyActorRef[] = [];
-afterEach(() => {
-  for (const r of roots.splice(0)) r.stop();
-});
-
 const SPEC: LocalClusterSpec = {
   head: { num_cpus: 1 },
   workers: [{ nodeType: 'cpu', count: 2, resources: { num_cpus: 1 } }],
 };
 
+/**
+ * The cluster actor under a parent: the machine tells its parent `cluster.stopped`, as it tells
+ * the supervisor in the real system.
+ */
 function start(opts: FakeOptions & { input?: Partial<LocalClusterInput> } = {}) {
   const { logic, calls } = fakes(opts);
   const input: LocalClusterInput = { id: 'c1', spec: SPEC, timeoutMs: 10_000, createdAt: 1, ...opts.input };
-  const root = createActor(host(logic, input)).start();
-  roots.push(root);
-  const cluster = root.getSnapshot().children.cluster as LocalClusterActor;
-  const answers: Answer[] = [];
-  cluster.on('answer', (a) => answers.push(a));
-  let n = 0;
-  type Command = LocalClusterCommand extends infer C
-    ? C extends unknown
-      ? Omit<C, 'requestId'>
-      : never
-    : never;
-  /** Sends a command; its answer, if given at once, is in `answers` right after. */
-  const send = (command: Command) => {
-    const requestId = `${command.type}#${++n}`;
-    cluster.send({ ...command, requestId } as LocalClusterCommand);
-    return requestId;
-  };
-  /** Sends a command and resolves with its answer. */
-  const ask = (command: Command) =>
-    new Promise<Answer>((resolve) => {
-      const before = answers.length;
-      const id = send(command);
-      const early = answers.slice(before).find((a) => a.requestId === id);
-      if (early) return resolve(early);
-      const sub = cluster.on('answer', (a) => {
-        if (a.requestId !== id) return;
-        sub.unsubscribe();
-        resolve(a);
-      });
-    });
-  const answerTo = (requestId: string) => answers.find((a) => a.requestId === requestId);
-  const until = (pred: (s: LocalClusterSnapshot) => boolean) => waitFor(cluster, pred, { timeout: 2000 });
-  return { root, cluster, calls, answers, send, ask, answerTo, until };
+  const t = drive(logic, { input, parent: true, stateOf: statusOf });
+  /** The clusters the parent was told stopped. */
+  const stoppedTold = () => t.toParent.filter((e) => e.type === 'cluster.stopped').map((e) => e.clusterId);
+  return { ...t, calls, stoppedTold };
 }
-
-const status = (c: LocalClusterActor) => statusOf(c.getSnapshot());
-const settle = () => new Promise((r) => setTimeout(r, 0));
-const ok = (requestId: string): Answer => ({ type: 'answer', requestId, ok: true });
 
 // ---------------------------------------------------------------------------------------------
 
 describe('local cluster machine: start', () => {
   it('goes starting → up (running), launching the head before the workers, and answers awaitReady', async () => {
     const t = start();
-    expect(status(t.cluster)).toBe('starting');
+    expect(t.state()).toBe('starting');
     const early = t.send({ type: 'cluster.awaitReady' });
     expect(t.answerTo(early)).toBeUndefined();
 
     await t.until((s) => s.matches('up'));
-    expect(status(t.cluster)).toBe('running');
+    expect(t.state()).toBe('running');
     expect(t.answerTo(early)).toEqual(ok(early));
 
     // Once up, awaitReady is answered at once.
     const late = t.send({ type: 'cluster.awaitReady' });
     expect(t.answerTo(late)).toEqual(ok(late));
 
-    const ctx = t.cluster.getSnapshot().context;
+    const ctx = t.snapshot().context;
     expect(t.calls.prepare).toEqual([{ clusterId: 'c1', nodes: ['head', 'cpu-1', 'cpu-2'] }]);
     expect(t.calls.spawned.map((s) => s.node.name)).toEqual(['head', 'cpu-1', 'cpu-2']);
     // The head starts before Ray is known; workers get the head's endpoints and their own ports.
@@ -283,7 +199,7 @@ describe('local cluster machine: start', () => {
     const t = start({ health: [{ type: 'ray.health', health }] });
     await t.until((s) => s.matches('up'));
     await settle();
-    expect(t.cluster.getSnapshot().context.health).toEqual(health);
+    expect(t.snapshot().context.health).toEqual(health);
   });
 
   it('answers describe with fresh details while up', async () => {
@@ -291,7 +207,7 @@ describe('local cluster machine: start', () => {
     await t.until((s) => s.matches('up'));
     const a = await t.ask({ type: 'cluster.describe' });
     expect(a.ok).toBe(true);
-    expect(t.cluster.getSnapshot().context.details?.jobs).toEqual({ RUNNING: 1 });
+    expect(t.snapshot().context.details?.jobs).toEqual({ RUNNING: 1 });
   });
 
   it('answers a describe while up once, after the fetch, never at once from the root handler', async () => {
@@ -313,7 +229,7 @@ describe('local cluster machine: start', () => {
       ok: false,
       error: { code: 'conflict', message: expect.stringContaining('c1 is starting') },
     });
-    expect(status(t.cluster)).toBe('starting');
+    expect(t.state()).toBe('starting');
     head.resolve(RAY);
     await t.until((s) => s.matches('up'));
   });
@@ -324,14 +240,14 @@ describe('local cluster machine: start', () => {
     const ready = t.send({ type: 'cluster.awaitReady' });
     await t.until((s) => s.matches('failed'));
 
-    expect(status(t.cluster)).toBe('failed');
+    expect(t.state()).toBe('failed');
     expect(t.answerTo(ready)).toEqual({
       type: 'answer',
       requestId: ready,
       ok: false,
       error: failure.toInfo(),
     });
-    expect(t.cluster.getSnapshot().context.error).toEqual(failure.toInfo());
+    expect(t.snapshot().context.error).toEqual(failure.toInfo());
     // Whatever was reserved is given back; logs (the temp dir) are kept.
     expect(t.calls.stopNodes).toHaveLength(1);
     expect(t.calls.stopNodes[0]).toMatchObject({ release: ['cluster:c1'], removeTempDir: false });
@@ -346,7 +262,7 @@ describe('local cluster machine: start', () => {
     // The head that was launched is among the nodes stopped.
     expect(t.calls.stopNodes[0]!.nodes.map((n) => n.name)).toContain('head');
     // With no exit to explain the timeout, the report carries what the head printed.
-    expect(t.cluster.getSnapshot().context.error?.excerpt).toMatch(/^last words of .*head\.log$/);
+    expect(t.snapshot().context.error?.excerpt).toMatch(/^last words of .*head\.log$/);
   });
 
   it('a head that exits while starting fails the start with its exit and excerpt', async () => {
@@ -354,7 +270,7 @@ describe('local cluster machine: start', () => {
     const t = start({ waitForHead: () => head.promise });
     const ready = t.send({ type: 'cluster.awaitReady' });
     await t.until((s) => s.matches({ starting: 'launchingHead' }));
-    t.cluster.send({ type: 'node.exited', node: 'head', exit: 'exit code 1', excerpt: 'port in use' });
+    t.actor.send({ type: 'node.exited', node: 'head', exit: 'exit code 1', excerpt: 'port in use' });
     await t.until((s) => s.matches('failed'));
     expect(t.answerTo(ready)).toMatchObject({
       ok: false,
@@ -373,7 +289,7 @@ describe('local cluster machine: start', () => {
     await t.until((s) => s.matches({ starting: 'launchingHead' }));
     const stop = await t.ask({ type: 'cluster.stop' });
     expect(stop.ok).toBe(true);
-    expect(status(t.cluster)).toBe('stopped');
+    expect(t.state()).toBe('stopped');
     expect(t.answerTo(ready)).toMatchObject({
       ok: false,
       error: { code: 'conflict', message: expect.stringContaining('stopped before it became ready') },
@@ -391,11 +307,11 @@ describe('local cluster machine: up', () => {
   it('a head exit while up ends failed, with an error naming the head and its exit', async () => {
     const t = start();
     await t.until((s) => s.matches('up'));
-    t.cluster.send({ type: 'node.exited', node: 'head', exit: 'killed by SIGKILL', excerpt: 'OOM' });
+    t.actor.send({ type: 'node.exited', node: 'head', exit: 'killed by SIGKILL', excerpt: 'OOM' });
     await t.until((s) => s.matches('failed'));
 
-    expect(status(t.cluster)).toBe('failed');
-    const { error, nodes } = t.cluster.getSnapshot().context;
+    expect(t.state()).toBe('failed');
+    const { error, nodes } = t.snapshot().context;
     expect(error).toMatchObject({ code: 'unavailable', excerpt: 'OOM' });
     expect(error!.message).toMatch(/head node/i);
     expect(error!.message).toContain('killed by SIGKILL');
@@ -413,7 +329,7 @@ describe('local cluster machine: up', () => {
     // A failed cluster can still be stopped; that answers ok and removes the temp dir.
     const stop = await t.ask({ type: 'cluster.stop' });
     expect(stop.ok).toBe(true);
-    expect(status(t.cluster)).toBe('stopped');
+    expect(t.state()).toBe('stopped');
     expect(t.calls.stopNodes.at(-1)).toMatchObject({ removeTempDir: true });
   });
 
@@ -422,7 +338,7 @@ describe('local cluster machine: up', () => {
   it('answers awaitReady on a failed cluster at once, with the failure', async () => {
     const t = start();
     await t.until((s) => s.matches('up'));
-    t.cluster.send({ type: 'node.exited', node: 'head', exit: 'exit code 1' });
+    t.actor.send({ type: 'node.exited', node: 'head', exit: 'exit code 1' });
     await t.until((s) => s.matches('failed'));
     const ready = t.send({ type: 'cluster.awaitReady' });
     await settle();
@@ -432,9 +348,9 @@ describe('local cluster machine: up', () => {
   it('a worker exit degrades the cluster; scaling that type back up makes it running again', async () => {
     const t = start();
     await t.until((s) => s.matches('up'));
-    t.cluster.send({ type: 'node.exited', node: 'cpu-2', exit: 'exit code 137' });
-    expect(status(t.cluster)).toBe('degraded');
-    expect(t.cluster.getSnapshot().context.nodes['cpu-2']).toMatchObject({
+    t.actor.send({ type: 'node.exited', node: 'cpu-2', exit: 'exit code 137' });
+    expect(t.state()).toBe('degraded');
+    expect(t.snapshot().context.nodes['cpu-2']).toMatchObject({
       state: 'exited',
       exit: 'exit code 137',
     });
@@ -444,9 +360,9 @@ describe('local cluster machine: up', () => {
 
     const scaled = await t.ask({ type: 'cluster.scale', nodeType: 'cpu', workers: 2 });
     expect(scaled).toEqual(ok(scaled.requestId));
-    expect(status(t.cluster)).toBe('running');
+    expect(t.state()).toBe('running');
 
-    const { nodes, counters, scale } = t.cluster.getSnapshot().context;
+    const { nodes, counters, scale } = t.snapshot().context;
     // The dead worker is replaced by a new one with a fresh name, ports and process.
     expect(Object.keys(nodes).sort()).toEqual(['cpu-1', 'cpu-3', 'head']);
     expect(nodes['cpu-3']).toMatchObject({
@@ -472,10 +388,10 @@ describe('local cluster machine: up', () => {
 
     const a = await t.ask({ type: 'cluster.scale', nodeType: 'gpu', workers: 2, resources: { num_gpus: 1 } });
     expect(a.ok).toBe(true);
-    const { nodes } = t.cluster.getSnapshot().context;
+    const { nodes } = t.snapshot().context;
     expect(nodes['gpu-1']).toMatchObject({ state: 'up', nodeType: 'gpu', resources: { num_gpus: 1 } });
     expect(nodes['gpu-2']).toMatchObject({ state: 'up', nodeType: 'gpu', resources: { num_gpus: 1 } });
-    expect(status(t.cluster)).toBe('running');
+    expect(t.state()).toBe('running');
   });
 
   it('refuses a second scale while one is under way', async () => {
@@ -490,7 +406,7 @@ describe('local cluster machine: up', () => {
     });
     ports.resolve(portsFor(['cpu-3'], 27_000));
     expect((await first).ok).toBe(true);
-    expect(Object.keys(t.cluster.getSnapshot().context.nodes)).toHaveLength(4);
+    expect(Object.keys(t.snapshot().context.nodes)).toHaveLength(4);
   });
 
   it('a failed port reservation fails the scale and drops the planned nodes', async () => {
@@ -502,8 +418,8 @@ describe('local cluster machine: up', () => {
     await t.until((s) => s.matches('up'));
     const a = await t.ask({ type: 'cluster.scale', nodeType: 'cpu', workers: 3 });
     expect(a).toMatchObject({ ok: false, error: { code: 'unavailable' } });
-    expect(Object.keys(t.cluster.getSnapshot().context.nodes).sort()).toEqual(['cpu-1', 'cpu-2', 'head']);
-    expect(status(t.cluster)).toBe('running');
+    expect(Object.keys(t.snapshot().context.nodes).sort()).toEqual(['cpu-1', 'cpu-2', 'head']);
+    expect(t.state()).toBe('running');
   });
 
   it('scales down by stopping the chosen workers; their exits are not faults', async () => {
@@ -516,7 +432,7 @@ describe('local cluster machine: up', () => {
             cluster?.send({ type: 'node.exited', node: n.name, exit: 'exit code 0' });
       },
     });
-    cluster = t.cluster;
+    cluster = t.actor;
     await t.until((s) => s.matches('up'));
     const a = await t.ask({ type: 'cluster.scale', nodeType: 'cpu', workers: 1 });
     expect(a.ok).toBe(true);
@@ -538,9 +454,9 @@ describe('local cluster machine: up', () => {
         graceMs: 15_000,
       },
     ]);
-    expect(Object.keys(t.cluster.getSnapshot().context.nodes).sort()).toEqual(['cpu-1', 'head']);
+    expect(Object.keys(t.snapshot().context.nodes).sort()).toEqual(['cpu-1', 'head']);
     expect(t.calls.cleanedUp).toEqual(['cpu-2']);
-    expect(status(t.cluster)).toBe('running');
+    expect(t.state()).toBe('running');
   });
 
   it('stop while up → stopped and answers ok; a second stop answers ok again', async () => {
@@ -548,7 +464,7 @@ describe('local cluster machine: up', () => {
     await t.until((s) => s.matches('up'));
     const first = await t.ask({ type: 'cluster.stop' });
     expect(first).toEqual(ok(first.requestId));
-    expect(status(t.cluster)).toBe('stopped');
+    expect(t.state()).toBe('stopped');
 
     expect(t.calls.stopNodes).toHaveLength(1);
     const stop = t.calls.stopNodes[0]!;
@@ -566,12 +482,12 @@ describe('local cluster machine: up', () => {
     expect(stop.nodes.every((n) => typeof n.pid === 'number')).toBe(true);
     expect([...t.calls.cleanedUp].sort()).toEqual(['cpu-1', 'cpu-2', 'head']);
     // The parent hears about it once.
-    expect(t.root.getSnapshot().context.stopped).toEqual(['c1']);
+    expect(t.stoppedTold()).toEqual(['c1']);
 
     const second = t.send({ type: 'cluster.stop' });
     expect(t.answerTo(second)).toEqual(ok(second));
     expect(t.calls.stopNodes).toHaveLength(1);
-    expect(t.root.getSnapshot().context.stopped).toEqual(['c1']);
+    expect(t.stoppedTold()).toEqual(['c1']);
   });
 
   it('concurrent stops are all answered once the cluster is stopped', async () => {
@@ -585,9 +501,9 @@ describe('local cluster machine: up', () => {
   it('cluster.shutdown from the supervisor stops it like a stop', async () => {
     const t = start();
     await t.until((s) => s.matches('up'));
-    t.cluster.send({ type: 'cluster.shutdown' });
+    t.actor.send({ type: 'cluster.shutdown' });
     await t.until((s) => s.matches('stopped'));
-    expect(t.root.getSnapshot().context.stopped).toEqual(['c1']);
+    expect(t.stoppedTold()).toEqual(['c1']);
   });
 });
 
@@ -642,8 +558,8 @@ describe('local cluster machine: adoption', () => {
   it('a dead cluster from the state file is cleaned up and ends stopped, with a note', async () => {
     const t = start({ input: { id: 'old', adopt: { record, alive: false } } });
     await t.until((s) => s.matches('stopped'));
-    expect(status(t.cluster)).toBe('stopped');
-    const ctx = t.cluster.getSnapshot().context;
+    expect(t.state()).toBe('stopped');
+    const ctx = t.snapshot().context;
     expect(ctx.adopted).toBe('dead');
     expect(ctx.note).toMatch(/exited while ray-mcp was not running/);
     expect(ctx.createdAt).toBe(7);
@@ -664,7 +580,7 @@ describe('local cluster machine: adoption', () => {
         headLog: `${TEMP}/head.log`,
       },
     ]);
-    expect(t.root.getSnapshot().context.stopped).toEqual(['old']);
+    expect(t.stoppedTold()).toEqual(['old']);
     const stop = t.send({ type: 'cluster.stop' });
     expect(t.answerTo(stop)).toEqual(ok(stop));
   });
@@ -677,15 +593,13 @@ describe('local cluster machine: adoption', () => {
       },
     });
     await t.until((s) => s.matches('stopped'));
-    expect(t.cluster.getSnapshot().context.note).toMatch(
-      /^Cleanup was incomplete: .*EPERM.* Its processes exited/,
-    );
+    expect(t.snapshot().context.note).toMatch(/^Cleanup was incomplete: .*EPERM.* Its processes exited/);
   });
 
   it('a live cluster from the state file is adopted: ports re-registered, processes watched, up', async () => {
     const t = start({ input: { id: 'old', adopt: { record, alive: true } } });
     await t.until((s) => s.matches('up'));
-    expect(status(t.cluster)).toBe('degraded'); // cpu-2 had exited
+    expect(t.state()).toBe('degraded'); // cpu-2 had exited
     expect(t.calls.prepare).toEqual([]);
     expect(t.calls.adoptPorts).toEqual([nodes]);
     expect(t.calls.spawned.map((s) => [s.node.name, s.adoptPid])).toEqual([
@@ -694,5 +608,27 @@ describe('local cluster machine: adoption', () => {
     ]);
     const ready = t.send({ type: 'cluster.awaitReady' });
     expect(t.answerTo(ready)).toEqual(ok(ready));
+  });
+});
+
+describe('local cluster: status of every state', () => {
+  it('maps each top-level state to the status users see (a state it forgets would read as stopped, and be dropped from the state file)', async () => {
+    const { localClusterMachine: m, statusOf: status } = await import(
+      '../../src/machines/local-cluster.machine.js'
+    );
+    const expected: Record<string, string> = {
+      init: 'starting',
+      checkingAlive: 'starting',
+      adopting: 'starting',
+      starting: 'starting',
+      up: 'running',
+      failing: 'failed',
+      failed: 'failed',
+      stopping: 'stopping',
+      stopped: 'stopped',
+    };
+    expect(Object.keys(m.root.states).sort()).toEqual(Object.keys(expected).sort());
+    for (const [state, want] of Object.entries(expected))
+      expect(status({ matches: (s: unknown) => s === state }), state).toBe(want);
   });
 });

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
-import { type AnyActorRef, createActor, fromPromise } from 'xstate';
+import { describe, expect, it } from 'vitest';
+import { fromPromise } from 'xstate';
 import { findFreePorts } from '../../src/actors/ports.actor.js';
 import type { Answer } from '../../src/domain/commands.js';
 import { RayMcpError } from '../../src/domain/errors.js';
@@ -15,10 +15,9 @@ import { HEAD_BLOCKS, WORKER_BLOCKS } from '../../src/domain/ray-start.js';
 import {
   type FindPortsInput,
   type FindPortsOutput,
-  type PortAllocatorActor,
-  type PortCommand,
   portAllocatorMachine,
 } from '../../src/machines/port-allocator.machine.js';
+import { type CommandOf, type Driven, drive } from '../helpers/machine.js';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -272,41 +271,20 @@ function allocator(range: PortRange, foreign: Iterable<number> = [], jitter = fa
       }),
     },
   });
-  const actor = createActor(machine, { input: { range } }).start();
-  started.push(actor);
-  return { actor, mem, searches: () => searches };
+  return { ...drive(machine, { input: { range } }), mem, searches: () => searches };
 }
 
-const started: AnyActorRef[] = [];
-afterEach(() => {
-  for (const a of started.splice(0)) a.stop();
-});
+type Allocator = Driven<typeof portAllocatorMachine>;
 
-type Command = PortCommand extends infer C ? (C extends unknown ? Omit<C, 'requestId'> : never) : never;
-
-let nextId = 0;
-/** Sends commands without waiting; resolves with their answers, in the order sent. */
-function send(actor: PortAllocatorActor, commands: Command[]): Promise<Answer[]> {
-  const ids = commands.map(() => `r${++nextId}`);
-  const answers = new Map<string, Answer>();
-  const done = new Promise<Answer[]>((resolve) => {
-    const sub = actor.on('answer', (a) => {
-      if (!ids.includes(a.requestId)) return;
-      expect(answers.has(a.requestId)).toBe(false); // answered once
-      answers.set(a.requestId, a);
-      if (answers.size === ids.length) {
-        sub.unsubscribe();
-        resolve(ids.map((id) => answers.get(id)!));
-      }
-    });
-  });
-  commands.forEach((c, i) => {
-    actor.send({ ...c, requestId: ids[i]! } as PortCommand);
-  });
-  return done;
+/** Sends commands without waiting; resolves with their answers, in the order sent, each given once. */
+async function send(t: Allocator, commands: CommandOf<typeof portAllocatorMachine>[]): Promise<Answer[]> {
+  const ids = commands.map((c) => t.send(c));
+  const answers = await Promise.all(ids.map((id) => t.answered(id)));
+  for (const id of ids) expect(t.answers.filter((a) => a.requestId === id)).toHaveLength(1);
+  return answers;
 }
 
-const leasesOf = (actor: PortAllocatorActor) => actor.getSnapshot().context.leases;
+const leasesOf = (t: Allocator) => t.context().leases;
 
 function expectDisjoint(leases: Lease[]) {
   const owners = new Map<number, string>();
@@ -323,16 +301,16 @@ describe('port allocator machine', () => {
   it('serves 20 concurrent head reservations with no port in two leases', async () => {
     const range = { from: 20_000, to: 24_999 };
     const foreign = [20_000, 20_004, 20_150, 21_111, 22_000, 22_001, 23_500];
-    const { actor } = allocator(range, foreign, true);
+    const t = allocator(range, foreign, true);
     const owners = Array.from({ length: 20 }, (_, i) => `cluster:c${i}/head`);
 
     const answers = await send(
-      actor,
+      t,
       owners.map((owner) => ({ type: 'ports.reserve', owner, blocks: HEAD_BLOCKS })),
     );
 
     expect(answers.every((a) => a.ok)).toBe(true);
-    const leases = Object.values(leasesOf(actor));
+    const leases = Object.values(leasesOf(t));
     expect(leases.map((l) => l.owner).sort()).toEqual([...owners].sort());
     const used = expectDisjoint(leases);
     const perHead = HEAD_BLOCKS.reduce((n, b) => n + b.size, 0);
@@ -342,8 +320,8 @@ describe('port allocator machine', () => {
       expect(p).toBeGreaterThanOrEqual(range.from);
       expect(p).toBeLessThanOrEqual(range.to);
     }
-    expect(actor.getSnapshot().context.queue).toEqual([]);
-    expect(actor.getSnapshot().value).toBe('idle');
+    expect(t.context().queue).toEqual([]);
+    expect(t.state()).toBe('idle');
   });
 
   it('keeps leases disjoint for any mix of concurrent reservations (property)', async () => {
@@ -352,9 +330,9 @@ describe('port allocator machine', () => {
         fc.array(fc.boolean(), { minLength: 1, maxLength: 12 }),
         fc.uniqueArray(fc.integer({ min: 25_000, max: 26_999 }), { maxLength: 40 }),
         async (heads, foreign) => {
-          const { actor } = allocator({ from: 25_000, to: 26_999 }, foreign);
+          const t = allocator({ from: 25_000, to: 26_999 }, foreign);
           const answers = await send(
-            actor,
+            t,
             heads.map((head, i) => ({
               type: 'ports.reserve',
               owner: `cluster:p/n${i}`,
@@ -362,9 +340,9 @@ describe('port allocator machine', () => {
             })),
           );
           expect(answers.every((a) => a.ok)).toBe(true);
-          const used = expectDisjoint(Object.values(leasesOf(actor)));
+          const used = expectDisjoint(Object.values(leasesOf(t)));
           for (const p of foreign) expect(used.has(p)).toBe(false);
-          actor.stop();
+          t.actor.stop();
         },
       ),
       { numRuns: 25 },
@@ -373,52 +351,47 @@ describe('port allocator machine', () => {
 
   it('release frees an owner and its sub-leases only, and the ports can be handed out again', async () => {
     // Room for exactly three blocks of 10.
-    const { actor } = allocator({ from: 40_000, to: 40_029 });
+    const t = allocator({ from: 40_000, to: 40_029 });
     const ten = (name: string): PortBlock[] => [{ name, size: 10 }];
-    const first = await send(actor, [
+    const first = await send(t, [
       { type: 'ports.reserve', owner: 'cluster:a/head', blocks: ten('x') },
       { type: 'ports.reserve', owner: 'cluster:a', blocks: ten('x') },
       { type: 'ports.reserve', owner: 'cluster:ab/head', blocks: ten('x') },
     ]);
     expect(first.every((a) => a.ok)).toBe(true);
-    const freed = [
-      ...leasedPorts(leasesOf(actor)['cluster:a/head']!),
-      ...leasedPorts(leasesOf(actor)['cluster:a']!),
-    ];
+    const freed = [...leasedPorts(leasesOf(t)['cluster:a/head']!), ...leasedPorts(leasesOf(t)['cluster:a']!)];
 
-    const [full] = await send(actor, [{ type: 'ports.reserve', owner: 'cluster:c', blocks: ten('x') }]);
+    const [full] = await send(t, [{ type: 'ports.reserve', owner: 'cluster:c', blocks: ten('x') }]);
     expect(full).toMatchObject({ ok: false, error: { code: 'unavailable' } });
 
-    const [released] = await send(actor, [{ type: 'ports.release', owner: 'cluster:a' }]);
+    const [released] = await send(t, [{ type: 'ports.release', owner: 'cluster:a' }]);
     expect(released).toEqual({ type: 'answer', requestId: released!.requestId, ok: true });
     // `cluster:ab` merely starts with the same letters: it is not owned by `cluster:a`.
-    expect(Object.keys(leasesOf(actor))).toEqual(['cluster:ab/head']);
+    expect(Object.keys(leasesOf(t))).toEqual(['cluster:ab/head']);
 
-    const again = await send(actor, [
+    const again = await send(t, [
       { type: 'ports.reserve', owner: 'cluster:c', blocks: ten('x') },
       { type: 'ports.reserve', owner: 'cluster:d/head', blocks: ten('x') },
     ]);
     expect(again.every((a) => a.ok)).toBe(true);
     const reused = [
-      ...leasedPorts(leasesOf(actor)['cluster:c']!),
-      ...leasedPorts(leasesOf(actor)['cluster:d/head']!),
+      ...leasedPorts(leasesOf(t)['cluster:c']!),
+      ...leasedPorts(leasesOf(t)['cluster:d/head']!),
     ];
     expect(reused.sort()).toEqual(freed.sort());
-    expectDisjoint(Object.values(leasesOf(actor)));
+    expectDisjoint(Object.values(leasesOf(t)));
   });
 
   it('release of an unknown owner is answered ok and changes nothing', async () => {
-    const { actor } = allocator({ from: 40_000, to: 40_099 });
-    await send(actor, [
-      { type: 'ports.reserve', owner: 'cluster:a/head', blocks: [{ name: 'gcs', size: 1 }] },
-    ]);
-    const [a] = await send(actor, [{ type: 'ports.release', owner: 'cluster:zzz' }]);
+    const t = allocator({ from: 40_000, to: 40_099 });
+    await send(t, [{ type: 'ports.reserve', owner: 'cluster:a/head', blocks: [{ name: 'gcs', size: 1 }] }]);
+    const [a] = await send(t, [{ type: 'ports.release', owner: 'cluster:zzz' }]);
     expect(a!.ok).toBe(true);
-    expect(Object.keys(leasesOf(actor))).toEqual(['cluster:a/head']);
+    expect(Object.keys(leasesOf(t))).toEqual(['cluster:a/head']);
   });
 
   it('adopt registers a lease without probing, and later reservations avoid it', async () => {
-    const { actor, mem, searches } = allocator({ from: 40_000, to: 40_019 });
+    const t = allocator({ from: 40_000, to: 40_019 });
     const adopted: Lease = {
       owner: 'cluster:old/head',
       ports: { gcs: 40_005, workers: 40_016 },
@@ -427,25 +400,25 @@ describe('port allocator machine', () => {
         { name: 'workers', size: 3 },
       ],
     };
-    const [a] = await send(actor, [{ type: 'ports.adopt', lease: adopted }]);
+    const [a] = await send(t, [{ type: 'ports.adopt', lease: adopted }]);
     expect(a!.ok).toBe(true);
-    expect(mem.calls).toEqual([]);
-    expect(searches()).toBe(0);
-    expect(leasesOf(actor)['cluster:old/head']).toEqual(adopted);
+    expect(t.mem.calls).toEqual([]);
+    expect(t.searches()).toBe(0);
+    expect(leasesOf(t)['cluster:old/head']).toEqual(adopted);
 
-    const [b] = await send(actor, [
+    const [b] = await send(t, [
       { type: 'ports.reserve', owner: 'cluster:new/head', blocks: [{ name: 'run', size: 10 }] },
     ]);
     expect(b!.ok).toBe(true);
     // 40000-40009 holds the adopted 40005: the first free run of 10 starts right after it.
-    expect(leasesOf(actor)['cluster:new/head']!.ports).toEqual({ run: 40_006 });
-    expect(mem.calls).not.toContain(40_005);
-    expectDisjoint(Object.values(leasesOf(actor)));
+    expect(leasesOf(t)['cluster:new/head']!.ports).toEqual({ run: 40_006 });
+    expect(t.mem.calls).not.toContain(40_005);
+    expectDisjoint(Object.values(leasesOf(t)));
   });
 
   it('answers a reservation the range cannot hold with an error, and keeps serving the queue', async () => {
-    const { actor } = allocator({ from: 40_000, to: 40_004 });
-    const answers = await send(actor, [
+    const t = allocator({ from: 40_000, to: 40_004 });
+    const answers = await send(t, [
       { type: 'ports.reserve', owner: 'cluster:big/head', blocks: HEAD_BLOCKS },
       { type: 'ports.reserve', owner: 'cluster:s/one', blocks: [{ name: 'gcs', size: 1 }] },
       { type: 'ports.reserve', owner: 'cluster:s/two', blocks: [{ name: 'pair', size: 2 }] },
@@ -461,9 +434,9 @@ describe('port allocator machine', () => {
     expect(answers[1]!.ok).toBe(true);
     expect(answers[2]!.ok).toBe(true);
     // A failed reservation holds nothing.
-    expect(Object.keys(leasesOf(actor)).sort()).toEqual(['cluster:s/one', 'cluster:s/two']);
-    expectDisjoint(Object.values(leasesOf(actor)));
-    expect(actor.getSnapshot().value).toBe('idle');
+    expect(Object.keys(leasesOf(t)).sort()).toEqual(['cluster:s/one', 'cluster:s/two']);
+    expectDisjoint(Object.values(leasesOf(t)));
+    expect(t.state()).toBe('idle');
   });
 
   // An adopt applied while a search is under way: the search did not know those ports, so its
@@ -481,9 +454,8 @@ describe('port allocator machine', () => {
         }),
       },
     });
-    const actor = createActor(machine, { input: { range: { from: 40_000, to: 40_099 } } }).start();
-    started.push(actor);
-    const answers = send(actor, [
+    const t = drive(machine, { input: { range: { from: 40_000, to: 40_099 } } });
+    const answers = send(t, [
       { type: 'ports.reserve', owner: 'cluster:new/head', blocks: [{ name: 'run', size: 5 }] },
       {
         type: 'ports.adopt',
@@ -492,20 +464,20 @@ describe('port allocator machine', () => {
     ]);
     open();
     await answers;
-    expectDisjoint(Object.values(leasesOf(actor)));
+    expectDisjoint(Object.values(leasesOf(t)));
   });
 
   it('moves the cursor on, so a released port rests before it is handed out again', async () => {
-    const { actor } = allocator({ from: 40_000, to: 40_099 });
+    const t = allocator({ from: 40_000, to: 40_099 });
     const one = (owner: string) => ({
       type: 'ports.reserve' as const,
       owner,
       blocks: [{ name: 'p', size: 1 }],
     });
-    await send(actor, [one('a')]);
-    expect(leasesOf(actor).a!.ports.p).toBe(40_000);
-    await send(actor, [{ type: 'ports.release', owner: 'a' }]);
-    await send(actor, [one('b')]);
-    expect(leasesOf(actor).b!.ports.p).toBe(40_001);
+    await send(t, [one('a')]);
+    expect(leasesOf(t).a!.ports.p).toBe(40_000);
+    await send(t, [{ type: 'ports.release', owner: 'a' }]);
+    await send(t, [one('b')]);
+    expect(leasesOf(t).b!.ports.p).toBe(40_001);
   });
 });

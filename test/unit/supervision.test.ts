@@ -124,7 +124,15 @@ describe('supervision: a failing actor never ends the server', () => {
     const broken = await call(client, 'inspect_ray_cluster', { cluster_id: 'c1' });
     expect(broken.isError).toBe(true);
     armed = false;
-    // Other clusters and tools keep working meanwhile.
+    // Until it is back (0.5 s), the tools that need it say what happened.
+    const down = await call(client, 'inspect_ray_cluster', { cluster_id: 'c1' });
+    if (down.isError)
+      expect(down.text).toMatch(/actor of cluster c1 failed .*injected failure.* being restarted/);
+    // While its actor is down, the list says so; other tools keep working meanwhile.
+    const listed = await call(client, 'list_ray_clusters');
+    expect(listed.structured.clusters).toContainEqual(expect.objectContaining({ cluster_id: 'c1' }));
+    const row = listed.structured.clusters.find((r: { cluster_id: string }) => r.cluster_id === 'c1');
+    expect(['failed', 'starting', 'running']).toContain(row.status);
     expect((await call(client, 'check_environment')).isError).toBe(false);
     const again = await eventually(client, 'inspect_ray_cluster', { cluster_id: 'c1' });
     expect(again.isError, again.text).toBe(false);
@@ -178,5 +186,15 @@ describe('supervision: a failing actor never ends the server', () => {
     expect((await call(client, 'list_ray_clusters')).isError).toBe(false);
     await new Promise((r) => setTimeout(r, 700));
     expect(server.app.system.get('ports')?.getSnapshot().status).toBe('active');
+  });
+});
+
+describe('supervision: what is done goes', () => {
+  it('request actors leave no child behind, answered or failed', async () => {
+    const { client, server } = await start({});
+    for (let i = 0; i < 20; i++) await call(client, 'list_ray_clusters');
+    await call(client, 'inspect_ray_cluster', { cluster_id: 'nope' });
+    const children = Object.keys(server.app.system.root.getSnapshot().children);
+    expect(children.filter((id) => id.startsWith('request:'))).toEqual([]);
   });
 });

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { createActor, fromPromise } from 'xstate';
+import { fromPromise } from 'xstate';
 import type { EnvironmentReport } from '../../src/domain/environment.js';
 import { environmentMachine } from '../../src/machines/environment.machine.js';
 import { SYSTEM_IDS, supervisorMachine } from '../../src/machines/supervisor.machine.js';
+import { drive } from '../helpers/machine.js';
 
 const never = fromPromise<EnvironmentReport>(() => new Promise(() => {}));
 const input = {
@@ -17,19 +18,18 @@ const machine = supervisorMachine.provide({
 
 describe('supervisor machine', () => {
   it('registers the environment actor under its systemId while running', () => {
-    const root = createActor(machine, { input }).start();
-    expect(root.system.get(SYSTEM_IDS.environment)).toBeDefined();
-    expect(root.getSnapshot().value).toBe('running');
-    root.stop();
+    const t = drive(machine, { input });
+    expect(t.lookup(SYSTEM_IDS.environment)).toBeDefined();
+    expect(t.state()).toBe('running');
   });
 
   it('stops its children and completes on system.shutdown', () => {
-    const root = createActor(machine, { input }).start();
-    const env = root.system.get(SYSTEM_IDS.environment)!;
+    const t = drive(machine, { input });
+    const env = t.lookup(SYSTEM_IDS.environment)!;
     env.send({ type: 'env.check', requestId: 'r1' });
-    root.send({ type: 'system.shutdown', reason: 'test' });
-    expect(root.getSnapshot().status).toBe('done');
-    expect(root.getSnapshot().context.shutdownReason).toBe('test');
+    t.actor.send({ type: 'system.shutdown', reason: 'test' });
+    expect(t.snapshot().status).toBe('done');
+    expect(t.context().shutdownReason).toBe('test');
     expect(env.getSnapshot().status).toBe('stopped');
   });
 });

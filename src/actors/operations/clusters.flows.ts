@@ -111,6 +111,7 @@ export const clusterFlows: FlowsOf<ClusterOperations> = {
       .filter((v) => !status || v.status === status)
       .filter((v) => !namespace || v.kubernetes?.namespace === namespace)
       .map(rowOf)
+      .concat(downRows(ops).filter((r) => !status || r.status === status))
       .concat(untrackedKubeRayRows(ops, namespace).filter((r) => !status || r.status === status))
       .slice(0, 200);
     return { clusters: rows, current: currentCluster(actors)?.getSnapshot().context.id };
@@ -369,6 +370,21 @@ function rowOf(v: ClusterView): KubeRayRow {
       owned: v.owned,
     }),
   };
+}
+
+/** Clusters whose actor failed and is being restarted: listed as failed until it is back. */
+function downRows(ops: Ops): KubeRayRow[] {
+  return ops.downClusters().map((id) => {
+    const entry = ops.clusterEntry(id)!;
+    return {
+      cluster_id: id,
+      kind: entry.kind,
+      status: 'failed',
+      nodes_alive: 0,
+      nodes_total: 0,
+      created_at: new Date(entry.createdAt).toISOString(),
+    };
+  });
 }
 
 /** RayClusters on connected Kubernetes clusters that no actor tracks (those are listed as clusters). */

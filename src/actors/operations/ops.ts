@@ -109,6 +109,11 @@ export class Ops {
     );
   }
 
+  /** What the supervisor knows of a cluster (its kind and creation time), even while its actor is down. */
+  clusterEntry(id: string): { kind: 'local' | 'external' | 'kuberay'; createdAt: number } | undefined {
+    return this.supervisor.clusters[id];
+  }
+
   ask<TActor extends AnyActorRef>(
     target: TActor,
     event: CommandOf<TActor>,
