@@ -155,7 +155,16 @@ export const rayJobMachine = setup({
       },
     },
     cancelling: {
-      on: { 'rayjob.cancel': { actions: 'wait' } },
+      on: {
+        'rayjob.cancel': { actions: 'wait' },
+        // The watch can report the deletion before the DELETE request answers: gone is gone.
+        'k8s.rayJobGone': {
+          target: 'gone',
+          actions: assign({
+            note: ({ context }) => `RayJob ${context.namespace}/${context.name} was deleted.`,
+          }),
+        },
+      },
       invoke: {
         src: 'cancelRayJob',
         input: ({ context }) => ({

@@ -100,6 +100,19 @@ describe('rayJobMachine', () => {
     expect(t.cancels).toEqual(['stop', 'suspend']);
   });
 
+  it('reaches gone when the watch reports the deletion before the DELETE request answers', async () => {
+    const never = deferred<void>();
+    const t = start({ manifest: false, cancel: () => never.promise });
+    const end = t.send({ type: 'rayjob.awaitEnd' });
+    const del = t.send({ type: 'rayjob.cancel', mode: 'delete' });
+    await t.settle();
+    expect(t.state()).toBe('cancelling');
+    t.actor.send({ type: 'k8s.rayJobGone' });
+    expect(t.state()).toBe('gone');
+    expect(t.answerTo(del)).toMatchObject({ ok: true });
+    expect(t.answerTo(end)).toMatchObject({ ok: true });
+  });
+
   it('answers every waiter when the RayJob is deleted', () => {
     const t = start({ manifest: false });
     const end = t.send({ type: 'rayjob.awaitEnd' });
