@@ -2,9 +2,11 @@
  * Wires one ray-mcp instance: logger, inspector, actor system, MCP server. main.ts connects it to
  * stdio; tests connect it to an in-memory transport.
  */
+import { join } from 'node:path';
 import type { McpServer } from '@modelcontextprotocol/server';
 import { type Inspection, startInspection } from './actors/inspector.js';
 import { type ActorOverrides, type ChildWrappers, RaySystem } from './actors/system.js';
+import { AUDIT_FILE, AuditLog } from './clients/audit-log.js';
 import type { Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMcpServer } from './mcp/server.js';
@@ -14,6 +16,8 @@ export interface App {
   log: Logger;
   system: RaySystem;
   server: McpServer;
+  /** `<data dir>/audit.jsonl`: one line per tool call that changes something. */
+  audit: AuditLog;
   inspection?: Inspection;
   /** Stops the actors, every child process, the inspector and the MCP connection. Idempotent. */
   close(reason: string): Promise<void>;
@@ -32,18 +36,24 @@ export async function createApp(
     actors: options.actors,
     wrap: options.wrap,
   });
-  const server = createMcpServer({ port: system.port, config, log });
+  const audit = new AuditLog({
+    path: join(config.dataDir, AUDIT_FILE),
+    onError: (err) => log.warn({ err }, 'audit log not written (further failures are not logged)'),
+  });
+  const server = createMcpServer({ port: system.port, config, log, audit });
   let closing: Promise<void> | undefined;
   return {
     config,
     log,
     system,
     server,
+    audit,
     inspection,
     close(reason) {
       closing ??= (async () => {
         await system.shutdown(reason);
         await server.close().catch(() => {});
+        await audit.flush();
         await inspection?.stop();
       })();
       return closing;

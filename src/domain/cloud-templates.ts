@@ -11,11 +11,14 @@ export type TemplateProvider = (typeof TEMPLATE_PROVIDERS)[number];
 export const TEMPLATE_TYPES = ['basic', 'gpu'] as const;
 export type TemplateType = (typeof TEMPLATE_TYPES)[number];
 
+/** A JSON value (a template is sent as JSON, and its output schema says so). */
+export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+
 export interface CloudTemplate {
   provider: TemplateProvider;
   template_type: TemplateType;
   tool: 'create_kubernetes_cluster' | 'init_ray_cluster';
-  arguments: Record<string, unknown>;
+  arguments: { [key: string]: Json };
   /** What to change before using it, and what it costs. */
   notes: string[];
   permissions: string[];

@@ -6,9 +6,12 @@
 import { type CallToolResult, McpServer, type ServerContext } from '@modelcontextprotocol/server';
 import type { ToolPort } from '../actors/port.js';
 import type { Config } from '../config.js';
+import type { AuditSink } from '../domain/audit.js';
 import { toErrorInfo } from '../domain/errors.js';
 import type { Logger } from '../logger.js';
 import { VERSION } from '../version.js';
+import { auditCall, isAudited } from './audit.js';
+import { registerPrompts } from './prompts.js';
 import { registerResources } from './resources.js';
 import { ALL_TOOLS, selectTools } from './tools/index.js';
 import type { AnyToolDefinition, ToolContext } from './tools/tool.js';
@@ -18,6 +21,8 @@ export interface ServerDeps {
   port: ToolPort;
   config: Config;
   log: Logger;
+  /** Where calls that change something are recorded (the app's audit log). */
+  audit?: AuditSink;
 }
 
 const INSTRUCTIONS =
@@ -32,11 +37,13 @@ export function createMcpServer(deps: ServerDeps): McpServer {
   );
   for (const tool of selectTools(ALL_TOOLS, deps.config)) registerTool(server, tool, deps);
   registerResources(server, { port: deps.port, log: deps.log });
+  registerPrompts(server, { port: deps.port, log: deps.log });
   return server;
 }
 
 function registerTool(server: McpServer, tool: AnyToolDefinition, deps: ServerDeps): void {
   const log = deps.log.child({ tool: tool.name });
+  const audit = isAudited(tool) ? deps.audit : undefined;
   server.registerTool(
     tool.name,
     {
@@ -66,12 +73,14 @@ function registerTool(server: McpServer, tool: AnyToolDefinition, deps: ServerDe
       try {
         const result = await tool.handler(args, ctx);
         log.debug({ ms: Date.now() - started }, 'tool call done');
+        auditCall(audit, { tool: tool.name, args, started }, { answer: result.structured });
         return {
           content: [{ type: 'text', text: result.text }],
           structuredContent: result.structured as Record<string, unknown>,
         };
       } catch (err) {
         const info = toErrorInfo(err);
+        auditCall(audit, { tool: tool.name, args, started }, info);
         if (info.code === 'internal') log.error({ err }, 'tool call failed');
         else log.info({ code: info.code, message: info.message }, 'tool call refused');
         return {

@@ -7,7 +7,12 @@ import {
 } from '../../domain/cloud-create.js';
 import { RayMcpError } from '../../domain/errors.js';
 import type { CloudOperations } from '../../domain/operations/cloud.js';
-import type { CloudStatus, CreateClusterResult, OperationResult } from '../../domain/tools/cloud.js';
+import type {
+  CloudStatus,
+  CreateClusterResult,
+  JsonObject,
+  OperationResult,
+} from '../../domain/tools/cloud.js';
 import { cloudStateOf } from '../../machines/cloud-connection.machine.js';
 import { askCloud, isAuthenticated } from './cloud.js';
 import type { FlowsOf } from './flow.js';
@@ -25,6 +30,9 @@ export {
 
 /** How often a wait tells the caller where the creation is, even when nothing changed. */
 const HEARTBEAT_MS = 5000;
+
+/** A request body as it goes over the wire (what a dry run shows): JSON, undefined fields dropped. */
+const asJson = (body: object): JsonObject => JSON.parse(JSON.stringify(body));
 
 export const cloudFlows: FlowsOf<CloudOperations> = {
   async 'cloud.detect'(ops, { provider }) {
@@ -110,10 +118,10 @@ export const cloudFlows: FlowsOf<CloudOperations> = {
       const name_check = !authenticated ? 'not_checked' : cluster ? 'exists_managed' : 'available';
       const requests =
         provider === 'gke'
-          ? { createCluster: gkeCreateRequest(spec) }
+          ? { createCluster: asJson(gkeCreateRequest(spec)) }
           : (() => {
               const r = eksCreateRequests(spec);
-              return { createCluster: r.cluster, createNodegroups: r.nodegroups };
+              return { createCluster: asJson(r.cluster), createNodegroups: r.nodegroups.map(asJson) };
             })();
       const next_step =
         name_check === 'exists_managed'

@@ -13,6 +13,11 @@ import {
 import { ClusterSpecInputSchema } from '../cloud-create.js';
 import { TEMPLATE_TYPES } from '../cloud-templates.js';
 
+/** Any JSON value, and a JSON object: for bodies whose shape another API owns (one $defs entry per schema). */
+export const JsonValueSchema = z.json();
+export const JsonObjectSchema = z.record(z.string(), JsonValueSchema);
+export type JsonObject = z.infer<typeof JsonObjectSchema>;
+
 export const CLOUD_STATES = [
   'unconfigured',
   'authenticating',
@@ -145,7 +150,7 @@ export const CloudTemplateOutput = z.object({
   provider: z.enum(['gke', 'eks', 'kuberay']),
   template_type: z.enum(TEMPLATE_TYPES),
   tool: z.enum(['create_kubernetes_cluster', 'init_ray_cluster']),
-  arguments: z.record(z.string(), z.unknown()).describe('Pass these (edited) to `tool`'),
+  arguments: JsonObjectSchema.describe('Pass these (edited) to `tool`'),
   notes: z.array(z.string()),
   permissions: z.array(z.string()),
   setup: z.array(z.string()),
@@ -201,7 +206,10 @@ export const CreateClusterOutput = z.object({
     .enum(['available', 'exists_managed', 'not_checked'])
     .optional()
     .describe('Dry run: whether the name is free (not_checked when not authenticated)'),
-  requests: z.record(z.string(), z.unknown()).optional().describe('Dry run: the exact API request(s)'),
+  requests: z
+    .object({ createCluster: JsonObjectSchema, createNodegroups: z.array(JsonObjectSchema).optional() })
+    .optional()
+    .describe('Dry run: the exact API request(s)'),
   operation: OperationResultSchema.optional(),
   cluster: CloudClusterInfoSchema.optional(),
   cost: CostSchema,
