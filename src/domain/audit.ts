@@ -73,7 +73,8 @@ export function redactText(text: string): string {
 export function scrubArgs(args: unknown): unknown {
   const scrubbed = scrub(args, 0);
   const json = JSON.stringify(scrubbed) ?? 'null';
-  return json.length <= MAX_ARGS_JSON ? scrubbed : { truncated: clip(json, MAX_ARGS_JSON) };
+  // The prefix is stored as a string, whose escaping can double it.
+  return json.length <= MAX_ARGS_JSON ? scrubbed : { truncated: clip(json, MAX_ARGS_JSON / 2) };
 }
 
 function scrub(value: unknown, depth: number): unknown {
