@@ -7,6 +7,7 @@ import { type CallToolResult, McpServer, type ServerContext } from '@modelcontex
 import type { ToolPort } from '../actors/port.js';
 import type { Config } from '../config.js';
 import { toErrorInfo } from '../domain/errors.js';
+import { Redactor } from '../domain/redact.js';
 import type { Logger } from '../logger.js';
 import { VERSION } from '../version.js';
 import { registerResources } from './resources.js';
@@ -18,6 +19,8 @@ export interface ServerDeps {
   port: ToolPort;
   config: Config;
   log: Logger;
+  /** Scrubs every result and resource of the secrets this server holds (the app's; a fresh one if not given). */
+  redactor?: Redactor;
 }
 
 const INSTRUCTIONS =
@@ -30,12 +33,18 @@ export function createMcpServer(deps: ServerDeps): McpServer {
     { name: 'ray-mcp', title: 'Ray MCP', version: VERSION },
     { capabilities: { tools: {}, resources: { subscribe: true } }, instructions: INSTRUCTIONS },
   );
-  for (const tool of selectTools(ALL_TOOLS, deps.config)) registerTool(server, tool, deps);
-  registerResources(server, { port: deps.port, log: deps.log });
+  const redactor = deps.redactor ?? new Redactor();
+  for (const tool of selectTools(ALL_TOOLS, deps.config)) registerTool(server, tool, deps, redactor);
+  registerResources(server, { port: deps.port, log: deps.log, redactor });
   return server;
 }
 
-function registerTool(server: McpServer, tool: AnyToolDefinition, deps: ServerDeps): void {
+function registerTool(
+  server: McpServer,
+  tool: AnyToolDefinition,
+  deps: ServerDeps,
+  redactor: Redactor,
+): void {
   const log = deps.log.child({ tool: tool.name });
   server.registerTool(
     tool.name,
@@ -66,9 +75,10 @@ function registerTool(server: McpServer, tool: AnyToolDefinition, deps: ServerDe
       try {
         const result = await tool.handler(args, ctx);
         log.debug({ ms: Date.now() - started }, 'tool call done');
+        // Every result leaves through here: whatever an upstream put in it, no secret goes out.
         return {
-          content: [{ type: 'text', text: result.text }],
-          structuredContent: result.structured as Record<string, unknown>,
+          content: [{ type: 'text', text: redactor.text(result.text) }],
+          structuredContent: redactor.value(result.structured as Record<string, unknown>),
         };
       } catch (err) {
         const info = toErrorInfo(err);
@@ -76,7 +86,7 @@ function registerTool(server: McpServer, tool: AnyToolDefinition, deps: ServerDe
         else log.info({ code: info.code, message: info.message }, 'tool call refused');
         return {
           isError: true,
-          content: [{ type: 'text', text: `${info.message}\nFix: ${info.fix}` }],
+          content: [{ type: 'text', text: redactor.text(`${info.message}\nFix: ${info.fix}`) }],
         };
       }
     },
