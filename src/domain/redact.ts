@@ -51,7 +51,7 @@ function credentialPatterns(): [RegExp, string][] {
     // `token=…`. The value must look like one (8+ characters, one of them not a letter).
     [
       new RegExp(
-        String.raw`\b([\w-]{0,40}?(?:secret|token|password|passwd|api[_-]?key|private[_-]?key(?:[_-]?id)?|client[_-]?key(?:[_-]?data)?|credentials?))(${sep})(?=[^\s"'\\,;}\]]*[0-9+/=_.-])[^\s"'\\,;}\]]{8,}`,
+        String.raw`\b([\w-]{0,40}?(?:secret|token|password|passwd|api[_-]?key|access[_-]?key(?:[_-]?id)?|private[_-]?key(?:[_-]?id)?|client[_-]?key(?:[_-]?data)?|credentials?))(${sep})(?=[^\s"'\\,;}\]]*[0-9+/=_.-])[^\s"'\\,;}\]]{8,}`,
         'gi',
       ),
       `$1$2${REDACTED}`,
