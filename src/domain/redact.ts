@@ -181,9 +181,12 @@ export function lastExceptionLine(text: string): string | undefined {
   const start = text.lastIndexOf('Traceback (most recent call last):');
   if (start < 0) return undefined;
   const lines = text.slice(start).split(/\r?\n/).slice(1);
+  let last: string | undefined;
   for (const line of lines) {
-    if (!line.trim() || /^\s/.test(line) || line.length > 4000) continue;
+    if (!line.trim() || /^\s/.test(line)) continue;
     if (/^[A-Za-z_][\w.]*(?::|$)/.test(line.trim())) return line.trim();
+    last = line.trim();
   }
-  return undefined;
+  // Never the frames: at worst the last line that is not one.
+  return last ?? 'a Python traceback without an exception line';
 }
