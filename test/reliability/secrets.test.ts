@@ -346,7 +346,7 @@ describe('secrets never leave ray-mcp', () => {
     }
     recordFigures('secrets', {
       tried: [
-        `Canaries in ${canaries.length} credential sources (AWS key id, secret key and session token in the environment, the Ray token, a kubeconfig token and client key, a GCP service-account key and key id); hostile Kubernetes API (TLS), dashboard, STS/EKS and Google endpoints echoing request headers and every canary in their error bodies; ${calls} tool calls over stdio at trace level`,
+        `Canaries in ${canaries.length} credential sources (AWS key id, secret key and session token in the environment, the Ray token, a kubeconfig token and client key, a GCP service-account key and key id); hostile Kubernetes API (TLS), dashboard and STS/EKS endpoints echoing request headers and every canary in their error bodies; ${calls} tool calls over stdio at trace level`,
       ],
       figures: {
         'canaries planted': canaries.reduce((n, c) => n + c.needles.length, 0),
