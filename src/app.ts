@@ -7,7 +7,9 @@ import type { McpServer } from '@modelcontextprotocol/server';
 import { type Inspection, startInspection } from './actors/inspector.js';
 import { type ActorOverrides, type ChildWrappers, RaySystem } from './actors/system.js';
 import { AUDIT_FILE, AuditLog } from './clients/audit-log.js';
+import { registerSecretSources } from './clients/secret-sources.js';
 import type { Config } from './config.js';
+import { Redactor } from './domain/redact.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMcpServer } from './mcp/server.js';
 
@@ -18,6 +20,8 @@ export interface App {
   server: McpServer;
   /** `<data dir>/audit.jsonl`: one line per tool call that changes something. */
   audit: AuditLog;
+  /** Knows every secret this server holds; results, logs and the data dir are scrubbed with it. */
+  redactor: Redactor;
   inspection?: Inspection;
   /** Stops the actors, every child process, the inspector and the MCP connection. Idempotent. */
   close(reason: string): Promise<void>;
@@ -27,7 +31,10 @@ export async function createApp(
   config: Config,
   options: { log?: Logger; actors?: ActorOverrides; wrap?: ChildWrappers } = {},
 ): Promise<App> {
-  const log = options.log ?? createLogger(config);
+  // One redactor for the app: secret sources register with it before anything is logged or answered.
+  const redactor = new Redactor();
+  await registerSecretSources(config, redactor);
+  const log = options.log ?? createLogger(config, redactor);
   const inspection = await startInspection(config, log);
   const system = await RaySystem.create({
     config,
@@ -35,12 +42,14 @@ export async function createApp(
     inspect: inspection?.inspect,
     actors: options.actors,
     wrap: options.wrap,
+    redactor,
   });
   const audit = new AuditLog({
     path: join(config.dataDir, AUDIT_FILE),
     onError: (err) => log.warn({ err }, 'audit log not written (further failures are not logged)'),
+    redact: (line) => redactor.text(line),
   });
-  const server = createMcpServer({ port: system.port, config, log, audit });
+  const server = createMcpServer({ port: system.port, config, log, audit, redactor });
   let closing: Promise<void> | undefined;
   return {
     config,
@@ -48,6 +57,7 @@ export async function createApp(
     system,
     server,
     audit,
+    redactor,
     inspection,
     close(reason) {
       closing ??= (async () => {

@@ -105,6 +105,11 @@ export interface Config extends Settings {
   childEnv: Record<string, string>;
   /** GKE and EKS: endpoints (emulators in tests), probe timeouts, operation polling. */
   cloud: CloudSettings;
+  /**
+   * Secret values read from the environment (Ray token, AWS keys, a fixed GKE token): never
+   * printed; the app's Redactor removes them from every result and log line.
+   */
+  secrets: string[];
 }
 
 export interface CloudSettings {
@@ -203,6 +208,17 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): 
     },
     childEnv,
     cloud: cloudSettings(env),
+    secrets: [
+      env.RAY_AUTH_TOKEN,
+      readTokenFile(env.RAY_AUTH_TOKEN_PATH || join(home, '.ray', 'auth_token')),
+      env.AWS_ACCESS_KEY_ID,
+      env.AWS_SECRET_ACCESS_KEY,
+      env.AWS_SESSION_TOKEN,
+      env.AWS_SECURITY_TOKEN,
+      env.RAY_MCP_GKE_ACCESS_TOKEN,
+      env.GOOGLE_OAUTH_ACCESS_TOKEN,
+      env.CLOUDSDK_AUTH_ACCESS_TOKEN,
+    ].filter((s): s is string => Boolean(s)),
   };
 }
 

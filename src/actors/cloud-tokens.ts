@@ -13,12 +13,17 @@ import type { Config } from '../config.js';
 import type { CloudProvider } from '../domain/cloud.js';
 import { RayMcpError } from '../domain/errors.js';
 import type { CloudKubeTarget, KubeTokenSource } from '../domain/kube.js';
+import type { SecretSink } from '../domain/redact.js';
 
 export class CloudTokens {
   private gke?: GkeClient;
   private eks?: EksClient;
 
-  constructor(private readonly config: Pick<Config, 'cloud'>) {}
+  constructor(
+    private readonly config: Pick<Config, 'cloud'>,
+    /** Tokens minted here and the credentials they come from are registered: never shown. */
+    private readonly secrets?: SecretSink,
+  ) {}
 
   /** Keeps the session an authentication opened, closing the one it replaces. */
   setSession(provider: 'gke', client: GkeClient): void;
@@ -30,6 +35,11 @@ export class CloudTokens {
     } else {
       if (this.eks !== client) void this.eks?.close();
       this.eks = client as EksClient;
+      // Credentials from a profile or SSO are secrets too, from the moment the session has them.
+      (client as EksClient)
+        .credentials()
+        .then((c) => this.secrets?.add(c.accessKeyId, c.secretAccessKey, c.sessionToken))
+        .catch(() => {});
     }
   }
 
@@ -64,14 +74,15 @@ export class CloudTokens {
     if (signal?.aborted) throw new RayMcpError('timeout', 'Cancelled.', 'Send the request again.');
     if (target.provider === 'gke') {
       if (this.config.cloud.gkeAccessToken) return { token: this.config.cloud.gkeAccessToken };
-      return { token: await this.gkeClient().accessToken() };
+      const token = await this.gkeClient().accessToken();
+      this.secrets?.add(token);
+      return { token };
     }
     const eks = this.eksClient();
-    const minted = await eksToken({
-      cluster: target.cluster,
-      region: target.location,
-      credentials: await eks.credentials(),
-    });
+    const credentials = await eks.credentials();
+    this.secrets?.add(credentials.accessKeyId, credentials.secretAccessKey, credentials.sessionToken);
+    const minted = await eksToken({ cluster: target.cluster, region: target.location, credentials });
+    this.secrets?.add(minted.token);
     // Good only while the session that minted it stands: a replaced or forgotten one takes it along.
     return {
       token: minted.token,

@@ -7,6 +7,7 @@ import { mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ClusterRecord } from '../domain/cluster-record.js';
+import type { SecretSink } from '../domain/redact.js';
 import type { Logger } from '../logger.js';
 
 interface StateFile {
@@ -22,6 +23,8 @@ export class ClusterStore {
   constructor(
     private readonly dataDir: string,
     private readonly log: Logger,
+    /** What is written is scrubbed of secrets (a record's error may quote an upstream answer). */
+    private readonly secrets?: Pick<SecretSink, 'text'>,
   ) {
     this.file = join(dataDir, 'clusters.json');
   }
@@ -51,7 +54,8 @@ export class ClusterStore {
 
   /** Writes the records if they changed; resolves once on disk. */
   save(records: ClusterRecord[]): Promise<void> {
-    const text = `${JSON.stringify({ version: 1, clusters: records } satisfies StateFile, null, 2)}\n`;
+    const json = JSON.stringify({ version: 1, clusters: records } satisfies StateFile, null, 2);
+    const text = `${this.secrets ? this.scrub(json) : json}\n`;
     if (text === this.last) return this.chain;
     this.last = text;
     this.chain = this.chain.then(async () => {
@@ -65,6 +69,17 @@ export class ClusterStore {
       }
     });
     return this.chain;
+  }
+
+  /** Secrets out of the JSON text; a replacement that broke it (never expected) drops the errors' text. */
+  private scrub(json: string): string {
+    const out = this.secrets!.text(json);
+    try {
+      JSON.parse(out);
+      return out;
+    } catch {
+      return json.replace(/"(message|fix|note|reason)": "(?:[^"\\]|\\.)*"/g, '"$1": "[redacted]"');
+    }
   }
 
   flush(): Promise<void> {

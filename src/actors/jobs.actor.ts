@@ -12,7 +12,8 @@ import {
 import { readDashboardLog, readLocalLog } from '../clients/job-logs.js';
 import { packWorkingDir } from '../clients/working-dir.js';
 import { RayMcpError } from '../domain/errors.js';
-import { jobView } from '../domain/jobs.js';
+import { jobView, MAX_SUBMIT_BYTES } from '../domain/jobs.js';
+import { untrustedText } from '../domain/redact.js';
 import type { Logger } from '../logger.js';
 import type { JobCommandOutput, JobsCommand, SubmitRequest } from '../machines/jobs.machine.js';
 
@@ -61,6 +62,8 @@ export function jobsActors(deps: { dashboards: Dashboards; log: Logger }) {
     ] as const) {
       if (req[k] !== undefined) body[k] = req[k];
     }
+    const size = Buffer.byteLength(JSON.stringify(body), 'utf8');
+    if (size > MAX_SUBMIT_BYTES) throw submissionTooLarge(`${size} bytes`);
     try {
       const { submission_id } = await client.submitJob(body, signal);
       return { view: await getJob(client, clusterId, submission_id, signal), existed: false };
@@ -70,10 +73,17 @@ export function jobsActors(deps: { dashboards: Dashboards; log: Logger }) {
         return { view: await getJob(client, clusterId, req.submission_id, signal), existed: true };
       }
       if (err instanceof RayMcpError) throw err;
+      // The head forwards the submission to a job agent, which refuses bodies over 1 MiB (413).
+      if (
+        err instanceof DashboardHttpError &&
+        /Maximum request body size|status code 413|Request Entity Too Large/i.test(err.body)
+      ) {
+        throw submissionTooLarge('too large');
+      }
       if (err instanceof DashboardHttpError && err.status === 400) {
         throw new RayMcpError(
           'invalid_input',
-          `Ray refused the job: ${err.body.slice(0, 500)}`,
+          `Ray refused the job: ${untrustedText(err.body, 500, dashboards.secrets)}`,
           'Fix the submission as the message says.',
         );
       }
@@ -156,4 +166,12 @@ export function jobsActors(deps: { dashboards: Dashboards; log: Logger }) {
       },
     ),
   };
+}
+
+function submissionTooLarge(size: string): RayMcpError {
+  return new RayMcpError(
+    'invalid_input',
+    `The job submission is ${size}: a Ray job agent accepts at most 1 MiB for entrypoint, runtime_env and metadata together.`,
+    'Move large values (env vars, metadata, long entrypoints) into files in working_dir and read them in the job.',
+  );
 }

@@ -18,6 +18,7 @@ import type { Config } from '../config.js';
 import { RayMcpError } from '../domain/errors.js';
 import type { KubeTarget, KubeTokenSource } from '../domain/kube.js';
 import { paths, RAY_GROUP } from '../domain/kuberay.js';
+import type { SecretSink } from '../domain/redact.js';
 import type {
   KubeConnected,
   KubeHealthEvent,
@@ -67,7 +68,12 @@ export class KubeClients {
 const HEALTH_INTERVAL_MS = 5000;
 const LOST_INTERVAL_MS = 1000;
 
-export function kubeActors(deps: { config: Config; clients: KubeClients; tokens?: KubeTokenSource }) {
+export function kubeActors(deps: {
+  config: Config;
+  clients: KubeClients;
+  tokens?: KubeTokenSource;
+  secrets?: SecretSink;
+}) {
   const { config, clients } = deps;
 
   return {
@@ -75,6 +81,7 @@ export function kubeActors(deps: { config: Config; clients: KubeClients; tokens?
       const client = await KubeClient.forTarget(input.target, {
         kubeconfigPaths: config.kubeconfigPaths,
         tokens: deps.tokens,
+        secrets: deps.secrets,
       });
       const where = input.target.kind === 'kubeconfig' ? `context ${input.target.context}` : input.id;
       let version: string;

@@ -18,6 +18,7 @@ import type { Config } from '../config.js';
 import type { ClusterRecord } from '../domain/cluster-record.js';
 import { dashboardOwner } from '../domain/dashboard.js';
 import { RayMcpError } from '../domain/errors.js';
+import { Redactor } from '../domain/redact.js';
 import type { Logger } from '../logger.js';
 import {
   type CloudActor,
@@ -89,6 +90,8 @@ export interface SystemOptions {
   inspect?: Observer<InspectionEvent>;
   actors?: ActorOverrides;
   wrap?: ChildWrappers;
+  /** The app's redactor (secret sources register with it); a fresh one knowing config.secrets if not given. */
+  redactor?: Redactor;
 }
 
 export type RootActor = Actor<typeof supervisorMachine>;
@@ -105,15 +108,20 @@ export class RaySystem {
   readonly kubeClients = new KubeClients();
   /** Ray dashboards: the direct pool, the way through a connection's client, auth modes per cluster. */
   readonly dashboards: Dashboards;
+  /** Every secret this system holds is known here; results, logs and state files are scrubbed with it. */
+  readonly redactor: Redactor;
   private shutdownPromise?: Promise<void>;
   private readonly watched = new Set<string>();
 
   private constructor(private readonly options: SystemOptions) {
     const { config, log } = options;
+    this.redactor = options.redactor ?? new Redactor();
+    this.redactor.add(...config.secrets);
+    const secrets = this.redactor;
     this.processes = new ProcessRegistry(config.childEnv, log.child({ part: 'processes' }));
-    this.store = new ClusterStore(config.dataDir, log.child({ part: 'store' }));
-    this.cloudTokens = new CloudTokens(config);
-    this.dashboards = new Dashboards({ token: config.rayAuth.token, connections: this.kubeClients });
+    this.store = new ClusterStore(config.dataDir, log.child({ part: 'store' }), secrets);
+    this.cloudTokens = new CloudTokens(config, secrets);
+    this.dashboards = new Dashboards({ token: config.rayAuth.token, connections: this.kubeClients, secrets });
     const dashboards = this.dashboards;
     const local = localClusterActors({
       dashboards,
@@ -150,6 +158,7 @@ export class RaySystem {
             config,
             clients: this.kubeClients,
             tokens: (t, signal) => this.cloudTokens.kubeToken(t, signal),
+            secrets,
           }),
           informers: kubeInformerLogic({ clientOf: (id) => this.kubeClients.get(id) }),
           rayJob: rayJobMachine.provide({

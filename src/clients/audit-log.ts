@@ -20,6 +20,8 @@ export interface AuditLogOptions {
   maxPending?: number;
   /** Told about the first failed or dropped write only. */
   onError?: (err: unknown) => void;
+  /** The app's redactor: known secrets never reach the file, whatever key they hide under. */
+  redact?: (line: string) => string;
 }
 
 export class AuditLog implements AuditSink {
@@ -33,6 +35,7 @@ export class AuditLog implements AuditSink {
   /** Bytes in the current file; read from disk before the first write. */
   private size: number | undefined;
   private reported = false;
+  private readonly redact: (line: string) => string;
 
   constructor(options: AuditLogOptions) {
     this.path = options.path;
@@ -40,6 +43,7 @@ export class AuditLog implements AuditSink {
     this.keep = Math.max(1, options.keep ?? 3);
     this.maxPending = options.maxPending ?? 1000;
     this.onError = options.onError ?? (() => {});
+    this.redact = options.redact ?? ((line) => line);
   }
 
   record(entry: AuditEntry): void {
@@ -49,7 +53,7 @@ export class AuditLog implements AuditSink {
     }
     let line: string;
     try {
-      line = `${JSON.stringify(entry)}\n`;
+      line = `${this.redact(JSON.stringify(entry))}\n`;
     } catch (err) {
       this.fail(err);
       return;

@@ -8,15 +8,24 @@ import type { Dispatcher } from 'undici';
 import type { DashboardTarget } from '../domain/dashboard.js';
 import { RayMcpError } from '../domain/errors.js';
 import type { RayJobDetails, RayNodeState, RayVersionInfo } from '../domain/ray-api.js';
+import { type SecretSink, untrustedText } from '../domain/redact.js';
 
+/**
+ * An error answer of a dashboard. The body is untrusted: the message quotes it bounded and
+ * redacted (a Python traceback as its exception line); the raw body stays for matching only,
+ * out of logs (not enumerable).
+ */
 export class DashboardHttpError extends Error {
+  declare readonly body: string;
   constructor(
     readonly status: number,
-    readonly body: string,
+    body: string,
     readonly path: string,
+    secrets?: Pick<SecretSink, 'text'>,
   ) {
-    super(`Ray dashboard answered ${status} for ${path}: ${body.slice(0, 300)}`);
+    super(`Ray dashboard answered ${status} for ${path.slice(0, 200)}: ${untrustedText(body, 300, secrets)}`);
     this.name = 'DashboardHttpError';
+    Object.defineProperty(this, 'body', { value: body.slice(0, 65_536), enumerable: false });
   }
 }
 
@@ -59,7 +68,14 @@ export class Dashboards {
   private readonly authModes = new Map<string, Promise<string>>();
   private agent?: Dispatcher;
 
-  constructor(private readonly opts: { token?: string; connections?: ConnectionTransports } = {}) {}
+  constructor(
+    private readonly opts: { token?: string; connections?: ConnectionTransports; secrets?: SecretSink } = {},
+  ) {}
+
+  /** Where the secrets of this system are known: error bodies are scrubbed with it. */
+  get secrets(): SecretSink | undefined {
+    return this.opts.secrets;
+  }
 
   client(target: DashboardTarget, opts: { timeoutMs?: number } = {}): DashboardClient {
     return new DashboardClient(target, this, opts.timeoutMs);
@@ -169,6 +185,10 @@ export class DashboardClient {
     this.timeoutMs = timeoutMs ?? 5000;
   }
 
+  private httpError(status: number, text: string, path: string): DashboardHttpError {
+    return new DashboardHttpError(status, text, path, this.dashboards.secrets);
+  }
+
   /** One request; a 401/403 makes the owner's auth mode be asked again and the request sent once more. */
   private async send(
     method: 'GET' | 'POST' | 'PUT' | 'DELETE',
@@ -213,7 +233,7 @@ export class DashboardClient {
           signal: opts.signal,
           timeoutMs: opts.timeoutMs,
         });
-        if (res.status >= 400) throw new DashboardHttpError(res.status, res.text, path);
+        if (res.status >= 400) throw this.httpError(res.status, res.text, path);
         return (res.text ? JSON.parse(res.text) : undefined) as T;
       } catch (err) {
         // Our own errors (a connection that is gone) say what to do; retrying changes nothing.
@@ -313,7 +333,7 @@ export class DashboardClient {
       signal,
       timeoutMs: 120_000,
     });
-    if (res.status >= 400) throw new DashboardHttpError(res.status, res.text, path);
+    if (res.status >= 400) throw this.httpError(res.status, res.text, path);
   }
 
   /** The last `lines` lines of a job's driver log, read by Ray on the node that ran the driver. */
@@ -327,7 +347,7 @@ export class DashboardClient {
     const node = nodeId ? `&node_id=${encodeURIComponent(nodeId)}` : '';
     const path = `/api/v0/logs/file?submission_id=${encodeURIComponent(submissionId)}${node}&lines=${lines}&timeout=10`;
     const res = await this.send('GET', path, { signal, timeoutMs: 15_000 });
-    if (res.status >= 400) throw new DashboardHttpError(res.status, res.text, path);
+    if (res.status >= 400) throw this.httpError(res.status, res.text, path);
     // Ray 2.52+ streams the raw log (about 2.4x prefixed chunks with 1 or 0; not supported here).
     return res.text;
   }
@@ -347,7 +367,7 @@ export function dashboardError(url: string, err: unknown): RayMcpError {
       // The API server's service proxy said no, before any Ray saw the request.
       return new RayMcpError(
         err.status === 401 ? 'unauthenticated' : 'forbidden',
-        `The Kubernetes API server refused the request to the Ray dashboard at ${url} (${err.status}): ${kube}`,
+        `The Kubernetes API server refused the request to the Ray dashboard at ${url} (${err.status}): ${untrustedText(kube, 300)}`,
         err.status === 401
           ? 'Refresh the Kubernetes credentials, then connect_kubernetes_cluster again.'
           : 'Ask a cluster admin for get on services/proxy in that namespace, or use a context that has it.',

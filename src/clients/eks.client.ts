@@ -18,6 +18,7 @@ import {
 } from '../domain/cloud.js';
 import { type EksRequests, ec2Gpus } from '../domain/cloud-create.js';
 import { RayMcpError } from '../domain/errors.js';
+import { untrustedText } from '../domain/redact.js';
 import { detectAwsCredentials } from './cloud-credentials.js';
 import type { AwsCredentialIdentity } from './eks-token.js';
 
@@ -321,7 +322,8 @@ export function eksError(err: unknown, what: string): Error {
   if (err instanceof RayMcpError) return err;
   const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
   const name = e.name ?? 'Error';
-  const message = (e.message ?? String(err)).slice(0, 500);
+  // AWS's answer (or an endpoint's) is untrusted: quoted, bounded, credential shapes removed.
+  const message = untrustedText(e.message ?? String(err), 300);
   if (name === 'CredentialsProviderError' || /Could not load credentials|credential/i.test(name)) {
     return new CloudAuthError(
       'missing',

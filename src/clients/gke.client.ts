@@ -20,6 +20,7 @@ import {
 } from '../domain/cloud.js';
 import { gkeBuiltInGpus } from '../domain/cloud-create.js';
 import { RayMcpError } from '../domain/errors.js';
+import { untrustedText } from '../domain/redact.js';
 import { gcloudConfigProject } from './cloud-detect.js';
 import { probeHttp } from './deadline.js';
 
@@ -415,6 +416,8 @@ export function gkeError(err: unknown, what: string): Error {
     message = data.error.message;
     status = data.error.status ?? status;
   }
+  // Google's answer (or an endpoint's) is untrusted: quoted, bounded, credential shapes removed.
+  message = untrustedText(message, 300);
   const code = typeof e.code === 'number' ? e.code : undefined;
   const is = (http: number, grpc: number, name: string) => code === http || code === grpc || status === name;
   if (is(401, 16, 'UNAUTHENTICATED') || /invalid_grant|invalid_client|unauthorized_client/i.test(message)) {

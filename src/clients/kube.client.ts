@@ -15,6 +15,7 @@ import {
   type KubeToken,
   type KubeTokenSource,
 } from '../domain/kube.js';
+import { type SecretSink, untrustedText } from '../domain/redact.js';
 import { deadline } from './deadline.js';
 import { mergeKubeconfigFiles } from './kubeconfig.client.js';
 
@@ -26,14 +27,22 @@ export interface KubeStatus {
   code?: number;
 }
 
+/** An error answer of the API server. Its body is untrusted: `detail` is bounded, redacted and quoted. */
 export class KubeApiError extends Error {
+  readonly reason: string;
+  readonly detail: string;
   constructor(
     readonly status: number,
-    readonly reason: string,
-    readonly detail: string,
+    reason: string,
+    detail: string,
     readonly path: string,
+    secrets?: SecretSink,
   ) {
-    super(`Kubernetes API answered ${status} ${reason} for ${path}: ${detail}`);
+    const r = untrustedText(reason, 60, secrets).slice(1, -1);
+    const d = untrustedText(detail, 300, secrets);
+    super(`Kubernetes API answered ${status}${r ? ` ${r}` : ''} for ${path.slice(0, 200)}: ${d}`);
+    this.reason = r;
+    this.detail = d;
     this.name = 'KubeApiError';
   }
 }
@@ -96,11 +105,13 @@ export class KubeClient {
     readonly context: string,
     readonly defaultNamespace: string,
     private readonly cloud?: { target: CloudKubeTarget; tokens: KubeTokenSource },
+    /** Where the credentials it sends are registered, so no output ever shows them. */
+    private readonly secrets?: SecretSink,
   ) {}
 
   static async forTarget(
     target: KubeTarget,
-    deps: { kubeconfigPaths: readonly string[]; tokens?: KubeTokenSource },
+    deps: { kubeconfigPaths: readonly string[]; tokens?: KubeTokenSource; secrets?: SecretSink },
   ): Promise<KubeClient> {
     const { KubeConfig } = await import('@kubernetes/client-node');
     if (target.kind === 'cloud') {
@@ -114,10 +125,14 @@ export class KubeClient {
         contexts: [{ name, cluster: name, user: name }],
         currentContext: name,
       });
-      return new KubeClient(kc, target.server.replace(/\/+$/, ''), name, 'default', {
-        target,
-        tokens: deps.tokens,
-      });
+      return new KubeClient(
+        kc,
+        target.server.replace(/\/+$/, ''),
+        name,
+        'default',
+        { target, tokens: deps.tokens },
+        deps.secrets,
+      );
     }
     const { config: kc, files } = await mergeKubeconfigFiles(deps.kubeconfigPaths);
     const bad = files.find((f) => f.error);
@@ -148,7 +163,22 @@ export class KubeClient {
         'Fix the kubeconfig: the cluster entry needs a server URL.',
       );
     }
-    return new KubeClient(kc, cluster.server.replace(/\/+$/, ''), target.context, ctx.namespace || 'default');
+    const server = cluster.server.replace(/\/+$/, '');
+    if (/^http:\/\//i.test(server) && !cluster.skipTLSVerify) {
+      throw new RayMcpError(
+        'invalid_input',
+        `The server of context ${target.context} is ${untrustedText(server, 120)}: plain http, over which ray-mcp sends no credentials.`,
+        'Use the https:// address of the API server (kubectl cluster-info shows it); for a local test server that only speaks http, set insecure-skip-tls-verify: true on its cluster entry.',
+      );
+    }
+    if (!/^https?:\/\/[^/\s]+/i.test(server)) {
+      throw new RayMcpError(
+        'invalid_input',
+        `The server of context ${target.context} in the kubeconfig is not an http(s) URL: ${untrustedText(server, 120)}.`,
+        'Fix the cluster entry: server must look like https://host:6443.',
+      );
+    }
+    return new KubeClient(kc, server, target.context, ctx.namespace || 'default', undefined, deps.secrets);
   }
 
   /**
@@ -164,7 +194,17 @@ export class KubeClient {
       rejectUnauthorized?: boolean;
       headers?: Record<string, string>;
     } = { headers: {} };
-    await this.kc.applyToHTTPSOptions(opts as never);
+    try {
+      await this.kc.applyToHTTPSOptions(opts as never);
+    } catch (err) {
+      // A token file, a client key or an exec plugin (gke-gcloud-auth-plugin, aws) that fails.
+      throw new RayMcpError(
+        'unauthenticated',
+        `Cannot get the credentials of ${this.context} from the kubeconfig: ${untrustedText(err instanceof Error ? err.message : String(err), 300, this.secrets)}`,
+        'Check the user entry of the context (token, client certificate and key, or the exec plugin and its login), then connect again.',
+        { cause: err },
+      );
+    }
     if (this.closed) throw this.notConnected();
     if (!this.agent) {
       const { Agent } = await loadUndici();
@@ -184,6 +224,12 @@ export class KubeClient {
     for (const [k, v] of Object.entries(opts.headers ?? {})) headers[k.toLowerCase()] = String(v);
     if (this.cloud) headers.authorization = `Bearer ${await this.cloudToken(this.cloud)}`;
     if (this.closed) throw this.notConnected();
+    // Exec plugins and cloud tokens mint credentials now: known from here on, never shown.
+    this.secrets?.add(
+      headers.authorization?.replace(/^\S+\s+/, ''),
+      headers.authorization,
+      keyText(opts.key),
+    );
     return { dispatcher: this.agent, headers };
   }
 
@@ -254,10 +300,16 @@ export class KubeClient {
       let status: KubeStatus = {};
       try {
         status = JSON.parse(text) as KubeStatus;
-      } catch {
-        status = { message: text.slice(0, 300) };
-      }
-      throw new KubeApiError(res.statusCode, status.reason ?? '', status.message ?? text.slice(0, 300), path);
+      } catch {}
+      if (!status || typeof status !== 'object') status = {};
+      if (status.message === undefined) status.message = text;
+      throw new KubeApiError(
+        res.statusCode,
+        String(status.reason ?? ''),
+        String(status.message ?? text),
+        path,
+        this.secrets,
+      );
     }
     return (text ? JSON.parse(text) : {}) as T;
   }
@@ -337,7 +389,14 @@ export class KubeClient {
       try {
         status = JSON.parse(text) as KubeStatus;
       } catch {}
-      throw new KubeApiError(res.statusCode, status.reason ?? '', status.message ?? text.slice(0, 300), path);
+      if (!status || typeof status !== 'object') status = {};
+      throw new KubeApiError(
+        res.statusCode,
+        String(status.reason ?? ''),
+        String(status.message ?? text),
+        path,
+        this.secrets,
+      );
     }
     let buffer = '';
     for await (const chunk of res.body) {
@@ -351,7 +410,13 @@ export class KubeClient {
         const event = JSON.parse(line) as WatchEvent<T>;
         if (event.type === 'ERROR') {
           const status = event.object as unknown as KubeStatus;
-          throw new KubeApiError(status.code ?? 500, status.reason ?? '', status.message ?? '', path);
+          throw new KubeApiError(
+            status.code ?? 500,
+            String(status.reason ?? ''),
+            String(status.message ?? ''),
+            path,
+            this.secrets,
+          );
         }
         onEvent(event);
       }
@@ -384,6 +449,11 @@ export class KubeClient {
     this.agent = undefined;
     await agent?.close().catch(() => {});
   }
+}
+
+function keyText(key: Buffer | string | undefined): string | undefined {
+  if (key === undefined) return undefined;
+  return typeof key === 'string' ? key : key.toString('utf8');
 }
 
 /** The API server did not answer at all (refused, reset, timed out). */

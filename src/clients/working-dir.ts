@@ -4,8 +4,8 @@
  */
 import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { join, relative, sep } from 'node:path';
-import { RayMcpError } from '../domain/errors.js';
+import { join, relative, resolve, sep } from 'node:path';
+import { ordinaryError, RayMcpError } from '../domain/errors.js';
 
 /** Ray's HTTP body limit for a package upload. */
 export const MAX_PACKAGE_BYTES = 100 * 1024 * 1024;
@@ -40,6 +40,33 @@ export async function packWorkingDir(dir: string, excludes: string[] = []): Prom
       'Give the absolute path of an existing folder, or a remote URI (gcs://, s3://, https://...zip).',
     );
   }
+  if (/^\/(?:proc|sys|dev)(?:\/|$)/.test(resolve(dir))) {
+    throw new RayMcpError(
+      'invalid_input',
+      `working_dir ${dir} is a system folder (/proc, /sys, /dev), not a project folder.`,
+      'Give the folder that holds the job code.',
+    );
+  }
+  try {
+    return await pack(dir, excludes);
+  } catch (err) {
+    if (err instanceof RayMcpError) throw err;
+    const info = ordinaryError(err);
+    if (!info) throw err;
+    throw new RayMcpError(
+      'invalid_input',
+      `Cannot pack working_dir ${dir}: ${info.message}`,
+      info.code === 'forbidden'
+        ? 'Give a folder ray-mcp can read entirely, or leave the unreadable part out with runtime_env.excludes.'
+        : info.code === 'not_found'
+          ? 'A file went away while the folder was read: retry, or leave that part out with runtime_env.excludes.'
+          : info.fix,
+      { cause: err },
+    );
+  }
+}
+
+async function pack(dir: string, excludes: string[]): Promise<Package> {
   const patterns = excludes.map(globToRegExp);
   const files: { rel: string; abs: string }[] = [];
   let total = 0;

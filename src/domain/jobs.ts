@@ -11,6 +11,29 @@ export const SubmissionIdSchema = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, 'submission ids are letters, digits, _ . - (at most 100)');
 
+/** One `NAME=value` string: Linux's MAX_ARG_STRLEN; a longer one makes the driver's exec fail (E2BIG). */
+export const MAX_ENV_VAR_BYTES = 128 * 1024;
+/** All env vars together; the whole submission must stay under the 1 MiB a Ray job agent accepts. */
+export const MAX_ENV_VARS_BYTES = 256 * 1024;
+/** Job metadata, all keys and values: labels, not data. */
+export const MAX_METADATA_BYTES = 16 * 1024;
+/** A Ray job agent refuses a submission body over 1 MiB (aiohttp's default); with room for the envelope. */
+export const MAX_SUBMIT_BYTES = 1024 * 1024 - 4096;
+
+export const utf8Bytes = (s: string) => Buffer.byteLength(s, 'utf8');
+
+/** Metadata under MAX_METADATA_BYTES. */
+export function checkMetadataSize(metadata: Record<string, string>, ctx: z.RefinementCtx): void {
+  let total = 0;
+  for (const [k, v] of Object.entries(metadata)) total += utf8Bytes(k) + utf8Bytes(v);
+  if (total > MAX_METADATA_BYTES) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `metadata is ${total} bytes, over the ${MAX_METADATA_BYTES} (16 KiB) Ray jobs are given here: keep it to short labels and put data in files`,
+    });
+  }
+}
+
 export const RuntimeEnvSchema = z
   .object({
     working_dir: z
@@ -21,7 +44,30 @@ export const RuntimeEnvSchema = z
         'A local folder (zipped and uploaded for you, at most 100 MiB) or a remote URI (gcs://, s3://, https://...zip)',
       ),
     pip: z.array(z.string().min(1)).max(200).optional().describe('pip requirements to install for the job'),
-    env_vars: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).optional(),
+    env_vars: z
+      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string())
+      .superRefine((vars, ctx) => {
+        let total = 0;
+        for (const [k, v] of Object.entries(vars)) {
+          const size = utf8Bytes(k) + utf8Bytes(v) + 2;
+          total += size;
+          if (size > MAX_ENV_VAR_BYTES) {
+            ctx.addIssue({
+              code: 'custom',
+              path: [k],
+              message: `env var ${k.slice(0, 60)} is ${size} bytes; Linux refuses to start a process with one over ${MAX_ENV_VAR_BYTES} (128 KiB). Pass large values in a file (working_dir) instead`,
+            });
+            return;
+          }
+        }
+        if (total > MAX_ENV_VARS_BYTES) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `env_vars total ${total} bytes, over the ${MAX_ENV_VARS_BYTES} (256 KiB) ray-mcp sends. Pass large values in a file (working_dir) instead`,
+          });
+        }
+      })
+      .optional(),
     excludes: z.array(z.string()).max(200).optional().describe('Paths or globs of working_dir to leave out'),
   })
   .strict();

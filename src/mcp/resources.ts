@@ -9,6 +9,7 @@ import { type McpServer, ResourceTemplate } from '@modelcontextprotocol/server';
 import type { ToolPort } from '../actors/port.js';
 import { RayMcpError } from '../domain/errors.js';
 import type { Followed } from '../domain/operations/jobs.js';
+import type { Redactor } from '../domain/redact.js';
 import {
   jobListSignature,
   jobSignature,
@@ -22,8 +23,11 @@ const JOB_URI = /^ray:\/\/clusters\/([a-z0-9-]+)\/jobs\/([A-Za-z0-9_.-]+)$/;
 const LIST_URI = /^ray:\/\/clusters\/([a-z0-9-]+)\/jobs$/;
 const RAYJOB_URI = /^ray:\/\/kubernetes\/([^/]+)\/namespaces\/([a-z0-9-]+)\/rayjobs\/([a-z0-9-]+)$/;
 
-export function registerResources(server: McpServer, deps: { port: ToolPort; log: Logger }): void {
-  const { port, log } = deps;
+export function registerResources(
+  server: McpServer,
+  deps: { port: ToolPort; log: Logger; redactor?: Redactor },
+): void {
+  const { port, log, redactor } = deps;
   /** uri → stop watching it. */
   const watches = new Map<string, () => void>();
 
@@ -88,7 +92,13 @@ export function registerResources(server: McpServer, deps: { port: ToolPort; log
   /** On a 2026-07-28 connection the SDK routes updates to listeners; reading a resource starts its watch. */
   const modern = () => (server.server.getNegotiatedProtocolVersion() ?? '') >= '2026';
   const json = (uri: URL, body: unknown) => ({
-    contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(body) }],
+    contents: [
+      {
+        uri: uri.href,
+        mimeType: 'application/json',
+        text: JSON.stringify(redactor ? redactor.value(body) : body),
+      },
+    ],
   });
 
   server.registerResource(

@@ -8,6 +8,7 @@ import type { ToolPort } from '../actors/port.js';
 import type { Config } from '../config.js';
 import type { AuditSink } from '../domain/audit.js';
 import { toErrorInfo } from '../domain/errors.js';
+import { Redactor } from '../domain/redact.js';
 import type { Logger } from '../logger.js';
 import { VERSION } from '../version.js';
 import { auditCall, isAudited } from './audit.js';
@@ -23,6 +24,8 @@ export interface ServerDeps {
   log: Logger;
   /** Where calls that change something are recorded (the app's audit log). */
   audit?: AuditSink;
+  /** Scrubs every result and resource of the secrets this server holds (the app's; a fresh one if not given). */
+  redactor?: Redactor;
 }
 
 const INSTRUCTIONS =
@@ -35,13 +38,19 @@ export function createMcpServer(deps: ServerDeps): McpServer {
     { name: 'ray-mcp', title: 'Ray MCP', version: VERSION },
     { capabilities: { tools: {}, resources: { subscribe: true } }, instructions: INSTRUCTIONS },
   );
-  for (const tool of selectTools(ALL_TOOLS, deps.config)) registerTool(server, tool, deps);
-  registerResources(server, { port: deps.port, log: deps.log });
+  const redactor = deps.redactor ?? new Redactor();
+  for (const tool of selectTools(ALL_TOOLS, deps.config)) registerTool(server, tool, deps, redactor);
+  registerResources(server, { port: deps.port, log: deps.log, redactor });
   registerPrompts(server, { port: deps.port, log: deps.log });
   return server;
 }
 
-function registerTool(server: McpServer, tool: AnyToolDefinition, deps: ServerDeps): void {
+function registerTool(
+  server: McpServer,
+  tool: AnyToolDefinition,
+  deps: ServerDeps,
+  redactor: Redactor,
+): void {
   const log = deps.log.child({ tool: tool.name });
   const audit = isAudited(tool) ? deps.audit : undefined;
   server.registerTool(
@@ -74,9 +83,10 @@ function registerTool(server: McpServer, tool: AnyToolDefinition, deps: ServerDe
         const result = await tool.handler(args, ctx);
         log.debug({ ms: Date.now() - started }, 'tool call done');
         auditCall(audit, { tool: tool.name, args, started }, { answer: result.structured });
+        // Every result leaves through here: whatever an upstream put in it, no secret goes out.
         return {
-          content: [{ type: 'text', text: result.text }],
-          structuredContent: result.structured as Record<string, unknown>,
+          content: [{ type: 'text', text: redactor.text(result.text) }],
+          structuredContent: redactor.value(result.structured as Record<string, unknown>),
         };
       } catch (err) {
         const info = toErrorInfo(err);
@@ -85,7 +95,7 @@ function registerTool(server: McpServer, tool: AnyToolDefinition, deps: ServerDe
         else log.info({ code: info.code, message: info.message }, 'tool call refused');
         return {
           isError: true,
-          content: [{ type: 'text', text: `${info.message}\nFix: ${info.fix}` }],
+          content: [{ type: 'text', text: redactor.text(`${info.message}\nFix: ${info.fix}`) }],
         };
       }
     },

@@ -4,7 +4,13 @@
  */
 import { z } from 'zod';
 import { ClusterIdSchema } from '../cluster.js';
-import { JOB_STATUSES, JobViewSchema, RuntimeEnvSchema, SubmissionIdSchema } from '../jobs.js';
+import {
+  checkMetadataSize,
+  JOB_STATUSES,
+  JobViewSchema,
+  RuntimeEnvSchema,
+  SubmissionIdSchema,
+} from '../jobs.js';
 import {
   NamespaceSchema,
   PodResourcesSchema,
@@ -134,7 +140,7 @@ export const SubmitJobInputSchema = z
       'Your id for the job; reuse it to make submits idempotent',
     ),
     runtime_env: RuntimeEnvSchema.optional(),
-    metadata: z.record(z.string().max(100), z.string().max(1000)).optional(),
+    metadata: z.record(z.string().max(100), z.string().max(1000)).superRefine(checkMetadataSize).optional(),
     entrypoint_num_cpus: z.number().min(0).optional(),
     entrypoint_num_gpus: z.number().min(0).optional(),
     entrypoint_memory: z.number().int().min(0).optional().describe('Bytes'),
