@@ -21,7 +21,7 @@ import { cloudConnectionMachine, cloudSystemId } from './cloud-connection.machin
 import { environmentMachine } from './environment.machine.js';
 import { externalClusterMachine } from './external-cluster.machine.js';
 import { jobsMachine, jobsSystemId } from './jobs.machine.js';
-import { kubeConnectionMachine, kubeSystemId } from './kube-connection.machine.js';
+import { type KubeConnectionOutput, kubeConnectionMachine, kubeSystemId } from './kube-connection.machine.js';
 import { kuberayClusterMachine } from './kuberay-cluster.machine.js';
 import { localClusterMachine } from './local-cluster.machine.js';
 import { portAllocatorMachine } from './port-allocator.machine.js';
@@ -107,6 +107,8 @@ export interface SupervisorContext extends SupervisorInput {
   counter: number;
   /** Children that failed, by actor id; the newest MAX_FAILURES. */
   failures: Record<string, ChildFailure>;
+  /** Kubernetes connections that failed and ended (their actor is gone), with why; the newest MAX_ENDED_CONNECTIONS. */
+  endedConnections: Record<string, KubeConnectionOutput>;
   shutdownReason?: string;
 }
 
@@ -119,6 +121,7 @@ export const SYSTEM_IDS = {
 } as const;
 
 const MAX_FAILURES = 50;
+const MAX_ENDED_CONNECTIONS = 20;
 const BACKOFF_FIRST_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
 
@@ -136,6 +139,14 @@ const isInfrastructure = (id: string) =>
 
 const CLUSTER_PREFIX = 'cluster:';
 const REQUEST_PREFIX = 'request:';
+const KUBE_PREFIX = 'kube:';
+
+/** `record` without `key` (the same object when it has no such key). */
+function without<T>(record: Record<string, T>, key: string): Record<string, T> {
+  if (!Object.hasOwn(record, key)) return record;
+  const { [key]: _, ...rest } = record;
+  return rest;
+}
 
 /**
  * A named action of this machine with its params, for actions that enqueue other ones (XState
@@ -285,6 +296,7 @@ export const supervisorMachine = setup({
           ? context.connections
           : [...context.connections, p.id],
         kubeTargets: { ...context.kubeTargets, [p.id]: p.target },
+        endedConnections: without(context.endedConnections, p.id),
       });
     }),
     ensureConnection: enqueueActions(({ event, enqueue, self }) => {
@@ -320,8 +332,24 @@ export const supervisorMachine = setup({
       const { type: _t, ...rest } = event;
       enqueue.emit({ ...rest, type: 'progress' });
     }),
-    /** A request's flow ended: its output is the answer. */
-    childDone: enqueueActions(({ enqueue }, { id, output }: { id: string; output: unknown }) => {
+    /** A request's flow ended: its output is the answer. A connection ended: drop it, keep why. */
+    childDone: enqueueActions(({ context, enqueue }, { id, output }: { id: string; output: unknown }) => {
+      if (id.startsWith(KUBE_PREFIX)) {
+        const connectionId = id.slice(KUBE_PREFIX.length);
+        enqueue.stopChild(id);
+        const kept = Object.entries(without(context.endedConnections, connectionId)).slice(
+          -(MAX_ENDED_CONNECTIONS - 1),
+        );
+        enqueue.assign({
+          connections: context.connections.filter((c) => c !== connectionId),
+          kubeTargets: without(context.kubeTargets, connectionId),
+          endedConnections: {
+            ...Object.fromEntries(kept),
+            [connectionId]: (output ?? {}) as KubeConnectionOutput,
+          },
+        });
+        return;
+      }
       if (!id.startsWith(REQUEST_PREFIX)) return;
       // XState keeps a finished child among the children until it is stopped: drop it.
       enqueue.stopChild(id);
@@ -418,6 +446,7 @@ export const supervisorMachine = setup({
     stopped: [],
     counter: 0,
     failures: {},
+    endedConnections: {},
   }),
   entry: 'startInfrastructure',
   on: {
