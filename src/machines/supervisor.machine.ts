@@ -122,6 +122,8 @@ export const SYSTEM_IDS = {
 
 const MAX_FAILURES = 50;
 const MAX_ENDED_CONNECTIONS = 20;
+/** Stopped clusters still listed (list_ray_clusters shows them stopped). */
+const MAX_STOPPED_KEPT = 10;
 const BACKOFF_FIRST_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
 
@@ -350,6 +352,8 @@ export const supervisorMachine = setup({
         });
         return;
       }
+      // A cluster actor that ended (a KubeRay cluster let go of) already said it stopped.
+      if (id.startsWith(CLUSTER_PREFIX)) return void enqueue.stopChild(id);
       if (!id.startsWith(REQUEST_PREFIX)) return;
       // XState keeps a finished child among the children until it is stopped: drop it.
       enqueue.stopChild(id);
@@ -409,11 +413,23 @@ export const supervisorMachine = setup({
     assignReason: assign({
       shutdownReason: ({ event }) => (event.type === 'system.shutdown' ? event.reason : undefined),
     }),
-    noteStopped: assign({
-      stopped: ({ context, event }) =>
-        event.type === 'cluster.stopped' && !context.stopped.includes(event.clusterId)
-          ? [...context.stopped, event.clusterId]
-          : context.stopped,
+    /**
+     * A cluster stopped. The newest MAX_STOPPED_KEPT stopped clusters stay listed; older ones are done:
+     * their actors (cluster and jobs) are stopped and they leave every registry.
+     */
+    noteStopped: enqueueActions(({ context, event, enqueue, self }) => {
+      if (event.type !== 'cluster.stopped' || context.stopped.includes(event.clusterId)) return;
+      const stopped = [...context.stopped, event.clusterId];
+      const old = stopped.slice(0, Math.max(0, stopped.length - MAX_STOPPED_KEPT));
+      if (!old.length) return void enqueue.assign({ stopped });
+      const children = self.getSnapshot().children as Record<string, AnyActorRef | undefined>;
+      const clusters = { ...context.clusters };
+      for (const id of old) {
+        for (const child of [SYSTEM_IDS.cluster(id), jobsSystemId(id)])
+          if (children[child]) enqueue.stopChild(child);
+        delete clusters[id];
+      }
+      enqueue.assign({ clusters, stopped: stopped.slice(old.length) });
     }),
     stopClusters: enqueueActions(({ context, enqueue, self }) => {
       const children = self.getSnapshot().children as Record<string, AnyActorRef | undefined>;

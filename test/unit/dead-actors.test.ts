@@ -60,4 +60,54 @@ describe('dead actors', () => {
     expect(after.actors).toBe(before.actors);
     expect(after.failures).toBe(before.failures);
   });
+
+  it('stopped clusters beyond the newest 10 leave with their jobs actors', async () => {
+    const { client, server, world } = await start();
+    const system = server.app.system;
+    const before = system.stats();
+    for (let i = 0; i < 30; i++) {
+      const url = `http://10.9.${i}.1:8265`;
+      world.ray.addExternal(url);
+      const { cluster_id } = await ok(client, 'init_ray_cluster', { address: url });
+      const { submission_id } = await ok(client, 'submit_ray_job', {
+        cluster_id,
+        entrypoint: 'python job.py',
+      });
+      world.ray.endJob(submission_id, 'SUCCEEDED');
+      await ok(client, 'wait_for_ray_job', { cluster_id, submission_id, timeout_seconds: 10 });
+      await ok(client, 'stop_ray_cluster', { cluster_id });
+    }
+    const after = system.stats();
+    expect(after.clusters).toBe(10);
+    expect(after.byKind.cluster).toBe(10);
+    expect(after.byKind.jobs).toBe(10);
+    // Each kept stopped cluster keeps the actor of its one ended job.
+    expect(after.actors).toBeLessThanOrEqual(before.actors + 30);
+    const listed = await ok(client, 'list_ray_clusters');
+    expect(JSON.stringify(listed)).toContain('ext-30');
+    expect(JSON.stringify(listed)).not.toContain('"ext-1"');
+  });
+
+  it('ended jobs keep at most 50 actors per cluster, and jobs deleted from the cluster go', async () => {
+    const { client, server, world } = await start((w) => w.ray.addExternal('http://10.8.0.1:8265'));
+    const system = server.app.system;
+    const { cluster_id } = await ok(client, 'init_ray_cluster', { address: 'http://10.8.0.1:8265' });
+    const ids: string[] = [];
+    for (let i = 0; i < 120; i++) {
+      const { submission_id } = await ok(client, 'submit_ray_job', {
+        cluster_id,
+        entrypoint: `python ${i}.py`,
+      });
+      world.ray.endJob(submission_id, 'SUCCEEDED');
+      ids.push(submission_id);
+    }
+    await ok(client, 'list_ray_jobs', { cluster_id });
+    expect(system.stats().byKind.job).toBeLessThanOrEqual(50);
+    expect(Object.keys(system.jobs(cluster_id)!.getSnapshot().context.jobs)).toHaveLength(120);
+    // The cluster forgets them (as after `ray job delete`): the next full list drops them.
+    for (const id of ids) world.ray.jobs.delete(id);
+    await ok(client, 'list_ray_jobs', { cluster_id });
+    expect(Object.keys(system.jobs(cluster_id)!.getSnapshot().context.jobs)).toHaveLength(0);
+    expect(system.stats().byKind.job ?? 0).toBe(0);
+  });
 });
