@@ -107,6 +107,12 @@ export interface SupervisorContext extends SupervisorInput {
   counter: number;
   /** Children that failed, by actor id; the newest MAX_FAILURES. */
   failures: Record<string, ChildFailure>;
+  /**
+   * Request actors by their id (`request:<slot>`, the lowest free slot) → the requestId they answer.
+   * Slots repeat, so the events of finished requests (`xstate.done.actor.<id>`) are a bounded set of
+   * types: XState memoizes transitions per event type for the machine's lifetime.
+   */
+  requests: Record<string, string>;
   /** Kubernetes connections that failed and ended (their actor is gone), with why; the newest MAX_ENDED_CONNECTIONS. */
   endedConnections: Record<string, KubeConnectionOutput>;
   shutdownReason?: string;
@@ -316,18 +322,24 @@ export const supervisorMachine = setup({
       }
       enqueue.emit(answerOk(event.requestId, { connectionId: event.id }));
     }),
-    startRequest: enqueueActions(({ event, enqueue }) => {
+    startRequest: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'request') return;
+      let n = 0;
+      while (Object.hasOwn(context.requests, `${REQUEST_PREFIX}${n}`)) n++;
+      const id = `${REQUEST_PREFIX}${n}`;
       enqueue.spawnChild('operation', {
-        id: SYSTEM_IDS.request(event.requestId),
+        id,
         systemId: SYSTEM_IDS.request(event.requestId),
         input: { requestId: event.requestId, operation: event.operation },
       });
+      enqueue.assign({ requests: { ...context.requests, [id]: event.requestId } });
     }),
-    cancelRequest: enqueueActions(({ event, enqueue, self }) => {
+    cancelRequest: enqueueActions(({ context, event, enqueue, self }) => {
       if (event.type !== 'request.cancel') return;
-      const id = SYSTEM_IDS.request(event.requestId);
+      const id = Object.entries(context.requests).find(([, r]) => r === event.requestId)?.[0];
+      if (!id) return;
       if ((self.getSnapshot().children as Record<string, AnyActorRef | undefined>)[id]) enqueue.stopChild(id);
+      enqueue.assign({ requests: without(context.requests, id) });
     }),
     relayProgress: enqueueActions(({ event, enqueue }) => {
       if (event.type !== 'request.progress') return;
@@ -354,10 +366,12 @@ export const supervisorMachine = setup({
       }
       // A cluster actor that ended (a KubeRay cluster let go of) already said it stopped.
       if (id.startsWith(CLUSTER_PREFIX)) return void enqueue.stopChild(id);
-      if (!id.startsWith(REQUEST_PREFIX)) return;
+      const requestId = context.requests[id];
+      if (!id.startsWith(REQUEST_PREFIX) || requestId === undefined) return;
       // XState keeps a finished child among the children until it is stopped: drop it.
       enqueue.stopChild(id);
-      enqueue.emit(answerOk(id.slice(REQUEST_PREFIX.length), output));
+      enqueue.assign({ requests: without(context.requests, id) });
+      enqueue.emit(answerOk(requestId, output));
     }),
     /**
      * A child failed. A request answers with its error. Any other child is logged, its own children
@@ -367,8 +381,10 @@ export const supervisorMachine = setup({
     childFailed: enqueueActions(
       ({ context, enqueue, self }, { id, error }: { id: string; error: unknown }) => {
         if (id.startsWith(REQUEST_PREFIX)) {
+          const requestId = context.requests[id];
           enqueue.stopChild(id);
-          enqueue.emit(answerError(id.slice(REQUEST_PREFIX.length), toErrorInfo(error)));
+          enqueue.assign({ requests: without(context.requests, id) });
+          if (requestId !== undefined) enqueue.emit(answerError(requestId, toErrorInfo(error)));
           return;
         }
         const children = self.getSnapshot().children as Record<string, AnyActorRef | undefined>;
@@ -462,6 +478,7 @@ export const supervisorMachine = setup({
     stopped: [],
     counter: 0,
     failures: {},
+    requests: {},
     endedConnections: {},
   }),
   entry: 'startInfrastructure',
