@@ -94,6 +94,8 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => exit('SIGINT'));
   process.on('SIGTERM', () => exit('SIGTERM'));
   process.on('SIGHUP', () => exit('SIGHUP'));
+  // A debug figure, outside the tools: how many actors live and how big the registries are (the soak reads it).
+  process.on('SIGUSR2', () => log.info({ stats: app.system.stats() }, 'stats'));
   process.stdin.on('end', () => exit('stdin closed'));
   process.stdin.on('close', () => exit('stdin closed'));
   // Actors handle their own failures (the supervisor restarts what fails); an exception that still

@@ -112,6 +112,7 @@ export function jobsActors(deps: { dashboards: Dashboards; log: Logger }) {
               return {
                 jobs: all.filter((j) => j.submission_id).map((j) => jobView(clusterId, j)),
                 at: Date.now(),
+                complete: true,
               };
             } catch (err) {
               throw dashboardError(client.url, err);

@@ -34,6 +34,10 @@ export class KubeClients {
     return this.clients.get(id);
   }
 
+  get size(): number {
+    return this.clients.size;
+  }
+
   /** The client of a connection, or a clear error when it is gone. */
   require(id: string): KubeClient {
     const c = this.clients.get(id);

@@ -98,6 +98,20 @@ export type RootActor = Actor<typeof supervisorMachine>;
 
 const HEALTH_INTERVAL_MS = 2000;
 
+/** See RaySystem.stats. */
+export interface SystemStats {
+  actors: number;
+  /** Live actors by the first part of their id (`request`, `job`, `kube`, `cluster`, ...). */
+  byKind: Record<string, number>;
+  clusters: number;
+  connections: number;
+  failures: number;
+  endedConnections: number;
+  kubeClients: number;
+  processes: number;
+  rssMb: number;
+}
+
 export class RaySystem {
   readonly root: RootActor;
   readonly processes: ProcessRegistry;
@@ -337,6 +351,36 @@ export class RaySystem {
       (a, b) => a[1].createdAt - b[1].createdAt,
     );
     return entries.map(([id]) => this.cluster(id)).filter((a): a is ClusterActor => a !== undefined);
+  }
+
+  /**
+   * How many actors are alive (the supervisor and every descendant), and the sizes of the registries
+   * that grow with use: a debug figure (SIGUSR2 logs it; the soak checks it stays flat), never a tool.
+   */
+  stats(): SystemStats {
+    const byKind: Record<string, number> = {};
+    let actors = 0;
+    const walk = (actor: AnyActorRef) => {
+      actors++;
+      const kind = actor.id.split(/[:#]/)[0] || actor.id;
+      byKind[kind] = (byKind[kind] ?? 0) + 1;
+      const children = (actor.getSnapshot() as { children?: Record<string, AnyActorRef | undefined> })
+        .children;
+      for (const child of Object.values(children ?? {})) if (child) walk(child);
+    };
+    if (this.root.getSnapshot().status === 'active') walk(this.root);
+    const c = this.root.getSnapshot().context;
+    return {
+      actors,
+      byKind,
+      clusters: Object.keys(c.clusters).length,
+      connections: c.connections.length,
+      failures: Object.keys(c.failures).length,
+      endedConnections: Object.keys(c.endedConnections).length,
+      kubeClients: this.kubeClients.size,
+      processes: this.processes.size,
+      rssMb: Math.round(process.memoryUsage().rss / 2 ** 20),
+    };
   }
 
   get shuttingDown(): boolean {

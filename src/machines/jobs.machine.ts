@@ -70,6 +70,8 @@ export interface JobCommandOutput {
   data?: CommandAnswers['jobs.submit'] | CommandAnswers['jobs.stop'] | CommandAnswers['jobs.logs'];
   /** When the dashboard answered (ms). */
   at: number;
+  /** `jobs` is the cluster's whole list (a refresh). */
+  complete?: boolean;
 }
 
 /** Job views the cluster reported at `at`; `watch` asks to follow some of them. */
@@ -79,9 +81,13 @@ interface Reported {
   at: number;
   /** From the watcher's poll (which clears the last poll error), not a command. */
   polled?: boolean;
+  /** The cluster's whole list: an ended job missing from it was deleted, and goes. */
+  complete?: boolean;
 }
 
 export const FAST_TICK_MS = 500;
+/** Actors of ended jobs kept (subscriptions, a late wait); older ones are stopped, their views stay. */
+export const MAX_ENDED_JOB_ACTORS = 50;
 export const SLOW_TICK_MS = 2000;
 export const jobSystemId = (clusterId: string, submissionId: string) => `job:${clusterId}:${submissionId}`;
 
@@ -118,30 +124,47 @@ export const jobsMachine = setup({
       'requestId' in event ? { queue: [...context.queue, event], dashboard: event.dashboard } : {},
     ),
     /** Merge reported jobs; tell each watched job's actor about its change. */
-    merge: enqueueActions(({ context, enqueue }, { jobs: reported, watch = [], at, polled }: Reported) => {
-      const jobs = { ...context.jobs };
-      const watched = [...context.watched];
-      for (const view of reported) {
-        const before = jobs[view.submission_id];
-        jobs[view.submission_id] = view;
-        const isWatched = watched.includes(view.submission_id);
-        if (!isWatched && watch.includes(view.submission_id)) {
-          watched.push(view.submission_id);
-          enqueue.spawnChild('job', {
-            id: `job:${view.submission_id}`,
-            systemId: jobSystemId(context.clusterId, view.submission_id),
-            input: { view, at },
-          });
-        } else if (isWatched && JSON.stringify(before) !== JSON.stringify(view)) {
-          enqueue.sendTo(`job:${view.submission_id}`, { type: 'ray.jobUpdated', view, at });
+    merge: enqueueActions(
+      ({ context, enqueue }, { jobs: reported, watch = [], at, polled, complete }: Reported) => {
+        const jobs = { ...context.jobs };
+        const watched = [...context.watched];
+        for (const view of reported) {
+          const before = jobs[view.submission_id];
+          jobs[view.submission_id] = view;
+          const isWatched = watched.includes(view.submission_id);
+          if (!isWatched && watch.includes(view.submission_id)) {
+            watched.push(view.submission_id);
+            enqueue.spawnChild('job', {
+              id: `job:${view.submission_id}`,
+              systemId: jobSystemId(context.clusterId, view.submission_id),
+              input: { view, at },
+            });
+          } else if (isWatched && JSON.stringify(before) !== JSON.stringify(view)) {
+            enqueue.sendTo(`job:${view.submission_id}`, { type: 'ray.jobUpdated', view, at });
+          }
         }
-      }
-      enqueue.assign({
-        jobs,
-        watched,
-        lastPollError: polled ? undefined : context.lastPollError,
-      });
-    }),
+        // Ended jobs deleted from the cluster go, and their actors with them. (A job missing that has not
+        // ended stays: a list fetched while it was being submitted would not name it yet.)
+        const drop = new Set<string>();
+        if (complete) {
+          const listed = new Set(reported.map((v) => v.submission_id));
+          for (const [id, view] of Object.entries(jobs)) {
+            if (listed.has(id) || !isTerminal(view.status)) continue;
+            delete jobs[id];
+            drop.add(id);
+          }
+        }
+        // Ended jobs' actors beyond the bound go, oldest first (their views stay in `jobs`).
+        const ended = watched.filter((id) => !drop.has(id) && jobs[id] && isTerminal(jobs[id]!.status));
+        for (const id of ended.slice(0, Math.max(0, ended.length - MAX_ENDED_JOB_ACTORS))) drop.add(id);
+        for (const id of drop) if (watched.includes(id)) enqueue.stopChild(`job:${id}`);
+        enqueue.assign({
+          jobs,
+          watched: drop.size ? watched.filter((id) => !drop.has(id)) : watched,
+          lastPollError: polled ? undefined : context.lastPollError,
+        });
+      },
+    ),
     finishOk: enqueueActions(({ context, enqueue }, output: JobCommandOutput) => {
       const [command, ...rest] = context.queue;
       if (!command) return;
@@ -185,7 +208,10 @@ export const jobsMachine = setup({
     'jobs.logs': { actions: 'enqueue' },
     'jobs.watch': { actions: 'enqueue' },
     'ray.jobsListed': {
-      actions: { type: 'merge', params: ({ event }) => ({ jobs: event.jobs, at: event.at, polled: true }) },
+      actions: {
+        type: 'merge',
+        params: ({ event }) => ({ jobs: event.jobs, at: event.at, polled: true, complete: true }),
+      },
     },
     'ray.jobsPollFailed': { actions: 'notePollError' },
     // A job actor that fails stops being watched; the next watch of that job starts a new one.
@@ -211,6 +237,7 @@ export const jobsMachine = setup({
                     jobs: event.output.jobs ?? [],
                     watch: event.output.watch,
                     at: event.output.at,
+                    complete: event.output.complete,
                   }),
                 },
                 { type: 'finishOk', params: ({ event }) => event.output },

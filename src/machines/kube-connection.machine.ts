@@ -211,6 +211,14 @@ export const kubeConnectionMachine = setup({
       (event.type === 'k8s.watchError' && event.status === 401),
     unreachable: ({ event }) => event.type === 'kube.health' && !event.ok && event.status === undefined,
     reachable: ({ event }) => event.type === 'kube.health' && event.ok,
+    /** No cluster tracks this connection and it follows no RayJob: nothing needs it once it failed. */
+    unused: ({ context }) => isUnused(context),
+    /** The untrack about to be applied leaves the connection unused. */
+    lastUntrack: ({ context, event }) => {
+      if (event.type !== 'kube.untrack') return false;
+      const { [keyOf(event.namespace, event.name)]: _, ...tracked } = context.tracked;
+      return isUnused({ ...context, tracked });
+    },
     allSynced: ({ context }) =>
       context.namespaces.every((ns) =>
         ['rayclusters', 'rayjobs', 'pods'].every((r) => context.synced[`${r}@${ns}`]),
@@ -710,10 +718,18 @@ export const kubeConnectionMachine = setup({
         },
       },
     },
+    // A failed connection nothing depends on is done: it closes its client and ends (its parent
+    // drops it, keeping the error within a bound); one a cluster or RayJob needs stays for them.
     failed: {
       entry: ['answerWaiting', { type: 'tellLink', params: { state: 'failed' } }],
-      invoke: { src: 'closeKube', input: ({ context }) => ({ id: context.id }), onError: {} },
+      invoke: {
+        src: 'closeKube',
+        input: ({ context }) => ({ id: context.id }),
+        onDone: { guard: 'unused', target: 'closed' },
+        onError: { guard: 'unused', target: 'closed' },
+      },
       on: {
+        'kube.untrack': [{ guard: 'lastUntrack', target: 'closing', actions: 'track' }, { actions: 'track' }],
         'kube.connect': { target: 'connecting', actions: 'wait' },
         'kube.disconnect': { target: 'disconnected', actions: ['answerNow', 'refuseAllWaiting', 'forget'] },
         'kube.awaitConnected': { actions: 'refuseNotConnected' },
@@ -723,8 +739,36 @@ export const kubeConnectionMachine = setup({
         'kube.rayJob': { actions: 'refuseNotConnected' },
       },
     },
+    /** The last cluster let go of a failed connection: close the client (again: it is idempotent), then end. */
+    closing: {
+      invoke: {
+        src: 'closeKube',
+        input: ({ context }) => ({ id: context.id }),
+        onDone: [{ guard: 'unused', target: 'closed' }, { target: 'failed' }],
+        onError: [{ guard: 'unused', target: 'closed' }, { target: 'failed' }],
+      },
+      on: {
+        'kube.connect': { target: 'connecting', actions: 'wait' },
+        'kube.awaitConnected': { actions: 'refuseNotConnected' },
+        'kube.describe': { actions: 'refuseNotConnected' },
+        'kube.watchNamespace': { actions: 'refuseNotConnected' },
+        'kube.awaitSynced': { actions: 'refuseNotConnected' },
+        'kube.rayJob': { actions: 'refuseNotConnected' },
+      },
+    },
+    closed: { type: 'final' },
   },
+  output: ({ context }): KubeConnectionOutput => ({ error: context.error }),
 });
+
+/** What a connection that ended leaves behind: why it failed. */
+export interface KubeConnectionOutput {
+  error?: ErrorInfo;
+}
+
+function isUnused(context: Pick<KubeConnectionContext, 'tracked' | 'rayJobActors'>): boolean {
+  return Object.keys(context.tracked).length === 0 && Object.keys(context.rayJobActors).length === 0;
+}
 
 export type KubeConnectionActor = ActorRefFrom<typeof kubeConnectionMachine>;
 export type KubeConnectionSnapshot = SnapshotFrom<typeof kubeConnectionMachine>;
@@ -738,6 +782,6 @@ export function kubeStatusOf(s: { matches(state: any): boolean }): KubeLinkStatu
   if (s.matches({ online: { link: 'lost' } })) return 'lost';
   if (s.matches({ online: { link: 'reconnecting' } })) return 'reconnecting';
   if (s.matches('online')) return 'connected';
-  if (s.matches('failed')) return 'failed';
+  if (s.matches('failed') || s.matches('closing') || s.matches('closed')) return 'failed';
   return 'disconnected';
 }

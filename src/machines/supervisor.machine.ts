@@ -21,7 +21,7 @@ import { cloudConnectionMachine, cloudSystemId } from './cloud-connection.machin
 import { environmentMachine } from './environment.machine.js';
 import { externalClusterMachine } from './external-cluster.machine.js';
 import { jobsMachine, jobsSystemId } from './jobs.machine.js';
-import { kubeConnectionMachine, kubeSystemId } from './kube-connection.machine.js';
+import { type KubeConnectionOutput, kubeConnectionMachine, kubeSystemId } from './kube-connection.machine.js';
 import { kuberayClusterMachine } from './kuberay-cluster.machine.js';
 import { localClusterMachine } from './local-cluster.machine.js';
 import { portAllocatorMachine } from './port-allocator.machine.js';
@@ -107,6 +107,14 @@ export interface SupervisorContext extends SupervisorInput {
   counter: number;
   /** Children that failed, by actor id; the newest MAX_FAILURES. */
   failures: Record<string, ChildFailure>;
+  /**
+   * Request actors by their id (`request:<slot>`, the lowest free slot) → the requestId they answer.
+   * Slots repeat, so the events of finished requests (`xstate.done.actor.<id>`) are a bounded set of
+   * types: XState memoizes transitions per event type for the machine's lifetime.
+   */
+  requests: Record<string, string>;
+  /** Kubernetes connections that failed and ended (their actor is gone), with why; the newest MAX_ENDED_CONNECTIONS. */
+  endedConnections: Record<string, KubeConnectionOutput>;
   shutdownReason?: string;
 }
 
@@ -119,6 +127,9 @@ export const SYSTEM_IDS = {
 } as const;
 
 const MAX_FAILURES = 50;
+const MAX_ENDED_CONNECTIONS = 20;
+/** Stopped clusters still listed (list_ray_clusters shows them stopped). */
+const MAX_STOPPED_KEPT = 10;
 const BACKOFF_FIRST_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
 
@@ -136,6 +147,14 @@ const isInfrastructure = (id: string) =>
 
 const CLUSTER_PREFIX = 'cluster:';
 const REQUEST_PREFIX = 'request:';
+const KUBE_PREFIX = 'kube:';
+
+/** `record` without `key` (the same object when it has no such key). */
+function without<T>(record: Record<string, T>, key: string): Record<string, T> {
+  if (!Object.hasOwn(record, key)) return record;
+  const { [key]: _, ...rest } = record;
+  return rest;
+}
 
 /**
  * A named action of this machine with its params, for actions that enqueue other ones (XState
@@ -285,6 +304,7 @@ export const supervisorMachine = setup({
           ? context.connections
           : [...context.connections, p.id],
         kubeTargets: { ...context.kubeTargets, [p.id]: p.target },
+        endedConnections: without(context.endedConnections, p.id),
       });
     }),
     ensureConnection: enqueueActions(({ event, enqueue, self }) => {
@@ -302,30 +322,56 @@ export const supervisorMachine = setup({
       }
       enqueue.emit(answerOk(event.requestId, { connectionId: event.id }));
     }),
-    startRequest: enqueueActions(({ event, enqueue }) => {
+    startRequest: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'request') return;
+      let n = 0;
+      while (Object.hasOwn(context.requests, `${REQUEST_PREFIX}${n}`)) n++;
+      const id = `${REQUEST_PREFIX}${n}`;
       enqueue.spawnChild('operation', {
-        id: SYSTEM_IDS.request(event.requestId),
+        id,
         systemId: SYSTEM_IDS.request(event.requestId),
         input: { requestId: event.requestId, operation: event.operation },
       });
+      enqueue.assign({ requests: { ...context.requests, [id]: event.requestId } });
     }),
-    cancelRequest: enqueueActions(({ event, enqueue, self }) => {
+    cancelRequest: enqueueActions(({ context, event, enqueue, self }) => {
       if (event.type !== 'request.cancel') return;
-      const id = SYSTEM_IDS.request(event.requestId);
+      const id = Object.entries(context.requests).find(([, r]) => r === event.requestId)?.[0];
+      if (!id) return;
       if ((self.getSnapshot().children as Record<string, AnyActorRef | undefined>)[id]) enqueue.stopChild(id);
+      enqueue.assign({ requests: without(context.requests, id) });
     }),
     relayProgress: enqueueActions(({ event, enqueue }) => {
       if (event.type !== 'request.progress') return;
       const { type: _t, ...rest } = event;
       enqueue.emit({ ...rest, type: 'progress' });
     }),
-    /** A request's flow ended: its output is the answer. */
-    childDone: enqueueActions(({ enqueue }, { id, output }: { id: string; output: unknown }) => {
-      if (!id.startsWith(REQUEST_PREFIX)) return;
+    /** A request's flow ended: its output is the answer. A connection ended: drop it, keep why. */
+    childDone: enqueueActions(({ context, enqueue }, { id, output }: { id: string; output: unknown }) => {
+      if (id.startsWith(KUBE_PREFIX)) {
+        const connectionId = id.slice(KUBE_PREFIX.length);
+        enqueue.stopChild(id);
+        const kept = Object.entries(without(context.endedConnections, connectionId)).slice(
+          -(MAX_ENDED_CONNECTIONS - 1),
+        );
+        enqueue.assign({
+          connections: context.connections.filter((c) => c !== connectionId),
+          kubeTargets: without(context.kubeTargets, connectionId),
+          endedConnections: {
+            ...Object.fromEntries(kept),
+            [connectionId]: (output ?? {}) as KubeConnectionOutput,
+          },
+        });
+        return;
+      }
+      // A cluster actor that ended (a KubeRay cluster let go of) already said it stopped.
+      if (id.startsWith(CLUSTER_PREFIX)) return void enqueue.stopChild(id);
+      const requestId = context.requests[id];
+      if (!id.startsWith(REQUEST_PREFIX) || requestId === undefined) return;
       // XState keeps a finished child among the children until it is stopped: drop it.
       enqueue.stopChild(id);
-      enqueue.emit(answerOk(id.slice(REQUEST_PREFIX.length), output));
+      enqueue.assign({ requests: without(context.requests, id) });
+      enqueue.emit(answerOk(requestId, output));
     }),
     /**
      * A child failed. A request answers with its error. Any other child is logged, its own children
@@ -335,8 +381,10 @@ export const supervisorMachine = setup({
     childFailed: enqueueActions(
       ({ context, enqueue, self }, { id, error }: { id: string; error: unknown }) => {
         if (id.startsWith(REQUEST_PREFIX)) {
+          const requestId = context.requests[id];
           enqueue.stopChild(id);
-          enqueue.emit(answerError(id.slice(REQUEST_PREFIX.length), toErrorInfo(error)));
+          enqueue.assign({ requests: without(context.requests, id) });
+          if (requestId !== undefined) enqueue.emit(answerError(requestId, toErrorInfo(error)));
           return;
         }
         const children = self.getSnapshot().children as Record<string, AnyActorRef | undefined>;
@@ -381,11 +429,23 @@ export const supervisorMachine = setup({
     assignReason: assign({
       shutdownReason: ({ event }) => (event.type === 'system.shutdown' ? event.reason : undefined),
     }),
-    noteStopped: assign({
-      stopped: ({ context, event }) =>
-        event.type === 'cluster.stopped' && !context.stopped.includes(event.clusterId)
-          ? [...context.stopped, event.clusterId]
-          : context.stopped,
+    /**
+     * A cluster stopped. The newest MAX_STOPPED_KEPT stopped clusters stay listed; older ones are done:
+     * their actors (cluster and jobs) are stopped and they leave every registry.
+     */
+    noteStopped: enqueueActions(({ context, event, enqueue, self }) => {
+      if (event.type !== 'cluster.stopped' || context.stopped.includes(event.clusterId)) return;
+      const stopped = [...context.stopped, event.clusterId];
+      const old = stopped.slice(0, Math.max(0, stopped.length - MAX_STOPPED_KEPT));
+      if (!old.length) return void enqueue.assign({ stopped });
+      const children = self.getSnapshot().children as Record<string, AnyActorRef | undefined>;
+      const clusters = { ...context.clusters };
+      for (const id of old) {
+        for (const child of [SYSTEM_IDS.cluster(id), jobsSystemId(id)])
+          if (children[child]) enqueue.stopChild(child);
+        delete clusters[id];
+      }
+      enqueue.assign({ clusters, stopped: stopped.slice(old.length) });
     }),
     stopClusters: enqueueActions(({ context, enqueue, self }) => {
       const children = self.getSnapshot().children as Record<string, AnyActorRef | undefined>;
@@ -418,6 +478,8 @@ export const supervisorMachine = setup({
     stopped: [],
     counter: 0,
     failures: {},
+    requests: {},
+    endedConnections: {},
   }),
   entry: 'startInfrastructure',
   on: {

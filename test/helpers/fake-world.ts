@@ -374,7 +374,11 @@ export class FakeRay {
           return { jobs: [view], watch: [sid], data: { submissionId: sid, existed }, at: Date.now() };
         }
         case 'jobs.refresh':
-          return { jobs: this.jobsOn(url).map((j) => jobView(clusterId, j.details)), at: Date.now() };
+          return {
+            jobs: this.jobsOn(url).map((j) => jobView(clusterId, j.details)),
+            at: Date.now(),
+            complete: true,
+          };
         case 'jobs.get':
           return { jobs: [this.view(clusterId, url, command.id)], at: Date.now() };
         case 'jobs.watch':

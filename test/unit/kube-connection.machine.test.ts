@@ -258,7 +258,28 @@ describe('kube connection: connecting', () => {
     expect(t.informers.map((i) => i.namespace)).toEqual(['']);
   });
 
-  it('a failed connect keeps the error, closes the client, and refuses every command with the error', async () => {
+  it('a failed connect nothing depends on answers with the error, closes the client and ends', async () => {
+    const refused = new RayMcpError('not_found', 'No context named c1 in the kubeconfig.', 'Pick one.');
+    const t = start({
+      connect: async () => {
+        throw refused;
+      },
+    });
+    const waiting = t.send({ type: 'kube.awaitConnected' });
+    expect(await t.answered(waiting)).toEqual({
+      type: 'answer',
+      requestId: waiting,
+      ok: false,
+      error: refused.toInfo(),
+    });
+    // Done: its parent drops it and keeps the error (src/machines/supervisor.machine.ts).
+    await t.until((s) => s.status === 'done');
+    expect(t.closed).toEqual([ID]);
+    expect(t.snapshot().output).toEqual({ error: refused.toInfo() });
+    expect(t.toParent.some((e) => e.type === `xstate.done.actor.subject`)).toBe(true);
+  });
+
+  it('a failed connect a cluster tracks keeps the error, closes the client, and refuses every command with the error', async () => {
     const refused = new RayMcpError(
       'unavailable',
       'connect ECONNREFUSED 127.0.0.1:6443',
@@ -271,6 +292,7 @@ describe('kube connection: connecting', () => {
         return SESSION;
       },
     });
+    t.track('ns', 'rc1');
     const waiting = t.send({ type: 'kube.awaitConnected' });
     expect(await t.answered(waiting)).toEqual({
       type: 'answer',
@@ -301,6 +323,19 @@ describe('kube connection: connecting', () => {
     expect(t.context().error).toBeUndefined();
     expect(await t.answered(retry)).toEqual(ok(retry));
     expect(t.state()).toBe('connected');
+  });
+
+  it('a failed connection ends once the last cluster that tracked it lets go', async () => {
+    const t = await online();
+    t.track('ns', 'rc1');
+    t.health({ ok: false, status: 401, message: 'Unauthorized' });
+    expect(t.state()).toBe('failed');
+    await t.until(() => t.closed.length > 0);
+    await t.settle();
+    expect(t.snapshot().status).toBe('active');
+    t.actor.send({ type: 'kube.untrack', namespace: 'ns', name: 'rc1' });
+    await t.until((s) => s.status === 'done');
+    expect(t.snapshot().output).toMatchObject({ error: { code: 'unauthenticated' } });
   });
 
   it('answers a describe from the API, and a failed describe with its error', async () => {

@@ -30,7 +30,11 @@ export const kubernetesFlows: FlowsOf<KubernetesOperations> = {
       return {
         ...c,
         current: c.name === current,
-        connection: conn ? connectionView(conn, now).status : undefined,
+        connection: conn
+          ? connectionView(conn, now).status
+          : ops.endedConnection(c.name)
+            ? 'failed'
+            : undefined,
       };
     });
     return { provider, contexts, current_context: current, fix: contexts.length ? undefined : report?.fix };

@@ -9,7 +9,7 @@ import type { ActorSystem, AnyActorRef, SnapshotFrom } from 'xstate';
 type AnyActorSystem = ActorSystem<any>;
 
 import type { Config } from '../../config.js';
-import { RayMcpError } from '../../domain/errors.js';
+import { type ErrorInfo, RayMcpError } from '../../domain/errors.js';
 import { type CloudActor, cloudSystemId } from '../../machines/cloud-connection.machine.js';
 import type { EnvironmentActor } from '../../machines/environment.machine.js';
 import { type JobsActor, jobsSystemId } from '../../machines/jobs.machine.js';
@@ -50,6 +50,13 @@ export class Ops {
   /** Why the actor `systemId` failed, while it is down or after it came back. */
   failure(systemId: string): ChildFailure | undefined {
     return this.supervisor.failures[systemId];
+  }
+
+  /** Why a Kubernetes connection that failed and ended (its actor is gone) failed, if it is among the recent ones. */
+  endedConnection(id: string): { error?: ErrorInfo } | undefined {
+    return Object.hasOwn(this.supervisor.endedConnections, id)
+      ? this.supervisor.endedConnections[id]
+      : undefined;
   }
 
   /** The actor `systemId`, or an error that says it failed and is being restarted. */

@@ -79,10 +79,23 @@ export async function connectTarget(ops: Ops, target: KubeTarget): Promise<KubeC
   if (existing && kubeStatusOf(existing.getSnapshot()) === 'connected') return existing;
   await ops.askForAnswer(ops.root, { type: 'kube.ensure', id, target });
   const actor = ops.kube(id);
-  if (!actor)
-    throw new RayMcpError('unavailable', `Kubernetes connection ${id} did not start.`, 'Try again.');
-  await ops.ask(actor, { type: 'kube.awaitConnected' }, { timeoutMs: CONNECT_TIMEOUT_MS });
+  if (!actor || actor.getSnapshot().status !== 'active') throw endedError(ops, id);
+  try {
+    await ops.ask(actor, { type: 'kube.awaitConnected' }, { timeoutMs: CONNECT_TIMEOUT_MS });
+  } catch (err) {
+    // A connection that failed and ended before the wait began answers with why it failed.
+    if (actor.getSnapshot().status !== 'active') throw endedError(ops, id);
+    throw err;
+  }
   return actor;
+}
+
+/** The error of a connection whose actor failed and ended. */
+function endedError(ops: Ops, id: string): RayMcpError {
+  const error = ops.endedConnection(id)?.error;
+  return error
+    ? RayMcpError.from(error)
+    : new RayMcpError('unavailable', `Kubernetes connection ${id} did not start.`, 'Try again.');
 }
 
 /** The context kubectl would use now, from the environment actor's look at the kubeconfig files. */
