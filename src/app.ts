@@ -7,6 +7,7 @@ import { type Inspection, startInspection } from './actors/inspector.js';
 import { type ActorOverrides, type ChildWrappers, RaySystem } from './actors/system.js';
 import type { Config } from './config.js';
 import { createLogger, type Logger } from './logger.js';
+import type { ResourceWatches } from './mcp/resources.js';
 import { createMcpServer } from './mcp/server.js';
 
 export interface App {
@@ -14,6 +15,8 @@ export interface App {
   log: Logger;
   system: RaySystem;
   server: McpServer;
+  /** A further MCP server on the same actor system (the HTTP front makes one per session or request). */
+  newServer(watches?: ResourceWatches): McpServer;
   inspection?: Inspection;
   /** Stops the actors, every child process, the inspector and the MCP connection. Idempotent. */
   close(reason: string): Promise<void>;
@@ -39,6 +42,7 @@ export async function createApp(
     log,
     system,
     server,
+    newServer: (watches) => createMcpServer({ port: system.port, config, log, watches }),
     inspection,
     close(reason) {
       closing ??= (async () => {

@@ -9,7 +9,7 @@ import type { Config } from '../config.js';
 import { toErrorInfo } from '../domain/errors.js';
 import type { Logger } from '../logger.js';
 import { VERSION } from '../version.js';
-import { registerResources } from './resources.js';
+import { type ResourceWatches, registerResources } from './resources.js';
 import { ALL_TOOLS, selectTools } from './tools/index.js';
 import type { AnyToolDefinition, ToolContext } from './tools/tool.js';
 
@@ -18,6 +18,8 @@ export interface ServerDeps {
   port: ToolPort;
   config: Config;
   log: Logger;
+  /** Shared resource watches (the HTTP front); default: the server's own. */
+  watches?: ResourceWatches;
 }
 
 const INSTRUCTIONS =
@@ -31,7 +33,7 @@ export function createMcpServer(deps: ServerDeps): McpServer {
     { capabilities: { tools: {}, resources: { subscribe: true } }, instructions: INSTRUCTIONS },
   );
   for (const tool of selectTools(ALL_TOOLS, deps.config)) registerTool(server, tool, deps);
-  registerResources(server, { port: deps.port, log: deps.log });
+  registerResources(server, { port: deps.port, log: deps.log, watches: deps.watches });
   return server;
 }
 
