@@ -27,6 +27,11 @@ if [ ! -f "$VENV/.complete" ] || [ ! -x "$VENV/bin/ray" ]; then
   touch "$VENV/.complete"
 fi
 
+# `ray-mcp setup` (an installed package) sets RAY_MCP_VENV_LINK=0: the server finds the venv in the cache.
+if [ "${RAY_MCP_VENV_LINK:-1}" = "0" ]; then
+  exit 0
+fi
+
 if [ "$(readlink .venv 2>/dev/null)" != "$VENV" ]; then
   if [ -e .venv ] && [ ! -L .venv ]; then
     echo "setup-ray: .venv exists and is not ours (not a link); leaving it. Pass --ray-bin to use $VENV/bin/ray." >&2

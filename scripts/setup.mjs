@@ -2,7 +2,8 @@
 // Installs what ray-mcp needs to run and test, and nothing twice: npm packages
 // (only when package-lock.json changed), the TypeScript build (incremental) and
 // the Ray venv (scripts/setup-ray.sh) and, with --testbed (the tests), the
-// Kubernetes test bed (scripts/setup-testbed.sh) and the AWS emulator (scripts/setup-moto.sh). Uses no npm package itself,
+// Kubernetes test bed (scripts/setup-testbed.sh), the AWS emulator (scripts/setup-moto.sh) and the Python
+// MCP client the HTTP tests drive (scripts/setup-mcp-python.sh). Uses no npm package itself,
 // since it runs before they are installed.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -47,4 +48,5 @@ if (!process.argv.includes('--no-ray')) {
 if (process.argv.includes('--testbed')) {
   run('bash', [join(root, 'scripts', 'setup-testbed.sh')]);
   run('bash', [join(root, 'scripts', 'setup-moto.sh')]);
+  run('bash', [join(root, 'scripts', 'setup-mcp-python.sh')]);
 }

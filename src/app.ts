@@ -11,6 +11,7 @@ import { registerSecretSources } from './clients/secret-sources.js';
 import type { Config } from './config.js';
 import { Redactor } from './domain/redact.js';
 import { createLogger, type Logger } from './logger.js';
+import type { ResourceWatches } from './mcp/resources.js';
 import { createMcpServer } from './mcp/server.js';
 
 export interface App {
@@ -22,6 +23,8 @@ export interface App {
   audit: AuditLog;
   /** Knows every secret this server holds; results, logs and the data dir are scrubbed with it. */
   redactor: Redactor;
+  /** A further MCP server on the same actor system (the HTTP front makes one per session or request). */
+  newServer(watches?: ResourceWatches): McpServer;
   inspection?: Inspection;
   /** Stops the actors, every child process, the inspector and the MCP connection. Idempotent. */
   close(reason: string): Promise<void>;
@@ -58,6 +61,7 @@ export async function createApp(
     server,
     audit,
     redactor,
+    newServer: (watches) => createMcpServer({ port: system.port, config, log, audit, redactor, watches }),
     inspection,
     close(reason) {
       closing ??= (async () => {

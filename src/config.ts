@@ -25,6 +25,12 @@ export interface Flags {
   onExit?: string;
   tempRoot?: string;
   portRange?: string;
+  /** `--http [host:]port`. */
+  http?: string;
+  httpTokenFile?: string;
+  httpAllowedHosts?: string;
+  /** `--stdio`: serve stdio as well as HTTP. */
+  stdio?: boolean;
 }
 
 const msFromSeconds = (name: string, min: number, max: number) =>
@@ -85,7 +91,34 @@ const SettingsSchema = z.object({
 
 export type Settings = z.infer<typeof SettingsSchema>;
 
+/** The HTTP front (`--http`): where it listens and what it lets in. */
+export interface HttpSettings {
+  /** The address to bind, as given (`127.0.0.1`, `0.0.0.0`, `::1`, a hostname). */
+  host: string;
+  /** 0 = any free port (the log says which). */
+  port: number;
+  /** Whether `host` reaches only this machine. Any other bind needs `token`. */
+  loopback: boolean;
+  /** The bearer token every /mcp request must carry. A secret: never logged. */
+  token?: string;
+  /** Host header names accepted (DNS rebinding); undefined = any (a wildcard bind with a token). */
+  allowedHosts?: string[];
+  /** Origin hostnames accepted from browsers. */
+  allowedOrigins: string[];
+  /** Largest request body read (bytes); larger gets 413. */
+  maxBodyBytes: number;
+}
+
+export const HTTP_MAX_BODY_BYTES = 1024 * 1024;
+const LOCALHOST_NAMES = ['localhost', '127.0.0.1', '[::1]'];
+
 export interface Config extends Settings {
+  /** `--http`: serve MCP over streamable HTTP. */
+  http?: HttpSettings;
+  /** Serve MCP over stdio: yes without --http; with --http only when --stdio is given. */
+  stdio: boolean;
+  /** Where setup caches the Ray venv (`$XDG_CACHE_HOME/ray-mcp`, or RAY_MCP_CACHE_DIR). */
+  cacheDir: string;
   /** The checkout or package root: where the default `.venv` lives. */
   projectRoot: string;
   home: string;
@@ -169,6 +202,9 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): 
   }
   const settings = parsed.data;
 
+  const http = httpSettings(flags, env);
+  const stdio = http ? (flags.stdio ?? parseEnvBool('RAY_MCP_STDIO', env.RAY_MCP_STDIO) ?? false) : true;
+
   const childEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) if (v !== undefined) childEnv[k] = v;
 
@@ -177,6 +213,9 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): 
     dataDir: resolve(settings.dataDir),
     tempRoot: resolve(settings.tempRoot),
     rayBin: settings.rayBin ? resolve(settings.rayBin) : undefined,
+    http,
+    stdio,
+    cacheDir: resolve(env.RAY_MCP_CACHE_DIR || join(env.XDG_CACHE_HOME || join(home, '.cache'), 'ray-mcp')),
     projectRoot,
     home,
     path: (env.PATH ?? '').split(delimiter).filter(Boolean),
@@ -220,6 +259,67 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): 
       env.CLOUDSDK_AUTH_ACCESS_TOKEN,
     ].filter((s): s is string => Boolean(s)),
   };
+}
+
+/**
+ * `--http [host:]port` (or RAY_MCP_HTTP) with its token and allowed hosts. A bind beyond loopback
+ * without a token is refused: anyone who reaches the port could start clusters and run code.
+ */
+function httpSettings(flags: Flags, env: NodeJS.ProcessEnv): HttpSettings | undefined {
+  const raw = flags.http ?? (env.RAY_MCP_HTTP || undefined);
+  if (raw === undefined) return undefined;
+  const bad = (msg: string) =>
+    new ConfigError(`Invalid settings:\n  --http: ${msg}\nRun 'ray-mcp --help' for the options.`);
+  const m = /^(?:(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):)?(\d{1,5})$/.exec(raw.trim());
+  if (!m)
+    throw bad(
+      `'${raw.slice(0, 80)}' is not [host:]port (e.g. 8000, 127.0.0.1:8000, 0.0.0.0:8000, [::1]:8000)`,
+    );
+  const port = Number(m[2]);
+  if (port > 65535) throw bad('the port must be 0-65535');
+  const given = m[1] ?? '127.0.0.1';
+  const host = given.startsWith('[') ? given.slice(1, -1) : given;
+  const loopback = host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+  const wildcard = host === '0.0.0.0' || host === '::';
+
+  let token: string | undefined;
+  const file = flags.httpTokenFile ?? (env.RAY_MCP_HTTP_TOKEN_FILE || undefined);
+  if (file) {
+    try {
+      token = readFileSync(file, 'utf8').trim();
+    } catch (err) {
+      throw new ConfigError(
+        `Invalid settings:\n  --http-token-file: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
+    }
+  } else if (env.RAY_MCP_HTTP_TOKEN) token = env.RAY_MCP_HTTP_TOKEN.trim();
+  if (token !== undefined && token.length < 16)
+    throw new ConfigError(
+      'Invalid settings:\n  --http-token-file / RAY_MCP_HTTP_TOKEN: the token must be at least 16 characters (e.g. `openssl rand -hex 32`)',
+    );
+  if (!loopback && !token)
+    throw new ConfigError(
+      `Invalid settings:\n  --http: ${given} is reachable from other machines, so ray-mcp needs a bearer token: ` +
+        'set RAY_MCP_HTTP_TOKEN or --http-token-file (e.g. `openssl rand -hex 32 > token`), or bind 127.0.0.1.',
+    );
+
+  const listed = (flags.httpAllowedHosts ?? env.RAY_MCP_HTTP_ALLOWED_HOSTS ?? '')
+    .split(',')
+    .map((h) => h.trim().toLowerCase())
+    .filter(Boolean);
+  if (listed.some((h) => !/^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)$/.test(h)))
+    throw new ConfigError(
+      'Invalid settings:\n  --http-allowed-hosts: give host names or IPs without port or scheme, comma separated (IPv6 in brackets)',
+    );
+  const bindName = host.includes(':') ? `[${host.toLowerCase()}]` : host.toLowerCase();
+  // A wildcard bind with no list accepts any Host: the token is what keeps strangers out.
+  const allowedHosts = listed.length
+    ? [...new Set([...LOCALHOST_NAMES, ...listed])]
+    : wildcard
+      ? undefined
+      : [...new Set([...LOCALHOST_NAMES, bindName])];
+  const allowedOrigins = [...new Set([...LOCALHOST_NAMES, ...listed, ...(wildcard ? [] : [bindName])])];
+  return { host, port, loopback, token, allowedHosts, allowedOrigins, maxBodyBytes: HTTP_MAX_BODY_BYTES };
 }
 
 function cloudSettings(env: NodeJS.ProcessEnv): CloudSettings {

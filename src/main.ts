@@ -7,6 +7,8 @@ import { StdioServerTransport, serveStdio } from '@modelcontextprotocol/server/s
 import { Command, Option } from 'commander';
 import { createApp } from './app.js';
 import { ConfigError, type Flags, LOG_LEVELS, loadConfig, ON_EXIT } from './config.js';
+import { type HttpFront, startHttpFront } from './mcp/http.js';
+import { runSetup } from './setup.js';
 import { VERSION } from './version.js';
 
 const program = new Command()
@@ -53,13 +55,42 @@ const program = new Command()
       'stop: stop the clusters this server started when it exits; keep: leave them running for the next run to adopt (env RAY_MCP_ON_EXIT; default stop)',
     ).choices(ON_EXIT),
   )
+  .option(
+    '--http <[host:]port>',
+    'serve MCP over streamable HTTP at http://host:port/mcp (env RAY_MCP_HTTP); host defaults to 127.0.0.1, ' +
+      'any other bind needs a token. With --http, stdio is off unless --stdio is given',
+  )
+  .option(
+    '--http-token-file <file>',
+    'file holding the bearer token HTTP clients must send (env RAY_MCP_HTTP_TOKEN holds the token itself)',
+  )
+  .option(
+    '--http-allowed-hosts <names>',
+    'comma-separated Host names HTTP clients may use besides localhost (env RAY_MCP_HTTP_ALLOWED_HOSTS)',
+  )
+  .option('--stdio', 'with --http, serve stdio as well (env RAY_MCP_STDIO=1)')
   .addHelpText(
     'after',
-    '\nAdd to an MCP client (Claude Desktop, Cursor, MCP Inspector) as a stdio server:\n  {"command": "npx", "args": ["ray-mcp"]}',
+    '\nAdd to an MCP client (Claude Desktop, Cursor, MCP Inspector) as a stdio server:\n  {"command": "npx", "args": ["ray-mcp"]}' +
+      '\nOr run it as a long-lived HTTP server and point clients at http://127.0.0.1:8000/mcp:\n  ray-mcp --http 8000' +
+      "\nInstall the pinned Ray first with 'ray-mcp setup'.",
   );
+
+let subcommand: Promise<number> | undefined;
+program
+  .command('setup')
+  .description(
+    'install the pinned Ray into the cache venv (~/.cache/ray-mcp/venvs), where the server finds it',
+  )
+  .action(() => {
+    subcommand = runSetup();
+  });
+// Without a subcommand: serve.
+program.action(() => {});
 
 async function main(): Promise<void> {
   program.parse();
+  if (subcommand) process.exit(await subcommand);
   let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig(program.opts<Flags>());
@@ -73,6 +104,7 @@ async function main(): Promise<void> {
 
   const app = await createApp(config);
   const { log } = app;
+  let http: HttpFront | undefined;
   let exiting = false;
   const exit = (reason: string, code = 0) => {
     if (exiting) return;
@@ -82,13 +114,16 @@ async function main(): Promise<void> {
       log.error('shutdown took too long; exiting anyway');
       process.exit(1);
     }, config.shutdownTimeoutMs + 2000).unref();
-    app.close(reason).then(
-      () => process.exit(code),
-      (err) => {
-        log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    Promise.resolve(http?.close())
+      .catch((err) => log.warn({ err }, 'http front did not close cleanly'))
+      .then(() => app.close(reason))
+      .then(
+        () => process.exit(code),
+        (err) => {
+          log.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   };
 
   process.on('SIGINT', () => exit('SIGINT'));
@@ -96,8 +131,10 @@ async function main(): Promise<void> {
   process.on('SIGHUP', () => exit('SIGHUP'));
   // A debug figure, outside the tools: how many actors live and how big the registries are (the soak reads it).
   process.on('SIGUSR2', () => log.info({ stats: app.system.stats() }, 'stats'));
-  process.stdin.on('end', () => exit('stdin closed'));
-  process.stdin.on('close', () => exit('stdin closed'));
+  if (config.stdio) {
+    process.stdin.on('end', () => exit('stdin closed'));
+    process.stdin.on('close', () => exit('stdin closed'));
+  }
   // Actors handle their own failures (the supervisor restarts what fails); an exception that still
   // gets here is a bug outside them: logged, and the clusters and jobs being watched go on.
   process.on('uncaughtException', (err) => {
@@ -106,6 +143,21 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', (err) => {
     log.error({ err }, 'unhandled rejection');
   });
+
+  if (config.http) {
+    try {
+      http = await startHttpFront({
+        settings: config.http,
+        log,
+        port: app.system.port,
+        newServer: (watches) => app.newServer(watches),
+      });
+    } catch (err) {
+      log.error({ err }, `cannot serve http on ${config.http.host}:${config.http.port}`);
+      return exit('http front failed', 1);
+    }
+  }
+  if (!config.stdio) return;
 
   // The SDK's stdio entry serves 2025 clients as before and, for 2026-07-28 clients, answers
   // `subscriptions/listen` itself, routing our resource updates to the listeners.

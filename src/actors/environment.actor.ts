@@ -68,7 +68,10 @@ export async function probeEnvironment(
     } catch {}
     candidate ??= await findOnPath('python3', config.path);
     if (!candidate) {
-      return { found: false, fix: 'Install Python 3.10-3.12 (python3 on PATH), then run npm run setup.' };
+      return {
+        found: false,
+        fix: 'Install Python 3.10-3.12 (python3 on PATH), then run `ray-mcp setup` (in a checkout: npm run setup).',
+      };
     }
     const res = await run(candidate, ['--version']);
     const version = /Python\s+(\S+)/.exec(`${res.stdout} ${res.stderr}`)?.[1];

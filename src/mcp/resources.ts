@@ -23,19 +23,68 @@ const JOB_URI = /^ray:\/\/clusters\/([a-z0-9-]+)\/jobs\/([A-Za-z0-9_.-]+)$/;
 const LIST_URI = /^ray:\/\/clusters\/([a-z0-9-]+)\/jobs$/;
 const RAYJOB_URI = /^ray:\/\/kubernetes\/([^/]+)\/namespaces\/([a-z0-9-]+)\/rayjobs\/([a-z0-9-]+)$/;
 
-export function registerResources(
-  server: McpServer,
-  deps: { port: ToolPort; log: Logger; redactor?: Redactor },
-): void {
-  const { port, log, redactor } = deps;
+/**
+ * The resources being watched, and where their updates go. By default each server has its own and
+ * notifies its own client; the HTTP front shares one among the per-request servers of its
+ * 2026-07-28 leg (updates go to its `subscriptions/listen` bus) and gives each 2025 session its own.
+ * At most `limit` URIs are watched at once: the oldest watch stops when a new one would pass it.
+ */
+export class ResourceWatches {
   /** uri → stop watching it. */
-  const watches = new Map<string, () => void>();
+  private readonly stops = new Map<string, () => void>();
+  constructor(
+    readonly notify: (uri: string) => void,
+    private readonly limit = 1000,
+  ) {}
+  has(uri: string): boolean {
+    return this.stops.has(uri);
+  }
+  add(uri: string, stop: () => void): void {
+    // Two reads at once both start a watch: keep the first.
+    if (this.stops.has(uri)) {
+      stop();
+      return;
+    }
+    this.stops.set(uri, stop);
+    for (const [oldest, stopOldest] of this.stops) {
+      if (this.stops.size <= this.limit) break;
+      stopOldest();
+      this.stops.delete(oldest);
+    }
+  }
+  remove(uri: string): void {
+    this.stops.get(uri)?.();
+    this.stops.delete(uri);
+  }
+  /** Stops every watch (the session or the server is gone). */
+  close(): void {
+    for (const stop of this.stops.values()) stop();
+    this.stops.clear();
+  }
+}
 
-  const notify = (uri: string) => {
-    server.server
-      .sendResourceUpdated({ uri })
-      .catch((err) => log.debug({ err, uri }, 'resource update not sent'));
-  };
+export interface ResourceDeps {
+  port: ToolPort;
+  log: Logger;
+  /** Shared watches (HTTP); default: this server's own, notifying its client. */
+  watches?: ResourceWatches;
+  /** Scrubs what a resource read returns of the secrets this server holds. */
+  redactor?: Redactor;
+}
+
+/**
+ * Starts notifying on changes of `uri` (idempotent): for the HTTP front, which watches the URIs a
+ * 2026-07-28 `subscriptions/listen` names before any server instance exists.
+ */
+export async function watchResource(
+  deps: ResourceDeps & { watches: ResourceWatches },
+  uri: string,
+): Promise<void> {
+  await readers(deps.port, deps.watches).watch(uri);
+}
+
+function readers(port: ToolPort, watches: ResourceWatches) {
+  const notify = (uri: string) => watches.notify(uri);
 
   /**
    * Reads a resource; with `subscribe`, also notifies `uri` whenever `signature` of the actor
@@ -56,7 +105,7 @@ export function registerResources(
         last = now;
         notify(uri);
       });
-      if (stop) watches.set(uri, stop);
+      if (stop) watches.add(uri, stop);
     }
     return followed.body;
   }
@@ -88,6 +137,19 @@ export function registerResources(
       'Use ray://clusters/{cluster_id}/jobs, ray://clusters/{cluster_id}/jobs/{submission_id} or ray://kubernetes/{context}/namespaces/{namespace}/rayjobs/{name}.',
     );
   }
+  return { job, jobList, rayJob, watch };
+}
+
+export function registerResources(server: McpServer, deps: ResourceDeps): void {
+  const { port, log } = deps;
+  const watches =
+    deps.watches ??
+    new ResourceWatches((uri) => {
+      server.server
+        .sendResourceUpdated({ uri })
+        .catch((err) => log.debug({ err, uri }, 'resource update not sent'));
+    });
+  const { job, jobList, rayJob, watch } = readers(port, watches);
 
   /** On a 2026-07-28 connection the SDK routes updates to listeners; reading a resource starts its watch. */
   const modern = () => (server.server.getNegotiatedProtocolVersion() ?? '') >= '2026';
@@ -96,7 +158,7 @@ export function registerResources(
       {
         uri: uri.href,
         mimeType: 'application/json',
-        text: JSON.stringify(redactor ? redactor.value(body) : body),
+        text: JSON.stringify(deps.redactor ? deps.redactor.value(body) : body),
       },
     ],
   });
@@ -156,8 +218,7 @@ export function registerResources(
     return {};
   });
   server.server.setRequestHandler('resources/unsubscribe', async (request) => {
-    watches.get(request.params.uri)?.();
-    watches.delete(request.params.uri);
+    watches.remove(request.params.uri);
     return {};
   });
 }

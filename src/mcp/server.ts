@@ -13,7 +13,7 @@ import type { Logger } from '../logger.js';
 import { VERSION } from '../version.js';
 import { auditCall, isAudited } from './audit.js';
 import { registerPrompts } from './prompts.js';
-import { registerResources } from './resources.js';
+import { type ResourceWatches, registerResources } from './resources.js';
 import { ALL_TOOLS, selectTools } from './tools/index.js';
 import type { AnyToolDefinition, ToolContext } from './tools/tool.js';
 
@@ -26,6 +26,8 @@ export interface ServerDeps {
   audit?: AuditSink;
   /** Scrubs every result and resource of the secrets this server holds (the app's; a fresh one if not given). */
   redactor?: Redactor;
+  /** Shared resource watches (the HTTP front); default: the server's own. */
+  watches?: ResourceWatches;
 }
 
 const INSTRUCTIONS =
@@ -40,7 +42,7 @@ export function createMcpServer(deps: ServerDeps): McpServer {
   );
   const redactor = deps.redactor ?? new Redactor();
   for (const tool of selectTools(ALL_TOOLS, deps.config)) registerTool(server, tool, deps, redactor);
-  registerResources(server, { port: deps.port, log: deps.log, redactor });
+  registerResources(server, { port: deps.port, log: deps.log, redactor, watches: deps.watches });
   registerPrompts(server, { port: deps.port, log: deps.log });
   return server;
 }

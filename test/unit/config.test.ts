@@ -74,4 +74,58 @@ describe('config', () => {
       }),
     );
   });
+  describe('--http', () => {
+    const token = 'a-token-of-sixteen-chars';
+    it('is off by default, and stdio is on', () => {
+      const c = loadConfig({}, env);
+      expect(c.http).toBeUndefined();
+      expect(c.stdio).toBe(true);
+    });
+
+    it('binds 127.0.0.1 when given only a port, turns stdio off unless asked, and checks localhost names', () => {
+      const c = loadConfig({ http: '8000' }, env);
+      expect(c.http).toMatchObject({ host: '127.0.0.1', port: 8000, loopback: true, token: undefined });
+      expect(c.http?.allowedHosts).toEqual(['localhost', '127.0.0.1', '[::1]']);
+      expect(c.stdio).toBe(false);
+      expect(loadConfig({ http: '8000', stdio: true }, env).stdio).toBe(true);
+      expect(loadConfig({}, { ...env, RAY_MCP_HTTP: '[::1]:9000', RAY_MCP_STDIO: '1' })).toMatchObject({
+        http: { host: '::1', port: 9000, loopback: true },
+        stdio: true,
+      });
+    });
+
+    it('refuses a bind beyond loopback without a token, and a short token', () => {
+      expect(() => loadConfig({ http: '0.0.0.0:8000' }, env)).toThrow(/needs a bearer token/);
+      expect(() => loadConfig({ http: '10.0.0.5:8000' }, env)).toThrow(/needs a bearer token/);
+      expect(() => loadConfig({ http: '8000' }, { ...env, RAY_MCP_HTTP_TOKEN: 'short' })).toThrow(
+        /at least 16 characters/,
+      );
+      expect(() => loadConfig({ http: '8000', httpTokenFile: '/nonexistent/token' }, env)).toThrow(
+        /cannot read \/nonexistent\/token/,
+      );
+    });
+
+    it('with a token: a wildcard bind accepts any Host unless names are listed; origins stay local', () => {
+      const wide = loadConfig({ http: '0.0.0.0:8000' }, { ...env, RAY_MCP_HTTP_TOKEN: token });
+      expect(wide.http).toMatchObject({ loopback: false, token, allowedHosts: undefined });
+      expect(wide.http?.allowedOrigins).toEqual(['localhost', '127.0.0.1', '[::1]']);
+      const listed = loadConfig(
+        { http: '0.0.0.0:8000', httpAllowedHosts: 'ray-mcp.ns.svc, Example.org' },
+        { ...env, RAY_MCP_HTTP_TOKEN: token },
+      );
+      expect(listed.http?.allowedHosts).toEqual([
+        'localhost',
+        '127.0.0.1',
+        '[::1]',
+        'ray-mcp.ns.svc',
+        'example.org',
+      ]);
+      const one = loadConfig({ http: '10.0.0.5:8000' }, { ...env, RAY_MCP_HTTP_TOKEN: token });
+      expect(one.http?.allowedHosts).toContain('10.0.0.5');
+    });
+
+    it.each(['', 'x', 'host:', ':80', '70000', 'a b:80', 'http://x:80'])('rejects --http %j', (v) => {
+      expect(() => loadConfig({ http: v }, env)).toThrow(/--http/);
+    });
+  });
 });
