@@ -172,6 +172,14 @@ describe('init_ray_cluster', () => {
     await refused(client, 'init_ray_cluster', { address: 'ray://10.9.9.9:10001' }, /is a Ray Client address/);
   });
 
+  it('refuses an address it cannot parse at the edge, and keeps no cluster for it', async () => {
+    const { client } = await start();
+    await refused(client, 'init_ray_cluster', { address: '; rm -rf /tmp/x' }, /dashboard URL .*GCS address/);
+    const list = await ok(client, 'list_ray_clusters', {});
+    expect(list.clusters).toEqual([]);
+    expect(list.current).toBeUndefined();
+  });
+
   it('creates a RayCluster through KubeRay and waits for its pods', async () => {
     const { client, world } = await start((w) => w.kube.addContext('kind-dev'));
     const r = await ok(client, 'init_ray_cluster', {
