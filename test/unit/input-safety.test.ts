@@ -230,3 +230,26 @@ describe('edge checks in the domain', () => {
     );
   });
 });
+
+describe('resources of things that do not exist', () => {
+  const start = fakeServers();
+
+  it('answer resource not found (the SDK code: -32602 with data.uri), not an internal error', async () => {
+    const { client } = await start();
+    for (const uri of [
+      'ray://clusters/nope/jobs',
+      'ray://clusters/nope/jobs/raysubmit_1',
+      'ray://kubernetes/none/namespaces/default/rayjobs/x',
+    ]) {
+      for (const call of [() => client.readResource({ uri }), () => client.subscribeResource({ uri })]) {
+        const err = (await call().then(
+          () => undefined,
+          (e: unknown) => e,
+        )) as { code?: number; data?: { uri?: string }; message?: string };
+        expect(err, uri).toBeDefined();
+        expect(err.code, `${uri}: ${err.message}`).toBe(-32602);
+        expect(err.data?.uri).toBe(uri);
+      }
+    }
+  });
+});
