@@ -15,9 +15,10 @@ import { descendants, isAlive, waitFor } from '../helpers/processes.js';
 import { rssKb, sandboxEnv } from './edge.js';
 
 const SEED = 20261202;
-const CALLS_PER_TOOL = longRun() ? 10_000 : 24;
+/** RAY_MCP_FUZZ_CALLS overrides, to try a size between the sample and the long run. */
+const CALLS_PER_TOOL = Number(process.env.RAY_MCP_FUZZ_CALLS) || (longRun() ? 10_000 : 24);
 /** Calls per tool before RSS is first read, so the heap has grown to its working size. */
-const WARMUP_PER_TOOL = longRun() ? 200 : 4;
+const WARMUP_PER_TOOL = CALLS_PER_TOOL >= 1000 ? 200 : 4;
 const CONCURRENCY = 4;
 const CALL_TIMEOUT_MS = 20_000;
 
@@ -199,7 +200,7 @@ afterAll(() => {
 
 describe('fuzzing every tool through a real MCP client', () => {
   it(`answers ${CALLS_PER_TOOL} generated calls per tool, refusing every invalid one, without crashing`, {
-    timeout: longRun() ? 6 * 3600_000 : 180_000,
+    timeout: CALLS_PER_TOOL > 100 ? 8 * 3600_000 : 180_000,
   }, async () => {
     const transport = new StdioClientTransport({
       command: process.execPath,
