@@ -263,15 +263,35 @@ describe('fuzzing every tool through a real MCP client', () => {
       };
       for (const [i, tool] of tools.entries()) await runTool(tool, SEED - 1 - i, WARMUP_PER_TOOL);
       const rssBefore = rssKb(pid);
+      // RSS saws up and down with garbage collection; a leak raises its floor. Sampled every 250 ms,
+      // the floor of the first and of the last tenth of the run are compared.
+      const samples: number[] = [];
+      const sampler = setInterval(() => {
+        if (isAlive(pid)) samples.push(rssKb(pid));
+      }, 250);
       calls = 0;
       invalidNotRefused = 0;
       for (const [i, tool] of tools.entries()) {
+        const rssToolBefore = closed ? 0 : rssKb(pid);
         await runTool(tool, SEED + i, CALLS_PER_TOOL);
         figures[`calls: ${tool.name}`] = CALLS_PER_TOOL;
+        if (!closed && isAlive(pid))
+          figures[`RSS growth (MB): ${tool.name}`] = Math.round((rssKb(pid) - rssToolBefore) / 102.4) / 10;
         if (closed) break;
       }
+      // What the run left behind in the server's own records (failed starts, connections).
+      const left = closed
+        ? undefined
+        : await client.callTool({ name: 'list_ray_clusters', arguments: {} }).catch(() => undefined);
+      figures['clusters listed after the run'] =
+        (left?.structuredContent as { clusters?: unknown[] } | undefined)?.clusters?.length ?? -1;
       const crashed = closed || !isAlive(pid);
       const rssAfter = crashed ? 0 : rssKb(pid);
+      clearInterval(sampler);
+      const tenth = Math.max(1, Math.floor(samples.length / 10));
+      const floorBefore = Math.min(rssBefore, ...samples.slice(0, tenth));
+      const floorAfter = samples.length ? Math.min(...samples.slice(-tenth)) : rssAfter;
+      const mb = (kb: number) => Math.round(kb / 102.4) / 10;
       const unhandled = (stderr.match(/uncaught exception|unhandled rejection/gi) ?? []).length;
 
       Object.assign(figures, {
@@ -287,6 +307,9 @@ describe('fuzzing every tool through a real MCP client', () => {
         'RSS before (MB)': Math.round(rssBefore / 102.4) / 10,
         'RSS after (MB)': Math.round(rssAfter / 102.4) / 10,
         'RSS growth (MB)': Math.round((rssAfter - rssBefore) / 102.4) / 10,
+        'RSS floor, first tenth of the run (MB)': mb(floorBefore),
+        'RSS floor, last tenth of the run (MB)': mb(floorAfter),
+        'RSS floor growth (MB)': mb(floorAfter - floorBefore),
       });
 
       expect(crashed, `the server exited; stderr:\n${stderr.slice(-3000)}`).toBe(false);
@@ -294,13 +317,13 @@ describe('fuzzing every tool through a real MCP client', () => {
       expect(invalidNotRefused, notRefused.join('\n')).toBe(0);
       expect(largestError).toBeLessThan(8192);
       expect(outputSchemaFailures).toBe(0);
-      if (longRun()) expect(rssAfter - rssBefore).toBeLessThanOrEqual(20 * 1024);
+      if (longRun()) expect(floorAfter - floorBefore, 'RSS floor growth').toBeLessThanOrEqual(20 * 1024);
       // Nothing real was started, and nothing is left running.
       await waitFor('no child processes', () => descendants(pid).length === 0, 30_000);
       held.push(
         `No crash, no uncaught exception or unhandled rejection, every invalid input refused, the largest error ` +
           `${largestError} bytes, no output schema failure, no child process left; RSS ${figures['RSS before (MB)']} ` +
-          `→ ${figures['RSS after (MB)']} MB.`,
+          `→ ${figures['RSS after (MB)']} MB (floor ${mb(floorBefore)} → ${mb(floorAfter)} MB).`,
       );
     } finally {
       await client.close().catch(() => {});
