@@ -165,7 +165,7 @@ describe('init_ray_cluster', () => {
     );
   });
 
-  it('refuses a Ray Client address (the real connectExternal, which needs no I/O to refuse it)', async () => {
+  it('refuses a Ray Client address at the edge, saying what to pass instead', async () => {
     const { client } = await start((w) => {
       w.useRealActor('externalCluster', 'connectExternal');
     });
