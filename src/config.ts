@@ -31,6 +31,7 @@ export interface Flags {
   httpAllowedHosts?: string;
   /** `--stdio`: serve stdio as well as HTTP. */
   stdio?: boolean;
+  maxMessageBytes?: string;
 }
 
 const msFromSeconds = (name: string, min: number, max: number) =>
@@ -87,6 +88,11 @@ const SettingsSchema = z.object({
     .refine((r) => r.from >= 1024 && r.to <= 65535 && r.to - r.from + 1 >= 120, {
       message: 'port range must lie within 1024-65535 and hold at least 120 ports (one head node needs 110)',
     }),
+  maxMessageBytes: z.coerce
+    .number({ error: 'max message bytes must be a number' })
+    .int('max message bytes must be an integer')
+    .min(65_536, 'max message bytes must be at least 65536')
+    .max(268_435_456, 'max message bytes must be at most 268435456'),
 });
 
 export type Settings = z.infer<typeof SettingsSchema>;
@@ -194,6 +200,8 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): 
     tempRoot: flags.tempRoot ?? env.RAY_MCP_TEMP_ROOT ?? join(tmpdir(), 'ray-mcp'),
     // Below Linux's ephemeral range (32768+), so outgoing connections never take them.
     portRange: flags.portRange ?? env.RAY_MCP_PORT_RANGE ?? '20000-32767',
+    // Longest JSON-RPC message accepted; a longer one is refused, and the connection goes on.
+    maxMessageBytes: flags.maxMessageBytes ?? env.RAY_MCP_MAX_MESSAGE_BYTES ?? String(4 * 1024 * 1024),
   };
   const parsed = SettingsSchema.safeParse(raw);
   if (!parsed.success) {

@@ -3,12 +3,13 @@
  * The command line: parse flags, validate settings once, serve MCP over stdio, and shut down
  * cleanly (every actor and child process stopped) on SIGINT, SIGTERM or stdin closing.
  */
-import { StdioServerTransport, serveStdio } from '@modelcontextprotocol/server/stdio';
+import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { Command, Option } from 'commander';
 import { createApp } from './app.js';
 import { ConfigError, type Flags, LOG_LEVELS, loadConfig, ON_EXIT } from './config.js';
 import { type HttpFront, startHttpFront } from './mcp/http.js';
 import { runSetup } from './setup.js';
+import { BoundedStdioTransport } from './mcp/stdio.js';
 import { VERSION } from './version.js';
 
 const program = new Command()
@@ -48,6 +49,10 @@ const program = new Command()
   .option(
     '--temp-root <dir>',
     "parent of the clusters' temp dirs, at most 28 characters (env RAY_MCP_TEMP_ROOT; default /tmp/ray-mcp)",
+  )
+  .option(
+    '--max-message-bytes <bytes>',
+    'longest JSON-RPC message accepted on stdin; longer ones are refused with an error (env RAY_MCP_MAX_MESSAGE_BYTES; default 4194304)',
   )
   .addOption(
     new Option(
@@ -160,9 +165,13 @@ async function main(): Promise<void> {
   if (!config.stdio) return;
 
   // The SDK's stdio entry serves 2025 clients as before and, for 2026-07-28 clients, answers
-  // `subscriptions/listen` itself, routing our resource updates to the listeners.
-  const transport = new StdioServerTransport();
-  transport.onclose = () => exit('transport closed');
+  // `subscriptions/listen` itself, routing our resource updates to the listeners. Our wire under it
+  // bounds each message and answers bad lines instead of going deaf (src/mcp/stdio.ts); stdin's
+  // end (above) still ends the process.
+  const transport = new BoundedStdioTransport(process.stdin, process.stdout, {
+    maxMessageBytes: config.maxMessageBytes,
+    onRefused: (what, bytes) => log.warn({ what, bytes }, 'stdin line refused'),
+  });
   serveStdio(() => app.server, { transport, onerror: (err) => log.warn({ err }, 'stdio transport error') });
   log.info(
     { version: VERSION, readOnly: config.readOnly, destructive: config.destructive },

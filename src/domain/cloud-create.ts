@@ -108,6 +108,17 @@ export type ClusterSpecInput = z.infer<typeof ClusterSpecInputSchema>;
 
 const bad = (message: string, fix: string) => new RayMcpError('invalid_input', message, fix);
 
+/** `table[key]` when it is the table's own entry: never Object.prototype's (`constructor`, `__proto__`). */
+function own<T>(table: Record<string, T>, key: string): T | undefined {
+  return Object.hasOwn(table, key) ? table[key] : undefined;
+}
+
+/** GKE machine types: family-shape[-size] (e2-standard-8, a2-highgpu-1g, n2-custom-4-16384). */
+const GKE_MACHINE_TYPE = /^[a-z][a-z0-9]{0,9}(-[a-z0-9]{1,20}){1,4}$/;
+/** EC2 instance types: family.size (m5.2xlarge, u-6tb1.metal, m7i-flex.large). */
+const EC2_INSTANCE_TYPE = /^[a-z][a-z0-9-]{0,20}\.[a-z0-9-]{1,20}$/;
+const shown = (s: string) => JSON.stringify(s.length > 60 ? `${s.slice(0, 60)}…` : s);
+
 /** The input, checked as a whole and completed with defaults: what would be created. */
 export function toCreateSpec(
   provider: CloudProvider,
@@ -124,11 +135,16 @@ export function toCreateSpec(
         : 'Pass cluster_spec.region (e.g. us-east-1), or authenticate with a region.',
     );
   }
-  const where =
-    provider === 'gke' ? GkeLocationSchema.safeParse(location) : AwsRegionSchema.safeParse(location);
-  if (!where.success || location === '-') {
+  // Every place given is checked, not only the one used.
+  const places = [input.location, input.zone, input.region, location].filter((l) => l !== undefined);
+  const wrong = places.find(
+    (l) =>
+      l === '-' ||
+      !(provider === 'gke' ? GkeLocationSchema.safeParse(l) : AwsRegionSchema.safeParse(l)).success,
+  );
+  if (wrong !== undefined) {
     throw bad(
-      `${location} is not a ${provider === 'gke' ? 'GCP zone or region' : 'AWS region'}.`,
+      `${shown(wrong)} is not a ${provider === 'gke' ? 'GCP zone or region' : 'AWS region'}.`,
       provider === 'gke'
         ? 'Use a zone like us-central1-a or a region like us-central1.'
         : 'Use a region like us-east-1.',
@@ -228,8 +244,13 @@ function checkPool(provider: CloudProvider, p: NodePoolSpec): void {
   if (provider === 'gke') {
     if (p.machine_type.includes('.'))
       throw bad(
-        `${p.machine_type} is an AWS instance type, not a GKE machine type.`,
+        `${shown(p.machine_type)} is an AWS instance type, not a GKE machine type.`,
         'Use e.g. e2-standard-8.',
+      );
+    if (!GKE_MACHINE_TYPE.test(p.machine_type))
+      throw bad(
+        `${shown(p.machine_type)} is not a GKE machine type.`,
+        'Use one like e2-standard-8, n2-highmem-4 or g2-standard-8 (gcloud compute machine-types list).',
       );
     if ((p.gpu_type === undefined) !== (p.gpu_count === undefined))
       throw bad(
@@ -237,9 +258,9 @@ function checkPool(provider: CloudProvider, p: NodePoolSpec): void {
         'Pass both (e.g. nvidia-tesla-t4 and 1), or neither.',
       );
   } else {
-    if (!p.machine_type.includes('.'))
+    if (!EC2_INSTANCE_TYPE.test(p.machine_type))
       throw bad(
-        `${p.machine_type} is not an EC2 instance type.`,
+        `${shown(p.machine_type)} is not an EC2 instance type.`,
         'Use e.g. m5.xlarge, or g5.xlarge for a GPU.',
       );
     const gpu = ec2Gpus(p.machine_type);
@@ -309,8 +330,8 @@ const EC2_GPU_FAMILIES: Record<string, { type: string; counts: Record<string, nu
 
 export function ec2Gpus(instanceType: string): { type: string; count: number } | undefined {
   const [family, size] = instanceType.split('.');
-  const f = family ? EC2_GPU_FAMILIES[family] : undefined;
-  const count = f && size ? f.counts[size] : undefined;
+  const f = family ? own(EC2_GPU_FAMILIES, family) : undefined;
+  const count = f && size ? own(f.counts, size) : undefined;
   return f && count ? { type: f.type, count } : undefined;
 }
 
@@ -515,12 +536,12 @@ export function estimateCost(spec: ClusterCreateSpec): CostEstimate {
   let known = true;
   let gpus = 0;
   for (const p of spec.node_pools) {
-    const base = HOURLY[p.machine_type];
+    const base = own(HOURLY, p.machine_type);
     const gpu = gpusOf(spec.provider, p);
     gpus += p.node_count * (gpu?.count ?? 0);
     const extra =
-      spec.provider === 'gke' && p.gpu_type && p.gpu_count ? GKE_ACCELERATOR_HOURLY[p.gpu_type] : 0;
-    if (base === undefined || extra === undefined) known = false;
+      spec.provider === 'gke' && p.gpu_type && p.gpu_count ? own(GKE_ACCELERATOR_HOURLY, p.gpu_type) : 0;
+    if (base === undefined || extra === undefined || !Number.isFinite(base + extra)) known = false;
     else nodes += p.node_count * (base + extra * (p.gpu_count ?? 0));
   }
   const round = (n: number) => Math.round(n * 100) / 100;

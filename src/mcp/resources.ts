@@ -5,7 +5,13 @@
  * job actor (or any job of the list) changes state. The notifications come from actor snapshots:
  * the resource layer observes actors through the port, it never polls Ray.
  */
-import { type McpServer, ResourceTemplate } from '@modelcontextprotocol/server';
+import {
+  type McpServer,
+  ProtocolError,
+  ProtocolErrorCode,
+  ResourceNotFoundError,
+  ResourceTemplate,
+} from '@modelcontextprotocol/server';
 import type { ToolPort } from '../actors/port.js';
 import { RayMcpError } from '../domain/errors.js';
 import type { Followed } from '../domain/operations/jobs.js';
@@ -96,7 +102,9 @@ function readers(port: ToolPort, watches: ResourceWatches) {
     signature: (snapshot: S) => string,
     subscribe: boolean,
   ): Promise<T> {
-    const followed = await read;
+    const followed = await read.catch((err) => {
+      throw asProtocolError(uri, err);
+    });
     if (subscribe && !watches.has(uri)) {
       let last = followed.signature;
       const stop = port.observe(followed.systemId, (snapshot) => {
@@ -131,10 +139,13 @@ function readers(port: ToolPort, watches: ResourceWatches) {
     if (one) return void (await job(uri, one[1]!, one[2]!, true));
     const list = LIST_URI.exec(uri);
     if (list) return void (await jobList(uri, list[1]!, true));
-    throw new RayMcpError(
-      'invalid_input',
-      `${uri} is not a ray-mcp resource.`,
-      'Use ray://clusters/{cluster_id}/jobs, ray://clusters/{cluster_id}/jobs/{submission_id} or ray://kubernetes/{context}/namespaces/{namespace}/rayjobs/{name}.',
+    throw asProtocolError(
+      uri,
+      new RayMcpError(
+        'not_found',
+        `${uri} is not a ray-mcp resource.`,
+        'Use ray://clusters/{cluster_id}/jobs, ray://clusters/{cluster_id}/jobs/{submission_id} or ray://kubernetes/{context}/namespaces/{namespace}/rayjobs/{name}.',
+      ),
     );
   }
   return { job, jobList, rayJob, watch };
@@ -221,4 +232,17 @@ export function registerResources(server: McpServer, deps: ResourceDeps): void {
     watches.remove(request.params.uri);
     return {};
   });
+}
+
+/**
+ * What a resource read or subscribe answers on the wire: a missing cluster, job or RayJob is the
+ * SDK's resource-not-found error (-32602 with data.uri, as the 2026-07-28 spec says; -32002 is
+ * only its legacy alias), bad input is invalid params; anything else stays an internal error.
+ */
+function asProtocolError(uri: string, err: unknown): unknown {
+  if (!(err instanceof RayMcpError)) return err;
+  const text = `${err.message} ${err.fix}`;
+  if (err.code === 'not_found') return new ResourceNotFoundError(uri, text);
+  if (err.code === 'invalid_input') return new ProtocolError(ProtocolErrorCode.InvalidParams, text);
+  return err;
 }

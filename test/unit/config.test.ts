@@ -20,6 +20,14 @@ describe('config', () => {
     });
   });
 
+  it('bounds a stdin message at 4 MiB unless told otherwise, within sane limits', () => {
+    expect(loadConfig({}, env).maxMessageBytes).toBe(4 * 1024 * 1024);
+    expect(loadConfig({}, { ...env, RAY_MCP_MAX_MESSAGE_BYTES: '1048576' }).maxMessageBytes).toBe(1048576);
+    expect(loadConfig({ maxMessageBytes: '200000' }, env).maxMessageBytes).toBe(200000);
+    for (const bad of ['10', 'lots', '1e12'])
+      expect(() => loadConfig({ maxMessageBytes: bad }, env)).toThrow(/max-message-bytes/);
+  });
+
   it('lets flags win over the environment', () => {
     const c = loadConfig(
       { logLevel: 'debug', readOnly: false, destructive: false },

@@ -165,11 +165,19 @@ describe('init_ray_cluster', () => {
     );
   });
 
-  it('refuses a Ray Client address (the real connectExternal, which needs no I/O to refuse it)', async () => {
+  it('refuses a Ray Client address at the edge, saying what to pass instead', async () => {
     const { client } = await start((w) => {
       w.useRealActor('externalCluster', 'connectExternal');
     });
     await refused(client, 'init_ray_cluster', { address: 'ray://10.9.9.9:10001' }, /is a Ray Client address/);
+  });
+
+  it('refuses an address it cannot parse at the edge, and keeps no cluster for it', async () => {
+    const { client } = await start();
+    await refused(client, 'init_ray_cluster', { address: '; rm -rf /tmp/x' }, /dashboard URL .*GCS address/);
+    const list = await ok(client, 'list_ray_clusters', {});
+    expect(list.clusters).toEqual([]);
+    expect(list.current).toBeUndefined();
   });
 
   it('creates a RayCluster through KubeRay and waits for its pods', async () => {

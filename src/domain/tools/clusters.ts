@@ -51,11 +51,44 @@ export const kuberayInitArgs = {
   ),
 };
 
+/**
+ * Whether `address` is one ray-mcp can connect to: a dashboard URL (http(s)://HOST[:PORT]) or a
+ * GCS address (HOST:PORT). Anything else is refused before a cluster entry exists.
+ */
+export function isRayAddress(address: string): boolean {
+  const a = address.trim();
+  if (a.length > 300 || /\s/.test(a) || [...a].some((c) => c.charCodeAt(0) < 0x20)) return false;
+  const gcs = /^([A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):(\d{1,5})$/.exec(a);
+  if (gcs) return Number(gcs[2]) >= 1 && Number(gcs[2]) <= 65535;
+  if (!/^https?:\/\//i.test(a)) return false;
+  try {
+    const url = new URL(a);
+    return (
+      (url.protocol === 'http:' || url.protocol === 'https:') &&
+      /^(\[[0-9a-f:.]+\]|[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)$/i.test(url.hostname) &&
+      !url.username &&
+      !url.password
+    );
+  } catch {
+    return false;
+  }
+}
+
 export const InitClusterInputSchema = NodeResourcesSchema.extend({
   cluster_name: ClusterIdSchema.optional().describe(
     'Name (id) for the cluster (default local-N, or ext-N with address)',
   ),
-  address: z.string().min(3).optional().describe('Connect to an existing cluster instead of starting one'),
+  address: z
+    .string()
+    .min(3)
+    .refine(isRayAddress, {
+      error: (issue) =>
+        /^ray:\/\//i.test(String(issue.input))
+          ? 'this is a Ray Client address; ray-mcp talks to the dashboard: pass http://HOST:8265 or the GCS address HOST:6379'
+          : 'address must be a dashboard URL (http://HOST:8265) or a GCS address (HOST:6379)',
+    })
+    .optional()
+    .describe('Connect to an existing cluster instead of starting one'),
   cluster_type: z
     .enum(['local', 'kubernetes', 'k8s', 'kuberay'])
     .optional()
