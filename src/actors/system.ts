@@ -142,7 +142,11 @@ export class RaySystem {
       jobs: jobsMachine.provide({
         actors: {
           ...jobsActors({ dashboards, log: log.child({ part: 'jobs' }) }),
-          jobsWatcher: jobsWatcherLogic({ dashboards }),
+          jobsWatcher: jobsWatcherLogic({
+            dashboards,
+            onPollError: (cluster, error) =>
+              log.warn({ cluster, error }, 'job poll failed; retrying on the next tick'),
+          }),
           ...o.jobs,
         },
       }),
