@@ -36,7 +36,12 @@ afterEach(async () => {
 
 async function start(env: Record<string, string>, args: string[] = []) {
   tempRoots.push(env.RAY_MCP_TEMP_ROOT!);
-  const s = await startStdioServer({ env: { RAY_MCP_LOG_LEVEL: 'warn', ...env }, args });
+  // A port block of its own: other servers on the machine probe the same default range.
+  const from = 22_000 + Math.floor(Math.random() * 9) * 1000;
+  const s = await startStdioServer({
+    env: { RAY_MCP_LOG_LEVEL: 'warn', RAY_MCP_PORT_RANGE: `${from}-${from + 999}`, ...env },
+    args,
+  });
   servers.push(s);
   return s;
 }
