@@ -101,11 +101,11 @@ describe('faults on a local cluster', () => {
     const stalledUntil = Date.now() + 6000;
     try {
       while (Date.now() < stalledUntil) {
-        const r = await first.client.callTool(
-          { name: 'inspect_ray_job', arguments: { submission_id: 'survivor' } },
-          { timeout: 30_000 },
-        );
-        if (!r.isError) seen.add((r.structuredContent as { status: string }).status);
+        // A look may fail or time out while the dashboard is stopped; it must never say FAILED.
+        const r = await first.client
+          .callTool({ name: 'inspect_ray_job', arguments: { submission_id: 'survivor' } }, { timeout: 8000 })
+          .catch(() => undefined);
+        if (r && !r.isError) seen.add((r.structuredContent as { status: string }).status);
         await new Promise((res) => setTimeout(res, 500));
       }
     } finally {
