@@ -389,6 +389,7 @@ export const localClusterMachine = setup({
           message: `${what} of cluster ${context.id} exited (${event.exit}).`,
           fix: 'Read the excerpt of its output for the cause; then stop_ray_cluster and init_ray_cluster again.',
           excerpt: event.excerpt,
+          logDir: context.tempDir,
         };
       },
     }),
