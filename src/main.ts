@@ -8,8 +8,8 @@ import { Command, Option } from 'commander';
 import { createApp } from './app.js';
 import { ConfigError, type Flags, LOG_LEVELS, loadConfig, ON_EXIT } from './config.js';
 import { type HttpFront, startHttpFront } from './mcp/http.js';
-import { runSetup } from './setup.js';
 import { BoundedStdioTransport } from './mcp/stdio.js';
+import { runSetup } from './setup.js';
 import { VERSION } from './version.js';
 
 const program = new Command()

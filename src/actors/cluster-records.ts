@@ -3,7 +3,7 @@ import type { ClusterRecord } from '../domain/cluster-record.js';
 import type { KubeTarget } from '../domain/kube.js';
 import { type ExternalClusterActor, externalStatusOf } from '../machines/external-cluster.machine.js';
 import { type KubeRayClusterActor, kuberayStatusOf } from '../machines/kuberay-cluster.machine.js';
-import { type LocalClusterActor, statusOf } from '../machines/local-cluster.machine.js';
+import { type LocalClusterActor, recordStatusOf } from '../machines/local-cluster.machine.js';
 
 export type ClusterActor = LocalClusterActor | ExternalClusterActor | KubeRayClusterActor;
 
@@ -42,7 +42,7 @@ export function recordOf(
     return {
       id: c.id,
       kind: 'local',
-      status: statusOf(s),
+      status: recordStatusOf(s),
       spec: c.spec,
       createdAt: c.createdAt,
       startedAt: c.startedAt,
@@ -51,6 +51,8 @@ export function recordOf(
       ray: c.ray,
       nodes: Object.values(c.nodes),
       counters: c.counters,
+      error: c.error,
+      note: c.note,
     };
   }
   const s = (actor as ExternalClusterActor).getSnapshot();

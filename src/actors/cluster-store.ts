@@ -1,10 +1,20 @@
 /**
  * The clusters ray-mcp started, on disk, so a restarted server can adopt them. Writes are atomic
- * (a temp file renamed over the old one) and serialized; a torn or unreadable file is set aside,
- * never trusted.
+ * (a temp file renamed over the old one) and synchronous: a state change is on disk before any
+ * answer that follows from it leaves the process, so a SIGKILL right after an answer finds the
+ * file true. A torn or unreadable file is set aside, never trusted. A write that fails (unwritable
+ * data dir, full disk) leaves the old file whole, is reported (`problem`) and is tried again.
  */
-import { mkdirSync, readFileSync, renameSync } from 'node:fs';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import type { ClusterRecord } from '../domain/cluster-record.js';
 import type { SecretSink } from '../domain/redact.js';
@@ -17,8 +27,9 @@ interface StateFile {
 
 export class ClusterStore {
   readonly file: string;
-  private chain: Promise<void> = Promise.resolve();
   private last = '';
+  /** What stopped the last write, until one succeeds. */
+  private failure?: string;
 
   constructor(
     private readonly dataDir: string,
@@ -52,23 +63,52 @@ export class ClusterStore {
     }
   }
 
-  /** Writes the records if they changed; resolves once on disk. */
-  save(records: ClusterRecord[]): Promise<void> {
+  /** Why the state file cannot be written, while it cannot. */
+  get problem(): string | undefined {
+    return this.failure;
+  }
+
+  /**
+   * Writes the records if they changed (or the last write failed). Returns false when the write
+   * failed; the file on disk is then the last one written, whole.
+   */
+  save(records: ClusterRecord[]): boolean {
     const json = JSON.stringify({ version: 1, clusters: records } satisfies StateFile, null, 2);
     const text = `${this.secrets ? this.scrub(json) : json}\n`;
-    if (text === this.last) return this.chain;
+    if (text === this.last && !this.failure) return true;
+    return this.write(text);
+  }
+
+  /** Tries the last content again (after a failure); true once it is on disk. */
+  retry(): boolean {
+    return this.failure ? this.write(this.last) : true;
+  }
+
+  private write(text: string): boolean {
     this.last = text;
-    this.chain = this.chain.then(async () => {
+    const tmp = `${this.file}.${process.pid}.tmp`;
+    try {
+      mkdirSync(this.dataDir, { recursive: true });
+      const fd = openSync(tmp, 'w', 0o600);
       try {
-        await mkdir(this.dataDir, { recursive: true });
-        const tmp = `${this.file}.${process.pid}.tmp`;
-        await writeFile(tmp, text, { mode: 0o600 });
-        await rename(tmp, this.file);
-      } catch (err) {
-        this.log.error({ err }, 'could not save the state file');
+        writeSync(fd, text);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
       }
-    });
-    return this.chain;
+      renameSync(tmp, this.file);
+      if (this.failure) this.log.warn({ file: this.file }, 'state file written again');
+      this.failure = undefined;
+      return true;
+    } catch (err) {
+      try {
+        rmSync(tmp, { force: true });
+      } catch {}
+      const reason = (err as NodeJS.ErrnoException).code ?? String(err);
+      if (this.failure !== reason) this.log.error({ err, file: this.file }, 'could not save the state file');
+      this.failure = `${(err as Error).message ?? reason}`;
+      return false;
+    }
   }
 
   /** Secrets out of the JSON text; a replacement that broke it (never expected) drops the errors' text. */
@@ -82,7 +122,8 @@ export class ClusterStore {
     }
   }
 
+  /** Writes are synchronous: nothing is pending. Kept for callers that flush before exit. */
   flush(): Promise<void> {
-    return this.chain;
+    return Promise.resolve();
   }
 }

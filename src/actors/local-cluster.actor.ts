@@ -9,7 +9,7 @@ import { type ActorSystem, fromCallback, fromPromise } from 'xstate';
 import { type Dashboards, dashboardError } from '../clients/dashboard.client.js';
 import { resolveRayCli } from '../clients/ray-cli.client.js';
 import type { Config } from '../config.js';
-import type { ClusterDetails, NodeRecord, RayEndpoints } from '../domain/cluster-record.js';
+import type { ClusterDetails, NodeRecord, RayEndpoints, StartStep } from '../domain/cluster-record.js';
 import type { DashboardTarget } from '../domain/dashboard.js';
 import { RayMcpError } from '../domain/errors.js';
 import { HEAD_BLOCKS, headLaunch, NODE_LABEL, WORKER_BLOCKS, workerLaunch } from '../domain/ray-start.js';
@@ -21,6 +21,7 @@ import {
   type NodeProcessInput,
   type NodesJoined,
   type PrepareOutput,
+  type StepReporter,
   type StopNodesInput,
   type StopNodesOutput,
 } from '../machines/local-cluster.machine.js';
@@ -90,7 +91,21 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     signal?.addEventListener('abort', done, { once: true });
   });
 
-/** The last lines a node wrote, for a failure report: bounded, no terminal codes. */
+/** Terminal escape sequences (CSI, OSC) and every control character but newline and tab. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: stripping control characters is the point
+const ESCAPES = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?/g;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: as above
+const CONTROLS = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/** Untrusted text from a log, made safe to show: no escapes, no control characters. */
+export function stripControl(text: string): string {
+  return text.replace(ESCAPES, '').replace(/\r\n?/g, '\n').replace(CONTROLS, '');
+}
+
+/**
+ * The last lines a node wrote, for a failure report: untrusted text, bounded (lines and bytes), no
+ * terminal codes or control characters.
+ */
 export async function logExcerpt(file: string, maxLines = 15, maxBytes = 2000): Promise<string | undefined> {
   if (!file) return undefined;
   try {
@@ -100,10 +115,7 @@ export async function logExcerpt(file: string, maxLines = 15, maxBytes = 2000): 
       const length = Math.min(size, 16_384);
       const buf = Buffer.alloc(length);
       await fh.read(buf, 0, length, size - length);
-      const lines = buf
-        .toString('utf8')
-        // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping ANSI escapes
-        .replace(/\x1b\[[0-9;]*m/g, '')
+      const lines = stripControl(buf.toString('utf8'))
         .split('\n')
         .filter((l) => l.trim());
       const text = lines.slice(-maxLines).join('\n');
@@ -237,62 +249,99 @@ export function localClusterActors(deps: LocalClusterDeps) {
       };
     }),
 
-    waitForHead: fromPromise<RayEndpoints, { tempDir: string; ports: Record<string, number>; owner: string }>(
-      async ({ input, signal }) => {
-        const dashboardUrl = `http://127.0.0.1:${input.ports.dashboard}`;
-        const client = dashboards.client({ url: dashboardUrl, owner: input.owner }, { timeoutMs: 2000 });
-        while (!signal.aborted) {
-          if (await client.gcsHealthy(signal)) {
-            try {
-              const version = await client.version(signal);
-              // Proof the dashboard is ours and not a stranger on a reused port.
-              const ours = basename(await readlink(join(input.tempDir, 'session_latest')).catch(() => ''));
-              if (version.session_name !== ours) {
-                throw new RayMcpError(
-                  'conflict',
-                  `The dashboard on port ${input.ports.dashboard} belongs to another Ray session (${version.session_name}).`,
-                  'Another program took the port: try init_ray_cluster again.',
-                );
-              }
-              await client.listJobs(signal, 0);
-              return {
-                version: version.ray_version,
-                sessionName: version.session_name,
-                dashboardUrl,
-                gcsAddress: `127.0.0.1:${input.ports.gcs}`,
-                clientAddress: `ray://127.0.0.1:${input.ports.client}`,
-              };
-            } catch (err) {
-              if (err instanceof RayMcpError) throw err;
-              // Up but not answering everything yet.
-            }
-          }
-          await sleep(POLL_MS, signal);
-        }
-        throw new RayMcpError('timeout', 'Stopped waiting for the head node.', 'Try again.');
-      },
-    ),
-
-    waitForNodes: fromPromise<NodesJoined, { dashboard: DashboardTarget; names: string[] }>(
-      async ({ input, signal }) => {
-        const client = dashboards.client(input.dashboard, { timeoutMs: 3000 });
-        while (!signal.aborted) {
+    waitForHead: fromPromise<
+      RayEndpoints,
+      { tempDir: string; ports: Record<string, number>; owner: string; report?: StepReporter }
+    >(async ({ input, signal }) => {
+      const dashboardUrl = `http://127.0.0.1:${input.ports.dashboard}`;
+      const client = dashboards.client({ url: dashboardUrl, owner: input.owner }, { timeoutMs: 2000 });
+      let step: StartStep = 'dashboard';
+      const reached = (next: StartStep) => {
+        if (next === step) return;
+        step = next;
+        input.report?.send({ type: 'start.step', step });
+      };
+      while (!signal.aborted) {
+        if (await client.gcsHealthy(signal)) {
+          reached('session');
           try {
-            const nodes = await client.listNodes(signal);
-            const ids: Record<string, string> = {};
-            for (const n of nodes) {
-              const name = n.labels?.[NODE_LABEL];
-              if (name && n.state === 'ALIVE' && input.names.includes(name)) ids[name] = n.node_id;
+            const version = await client.version(signal);
+            // Proof the dashboard is ours and not a stranger on a reused port.
+            const ours = basename(await readlink(join(input.tempDir, 'session_latest')).catch(() => ''));
+            if (version.session_name !== ours) {
+              throw new RayMcpError(
+                'conflict',
+                `The dashboard on port ${input.ports.dashboard} belongs to another Ray session (${version.session_name}).`,
+                'Another program took the port: try init_ray_cluster again.',
+              );
             }
-            if (input.names.every((name) => ids[name])) return { nodeIds: ids, at: Date.now() };
-          } catch {
-            // not answering yet
+            reached('jobApi');
+            await client.listJobs(signal, 0);
+            return {
+              version: version.ray_version,
+              sessionName: version.session_name,
+              dashboardUrl,
+              gcsAddress: `127.0.0.1:${input.ports.gcs}`,
+              clientAddress: `ray://127.0.0.1:${input.ports.client}`,
+            };
+          } catch (err) {
+            if (err instanceof RayMcpError) throw err;
+            // Up but not answering everything yet.
           }
-          await sleep(POLL_MS * 2, signal);
         }
+        await sleep(POLL_MS, signal);
+      }
+      throw new RayMcpError('timeout', 'Stopped waiting for the head node.', 'Try again.');
+    }),
+
+    waitForNodes: fromPromise<
+      NodesJoined,
+      { dashboard: DashboardTarget; names: string[]; jobAgent?: DashboardTarget; report?: StepReporter }
+    >(async ({ input, signal }) => {
+      const client = dashboards.client(input.dashboard, { timeoutMs: 3000 });
+      let said = '';
+      const report = (step: StartStep, detail?: string) => {
+        if (`${step}/${detail}` === said) return;
+        said = `${step}/${detail}`;
+        input.report?.send({ type: 'start.step', step, detail });
+      };
+      // The head's job agent warms up while the workers join: the first submit does not wait for it.
+      let agentReady = !input.jobAgent;
+      const agent = input.jobAgent
+        ? (async () => {
+            const c = dashboards.client(input.jobAgent!, { timeoutMs: 30_000 });
+            while (!signal.aborted && !(await c.warmJobAgent(signal))) await sleep(POLL_MS * 2, signal);
+            agentReady = true;
+          })()
+        : Promise.resolve();
+      let joined: NodesJoined | undefined;
+      while (!signal.aborted && !joined) {
+        try {
+          const nodes = await client.listNodes(signal);
+          const ids: Record<string, string> = {};
+          for (const n of nodes) {
+            const name = n.labels?.[NODE_LABEL];
+            if (name && n.state === 'ALIVE' && input.names.includes(name)) ids[name] = n.node_id;
+          }
+          const missing = input.names.filter((name) => !ids[name]);
+          if (!missing.length) joined = { nodeIds: ids, at: Date.now() };
+          else if (missing.includes('head')) report('head');
+          else {
+            const alive = input.names.length - missing.length - (ids.head ? 1 : 0);
+            const workers = input.names.filter((n) => n !== 'head').length;
+            report('workers', `${alive} of ${workers} ALIVE; waiting for ${missing.slice(0, 5).join(', ')}`);
+          }
+        } catch {
+          // not answering yet
+        }
+        if (!joined) await sleep(POLL_MS * 2, signal);
+      }
+      if (joined && !agentReady) report('jobAgent');
+      await agent;
+      if (signal.aborted || !joined)
         throw new RayMcpError('timeout', 'Stopped waiting for the nodes to join.', 'Try again.');
-      },
-    ),
+      return joined;
+    }),
 
     pickWorkersToRemove: fromPromise<
       string[],

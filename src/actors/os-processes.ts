@@ -11,10 +11,37 @@ export interface OsProcess {
   cmdline: string;
 }
 
-export async function listOsProcesses(): Promise<OsProcess[]> {
-  if (process.platform === 'linux') {
+/**
+ * The process table could not be read: nothing is known about any process. Never read this as
+ * "no processes" — a cluster would look dead and its files would be deleted.
+ */
+export class ProcessTableUnknown extends Error {
+  constructor(cause: unknown) {
+    super(`the process table could not be read (${(cause as Error)?.message ?? String(cause)})`);
+    this.name = 'ProcessTableUnknown';
+  }
+}
+
+export interface ProcessTableSource {
+  /** `proc` reads /proc (Linux); `ps` runs the given ps. */
+  kind: 'proc' | 'ps';
+  ps?: string;
+}
+
+const DEFAULT_SOURCE: ProcessTableSource =
+  process.platform === 'linux' ? { kind: 'proc' } : { kind: 'ps', ps: 'ps' };
+
+/** Every process, or a ProcessTableUnknown rejection. */
+export async function listOsProcesses(source: ProcessTableSource = DEFAULT_SOURCE): Promise<OsProcess[]> {
+  if (source.kind === 'proc') {
     const out: OsProcess[] = [];
-    for (const entry of await readdir('/proc')) {
+    let entries: string[];
+    try {
+      entries = await readdir('/proc');
+    } catch (err) {
+      throw new ProcessTableUnknown(err);
+    }
+    for (const entry of entries) {
       if (!/^\d+$/.test(entry)) continue;
       try {
         const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
@@ -26,19 +53,26 @@ export async function listOsProcesses(): Promise<OsProcess[]> {
         // exited meanwhile
       }
     }
+    // We are in the table ourselves: an empty one is a failed read, not an empty machine.
+    if (!out.length) throw new ProcessTableUnknown(new Error('/proc listed no process'));
     return out;
   }
-  return new Promise((resolve) => {
-    execFile('ps', ['-axo', 'pid=,pgid=,command='], { maxBuffer: 16 * 1024 * 1024 }, (err, stdout) => {
-      if (err) return resolve([]);
-      resolve(
-        stdout
+  return new Promise((resolve, reject) => {
+    execFile(
+      source.ps ?? 'ps',
+      ['-axo', 'pid=,pgid=,command='],
+      { maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout) => {
+        if (err) return reject(new ProcessTableUnknown(err));
+        const rows = stdout
           .split('\n')
           .map((l) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(l))
-          .filter((m): m is RegExpExecArray => m !== null)
-          .map((m) => ({ pid: Number(m[1]), pgid: Number(m[2]), cmdline: m[3]! })),
-      );
-    });
+          .filter((m): m is RegExpExecArray => m !== null);
+        // ps always lists at least itself and us: an empty table is a failed read, not an empty machine.
+        if (!rows.length) return reject(new ProcessTableUnknown(new Error('ps listed no process')));
+        resolve(rows.map((m) => ({ pid: Number(m[1]), pgid: Number(m[2]), cmdline: m[3]! })));
+      },
+    );
   });
 }
 

@@ -97,6 +97,8 @@ export interface SystemOptions {
 export type RootActor = Actor<typeof supervisorMachine>;
 
 const HEALTH_INTERVAL_MS = 2000;
+/** How often a state file that could not be written is tried again. */
+const STORE_RETRY_MS = 5000;
 
 /** See RaySystem.stats. */
 export interface SystemStats {
@@ -162,7 +164,11 @@ export class RaySystem {
       jobs: jobsMachine.provide({
         actors: {
           ...jobsActors({ dashboards, log: log.child({ part: 'jobs' }) }),
-          jobsWatcher: jobsWatcherLogic({ dashboards }),
+          jobsWatcher: jobsWatcherLogic({
+            dashboards,
+            onPollError: (cluster, error) =>
+              log.warn({ cluster, error }, 'job poll failed; retrying on the next tick'),
+          }),
           ...o.jobs,
         },
       }),
@@ -255,6 +261,8 @@ export class RaySystem {
     const system = new RaySystem(options);
     const records = system.store.load();
     system.root.start();
+    // Whether the state file can be written is known before the first request.
+    system.stored(system.store.save(records));
     system.adopt(records);
     return system;
   }
@@ -302,7 +310,29 @@ export class RaySystem {
     // A cluster whose actor is down (restarting) keeps its last record on disk.
     const liveIds = new Set(live.map((r) => r.id));
     const down = [...this.lastRecords.values()].filter((r) => !liveIds.has(r.id));
-    void this.store.save([...live, ...down].filter((r) => r.status !== 'stopped'));
+    this.stored(this.store.save([...live, ...down].filter((r) => r.status !== 'stopped')));
+  }
+
+  private storeRetry?: NodeJS.Timeout;
+
+  /**
+   * After a write: the supervisor learns whether the state file can be written (it refuses to start
+   * clusters it could not remember), and a failed write is tried again every few seconds.
+   */
+  private stored(ok: boolean): void {
+    const problem = ok ? undefined : this.store.problem;
+    if (this.root.getSnapshot().context.stateFileProblem !== problem)
+      this.root.send({ type: 'system.stateFile', problem, file: this.store.file });
+    if (ok) {
+      clearInterval(this.storeRetry);
+      this.storeRetry = undefined;
+    } else if (!this.storeRetry && !this.shuttingDown) {
+      this.storeRetry = setInterval(() => {
+        if (this.shuttingDown) return clearInterval(this.storeRetry);
+        this.stored(this.store.retry());
+      }, STORE_RETRY_MS);
+      this.storeRetry.unref();
+    }
   }
 
   get config(): Config {
@@ -444,9 +474,9 @@ export class RaySystem {
       });
     });
     this.root.send({ type: 'system.shutdown', reason });
-    if (config.onExit === 'stop') void this.store.save([]);
+    clearInterval(this.storeRetry);
+    if (config.onExit === 'stop') this.store.save([]);
     await raceTimeout(done, Math.max(0, deadline - Date.now() - 500));
-    await this.store.flush();
     this.root.stop();
     await this.processes.stopAll(Math.max(500, deadline - Date.now()));
     await this.kubeClients.closeAll();

@@ -256,6 +256,21 @@ export class DashboardClient {
     }
   }
 
+  /**
+   * For a node's dashboard agent (this client's url is the agent's): asks its job module for a job
+   * that does not exist. The first such request makes the agent connect to Ray and build its job
+   * manager (about a second), which the first job submission would otherwise wait for. True once
+   * the agent answered (404 is the expected answer).
+   */
+  async warmJobAgent(signal?: AbortSignal, timeoutMs = 30_000): Promise<boolean> {
+    try {
+      const res = await this.send('GET', '/api/job_agent/jobs/ray-mcp-warmup/logs', { signal, timeoutMs });
+      return res.status === 404 || res.status === 200;
+    } catch {
+      return false;
+    }
+  }
+
   version(signal?: AbortSignal): Promise<RayVersionInfo> {
     return this.call('GET', '/api/version', { signal });
   }

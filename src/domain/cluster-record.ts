@@ -1,6 +1,31 @@
 /** What ray-mcp remembers of a cluster across restarts (the state file), and the details view. */
 import type { ClusterStatus, LocalClusterSpec, NodeResources } from './cluster.js';
+import type { ErrorInfo } from './errors.js';
 import type { KubeTarget } from './kube.js';
+
+/**
+ * The readiness steps of a local start, in order; a start that times out names the first one not
+ * reached.
+ */
+export const START_STEPS = {
+  prepare: 'Ray CLI, temp dir and ports ready',
+  dashboard: 'dashboard healthy',
+  session: "dashboard's session is this cluster's",
+  jobApi: 'job API answers',
+  head: 'head node ALIVE',
+  workers: 'every worker node ALIVE',
+  jobAgent: 'job agent ready',
+} as const;
+export type StartStep = keyof typeof START_STEPS;
+
+/** Why a local cluster failed: the error, the node's last output, the step a start did not reach. */
+export type LocalClusterError = ErrorInfo & {
+  /** The node's last output: untrusted text from its log, bounded, control characters stripped. */
+  excerpt?: string;
+  step?: StartStep;
+  /** Where the cluster's logs are kept until it is stopped. */
+  logDir?: string;
+};
 
 export interface RayEndpoints {
   version: string;
@@ -37,6 +62,9 @@ export interface LocalClusterRecord {
   ray?: RayEndpoints;
   nodes: NodeRecord[];
   counters: Record<string, number>;
+  /** A failed cluster's error, kept across restarts. */
+  error?: LocalClusterError;
+  note?: string;
 }
 
 export interface ExternalClusterRecord {

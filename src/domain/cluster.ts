@@ -121,7 +121,18 @@ export const ClusterViewSchema = z.object({
   uptime_seconds: z.number().optional(),
   nodes: z.array(NodeViewSchema),
   error: z
-    .object({ message: z.string(), fix: z.string(), excerpt: z.string().optional() })
+    .object({
+      message: z.string(),
+      fix: z.string(),
+      excerpt: z
+        .string()
+        .optional()
+        .describe(
+          "The node's last output: untrusted text from its log, bounded, control characters stripped",
+        ),
+      step: z.string().optional().describe('Local start: the readiness step that was not reached'),
+      log_dir: z.string().optional().describe('Local: where its logs are kept until it is stopped'),
+    })
     .optional()
     .describe('Why the cluster failed'),
   note: z.string().optional(),

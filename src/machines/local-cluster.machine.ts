@@ -5,6 +5,11 @@
  *       │            │ head exited               ▲
  *       └────────────┴──▶ failing ──▶ failed ────┘
  *
+ * Adopted from the state file: checkingAlive ──▶ adopting ──▶ up; dead ──▶ reaping ──▶ stopped
+ * (shown as stopped from the start); a process table that cannot be read ──▶ unsure ──▶ checked
+ * again (nothing is touched meanwhile); a record that was failed ──▶ failing ──▶ failed (its logs
+ * kept until the user stops it).
+ *
  * Node processes are child actors that report `node.launched` / `node.exited`; the health
  * watcher reports what the dashboard sees (`ray.health`). Everything that touches the OS or Ray
  * is an invoked actor named below and provided by src/actors/local-cluster.actor.ts.
@@ -21,13 +26,16 @@ import {
   setup,
 } from 'xstate';
 import type { LocalClusterSpec, NodeResources } from '../domain/cluster.js';
-import type {
-  ClusterDetails,
-  ClusterHealth,
-  LocalClusterRecord,
-  NodeRecord,
-  RayEndpoints,
-  RayHealthEvent,
+import {
+  type ClusterDetails,
+  type ClusterHealth,
+  type LocalClusterError,
+  type LocalClusterRecord,
+  type NodeRecord,
+  type RayEndpoints,
+  type RayHealthEvent,
+  START_STEPS,
+  type StartStep,
 } from '../domain/cluster-record.js';
 import { type Answer, answerError, answerOk } from '../domain/commands.js';
 import { type DashboardTarget, dashboardOwner } from '../domain/dashboard.js';
@@ -50,12 +58,19 @@ export type LocalClusterFact =
   | { type: 'node.launched'; node: string; pid: number }
   | { type: 'node.exited'; node: string; exit: string; excerpt?: string }
   | { type: 'ray.health'; health: ClusterHealth }
+  /** From the waiting actors of a start: the readiness step now waited for. */
+  | { type: 'start.step'; step: StartStep; detail?: string }
   /** From the supervisor when ray-mcp exits with --on-exit=stop. */
   | { type: 'cluster.shutdown' };
 
 export type LocalClusterEvent = LocalClusterCommand | LocalClusterFact;
 
-export type ClusterError = ErrorInfo & { excerpt?: string };
+export type ClusterError = LocalClusterError;
+
+/** Where the waiting actors of a start report the step they wait for. */
+export interface StepReporter {
+  send(event: { type: 'start.step'; step: StartStep; detail?: string }): void;
+}
 
 export interface LocalClusterInput {
   id: string;
@@ -82,8 +97,18 @@ export interface LocalClusterContext {
   details?: ClusterDetails;
   error?: ClusterError;
   note?: string;
-  /** no: started by this process; alive/dead: from the state file, found running or not. */
-  adopted: 'no' | 'alive' | 'dead' | 'unknown';
+  /**
+   * no: started by this process; alive/dead: from the state file, found running or not; unknown:
+   * not checked yet; failed: recorded as failed.
+   */
+  adopted: 'no' | 'alive' | 'dead' | 'unknown' | 'failed';
+  /** The status of the record adopted, kept in the state file until adoption has decided. */
+  recordedStatus?: LocalClusterRecord['status'];
+  /** Process-table reads that failed in a row (adoption checks again with a backoff). */
+  uncertainChecks?: number;
+  /** The readiness step a start waits for, and what it still waits on. */
+  startStep?: StartStep;
+  stepDetail?: string;
   waiting: { ready: string[]; stop: string[]; describe: string[] };
   /** ray-mcp is exiting (--on-exit=stop) and told us while we could not stop yet. */
   shutdownRequested?: boolean;
@@ -173,12 +198,17 @@ export const localClusterMachine = setup({
     nodeProcess: fromCallback<LocalClusterEvent, NodeProcessInput>(() => {
       throw new Error('provided by src/actors/local-cluster.actor.ts');
     }),
-    waitForHead: fromPromise<RayEndpoints, { tempDir: string; ports: Record<string, number>; owner: string }>(
-      async () => {
-        throw new Error('provided by src/actors/local-cluster.actor.ts');
-      },
-    ),
-    waitForNodes: fromPromise<NodesJoined, { dashboard: DashboardTarget; names: string[] }>(async () => {
+    waitForHead: fromPromise<
+      RayEndpoints,
+      { tempDir: string; ports: Record<string, number>; owner: string; report?: StepReporter }
+    >(async () => {
+      throw new Error('provided by src/actors/local-cluster.actor.ts');
+    }),
+    /** Every named node ALIVE; with `jobAgent` (a start), also the head's job agent warmed up. */
+    waitForNodes: fromPromise<
+      NodesJoined,
+      { dashboard: DashboardTarget; names: string[]; jobAgent?: DashboardTarget; report?: StepReporter }
+    >(async () => {
       throw new Error('provided by src/actors/local-cluster.actor.ts');
     }),
     pickWorkersToRemove: fromPromise<
@@ -199,11 +229,13 @@ export const localClusterMachine = setup({
   },
   delays: {
     startTimeout: ({ context }) => context.timeoutMs,
+    recheck: ({ context }) => uncertainBackoff(context.uncertainChecks ?? 1),
   },
   guards: {
     adoptAlive: ({ context }) => context.adopted === 'alive',
     adoptDead: ({ context }) => context.adopted === 'dead',
     adoptUnknown: ({ context }) => context.adopted === 'unknown',
+    adoptFailed: ({ context }) => context.adopted === 'failed',
     isHead: ({ event }) => event.type === 'node.exited' && event.node === 'head',
     isRemoving: ({ context, event }) =>
       event.type === 'node.exited' && context.nodes[event.node]?.state === 'removing',
@@ -357,15 +389,46 @@ export const localClusterMachine = setup({
           message: `${what} of cluster ${context.id} exited (${event.exit}).`,
           fix: 'Read the excerpt of its output for the cause; then stop_ray_cluster and init_ray_cluster again.',
           excerpt: event.excerpt,
+          logDir: context.tempDir,
         };
       },
     }),
     failTimeout: assign({
-      error: ({ context }) => ({
-        code: 'timeout' as const,
-        message: `Cluster ${context.id} was not usable within ${Math.round(context.timeoutMs / 1000)} s.`,
-        fix: 'The machine may be overloaded: try fewer workers, or a larger timeout_seconds.',
-      }),
+      error: ({ context }) => {
+        const step = context.startStep ?? 'prepare';
+        return {
+          code: 'timeout' as const,
+          message: `Cluster ${context.id} was not usable within ${Math.round(context.timeoutMs / 1000)} s: "${START_STEPS[step]}" was not reached${context.stepDetail ? ` (${context.stepDetail})` : ''}.`,
+          fix: `The machine may be overloaded: try fewer workers, or a larger timeout_seconds.${context.tempDir ? ` The logs are kept in ${context.tempDir} until you stop the cluster (stop_ray_cluster).` : ''}`,
+          step,
+          logDir: context.tempDir,
+        };
+      },
+    }),
+    assignStep: assign({
+      startStep: ({ context, event }) => (event.type === 'start.step' ? event.step : context.startStep),
+      stepDetail: ({ context, event }) => (event.type === 'start.step' ? event.detail : context.stepDetail),
+    }),
+    enterStep: assign((_, step: StartStep) => ({ startStep: step, stepDetail: undefined })),
+    noteUncertain: assign(({ context }, { error }: { error: unknown }) => {
+      const checks = (context.uncertainChecks ?? 0) + 1;
+      return {
+        uncertainChecks: checks,
+        note: `Whether its processes still run is unknown: ${toErrorInfo(error).message}. Nothing was touched; checking again in ${Math.round(uncertainBackoff(checks) / 1000)} s.`,
+      };
+    }),
+    refuseStopUncertain: enqueueActions(({ context, event, enqueue }) => {
+      const ids = [...context.waiting.stop, ...(event.type === 'cluster.stop' ? [event.requestId] : [])];
+      for (const id of ids)
+        enqueue.emit(
+          answerError(id, {
+            code: 'unavailable',
+            message:
+              `Cluster ${context.id} cannot be stopped yet: ray-mcp cannot read the process table, so it cannot tell the cluster's processes from others. ${context.note ?? ''}`.trim(),
+            fix: 'Try again in a minute; if it persists, check that ps (or /proc) works for the user running ray-mcp.',
+          }),
+        );
+      enqueue.assign({ waiting: { ...context.waiting, stop: [] } });
     }),
     failFromError: assign((_, { error }: { error: unknown }) => ({ error: toErrorInfo(error) })),
     assignRay: assign((_, ray: RayEndpoints) => ({ ray })),
@@ -488,13 +551,15 @@ export const localClusterMachine = setup({
         counters: r.counters,
         adopted:
           r.status === 'failed'
-            ? 'dead'
+            ? 'failed'
             : input.adopt.alive === undefined
               ? 'unknown'
               : input.adopt.alive
                 ? 'alive'
                 : 'dead',
-        note: r.status === 'failed' || input.adopt.alive === false ? DEAD_NOTE : undefined,
+        recordedStatus: r.status,
+        error: r.error,
+        note: r.status === 'failed' ? r.note : input.adopt.alive === false ? DEAD_NOTE : undefined,
         waiting: { ready: [], stop: [], describe: [] },
       };
     }
@@ -532,20 +597,51 @@ export const localClusterMachine = setup({
     init: {
       always: [
         { guard: 'adoptAlive', target: 'adopting' },
-        { guard: 'adoptDead', target: 'stopping' },
+        { guard: 'adoptDead', target: 'reaping' },
         { guard: 'adoptUnknown', target: 'checkingAlive' },
+        // Failed before the restart: make sure nothing of it runs, keep its error and logs.
+        { guard: 'adoptFailed', target: 'failing' },
         { target: 'starting' },
       ],
     },
     checkingAlive: {
+      on: {
+        'cluster.stop': { actions: 'waitStop' },
+        'cluster.shutdown': { actions: 'requestShutdown' },
+      },
       invoke: {
         src: 'checkAlive',
         input: ({ context }) => ({ tempDir: context.tempDir, nodes: Object.values(context.nodes) }),
         onDone: [
-          { guard: ({ event }) => event.output, target: 'adopting', actions: assign({ adopted: 'alive' }) },
-          { target: 'stopping', actions: assign({ adopted: 'dead', note: DEAD_NOTE }) },
+          {
+            guard: ({ event }) => event.output,
+            target: 'adopting',
+            actions: assign({ adopted: 'alive', note: undefined, uncertainChecks: undefined }),
+          },
+          { target: 'reaping', actions: assign({ adopted: 'dead', note: DEAD_NOTE }) },
         ],
-        onError: { target: 'stopping', actions: assign({ adopted: 'dead', note: DEAD_NOTE }) },
+        // An unknown process table is unknown, never dead: delete nothing, look again later.
+        onError: { target: 'unsure', actions: { type: 'noteUncertain', params: errorOf } },
+      },
+    },
+    unsure: {
+      entry: 'refuseStopUncertain',
+      after: { recheck: 'checkingAlive' },
+      on: {
+        'cluster.stop': { actions: 'refuseStopUncertain' },
+        'cluster.shutdown': { actions: 'requestShutdown' },
+      },
+    },
+    reaping: {
+      // Dead while ray-mcp was away: stopped already; only its leftovers are cleaned up.
+      on: { 'cluster.stop': { actions: 'waitStop' } },
+      invoke: {
+        src: 'stopNodes',
+        // Its pids may belong to strangers now: only what mentions its temp dir is its own.
+        input: ({ context }) =>
+          stopWholeCluster(context, { removeTempDir: true, graceMs: 2000, byTempDirOnly: true }),
+        onDone: { target: 'stopped' },
+        onError: { target: 'stopped', actions: { type: 'noteCleanupFailure', params: errorOf } },
       },
     },
     adopting: {
@@ -568,9 +664,11 @@ export const localClusterMachine = setup({
         'node.exited': { target: 'failing', actions: ['markExited', 'failFromExit'] },
         'cluster.stop': { target: 'stopping', actions: 'waitStop' },
         'cluster.shutdown': { target: 'stopping' },
+        'start.step': { actions: 'assignStep' },
       },
       states: {
         preparing: {
+          entry: { type: 'enterStep', params: 'prepare' },
           invoke: {
             src: 'prepareLaunch',
             input: ({ context }) => ({ clusterId: context.id, nodes: Object.keys(context.nodes) }),
@@ -582,12 +680,14 @@ export const localClusterMachine = setup({
           },
         },
         launchingHead: {
+          entry: { type: 'enterStep', params: 'dashboard' },
           invoke: {
             src: 'waitForHead',
-            input: ({ context }) => ({
+            input: ({ context, self }) => ({
               tempDir: context.tempDir!,
               ports: context.nodes.head!.ports!,
               owner: dashboardOwner(context.id, context.createdAt),
+              report: self,
             }),
             onDone: {
               target: 'launchingWorkers',
@@ -597,11 +697,14 @@ export const localClusterMachine = setup({
           },
         },
         launchingWorkers: {
+          entry: { type: 'enterStep', params: 'head' },
           invoke: {
             src: 'waitForNodes',
-            input: ({ context }) => ({
+            input: ({ context, self }) => ({
               dashboard: dashboardOf(context),
               names: Object.keys(context.nodes),
+              jobAgent: jobAgentOf(context),
+              report: self,
             }),
             onDone: {
               target: '#localCluster.up',
@@ -786,17 +889,26 @@ export const localClusterMachine = setup({
       invoke: {
         src: 'stopNodes',
         // With the head gone nothing can drain: do not wait for it. Keep the logs for the report.
-        input: ({ context }) => stopWholeCluster(context, { removeTempDir: false, graceMs: 2000 }),
+        // A record adopted as failed: its pids may belong to strangers now; only its temp dir tells.
+        input: ({ context }) =>
+          stopWholeCluster(context, {
+            removeTempDir: false,
+            graceMs: 2000,
+            byTempDirOnly: context.adopted === 'failed',
+          }),
         onDone: {
           target: 'failed',
           actions: [
             'stopNodeChildren',
             // A start that timed out has no exit to explain it: show what the head printed.
+            // The logs stay until the user stops the cluster: say where.
             assign({
               error: ({ context, event }) =>
-                context.error && !context.error.excerpt && event.output.headExcerpt
-                  ? { ...context.error, excerpt: event.output.headExcerpt }
-                  : context.error,
+                context.error && {
+                  ...context.error,
+                  excerpt: context.error.excerpt ?? event.output.headExcerpt,
+                  logDir: context.error.logDir ?? context.tempDir,
+                },
             }),
           ],
         },
@@ -855,20 +967,36 @@ function newNode(
   };
 }
 
+/** The head's dashboard agent (its job API), when its port is known. */
+function jobAgentOf(context: LocalClusterContext): DashboardTarget | undefined {
+  const port = context.nodes.head?.ports?.agentListen;
+  return port
+    ? { url: `http://127.0.0.1:${port}`, owner: dashboardOwner(context.id, context.createdAt) }
+    : undefined;
+}
+
+/** Pause before the process table is read again: 2 s doubling to 30 s. */
+export function uncertainBackoff(checks: number): number {
+  return Math.min(30_000, 2000 * 2 ** Math.max(0, checks - 1));
+}
+
 /** Every live node of the cluster, all its ports, and (when asked) its temp dir. */
 function stopWholeCluster(
   context: LocalClusterContext,
-  opts: { removeTempDir: boolean; graceMs: number },
+  opts: { removeTempDir: boolean; graceMs: number; byTempDirOnly?: boolean },
 ): StopNodesInput {
+  const { byTempDirOnly, ...rest } = opts;
   return {
     clusterId: context.id,
-    nodes: Object.values(context.nodes)
-      .filter(live)
-      .map((n) => ({ name: n.name, role: n.role, pid: n.pid })),
+    nodes: byTempDirOnly
+      ? []
+      : Object.values(context.nodes)
+          .filter(live)
+          .map((n) => ({ name: n.name, role: n.role, pid: n.pid })),
     tempDir: context.tempDir,
     release: [`cluster:${context.id}`],
     headLog: context.nodes.head?.logFile || undefined,
-    ...opts,
+    ...rest,
   };
 }
 
@@ -885,14 +1013,31 @@ export function statusOf(snapshot: { matches(state: any): boolean }): LocalClust
     snapshot.matches('starting') ||
     snapshot.matches('init') ||
     snapshot.matches('checkingAlive') ||
+    snapshot.matches('unsure') ||
     snapshot.matches('adopting')
   )
     return 'starting';
+  // Found dead after a restart: stopped already, whatever its leftovers' cleanup still does.
+  if (snapshot.matches('reaping')) return 'stopped';
   if (snapshot.matches({ up: { health: 'degraded' } })) return 'degraded';
   if (snapshot.matches('up')) return 'running';
   if (snapshot.matches('failing') || snapshot.matches('failed')) return 'failed';
   if (snapshot.matches('stopping')) return 'stopping';
   return 'stopped';
+}
+
+/**
+ * The status the state file keeps: while an adopted cluster is being checked, the status it was
+ * recorded with (a restart killed mid-check must not turn a running cluster into `starting`).
+ */
+// biome-ignore lint/suspicious/noExplicitAny: as statusOf
+export function recordStatusOf(snapshot: { matches(state: any): boolean; context: LocalClusterContext }) {
+  const undecided =
+    snapshot.matches('init') ||
+    snapshot.matches('checkingAlive') ||
+    snapshot.matches('unsure') ||
+    snapshot.matches('adopting');
+  return undecided && snapshot.context.recordedStatus ? snapshot.context.recordedStatus : statusOf(snapshot);
 }
 
 export { leaseOwner };

@@ -50,6 +50,8 @@ export type SupervisorCommand =
 
 export type SupervisorFact =
   | { type: 'cluster.stopped'; clusterId: string }
+  /** From the system after each write of the state file: why it cannot be written, or nothing. */
+  | { type: 'system.stateFile'; problem?: string; file: string }
   /** A request's progress, relayed to whoever waits for it. */
   | ({ type: 'request.progress'; requestId: string } & OperationProgress)
   /** The backoff of a failed child is over. */
@@ -116,6 +118,9 @@ export interface SupervisorContext extends SupervisorInput {
   /** Kubernetes connections that failed and ended (their actor is gone), with why; the newest MAX_ENDED_CONNECTIONS. */
   endedConnections: Record<string, KubeConnectionOutput>;
   shutdownReason?: string;
+  /** Why the state file cannot be written (clusters started now would be lost on a restart). */
+  stateFileProblem?: string;
+  stateFile?: string;
 }
 
 export const SYSTEM_IDS = {
@@ -233,6 +238,17 @@ export const supervisorMachine = setup({
         return;
       }
       const kind = event.local ? 'local' : event.kuberay ? 'kuberay' : 'external';
+      // A cluster we start must be remembered: without a state file a restart would lose it.
+      if (context.stateFileProblem && kind !== 'external') {
+        enqueue.emit(
+          answerError(event.requestId, {
+            code: 'unavailable',
+            message: `ray-mcp cannot write its state file ${context.stateFile ?? ''} (${context.stateFileProblem}), so a cluster started now would be lost if ray-mcp restarts. Nothing was started.`,
+            fix: 'Make the data directory writable or free disk space (ray-mcp retries every few seconds), or restart ray-mcp with --data-dir on a writable disk.',
+          }),
+        );
+        return;
+      }
       const input = event.local
         ? { id, spec: event.local.spec, timeoutMs: event.local.timeoutMs, createdAt: event.at }
         : event.kuberay
@@ -484,6 +500,12 @@ export const supervisorMachine = setup({
   entry: 'startInfrastructure',
   on: {
     'cluster.stopped': { actions: 'noteStopped' },
+    'system.stateFile': {
+      actions: assign({
+        stateFileProblem: ({ event }) => event.problem,
+        stateFile: ({ event }) => event.file,
+      }),
+    },
     'request.progress': { actions: 'relayProgress' },
     'xstate.error.actor.*': {
       actions: { type: 'childFailed', params: ({ event }) => ({ id: event.actorId, error: event.error }) },

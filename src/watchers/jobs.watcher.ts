@@ -15,6 +15,7 @@ export function jobsPoll(
   rx: typeof import('rxjs'),
   input: JobsWatcherInput,
   dashboards: Dashboards,
+  onPollError?: (clusterId: string, error: string) => void,
 ): Observable<JobsFact> {
   const client = dashboards.client(input.dashboard, { timeoutMs: 10_000 });
   return rx.timer(0, input.intervalMs).pipe(
@@ -30,19 +31,23 @@ export function jobsPoll(
               at: Date.now(),
             };
           })
-          .catch(
-            (err): JobsFact => ({
-              type: 'ray.jobsPollFailed',
-              error: err instanceof Error ? err.message : String(err),
-            }),
-          ),
+          .catch((err): JobsFact => {
+            const error = err instanceof Error ? err.message : String(err);
+            // Logged: a dashboard that stalls shows up as retries, never as failed jobs.
+            onPollError?.(input.clusterId, error);
+            return { type: 'ray.jobsPollFailed', error };
+          }),
       ),
     ),
   );
 }
 
-export function jobsWatcherLogic(opts: { dashboards: Dashboards }) {
+export function jobsWatcherLogic(opts: {
+  dashboards: Dashboards;
+  /** Told of every failed poll (the next tick retries). */
+  onPollError?: (clusterId: string, error: string) => void;
+}) {
   return fromEventObservable<JobsFact, JobsWatcherInput>(({ input }) =>
-    lazy(async () => jobsPoll(await import('rxjs'), input, opts.dashboards)),
+    lazy(async () => jobsPoll(await import('rxjs'), input, opts.dashboards, opts.onPollError)),
   );
 }

@@ -20,6 +20,8 @@ import {
   type NodeProcessInput,
   type NodesJoined,
   type PrepareOutput,
+  recordStatusOf,
+  type StepReporter,
   type StopNodesInput,
   type StopNodesOutput,
   statusOf,
@@ -46,13 +48,15 @@ const portsFor = (names: string[], base: number) =>
 interface FakeOptions {
   /** Replaces prepareLaunch's result (default: resolves at once). */
   prepare?: (input: { clusterId: string; nodes: string[] }) => Promise<PrepareOutput>;
-  waitForHead?: () => Promise<RayEndpoints>;
+  waitForHead?: (input: { report?: StepReporter }) => Promise<RayEndpoints>;
+  /** Replaces checkAlive (default: the cluster is alive). */
+  checkAlive?: () => Promise<boolean>;
   reservePorts?: (input: {
     clusterId: string;
     nodes: string[];
   }) => Promise<Record<string, Record<string, number>>>;
   /** Called with every stopNodes input before it resolves. */
-  onStop?: (input: StopNodesInput) => void;
+  onStop?: (input: StopNodesInput) => void | Promise<void>;
   health?: RayHealthEvent[];
 }
 
@@ -67,6 +71,7 @@ function fakes(opts: FakeOptions = {}) {
     adoptPorts: [] as NodeRecord[][],
     reservePorts: [] as string[][],
     pick: [] as { candidates: { name: string; nodeId?: string }[]; count: number }[],
+    checkAlive: 0,
   };
   let pid = 4000;
   const logic = localClusterMachine.provide({
@@ -78,6 +83,10 @@ function fakes(opts: FakeOptions = {}) {
           return { rayBin: '/fake/bin/ray', tempDir: TEMP, ports: portsFor(input.nodes, 26_000) };
         },
       ),
+      checkAlive: fromPromise<boolean, { tempDir?: string; nodes: NodeRecord[] }>(async () => {
+        calls.checkAlive++;
+        return opts.checkAlive ? opts.checkAlive() : true;
+      }),
       adoptPorts: fromPromise<void, { clusterId: string; nodes: NodeRecord[] }>(async ({ input }) => {
         calls.adoptPorts.push(input.nodes);
       }),
@@ -100,8 +109,8 @@ function fakes(opts: FakeOptions = {}) {
       }),
       waitForHead: fromPromise<
         RayEndpoints,
-        { tempDir: string; ports: Record<string, number>; owner: string }
-      >(async () => (opts.waitForHead ? opts.waitForHead() : RAY)),
+        { tempDir: string; ports: Record<string, number>; owner: string; report?: StepReporter }
+      >(async ({ input }) => (opts.waitForHead ? opts.waitForHead(input) : RAY)),
       waitForNodes: fromPromise<NodesJoined, { dashboard: DashboardTarget; names: string[] }>(
         async ({ input }) => {
           calls.waitForNodes.push(input.names);
@@ -117,7 +126,7 @@ function fakes(opts: FakeOptions = {}) {
       }),
       stopNodes: fromPromise<StopNodesOutput, StopNodesInput>(async ({ input }) => {
         calls.stopNodes.push(input);
-        opts.onStop?.(input);
+        await opts.onStop?.(input);
         return { headExcerpt: input.headLog ? `last words of ${input.headLog}` : undefined };
       }),
       describeCluster: fromPromise<ClusterDetails, { dashboard: DashboardTarget }>(async () => ({
@@ -263,6 +272,68 @@ describe('local cluster machine: start', () => {
     expect(t.calls.stopNodes[0]!.nodes.map((n) => n.name)).toContain('head');
     // With no exit to explain the timeout, the report carries what the head printed.
     expect(t.snapshot().context.error?.excerpt).toMatch(/^last words of .*head\.log$/);
+  });
+
+  it('a start that times out names the readiness step not reached, and keeps its logs until a stop', async () => {
+    const t = start({
+      waitForHead: async ({ report }) => {
+        // The dashboard came up and is ours; the job API never answers.
+        report?.send({ type: 'start.step', step: 'session' });
+        report?.send({ type: 'start.step', step: 'jobApi' });
+        return new Promise(() => {});
+      },
+      input: { timeoutMs: 50 },
+    });
+    const ready = t.send({ type: 'cluster.awaitReady' });
+    await t.until((s) => s.matches('failed'));
+    const answer = t.answerTo(ready);
+    expect(answer).toMatchObject({
+      ok: false,
+      error: {
+        code: 'timeout',
+        step: 'jobApi',
+        logDir: TEMP,
+        message: expect.stringMatching(/not usable within 0 s: "job API answers" was not reached/),
+        fix: expect.stringContaining(`The logs are kept in ${TEMP} until you stop the cluster`),
+      },
+    });
+    expect(t.state()).toBe('failed');
+    // Failing stops the processes but keeps the temp dir; only the user's stop removes it.
+    expect(t.calls.stopNodes.map((c) => c.removeTempDir)).toEqual([false]);
+    await t.ask({ type: 'cluster.stop' });
+    expect(t.calls.stopNodes.map((c) => c.removeTempDir)).toEqual([false, true]);
+  });
+
+  it('a start that times out while workers join says which have not', async () => {
+    const { logic, calls } = fakes();
+    const slow = logic.provide({
+      actors: {
+        waitForNodes: fromPromise<
+          NodesJoined,
+          { dashboard: DashboardTarget; names: string[]; report?: StepReporter }
+        >(async ({ input }) => {
+          input.report?.send({
+            type: 'start.step',
+            step: 'workers',
+            detail: '1 of 2 ALIVE; waiting for cpu-2',
+          });
+          return new Promise(() => {});
+        }),
+      },
+    });
+    const t = drive(slow, {
+      input: { id: 'c1', spec: SPEC, timeoutMs: 50, createdAt: 1 },
+      parent: true,
+      stateOf: statusOf,
+    });
+    await t.until((s) => s.matches('failed'));
+    expect(t.snapshot().context.error).toMatchObject({
+      step: 'workers',
+      message: expect.stringContaining(
+        '"every worker node ALIVE" was not reached (1 of 2 ALIVE; waiting for cpu-2)',
+      ),
+    });
+    expect(calls.stopNodes).toHaveLength(1);
   });
 
   it('a head that exits while starting fails the start with its exit and excerpt', async () => {
@@ -555,8 +626,13 @@ describe('local cluster machine: adoption', () => {
     counters: { cpu: 2 },
   };
 
-  it('a dead cluster from the state file is cleaned up and ends stopped, with a note', async () => {
-    const t = start({ input: { id: 'old', adopt: { record, alive: false } } });
+  it('a dead cluster from the state file reads stopped at once (never current), is cleaned up by its temp dir, with a note', async () => {
+    const cleanup = deferred<void>();
+    const t = start({ input: { id: 'old', adopt: { record, alive: false } }, onStop: () => cleanup.promise });
+    await t.until((s) => s.matches('reaping'));
+    // Still cleaning up, already stopped for every reader (and so never the current cluster).
+    expect(t.state()).toBe('stopped');
+    cleanup.resolve();
     await t.until((s) => s.matches('stopped'));
     expect(t.state()).toBe('stopped');
     const ctx = t.snapshot().context;
@@ -569,14 +645,12 @@ describe('local cluster machine: adoption', () => {
     expect(t.calls.stopNodes).toEqual([
       {
         clusterId: 'old',
-        nodes: [
-          { name: 'head', role: 'head', pid: 111 },
-          { name: 'cpu-1', role: 'worker', pid: 222 },
-        ],
+        // Its pids may be strangers' by now: only what mentions its temp dir is killed.
+        nodes: [],
         tempDir: TEMP,
         release: ['cluster:old'],
         removeTempDir: true,
-        graceMs: 15_000,
+        graceMs: 2000,
         headLog: `${TEMP}/head.log`,
       },
     ]);
@@ -588,12 +662,58 @@ describe('local cluster machine: adoption', () => {
   it('a dead cluster whose cleanup fails still ends stopped, and the note says so', async () => {
     const t = start({
       input: { id: 'old', adopt: { record, alive: false } },
-      onStop: () => {
+      onStop: async () => {
         throw new Error('EPERM');
       },
     });
     await t.until((s) => s.matches('stopped'));
     expect(t.snapshot().context.note).toMatch(/^Cleanup was incomplete: .*EPERM.* Its processes exited/);
+  });
+
+  it('a process table that cannot be read is unknown, never dead: nothing is touched, stop is refused, the check is repeated', async () => {
+    let reads = 0;
+    const t = start({
+      input: { id: 'old', adopt: { record } },
+      checkAlive: async () => {
+        reads++;
+        if (reads === 1) throw new Error('the process table could not be read (spawn ps EAGAIN)');
+        return true;
+      },
+    });
+    await t.until((s) => s.matches('unsure'));
+    expect(t.snapshot().context.note).toMatch(
+      /Whether its processes still run is unknown: .*EAGAIN.*Nothing was touched/,
+    );
+    // The state file keeps what it said: running, not starting nor stopped.
+    expect(recordStatusOf(t.snapshot())).toBe('running');
+    const stop = await t.ask({ type: 'cluster.stop' });
+    expect(stop).toMatchObject({
+      ok: false,
+      error: { code: 'unavailable', message: expect.stringMatching(/cannot be stopped yet/) },
+    });
+    expect(t.calls.stopNodes).toEqual([]);
+    // Checked again after the backoff: alive, adopted.
+    await t.until((s) => s.matches('up'), 5000);
+    expect(t.calls.checkAlive).toBe(2);
+    expect(t.calls.stopNodes).toEqual([]);
+    expect(t.snapshot().context.note).toBeUndefined();
+  });
+
+  it('a cluster recorded as failed comes back failed with its error and logs; only a stop removes them', async () => {
+    const error = {
+      code: 'timeout' as const,
+      message: 'Cluster old was not usable within 120 s: "job API answers" was not reached.',
+      fix: 'Try again.',
+      step: 'jobApi' as const,
+      logDir: TEMP,
+      excerpt: 'last words',
+    };
+    const t = start({ input: { id: 'old', adopt: { record: { ...record, status: 'failed', error } } } });
+    await t.until((s) => s.matches('failed'));
+    expect(t.snapshot().context.error).toMatchObject(error);
+    expect(t.calls.stopNodes.map((c) => [c.nodes, c.removeTempDir])).toEqual([[[], false]]);
+    await t.ask({ type: 'cluster.stop' });
+    expect(t.calls.stopNodes.map((c) => c.removeTempDir)).toEqual([false, true]);
   });
 
   it('a live cluster from the state file is adopted: ports re-registered, processes watched, up', async () => {
@@ -619,6 +739,8 @@ describe('local cluster: status of every state', () => {
     const expected: Record<string, string> = {
       init: 'starting',
       checkingAlive: 'starting',
+      unsure: 'starting',
+      reaping: 'stopped',
       adopting: 'starting',
       starting: 'starting',
       up: 'running',

@@ -32,4 +32,34 @@ describe('supervisor machine', () => {
     expect(t.context().shutdownReason).toBe('test');
     expect(env.getSnapshot().status).toBe('stopped');
   });
+
+  it('refuses to start a cluster it could not remember while the state file cannot be written, and starts again once it can', async () => {
+    const t = drive(machine, { input });
+    t.actor.send({
+      type: 'system.stateFile',
+      problem: 'EACCES: permission denied',
+      file: '/data/clusters.json',
+    });
+    const refused = await t.ask({
+      type: 'cluster.create',
+      at: 1,
+      local: { spec: { head: {}, workers: [] }, timeoutMs: 1000 },
+    });
+    expect(refused).toMatchObject({
+      ok: false,
+      error: {
+        code: 'unavailable',
+        message: expect.stringMatching(
+          /cannot write its state file \/data\/clusters\.json \(EACCES: permission denied\).*Nothing was started/,
+        ),
+        fix: expect.stringMatching(/--data-dir/),
+      },
+    });
+    expect(t.context().clusters).toEqual({});
+    // Connecting to a cluster ray-mcp did not start loses nothing on a restart: allowed.
+    const ext = await t.ask({ type: 'cluster.create', at: 1, external: { address: 'http://10.0.0.1:8265' } });
+    expect(ext).toMatchObject({ ok: true });
+    t.actor.send({ type: 'system.stateFile', file: '/data/clusters.json' });
+    expect(t.context().stateFileProblem).toBeUndefined();
+  });
 });

@@ -79,7 +79,7 @@ export async function connectTarget(ops: Ops, target: KubeTarget): Promise<KubeC
   if (existing && kubeStatusOf(existing.getSnapshot()) === 'connected') return existing;
   await ops.askForAnswer(ops.root, { type: 'kube.ensure', id, target });
   const actor = ops.kube(id);
-  if (!actor || actor.getSnapshot().status !== 'active') throw endedError(ops, id);
+  if (actor?.getSnapshot().status !== 'active') throw endedError(ops, id);
   try {
     await ops.ask(actor, { type: 'kube.awaitConnected' }, { timeoutMs: CONNECT_TIMEOUT_MS });
   } catch (err) {

@@ -70,7 +70,13 @@ export function clusterView(actor: ClusterActor, now = Date.now()): ClusterView 
           ? Math.round((now - c.startedAt) / 1000)
           : undefined,
       nodes: nodes.slice(0, MAX_NODES),
-      error: c.error && { message: c.error.message, fix: c.error.fix, excerpt: c.error.excerpt },
+      error: c.error && {
+        message: c.error.message,
+        fix: c.error.fix,
+        excerpt: c.error.excerpt,
+        step: c.error.step,
+        log_dir: c.error.logDir,
+      },
       note: c.note,
     };
   }
