@@ -34,7 +34,7 @@ function credentialPatterns(): [RegExp, string][] {
       REDACTED,
     ],
     // Authorization and X-Ray-Authorization (and proxy-) header values, as `name: value` or `"name":"value"`.
-    [new RegExp(String.raw`((?:x-ray-|proxy-)?authorization)(${sep})${value}`, 'gi'), `$1$2${REDACTED}`],
+    [new RegExp(`((?:x-ray-|proxy-)?authorization)(${sep})${value}`, 'gi'), `$1$2${REDACTED}`],
     // Header dumps and Go maps: `Authorization:[Bearer x]`, `authorization: [ 'Bearer x' ]`.
     [/((?:x-ray-|proxy-)?authorization)(\s*[:=]?\s*\[\s*['"]?)[^\]'"\r\n]+/gi, `$1$2${REDACTED}`],
     // Bearer / Basic / AWS4 credentials anywhere (a token has at least one non-letter).

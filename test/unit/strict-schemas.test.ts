@@ -98,12 +98,15 @@ function lint(schema: unknown, path = '', keyword?: string, out: string[] = []):
     if (isNode(schema[k]))
       for (const [name, sub] of Object.entries(schema[k])) lint(sub, `${path}.${k}.${name}`, k, out);
   for (const k of MANY)
-    if (Array.isArray(schema[k])) schema[k].forEach((sub, i) => lint(sub, `${path}.${k}[${i}]`, k, out));
+    if (Array.isArray(schema[k])) {
+      for (const [i, sub] of schema[k].entries()) lint(sub, `${path}.${k}[${i}]`, k, out);
+    }
   for (const k of ONE) {
     if (!(k in schema)) continue;
     const v = schema[k];
-    if (k === 'items' && Array.isArray(v)) v.forEach((sub, i) => lint(sub, `${path}.items[${i}]`, k, out));
-    else lint(v, `${path}.${k}`, k, out);
+    if (k === 'items' && Array.isArray(v)) {
+      for (const [i, sub] of v.entries()) lint(sub, `${path}.items[${i}]`, k, out);
+    } else lint(v, `${path}.${k}`, k, out);
   }
   return out;
 }
