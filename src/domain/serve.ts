@@ -68,10 +68,10 @@ export function untrustedText(text: string | null | undefined, max = MAX_MESSAGE
       // biome-ignore lint/suspicious/noControlCharactersInRegex: removing control characters is the point
       .replace(/[\x00-\x08\x0b-\x1f\x7f]/g, ''),
   );
-  // The end of a Python error says the most: keep its head and tail.
+  // The end of a Python error (the exception) says the most: keep a little of its head, more of its tail.
   if (clean.length <= max) return clean;
-  const half = Math.floor(max / 2);
-  return `${clean.slice(0, half)} …(${clean.length - max} chars)… ${clean.slice(-half)}`;
+  const head = Math.floor(max / 4);
+  return `${clean.slice(0, head)} …(${clean.length - max} chars)… ${clean.slice(-(max - head))}`;
 }
 
 /**
