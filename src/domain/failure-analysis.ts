@@ -32,7 +32,10 @@ export interface DeadActor {
   actor_id: string;
   name?: string;
   pid?: number;
-  /** WORKER_DIED, RAY_KILL, NODE_DIED, OUT_OF_MEMORY, CREATION_TASK_FAILED, RUNTIME_ENV_FAILED, UNSCHEDULABLE, ... */
+  /**
+   * WORKER_DIED (with the worker's exit type: SYSTEM_ERROR, INTENDED_USER_EXIT, ...), RAY_KILL, NODE_DIED,
+   * OUT_OF_MEMORY, CREATION_TASK_FAILED, RUNTIME_ENV_FAILED, UNSCHEDULABLE, ...
+   */
   death_cause: string;
   message?: string;
 }
@@ -82,7 +85,11 @@ export function analyzeFailure(input: FailureInput): FailureAnalysis {
   const failed_tasks = failedTasks(input.ray.tasks);
   const dead_actors = deadActors(input.ray.actors);
   if (!failed_tasks.length && !dead_actors.length) return fromLog;
-  const record = { failed_tasks, dead_actors, ray_record: rayRecord(failed_tasks, dead_actors) };
+  const record = {
+    failed_tasks: failed_tasks.length ? failed_tasks : undefined,
+    dead_actors: dead_actors.length ? dead_actors : undefined,
+    ray_record: rayRecord(failed_tasks, dead_actors),
+  };
   const oom =
     dead_actors.some((a) => a.death_cause === 'OUT_OF_MEMORY') ||
     failed_tasks.some((t) => t.error_type === 'OUT_OF_MEMORY');
@@ -196,9 +203,14 @@ export function deathCause(cause: Record<string, unknown> | null | undefined): {
   if (died) {
     const message = msg(died);
     // The memory monitor's kills are worker deaths whose message says so.
-    if (/memory monitor|killed due to (?:memory pressure|the? ?OOM)|OutOfMemory/i.test(message ?? ''))
+    const exitType = /Worker exit type: ([A-Z_]+)/.exec(message ?? '')?.[1];
+    if (
+      exitType === 'NODE_OUT_OF_MEMORY' ||
+      /memory monitor|killed due to (?:memory pressure|the? ?OOM)|OutOfMemory/i.test(message ?? '')
+    )
       return { cause: 'OUT_OF_MEMORY', message };
-    return { cause: String(died.reason ?? 'UNSPECIFIED'), message };
+    // The worker's exit type tells a crash (SYSTEM_ERROR) from exit_actor (INTENDED_USER_EXIT).
+    return { cause: `${String(died.reason ?? 'UNSPECIFIED')}${exitType ? ` (${exitType})` : ''}`, message };
   }
   return { cause: 'UNSPECIFIED' };
 }
@@ -219,15 +231,19 @@ function deadActors(actors: RayActorState[]): DeadActor[] {
     }));
 }
 
+/** Error types of a task that only repeat why its actor or worker died. */
+const DEATH_ECHOES = ['ACTOR_DIED', 'WORKER_DIED', 'NODE_DIED', 'OUT_OF_MEMORY'];
+
 function rayRecord(tasks: FailedTask[], actors: DeadActor[]): string {
   const parts = [
     ...actors.map(
       (a) =>
-        `actor ${a.class_name}${a.pid ? ` (pid ${a.pid})` : ''} died: ${a.death_cause}${a.message ? ` — ${a.message.slice(0, 200)}` : ''}`,
+        `actor ${a.class_name}${a.pid ? ` (pid ${a.pid})` : ''} died: ${a.death_cause}${a.message ? ` — ${a.message.slice(0, 160)}` : ''}`,
     ),
-    ...tasks.map(
-      (t) => `task ${t.name} failed: ${t.error_type}${t.error ? ` — ${t.error.slice(0, 200)}` : ''}`,
-    ),
+    ...tasks.map((t) => {
+      const echo = actors.length > 0 && DEATH_ECHOES.includes(t.error_type);
+      return `task ${t.name} failed: ${t.error_type}${t.error && !echo ? ` — ${t.error.slice(0, 160)}` : ''}`;
+    }),
   ];
   return parts.join('; ');
 }

@@ -404,7 +404,8 @@ describe("analyzeFailure with Ray's record", () => {
           actor({
             actor_died_error_context: {
               reason: 'WORKER_DIED',
-              error_message: 'The actor died unexpectedly before finishing this task. Worker exit code: 1',
+              error_message:
+                'The actor is dead because its worker process has died. Worker exit type: SYSTEM_ERROR Worker exit detail: ...',
             },
           }),
         ],
@@ -412,9 +413,11 @@ describe("analyzeFailure with Ray's record", () => {
     });
     expect(f.cause).toBe('actor_died');
     expect(f.dead_actors).toEqual([
-      expect.objectContaining({ class_name: 'Worker', pid: 4242, death_cause: 'WORKER_DIED' }),
+      expect.objectContaining({ class_name: 'Worker', pid: 4242, death_cause: 'WORKER_DIED (SYSTEM_ERROR)' }),
     ]);
-    expect(f.ray_record).toMatch(/^actor Worker \(pid 4242\) died: WORKER_DIED — The actor died/);
+    expect(f.ray_record).toMatch(
+      /^actor Worker \(pid 4242\) died: WORKER_DIED \(SYSTEM_ERROR\) — The actor is dead/,
+    );
   });
 
   it('leaves out deaths that follow from the driver ending, and driver tasks', () => {
@@ -470,7 +473,8 @@ describe("analyzeFailure with Ray's record", () => {
       {
         actorDiedErrorContext: {
           reason: 'WORKER_DIED',
-          errorMessage: 'Worker was killed due to memory pressure by the memory monitor.',
+          errorMessage:
+            'The actor is dead because its worker process has died. Worker exit type: NODE_OUT_OF_MEMORY',
         },
       },
     ]) {
