@@ -23,10 +23,10 @@ export const HEAD_BLOCKS: PortBlock[] = [
   { name: 'dashboard', size: 1 },
   { name: 'client', size: 1 },
   { name: 'dashboardMetrics', size: 1 },
+  ...NODE_BLOCKS,
   // Serve's HTTP and gRPC proxies (on the head only), set in the Serve deploy config, not here.
   { name: 'serveHttp', size: 1 },
   { name: 'serveGrpc', size: 1 },
-  ...NODE_BLOCKS,
 ];
 export const WORKER_BLOCKS: PortBlock[] = NODE_BLOCKS;
 

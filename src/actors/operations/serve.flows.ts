@@ -83,7 +83,6 @@ function deploymentConfig(d: DeploymentConfigInput): Record<string, unknown> {
   if (d.num_replicas !== undefined) out.num_replicas = d.num_replicas;
   if (d.autoscaling) out.autoscaling_config = { ...d.autoscaling };
   if (d.max_ongoing_requests !== undefined) out.max_ongoing_requests = d.max_ongoing_requests;
-  if (d.user_config) out.user_config = d.user_config;
   const actor: Record<string, unknown> = {};
   for (const k of ['num_cpus', 'num_gpus', 'memory', 'resources'] as const)
     if (d[k] !== undefined) actor[k] = d[k];
@@ -105,7 +104,6 @@ export function appConfig(args: DeployServeInput): ServeAppConfig {
     route_prefix: args.route_prefix ?? `/${args.name}`,
   };
   if (args.runtime_env && Object.keys(args.runtime_env).length) app.runtime_env = { ...args.runtime_env };
-  if (args.args) app.args = args.args;
   if (args.deployments?.length) app.deployments = args.deployments.map(deploymentConfig);
   return app;
 }

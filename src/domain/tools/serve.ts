@@ -9,27 +9,26 @@ export const ServeAppNameSchema = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'letters, digits, _ . - (at most 63)');
 
-const resource = z.number().min(0).max(1e6);
+const resource = z.number().min(0);
 
 const DeploymentConfigSchema = z
   .object({
-    name: z.string().min(1).max(100).describe('The deployment (class or function name by default)'),
+    name: z.string().min(1).max(100).describe('Class or function name, unless renamed'),
     num_replicas: z.number().int().min(0).max(100).optional(),
     autoscaling: z
       .object({
-        min_replicas: z.number().int().min(0).max(100),
-        max_replicas: z.number().int().min(1).max(100),
-        target_ongoing_requests: z.number().positive().max(1e4).optional(),
+        min_replicas: z.number().int().min(0),
+        max_replicas: z.number().int().min(1),
+        target_ongoing_requests: z.number().positive().optional(),
       })
       .strict()
       .optional()
       .describe('Instead of num_replicas'),
     num_cpus: resource.optional().describe('Per replica'),
     num_gpus: resource.optional(),
-    memory: z.number().int().min(0).optional().describe('Bytes per replica'),
-    resources: z.record(z.string().min(1).max(100), resource).optional(),
-    max_ongoing_requests: z.number().int().min(1).max(1e5).optional(),
-    user_config: z.record(z.string(), z.unknown()).optional(),
+    memory: resource.optional().describe('Bytes per replica'),
+    resources: z.record(z.string(), resource).optional(),
+    max_ongoing_requests: z.number().int().min(1).optional(),
   })
   .strict();
 export type DeploymentConfigInput = z.infer<typeof DeploymentConfigSchema>;
@@ -41,15 +40,13 @@ export const DeployServeInputSchema = z
     import_path: z
       .string()
       .regex(/^[A-Za-z_][\w.]*[:.][A-Za-z_]\w*$/, 'module:attribute, e.g. app:app')
-      .describe('module:attribute of a bound deployment (`app = MyDeployment.bind()`)'),
+      .describe('module:attribute of a bound app (`app = MyDeployment.bind()`)'),
     route_prefix: z
       .string()
       .regex(/^\/[\w\-./]*$/, 'starts with /')
-      .max(200)
       .optional()
       .describe('Default /<name>'),
     runtime_env: RuntimeEnvSchema.optional(),
-    args: z.record(z.string(), z.unknown()).optional().describe('Arguments of the application builder'),
     deployments: z.array(DeploymentConfigSchema).max(20).optional().describe('Per-deployment overrides'),
     wait_seconds: z.number().int().min(0).max(300).optional().describe('Wait until running (default 45)'),
   })
