@@ -347,7 +347,7 @@ export class DashboardClient {
 
   /** PUT /api/serve/applications/: the whole declarative config (every application). */
   async putServe(config: Record<string, unknown>, signal?: AbortSignal): Promise<void> {
-    await this.call('PUT', '/api/serve/applications/', { body: config, signal, timeoutMs: 60_000 });
+    await this.call('PUT', '/api/serve/applications/', { body: config, signal, timeoutMs: 120_000 });
   }
 
   /** DELETE /api/serve/applications/: shuts Serve down (every application, its controller and proxies). */
