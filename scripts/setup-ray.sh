@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Makes .venv hold the pinned ray[default]. The venv itself lives in the user
-# cache, keyed by Ray and Python version, and .venv links to it: a fresh clone
-# (or CI) re-uses it in well under a second, and a first install re-uses pip's
-# cached wheels. Safe to re-run.
+# Makes .venv hold the pinned ray[default,serve]. The venv itself lives in the
+# user cache, keyed by Ray and Python version, and .venv links to it: a fresh
+# clone (or CI) re-uses it in well under a second, and a first install re-uses
+# pip's cached wheels. The extras it holds are recorded in .extras: a venv built
+# with fewer (an older ray-mcp's ray[default]) gains the missing ones in place,
+# so every clone linked to it keeps working. Safe to re-run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,14 +19,23 @@ fi
 PYV=$("$PYTHON" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
 VENV="$CACHE/venvs/ray-$RAY_VERSION-py$PYV"
 
+EXTRAS="default,serve"
+
 if [ ! -f "$VENV/.complete" ] || [ ! -x "$VENV/bin/ray" ]; then
-  echo "setup-ray: installing ray[default]==$RAY_VERSION for Python $PYV into $VENV" >&2
+  echo "setup-ray: installing ray[$EXTRAS]==$RAY_VERSION for Python $PYV into $VENV" >&2
   rm -rf "$VENV"
   mkdir -p "$CACHE/pip" "$(dirname "$VENV")"
   "$PYTHON" -m venv "$VENV"
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-    --cache-dir "$CACHE/pip" "ray[default]==$RAY_VERSION"
+    --cache-dir "$CACHE/pip" "ray[$EXTRAS]==$RAY_VERSION"
+  echo "$EXTRAS" > "$VENV/.extras"
   touch "$VENV/.complete"
+elif [ "$(cat "$VENV/.extras" 2>/dev/null || echo default)" != "$EXTRAS" ]; then
+  echo "setup-ray: adding ray[$EXTRAS]==$RAY_VERSION to $VENV" >&2
+  mkdir -p "$CACHE/pip"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+    --cache-dir "$CACHE/pip" "ray[$EXTRAS]==$RAY_VERSION"
+  echo "$EXTRAS" > "$VENV/.extras"
 fi
 
 # `ray-mcp setup` (an installed package) sets RAY_MCP_VENV_LINK=0: the server finds the venv in the cache.

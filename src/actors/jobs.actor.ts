@@ -16,6 +16,10 @@ import { jobView, MAX_SUBMIT_BYTES } from '../domain/jobs.js';
 import { untrustedText } from '../domain/redact.js';
 import type { Logger } from '../logger.js';
 import type { JobCommandOutput, JobsCommand, SubmitRequest } from '../machines/jobs.machine.js';
+import { runServeCommand } from './serve.actor.js';
+
+/** Failed tasks and dead actors read per job for a failure analysis (the newest few matter). */
+const MAX_FAILURE_ENTRIES = 20;
 
 const REMOTE_URI = /^[a-z][a-z0-9+.-]*:\/\//i;
 
@@ -141,6 +145,26 @@ export function jobsActors(deps: { dashboards: Dashboards; log: Logger }) {
               at: Date.now(),
             };
           }
+          case 'jobs.failures': {
+            try {
+              const data = await client.jobFailures(command.jobId, MAX_FAILURE_ENTRIES, signal);
+              return { data, at: Date.now() };
+            } catch (err) {
+              throw dashboardError(client.url, err);
+            }
+          }
+          case 'serve.apply':
+          case 'serve.remove':
+          case 'serve.status':
+            return {
+              data: await runServeCommand(
+                dashboards.client(command.dashboard, { timeoutMs: 15_000 }),
+                command,
+                signal,
+                log,
+              ),
+              at: Date.now(),
+            };
           case 'jobs.logs': {
             const view = await getJob(client, clusterId, command.id, signal);
             const req = { lines: command.lines, maxBytes: command.maxBytes, cursor: command.cursor };

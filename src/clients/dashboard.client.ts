@@ -7,7 +7,15 @@
 import type { Dispatcher } from 'undici';
 import type { DashboardTarget } from '../domain/dashboard.js';
 import { RayMcpError } from '../domain/errors.js';
-import type { RayJobDetails, RayNodeState, RayVersionInfo } from '../domain/ray-api.js';
+import type {
+  RayActorState,
+  RayJobDetails,
+  RayJobFailures,
+  RayNodeState,
+  RayTaskState,
+  RayVersionInfo,
+} from '../domain/ray-api.js';
+import type { RayServeDetails } from '../domain/serve.js';
 import { type SecretSink, untrustedText } from '../domain/redact.js';
 
 /**
@@ -365,6 +373,38 @@ export class DashboardClient {
     if (res.status >= 400) throw this.httpError(res.status, res.text, path);
     // Ray 2.52+ streams the raw log (about 2.4x prefixed chunks with 1 or 0; not supported here).
     return res.text;
+  }
+
+  /** GET /api/serve/applications/: Serve's applications, deployments, replicas and proxies. */
+  serveDetails(signal?: AbortSignal): Promise<RayServeDetails> {
+    return this.call('GET', '/api/serve/applications/', { signal, timeoutMs: 15_000 });
+  }
+
+  /** PUT /api/serve/applications/: the whole declarative config (every application). */
+  async putServe(config: Record<string, unknown>, signal?: AbortSignal): Promise<void> {
+    await this.call('PUT', '/api/serve/applications/', { body: config, signal, timeoutMs: 120_000 });
+  }
+
+  /** DELETE /api/serve/applications/: shuts Serve down (every application, its controller and proxies). */
+  async deleteServe(signal?: AbortSignal): Promise<void> {
+    await this.call('DELETE', '/api/serve/applications/', { signal, timeoutMs: 60_000 });
+  }
+
+  /** The state API's failed tasks and dead actors of one Ray job (hex job id), with details. */
+  async jobFailures(jobId: string, limit: number, signal?: AbortSignal): Promise<RayJobFailures> {
+    const q = (state: string) =>
+      `limit=${limit}&detail=true&filter_keys=job_id&filter_predicates=%3D&filter_values=${encodeURIComponent(jobId)}` +
+      `&filter_keys=state&filter_predicates=%3D&filter_values=${state}`;
+    const [tasks, actors] = await Promise.all([
+      this.call<StateApiReply<RayTaskState>>('GET', `/api/v0/tasks?${q('FAILED')}`, { signal }),
+      this.call<StateApiReply<RayActorState>>('GET', `/api/v0/actors?${q('DEAD')}`, { signal }),
+    ]);
+    return {
+      tasks: tasks.data.result.result,
+      actors: actors.data.result.result,
+      totalTasks: tasks.data.result.total,
+      totalActors: actors.data.result.total,
+    };
   }
 
   /** Per-node resource usage from the autoscaler's view (`/api/cluster_status`), camelCased by Ray. */

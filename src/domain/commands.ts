@@ -1,5 +1,7 @@
 import type { CloudResult } from './cloud.js';
 import type { ErrorInfo } from './errors.js';
+import type { RayJobFailures } from './ray-api.js';
+import type { RayServeDetails } from './serve.js';
 
 /**
  * What each command an actor takes answers with, by command type. Command types are unique
@@ -12,6 +14,11 @@ export interface CommandAnswers {
   'jobs.submit': { submissionId: string; existed: boolean };
   'jobs.stop': { alreadyEnded: boolean };
   'jobs.logs': JobLogPage;
+  'jobs.failures': RayJobFailures;
+  /** `at`: Ray's clock just before the PUT (seconds), to tell the new deployment from the last. */
+  'serve.apply': { at: number };
+  'serve.remove': { removed: boolean; stopped: boolean; remaining: string[] };
+  'serve.status': RayServeDetails;
   'cloud.list': CloudResult & { kind: 'list' };
   'cloud.describe': CloudResult & { kind: 'describe' };
   'cloud.target': CloudResult & { kind: 'target' };

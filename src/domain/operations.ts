@@ -7,9 +7,15 @@ import type { CloudOperations } from './operations/cloud.js';
 import type { ClusterOperations } from './operations/clusters.js';
 import type { JobOperations } from './operations/jobs.js';
 import type { KubernetesOperations } from './operations/kubernetes.js';
+import type { ServeOperations } from './operations/serve.js';
 
 /** Operation type → { input; output }. */
-export interface Operations extends ClusterOperations, JobOperations, KubernetesOperations, CloudOperations {}
+export interface Operations
+  extends ClusterOperations,
+    JobOperations,
+    KubernetesOperations,
+    CloudOperations,
+    ServeOperations {}
 
 export type OperationType = keyof Operations;
 export type OperationInput<K extends OperationType> = Operations[K]['input'];

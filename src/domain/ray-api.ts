@@ -36,3 +36,41 @@ export interface RayJobDetails {
   driver_exit_code?: number | null;
   driver_node_id?: string | null;
 }
+
+/** A task attempt in the state API (`/api/v0/tasks?detail=true`). */
+export interface RayTaskState {
+  task_id: string;
+  name: string;
+  state: string;
+  job_id: string;
+  actor_id?: string | null;
+  type?: string;
+  func_or_class_name?: string;
+  error_type?: string | null;
+  error_message?: string | null;
+  node_id?: string | null;
+  worker_pid?: number | null;
+  attempt_number?: number;
+  end_time_ms?: number | null;
+}
+
+/** An actor in the state API (`/api/v0/actors?detail=true`); `death_cause` is Ray's ActorDeathCause. */
+export interface RayActorState {
+  actor_id: string;
+  class_name: string;
+  state: string;
+  job_id: string;
+  name?: string | null;
+  pid?: number | null;
+  node_id?: string | null;
+  death_cause?: Record<string, unknown> | null;
+  num_restarts?: number | string;
+}
+
+/** The failed tasks and dead actors of one Ray job, and how many there were in all. */
+export interface RayJobFailures {
+  tasks: RayTaskState[];
+  actors: RayActorState[];
+  totalTasks: number;
+  totalActors: number;
+}

@@ -24,6 +24,9 @@ export const HEAD_BLOCKS: PortBlock[] = [
   { name: 'client', size: 1 },
   { name: 'dashboardMetrics', size: 1 },
   ...NODE_BLOCKS,
+  // Serve's HTTP and gRPC proxies (on the head only), set in the Serve deploy config, not here.
+  { name: 'serveHttp', size: 1 },
+  { name: 'serveGrpc', size: 1 },
 ];
 export const WORKER_BLOCKS: PortBlock[] = NODE_BLOCKS;
 

@@ -9,6 +9,7 @@ import { type Answer, answerError, answerOk, type CommandAnswers } from '../doma
 import type { DashboardTarget } from '../domain/dashboard.js';
 import { toErrorInfo } from '../domain/errors.js';
 import { isTerminal, type JobsFact, type JobView } from '../domain/jobs.js';
+import type { ServeAppConfig, ServeNetwork } from '../domain/serve.js';
 import { type ChildErrorEvent, errorOf } from './child-events.js';
 
 export type { JobsFact };
@@ -48,7 +49,25 @@ export type JobsCommand =
       logPath?: string;
     }
   /** Keep this job's actor up to date (wait_for_ray_job, resource subscriptions). */
-  | { type: 'jobs.watch'; requestId: string; dashboard: DashboardTarget; id: string };
+  | { type: 'jobs.watch'; requestId: string; dashboard: DashboardTarget; id: string }
+  /** The state API's failed tasks and dead actors of a Ray job (its hex job id), for a failure analysis. */
+  | { type: 'jobs.failures'; requestId: string; dashboard: DashboardTarget; jobId: string }
+  | ServeCommand;
+
+/**
+ * Serve applications of the cluster: commands on the same queue as its jobs, since a deploy is a
+ * read-modify-write of the whole declarative config and uploads a working_dir as a job does.
+ */
+export type ServeCommand =
+  | {
+      type: 'serve.apply';
+      requestId: string;
+      dashboard: DashboardTarget;
+      app: ServeAppConfig;
+      net: ServeNetwork;
+    }
+  | { type: 'serve.remove'; requestId: string; dashboard: DashboardTarget; name: string; net: ServeNetwork }
+  | { type: 'serve.status'; requestId: string; dashboard: DashboardTarget };
 
 export interface JobsContext {
   clusterId: string;
@@ -67,7 +86,14 @@ export interface JobCommandOutput {
   /** Job ids this command asks to watch. */
   watch?: string[];
   /** The command's answer (see CommandAnswers). */
-  data?: CommandAnswers['jobs.submit'] | CommandAnswers['jobs.stop'] | CommandAnswers['jobs.logs'];
+  data?: CommandAnswers[
+    | 'jobs.submit'
+    | 'jobs.stop'
+    | 'jobs.logs'
+    | 'jobs.failures'
+    | 'serve.apply'
+    | 'serve.remove'
+    | 'serve.status'];
   /** When the dashboard answered (ms). */
   at: number;
   /** `jobs` is the cluster's whole list (a refresh). */
@@ -207,6 +233,10 @@ export const jobsMachine = setup({
     'jobs.stop': { actions: 'enqueue' },
     'jobs.logs': { actions: 'enqueue' },
     'jobs.watch': { actions: 'enqueue' },
+    'jobs.failures': { actions: 'enqueue' },
+    'serve.apply': { actions: 'enqueue' },
+    'serve.remove': { actions: 'enqueue' },
+    'serve.status': { actions: 'enqueue' },
     'ray.jobsListed': {
       actions: {
         type: 'merge',

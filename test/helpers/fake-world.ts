@@ -42,6 +42,8 @@ import {
   type RayJobSummary,
   summarizeRayJob,
 } from '../../src/domain/kuberay.js';
+import type { RayJobFailures } from '../../src/domain/ray-api.js';
+import type { RayServeDetails, ServeAppConfig, ServeNetwork } from '../../src/domain/serve.js';
 import type { cloudConnectionMachine } from '../../src/machines/cloud-connection.machine.js';
 import type { environmentMachine } from '../../src/machines/environment.machine.js';
 import type { externalClusterMachine } from '../../src/machines/external-cluster.machine.js';
@@ -231,9 +233,57 @@ export class FakeRay {
     for (const n of names) {
       this.nextPort += 10;
       const base = this.nextPort;
-      out[n] = n === 'head' ? { gcs: base, dashboard: base + 1, client: base + 2 } : { nodeManager: base };
+      out[n] =
+        n === 'head'
+          ? { gcs: base, dashboard: base + 1, client: base + 2, serveHttp: base + 3, serveGrpc: base + 4 }
+          : { nodeManager: base };
     }
     return out;
+  }
+
+  /** Serve as a dashboard reports it, by dashboard URL. */
+  readonly serve = new Map<string, RayServeDetails>();
+  /** The state API's failed tasks and dead actors, by Ray job id. */
+  readonly failures = new Map<string, RayJobFailures>();
+
+  /** Ray's answer to a deploy: RUNNING with its replicas, or DEPLOY_FAILED for an import path with "broken". */
+  private serveApply(url: string, app: ServeAppConfig, net: ServeNetwork) {
+    const details: RayServeDetails = this.serve.get(url) ?? {
+      proxy_location: 'HeadOnly',
+      http_options: { host: net.host, port: net.httpPort },
+      applications: {},
+    };
+    const broken = app.import_path.includes('broken');
+    const configs = app.deployments?.length
+      ? app.deployments
+      : [{ name: app.import_path.split(/[:.]/).pop()!, num_replicas: 1 }];
+    details.applications![app.name] = {
+      name: app.name,
+      route_prefix: app.route_prefix ?? '/',
+      status: broken ? 'DEPLOY_FAILED' : 'RUNNING',
+      message: broken
+        ? `Traceback ...\nModuleNotFoundError: No module named '${app.import_path.split(':')[0]}'`
+        : '',
+      last_deployed_time_s: Date.now() / 1000,
+      deployed_app_config: app,
+      deployments: broken
+        ? {}
+        : Object.fromEntries(
+            configs.map((d) => {
+              const n = Number(d.num_replicas ?? 1);
+              return [
+                String(d.name),
+                {
+                  name: String(d.name),
+                  status: 'HEALTHY',
+                  target_num_replicas: n,
+                  replicas: Array.from({ length: n }, () => ({ state: 'RUNNING' })),
+                },
+              ];
+            }),
+          ),
+    };
+    this.serve.set(url, details);
   }
 
   private view(clusterId: string, url: string, sid: string) {
@@ -389,6 +439,33 @@ export class FakeRay {
             return { jobs: [before], data: { alreadyEnded: true }, at: Date.now() };
           this.endJob(command.id, 'STOPPED', { message: 'Job was intentionally stopped.' });
           return { jobs: [this.view(clusterId, url, command.id)], watch: [command.id], at: Date.now() };
+        }
+        case 'jobs.failures':
+          return {
+            data: this.failures.get(command.jobId) ?? {
+              tasks: [],
+              actors: [],
+              totalTasks: 0,
+              totalActors: 0,
+            },
+            at: Date.now(),
+          };
+        case 'serve.status':
+          return { data: structuredClone(this.serve.get(url) ?? { applications: {} }), at: Date.now() };
+        case 'serve.apply': {
+          const at = Date.now() / 1000;
+          this.serveApply(url, command.app, command.net);
+          return { data: { at }, at: Date.now() };
+        }
+        case 'serve.remove': {
+          const details = this.serve.get(url);
+          const apps = details?.applications ?? {};
+          const remaining = Object.keys(apps).filter((n) => n !== command.name);
+          if (!apps[command.name])
+            return { data: { removed: false, stopped: false, remaining }, at: Date.now() };
+          delete apps[command.name];
+          if (!remaining.length) this.serve.delete(url);
+          return { data: { removed: true, stopped: !remaining.length, remaining }, at: Date.now() };
         }
         case 'jobs.logs': {
           const view = this.view(clusterId, url, command.id);

@@ -118,6 +118,8 @@ describe('audit log through a real client', () => {
         'cancel_ray_job',
         'connect_kubernetes_cluster',
         'create_kubernetes_cluster',
+        'delete_serve_app',
+        'deploy_serve_app',
         'disconnect_cloud_provider',
         'init_ray_cluster',
         'scale_ray_cluster',

@@ -378,3 +378,136 @@ describe('analyzeFailure: property', () => {
     );
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// Ray's state API record of the job (failed tasks, dead actors), joined with the log.
+
+describe("analyzeFailure with Ray's record", () => {
+  const actor = (death_cause: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
+    actor_id: 'a1',
+    class_name: 'Worker',
+    state: 'DEAD',
+    job_id: '02000000',
+    pid: 4242,
+    death_cause,
+    ...extra,
+  });
+  const failedJob = { status: 'FAILED', message: 'Job entrypoint command failed with exit code 1' };
+
+  it("names a dead actor's death cause and makes the cause actor_died", () => {
+    const f = analyzeFailure({
+      ...failedJob,
+      logTail: 'something went wrong\n',
+      ray: {
+        tasks: [],
+        actors: [
+          actor({
+            actor_died_error_context: {
+              reason: 'WORKER_DIED',
+              error_message:
+                'The actor is dead because its worker process has died. Worker exit type: SYSTEM_ERROR Worker exit detail: ...',
+            },
+          }),
+        ],
+      },
+    });
+    expect(f.cause).toBe('actor_died');
+    expect(f.dead_actors).toEqual([
+      expect.objectContaining({ class_name: 'Worker', pid: 4242, death_cause: 'WORKER_DIED (SYSTEM_ERROR)' }),
+    ]);
+    expect(f.ray_record).toMatch(
+      /^actor Worker \(pid 4242\) died: WORKER_DIED \(SYSTEM_ERROR\) — The actor is dead/,
+    );
+  });
+
+  it('leaves out deaths that follow from the driver ending, and driver tasks', () => {
+    const f = analyzeFailure({
+      ...failedJob,
+      logTail: '',
+      ray: {
+        tasks: [{ task_id: 't0', name: 'driver', state: 'FAILED', job_id: '02000000', type: 'DRIVER_TASK' }],
+        actors: [actor({ actor_died_error_context: { reason: 'OWNER_DIED', error_message: 'owner died' } })],
+      },
+    });
+    expect(f.dead_actors).toBeUndefined();
+    expect(f.failed_tasks).toBeUndefined();
+    expect(f.cause).toBe('nonzero_exit');
+  });
+
+  it("keeps the log's traceback and adds the failed task's error type", () => {
+    const f = analyzeFailure({
+      ...failedJob,
+      logTail:
+        'Traceback (most recent call last):\n  File "job.py", line 9, in <module>\n    ray.get(boom.remote())\n' +
+        'ray.exceptions.RayTaskError(ValueError): ray::boom() (pid=1, ip=127.0.0.1)\n',
+      ray: {
+        tasks: [
+          {
+            task_id: 't1',
+            name: 'boom',
+            state: 'FAILED',
+            job_id: '02000000',
+            type: 'NORMAL_TASK',
+            error_type: 'TASK_EXECUTION_EXCEPTION',
+            error_message:
+              'ray::boom() (pid=1, ip=127.0.0.1)\n  File "job.py", line 5, in boom\nValueError: bad input token=abc123',
+          },
+        ],
+        actors: [],
+      },
+    });
+    expect(f.cause).toBe('task_failed');
+    expect(f.failed_tasks).toEqual([
+      {
+        name: 'boom',
+        error_type: 'TASK_EXECUTION_EXCEPTION',
+        error: 'ValueError: bad input token=[redacted]',
+        task_id: 't1',
+      },
+    ]);
+  });
+
+  it('turns an OOM kill by the memory monitor into oom_killed, in either field spelling', () => {
+    for (const death_cause of [
+      { oom_context: { error_message: 'Task was killed due to the node running low on memory.' } },
+      {
+        actorDiedErrorContext: {
+          reason: 'WORKER_DIED',
+          errorMessage:
+            'The actor is dead because its worker process has died. Worker exit type: NODE_OUT_OF_MEMORY',
+        },
+      },
+    ]) {
+      const f = analyzeFailure({
+        ...failedJob,
+        logTail: '',
+        ray: { tasks: [], actors: [actor(death_cause)] },
+      });
+      expect(f.cause).toBe('oom_killed');
+      expect(f.dead_actors?.[0]?.death_cause).toBe('OUT_OF_MEMORY');
+    }
+  });
+
+  it('bounds what it shows: three entries, short untrusted text without control characters', () => {
+    const long = `\u001b[31m${'x'.repeat(5000)}\u0007`;
+    const f = analyzeFailure({
+      ...failedJob,
+      logTail: '',
+      ray: {
+        tasks: [],
+        actors: Array.from({ length: 10 }, (_, i) =>
+          actor(
+            { actor_died_error_context: { reason: 'RAY_KILL', error_message: long } },
+            { actor_id: `a${i}` },
+          ),
+        ),
+      },
+    });
+    expect(f.dead_actors).toHaveLength(3);
+    for (const a of f.dead_actors!) {
+      expect(a.message!.length).toBeLessThanOrEqual(401);
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: checking they are gone
+      expect(a.message).not.toMatch(/[\u0000-\u001f]/);
+    }
+  });
+});

@@ -422,3 +422,33 @@ describe('retrieve_logs', () => {
     await refused(client, 'retrieve_logs', { submission_id: 'nope' }, /No job nope/);
   });
 });
+
+describe('inspect_ray_job', () => {
+  it("joins Ray's record of the job's dead actors with its log", async () => {
+    const { client, world, url } = await withCluster();
+    const job = world.ray.addJob(url, 'actor-1', 'RUNNING', { entrypoint: 'python actors.py' });
+    job.details.job_id = '05000000';
+    world.ray.failures.set('05000000', {
+      tasks: [],
+      actors: [
+        {
+          actor_id: 'ab12',
+          class_name: 'Trainer',
+          state: 'DEAD',
+          job_id: '05000000',
+          pid: 777,
+          death_cause: { actor_died_error_context: { reason: 'WORKER_DIED', error_message: 'exit code 1' } },
+        },
+      ],
+      totalTasks: 0,
+      totalActors: 1,
+    });
+    world.ray.endJob('actor-1', 'FAILED', { log: ['ray.exceptions.ActorDiedError: The actor died'] });
+    const res = await client.callTool({ name: 'inspect_ray_job', arguments: { submission_id: 'actor-1' } });
+    expect(res.structuredContent).toMatchObject({
+      failure: { cause: 'actor_died', dead_actors: [{ class_name: 'Trainer', death_cause: 'WORKER_DIED' }] },
+    });
+    expect(textOf(res)).toMatch(/Ray's record \(untrusted\): actor Trainer \(pid 777\) died: WORKER_DIED/);
+    await refused(client, 'inspect_ray_job', { submission_id: 'nope-1' }, /No job nope-1/);
+  });
+});

@@ -11,8 +11,15 @@ import type { Flow, Flows } from './flow.js';
 import { jobFlows } from './jobs.flows.js';
 import { kubernetesFlows } from './kubernetes.flows.js';
 import { Ops } from './ops.js';
+import { serveFlows } from './serve.flows.js';
 
-export const FLOWS: Flows = { ...clusterFlows, ...jobFlows, ...kubernetesFlows, ...cloudFlows };
+export const FLOWS: Flows = {
+  ...clusterFlows,
+  ...jobFlows,
+  ...kubernetesFlows,
+  ...cloudFlows,
+  ...serveFlows,
+};
 
 export function operationLogic(config: Config, flows: Flows = FLOWS) {
   return fromPromise<unknown, { requestId: string; operation: Operation }>(

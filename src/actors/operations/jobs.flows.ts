@@ -9,6 +9,7 @@ import { RayMcpError } from '../../domain/errors.js';
 import { analyzeFailure, type FailureAnalysis } from '../../domain/failure-analysis.js';
 import { isTerminal, type JobView } from '../../domain/jobs.js';
 import type { JobOperations } from '../../domain/operations/jobs.js';
+import type { RayJobFailures } from '../../domain/ray-api.js';
 import {
   DEFAULT_LOG_LINES,
   type JobResourceRow,
@@ -121,17 +122,39 @@ async function watchedJob(ops: Ops, target: JobTarget, id: string): Promise<JobA
   return job;
 }
 
-const failureFrom = (view: JobView, logTail: string): FailureAnalysis =>
+const failureFrom = (view: JobView, logTail: string, ray?: RayJobFailures): FailureAnalysis =>
   analyzeFailure({
     status: view.status,
     message: view.message,
     errorType: view.error_type,
     exitCode: view.driver?.exit_code,
     logTail,
+    ray,
   });
 
-/** The failure analysis of a failed job, from the tail of its log. */
+/** The job's failed tasks and dead actors from Ray's state API; nothing when it cannot be read. */
+async function rayFailuresOf(
+  ops: Ops,
+  target: JobTarget,
+  view: JobView,
+): Promise<RayJobFailures | undefined> {
+  if (!view.job_id || !/^[0-9a-f]+$/i.test(view.job_id)) return undefined;
+  try {
+    const { data } = await ops.askForAnswer(
+      target.jobs,
+      { type: 'jobs.failures', dashboard: target.dashboard, jobId: view.job_id },
+      { timeoutMs: 20_000 },
+    );
+    return data;
+  } catch {
+    // An older Ray or a busy dashboard: the log is still there to read.
+    return undefined;
+  }
+}
+
+/** The failure analysis of a failed job, from the tail of its log and Ray's record of it. */
 async function failureOf(ops: Ops, target: JobTarget, view: JobView): Promise<FailureAnalysis> {
+  const ray = rayFailuresOf(ops, target, view);
   let logTail = '';
   try {
     const { data } = await ops.askForAnswer(target.jobs, {
@@ -145,7 +168,7 @@ async function failureOf(ops: Ops, target: JobTarget, view: JobView): Promise<Fa
   } catch {
     // No log (e.g. a runtime env that never started): the status message is all there is.
   }
-  return failureFrom(view, logTail);
+  return failureFrom(view, logTail, await ray);
 }
 
 const failureIfFailed = (ops: Ops, target: JobTarget, view: JobView) =>
@@ -312,7 +335,7 @@ export const jobFlows: FlowsOf<JobOperations> = {
       truncated: data.truncated,
       older_cursor: data.older,
       newer_cursor: data.newer ?? '',
-      failure: analyze ? failureFrom(view, log) : undefined,
+      failure: analyze ? failureFrom(view, log, await rayFailuresOf(ops, target, view)) : undefined,
     };
   },
 

@@ -65,6 +65,29 @@ export const FailureSchema = z.object({
   missing_module: z.string().optional(),
   exit_code: z.number().optional(),
   suggestion: z.string(),
+  failed_tasks: z
+    .array(
+      z.object({
+        name: z.string(),
+        error_type: z.string(),
+        error: z.string().optional(),
+        task_id: z.string(),
+      }),
+    )
+    .optional(),
+  dead_actors: z
+    .array(
+      z.object({
+        class_name: z.string(),
+        actor_id: z.string(),
+        name: z.string().optional(),
+        pid: z.number().optional(),
+        death_cause: z.string(),
+        message: z.string().optional(),
+      }),
+    )
+    .optional(),
+  ray_record: z.string().optional().describe("Ray's record of failed tasks and dead actors (untrusted)"),
 });
 
 /** The arguments that name a RayJob (inspect, cancel, wait). */

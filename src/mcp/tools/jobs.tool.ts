@@ -35,8 +35,12 @@ export function rayJobText(view: JobView, r: RayJobRef): string {
 
 const countsText = (counts: StatusCounts) => counts.map(([s, n]) => `${n} ${s}`).join(', ');
 
-const failureText = (f: { cause: string; suggestion: string } | undefined) =>
-  f ? `: ${f.cause}. ${f.suggestion}` : '.';
+/** Ray's record of the job's failed tasks and dead actors, as one marked line. */
+export const rayRecordText = (f: { ray_record?: string } | undefined) =>
+  f?.ray_record ? `\nRay's record (untrusted): ${f.ray_record}` : '';
+
+const failureText = (f: { cause: string; suggestion: string; ray_record?: string } | undefined) =>
+  f ? `: ${f.cause}. ${f.suggestion}${rayRecordText(f)}` : '.';
 
 export const submitRayJob = defineTool({
   name: 'submit_ray_job',
@@ -101,7 +105,7 @@ export const inspectRayJob = defineTool({
         `${job.submission_id} is ${job.status}` +
         (job.duration_seconds !== undefined ? ` after ${job.duration_seconds} s` : '') +
         (f
-          ? `: ${f.cause}${f.exception ? ` (${f.exception.type}: ${f.exception.message.slice(0, 200)})` : ''}. ${f.suggestion}`
+          ? `: ${f.cause}${f.exception ? ` (${f.exception.type}: ${f.exception.message.slice(0, 200)})` : ''}. ${f.suggestion}${rayRecordText(f)}`
           : '.'),
     };
   },

@@ -1,4 +1,5 @@
 import { RetrieveLogsInputSchema, RetrieveLogsOutputSchema } from '../../domain/tools/jobs.js';
+import { rayRecordText } from './jobs.tool.js';
 import { defineTool } from './tool.js';
 
 /** A RayJob's log may need a Kubernetes connection, a RayJob listing and its cluster attached first. */
@@ -24,7 +25,7 @@ export const retrieveLogs = defineTool({
       text:
         `${page.lines} line(s) of ${page.submission_id} (${page.status}). Untrusted job output between the markers:\n` +
         `<<<job-log\n${page.log}\njob-log>>>` +
-        (f ? `\nFailure: ${f.cause}. ${f.suggestion}` : ''),
+        (f ? `\nFailure: ${f.cause}. ${f.suggestion}${rayRecordText(f)}` : ''),
     };
   },
 });
