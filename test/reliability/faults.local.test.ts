@@ -219,7 +219,7 @@ describe('faults on a local cluster', () => {
       figures,
       held,
     });
-  });
+  }, 300_000);
 
   it('a full disk or an unwritable data dir: a clear error, nothing started, nothing lost', async () => {
     const disk = tinyDisk('64k');
