@@ -112,6 +112,14 @@ export interface SystemStats {
   kubeClients: number;
   processes: number;
   rssMb: number;
+  /** Heap in use; after a full collection when node runs with --expose-gc (as the leak checks do). */
+  heapMb: number;
+}
+
+/** The heap in use, collected first when `gc` is exposed: a floor, free of garbage not yet collected. */
+function heapAfterGc(): number {
+  (globalThis as { gc?: () => void }).gc?.();
+  return process.memoryUsage().heapUsed;
 }
 
 export class RaySystem {
@@ -410,6 +418,7 @@ export class RaySystem {
       kubeClients: this.kubeClients.size,
       processes: this.processes.size,
       rssMb: Math.round(process.memoryUsage().rss / 2 ** 20),
+      heapMb: Math.round(heapAfterGc() / 2 ** 20),
     };
   }
 

@@ -101,8 +101,15 @@ export type SupervisorActor = ActorRefFrom<typeof supervisorMachine>;
 
 export interface SupervisorContext extends SupervisorInput {
   clusters: Record<string, ClusterEntry>;
-  /** Kubernetes connection ids with an actor (`kube:<id>`), and what each connects to. */
+  /** Kubernetes connection ids with an actor (system id `kube:<id>`), and what each connects to. */
   connections: string[];
+  /**
+   * The child id of each connection's actor (connection id → `kube#<slot>`, the lowest free slot).
+   * Not `kube:<id>`: a child's id is in the type of its done/error event, XState memoizes transitions
+   * per event type for the machine's lifetime, and connection ids are the user's (one per context
+   * name tried). Its system id stays `kube:<id>`; failures are recorded under that name.
+   */
+  kubeActors: Record<string, string>;
   kubeTargets: Record<string, KubeTarget>;
   /** Clusters whose actor reached `stopped`. */
   stopped: string[];
@@ -153,6 +160,21 @@ const isInfrastructure = (id: string) =>
 const CLUSTER_PREFIX = 'cluster:';
 const REQUEST_PREFIX = 'request:';
 const KUBE_PREFIX = 'kube:';
+const KUBE_SLOT_PREFIX = 'kube#';
+
+/** The lowest `kube#<n>` no connection's actor has. */
+function freeKubeSlot(context: SupervisorContext): string {
+  const taken = new Set(Object.values(context.kubeActors));
+  let n = 0;
+  while (taken.has(`${KUBE_SLOT_PREFIX}${n}`)) n++;
+  return `${KUBE_SLOT_PREFIX}${n}`;
+}
+
+/** The connection whose actor has child id `childId`. */
+function connectionOfChild(context: SupervisorContext, childId: string): string | undefined {
+  if (!childId.startsWith(KUBE_SLOT_PREFIX)) return undefined;
+  return Object.entries(context.kubeActors).find(([, c]) => c === childId)?.[0];
+}
 
 /** `record` without `key` (the same object when it has no such key). */
 function without<T>(record: Record<string, T>, key: string): Record<string, T> {
@@ -216,8 +238,16 @@ export const supervisorMachine = setup({
       else if (id.startsWith('kube:')) {
         const connectionId = id.slice('kube:'.length);
         const target = context.kubeTargets[connectionId];
-        if (target)
-          enqueue.spawnChild('kubeConnection', { id, systemId: id, input: { id: connectionId, target } });
+        // Reconnected meanwhile (kube.ensure during the backoff): that actor stays.
+        if (target && !Object.hasOwn(context.kubeActors, connectionId)) {
+          const child = freeKubeSlot(context);
+          enqueue.spawnChild('kubeConnection', {
+            id: child,
+            systemId: id,
+            input: { id: connectionId, target },
+          });
+          enqueue.assign({ kubeActors: { ...context.kubeActors, [connectionId]: child } });
+        }
       } else if (id.startsWith('jobs:')) {
         const clusterId = id.slice('jobs:'.length);
         if (context.clusters[clusterId])
@@ -313,9 +343,14 @@ export const supervisorMachine = setup({
       },
     ),
     addConnection: enqueueActions(({ context, enqueue }, p: { id: string; target: KubeTarget }) => {
-      const id = kubeSystemId(p.id);
-      enqueue.spawnChild('kubeConnection', { id, systemId: id, input: { id: p.id, target: p.target } });
+      const child = freeKubeSlot(context);
+      enqueue.spawnChild('kubeConnection', {
+        id: child,
+        systemId: kubeSystemId(p.id),
+        input: { id: p.id, target: p.target },
+      });
       enqueue.assign({
+        kubeActors: { ...context.kubeActors, [p.id]: child },
         connections: context.connections.includes(p.id)
           ? context.connections
           : [...context.connections, p.id],
@@ -323,15 +358,14 @@ export const supervisorMachine = setup({
         endedConnections: without(context.endedConnections, p.id),
       });
     }),
-    ensureConnection: enqueueActions(({ event, enqueue, self }) => {
+    ensureConnection: enqueueActions(({ context, event, enqueue, self }) => {
       if (event.type !== 'kube.ensure') return;
-      const alive = (self.getSnapshot().children as Record<string, AnyActorRef | undefined>)[
-        kubeSystemId(event.id)
-      ];
-      if (!alive) {
+      const child = Object.hasOwn(context.kubeActors, event.id) ? context.kubeActors[event.id] : undefined;
+      const alive = child && (self.getSnapshot().children as Record<string, AnyActorRef | undefined>)[child];
+      if (!child || !alive) {
         enqueue(act('addConnection', { id: event.id, target: event.target }));
       } else {
-        enqueue.sendTo(kubeSystemId(event.id), {
+        enqueue.sendTo(child, {
           type: 'kube.connect',
           requestId: `${event.requestId}:reconnect`,
         });
@@ -364,8 +398,8 @@ export const supervisorMachine = setup({
     }),
     /** A request's flow ended: its output is the answer. A connection ended: drop it, keep why. */
     childDone: enqueueActions(({ context, enqueue }, { id, output }: { id: string; output: unknown }) => {
-      if (id.startsWith(KUBE_PREFIX)) {
-        const connectionId = id.slice(KUBE_PREFIX.length);
+      const connectionId = connectionOfChild(context, id);
+      if (connectionId !== undefined) {
         enqueue.stopChild(id);
         const kept = Object.entries(without(context.endedConnections, connectionId)).slice(
           -(MAX_ENDED_CONNECTIONS - 1),
@@ -373,6 +407,7 @@ export const supervisorMachine = setup({
         enqueue.assign({
           connections: context.connections.filter((c) => c !== connectionId),
           kubeTargets: without(context.kubeTargets, connectionId),
+          kubeActors: without(context.kubeActors, connectionId),
           endedConnections: {
             ...Object.fromEntries(kept),
             [connectionId]: (output ?? {}) as KubeConnectionOutput,
@@ -395,16 +430,21 @@ export const supervisorMachine = setup({
      * come back after a capped backoff (a cluster by adoption from its last record).
      */
     childFailed: enqueueActions(
-      ({ context, enqueue, self }, { id, error }: { id: string; error: unknown }) => {
-        if (id.startsWith(REQUEST_PREFIX)) {
-          const requestId = context.requests[id];
-          enqueue.stopChild(id);
-          enqueue.assign({ requests: without(context.requests, id) });
+      ({ context, enqueue, self }, { id: childId, error }: { id: string; error: unknown }) => {
+        if (childId.startsWith(REQUEST_PREFIX)) {
+          const requestId = context.requests[childId];
+          enqueue.stopChild(childId);
+          enqueue.assign({ requests: without(context.requests, childId) });
           if (requestId !== undefined) enqueue.emit(answerError(requestId, toErrorInfo(error)));
           return;
         }
+        // A connection's actor is known by its system id (`kube:<connection>`), and its slot is free.
+        const connectionId = connectionOfChild(context, childId);
+        const id = connectionId !== undefined ? kubeSystemId(connectionId) : childId;
+        if (connectionId !== undefined)
+          enqueue.assign({ kubeActors: without(context.kubeActors, connectionId) });
         const children = self.getSnapshot().children as Record<string, AnyActorRef | undefined>;
-        const child = children[id];
+        const child = children[childId];
         if (child) {
           const orphans = Object.values(
             (child.getSnapshot() as { children?: Record<string, AnyActorRef | undefined> }).children ?? {},
@@ -412,7 +452,7 @@ export const supervisorMachine = setup({
           enqueue(() => {
             for (const orphan of orphans) orphan?.send({ type: 'xstate.stop' });
           });
-          enqueue.stopChild(id);
+          enqueue.stopChild(childId);
         }
         const info = toErrorInfo(error);
         const count = (context.failures[id]?.count ?? 0) + 1;
@@ -490,6 +530,7 @@ export const supervisorMachine = setup({
     ...input,
     clusters: {},
     connections: [],
+    kubeActors: {},
     kubeTargets: {},
     stopped: [],
     counter: 0,

@@ -35,6 +35,12 @@ describe('dead actors', () => {
     expect(after.kubeClients).toBe(before.kubeClients);
     const supervisor = system.root.getSnapshot().context;
     expect(Object.keys(supervisor.kubeTargets)).toEqual(['kind-dev']);
+    // Connection actors run under slot ids, not `kube:<context>`: a child's id is in the type of its
+    // done/error event, and XState memoizes transitions per event type for the machine's lifetime
+    // (one entry per context name tried, which held every long name for good).
+    expect(supervisor.kubeActors).toEqual({ 'kind-dev': 'kube#0' });
+    const kubeChildren = Object.keys(system.root.getSnapshot().children).filter((k) => k.startsWith('kube'));
+    expect(kubeChildren).toEqual(['kube#0']);
     // The reasons of the newest few are kept (bounded), so a list still says they failed.
     expect(after.endedConnections).toBeLessThanOrEqual(20);
     expect(JSON.stringify(supervisor).length).toBeLessThan(100_000);
