@@ -82,13 +82,18 @@ describe('init_ray_cluster', () => {
     expect((await ok(client, 'init_ray_cluster')).cluster_id).toBe('local-2');
   });
 
-  it('refuses a name that is taken by a cluster that is not stopped', async () => {
-    const { client } = await start();
+  it('called again with the name of a cluster it started, returns that one and starts nothing new', async () => {
+    const { client, world } = await start();
     await ok(client, 'init_ray_cluster', { cluster_name: 'dup' });
+    const res = await client.callTool({ name: 'init_ray_cluster', arguments: { cluster_name: 'dup' } });
+    expect(res.isError).toBeFalsy();
+    expect(textOf(res)).toMatch(/dup is running\. Already started by an earlier call/);
+    expect(world.ray.processesOf('dup')).toHaveLength(1);
+    // A name taken by another kind of cluster is still refused.
     await refused(
       client,
       'init_ray_cluster',
-      { cluster_name: 'dup' },
+      { cluster_name: 'dup', address: 'http://10.0.0.9:8265' },
       /A cluster named dup already exists/,
       /Fix: Pick another name/,
     );
