@@ -516,13 +516,13 @@ export class RaySystem {
     this.root.send({ type: 'system.shutdown', reason, keep: [...kept.keys()] });
     clearInterval(this.storeRetry);
     if (config.onExit === 'stop') this.store.save([]);
-    if (config.onExit === 'auto') {
-      this.store.save(
-        [...this.lastRecords.values()]
-          .filter((r) => r.status !== 'stopped' && (r.kind !== 'local' || kept.has(r.id)))
-          .map((r) => (r.kind === 'local' && kept.has(r.id) ? { ...r, note: kept.get(r.id) } : r)),
-      );
-    }
+    // auto: every cluster stays on file until the idle ones are stopped (killed before that, the
+    // next run adopts them), then only the kept ones, with why.
+    const keptRecords = (all: boolean) =>
+      [...this.lastRecords.values()]
+        .filter((r) => r.status !== 'stopped' && (all || r.kind !== 'local' || kept.has(r.id)))
+        .map((r) => (r.kind === 'local' && kept.has(r.id) ? { ...r, note: kept.get(r.id) } : r));
+    if (config.onExit === 'auto') this.store.save(keptRecords(true));
     const keptPids = new Set(
       [...kept.keys()].flatMap((id) => {
         const r = this.lastRecords.get(id);
@@ -536,6 +536,7 @@ export class RaySystem {
       // keep: all kept processes stay; auto: only the nodes of clusters kept for their jobs.
       config.onExit === 'auto' ? (pid) => keptPids.has(pid) : () => true,
     );
+    if (config.onExit === 'auto') this.store.save(keptRecords(false));
     await this.kubeClients.closeAll();
     await this.dashboards.close();
     await this.cloudTokens.closeAll();
