@@ -9,7 +9,9 @@ import { z } from 'zod';
 import { projectRoot } from './paths.js';
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
-export const ON_EXIT = ['stop', 'keep'] as const;
+export const ON_EXIT = ['auto', 'stop', 'keep'] as const;
+/** Default longest wait of a tool call without a progressToken (s). */
+export const DEFAULT_MAX_WAIT_SECONDS = 45;
 
 /** What the command line hands over; every field optional (unset = not given). */
 export interface Flags {
@@ -21,6 +23,7 @@ export interface Flags {
   inspect?: string | boolean;
   inspectPort?: string;
   requestTimeout?: string;
+  maxWait?: string;
   shutdownTimeout?: string;
   onExit?: string;
   tempRoot?: string;
@@ -69,6 +72,8 @@ const SettingsSchema = z.object({
     .min(0, 'inspect port must be 0-65535')
     .max(65535, 'inspect port must be 0-65535'),
   requestTimeoutMs: msFromSeconds('request timeout', 1, 3600),
+  /** Longest a tool call waits when its client sent no progressToken (it then answers with the state so far). */
+  maxWaitMs: msFromSeconds('max wait', 1, 3600),
   shutdownTimeoutMs: msFromSeconds('shutdown timeout', 1, 300),
   onExit: z.enum(ON_EXIT, { error: `on-exit must be one of ${ON_EXIT.join(', ')}` }),
   tempRoot: z
@@ -195,8 +200,10 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): 
     inspect: flags.inspect ?? inspectFromEnv(env.RAY_MCP_INSPECT),
     inspectPort: flags.inspectPort ?? env.RAY_MCP_INSPECT_PORT ?? '0',
     requestTimeoutMs: flags.requestTimeout ?? env.RAY_MCP_REQUEST_TIMEOUT ?? '60',
+    // Under the ~60 s some clients (Claude Desktop) cut every call at, with room for the answer.
+    maxWaitMs: flags.maxWait ?? env.RAY_MCP_MAX_WAIT ?? String(DEFAULT_MAX_WAIT_SECONDS),
     shutdownTimeoutMs: flags.shutdownTimeout ?? env.RAY_MCP_SHUTDOWN_TIMEOUT ?? '15',
-    onExit: flags.onExit ?? env.RAY_MCP_ON_EXIT ?? 'stop',
+    onExit: flags.onExit ?? env.RAY_MCP_ON_EXIT ?? 'auto',
     tempRoot: flags.tempRoot ?? env.RAY_MCP_TEMP_ROOT ?? join(tmpdir(), 'ray-mcp'),
     // Below Linux's ephemeral range (32768+), so outgoing connections never take them.
     portRange: flags.portRange ?? env.RAY_MCP_PORT_RANGE ?? '20000-32767',

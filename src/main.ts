@@ -41,6 +41,10 @@ const program = new Command()
     'port of the inspector bridge (env RAY_MCP_INSPECT_PORT; default: any free port)',
   )
   .option('--request-timeout <seconds>', 'longest wait for an actor to answer a tool call (default 60)')
+  .option(
+    '--max-wait <seconds>',
+    'longest a tool call waits when its client sent no progressToken; it then returns the state so far and the work goes on (env RAY_MCP_MAX_WAIT; default 45)',
+  )
   .option('--shutdown-timeout <seconds>', 'longest clean shutdown before exiting anyway (default 15)')
   .option(
     '--port-range <from-to>',
@@ -57,7 +61,7 @@ const program = new Command()
   .addOption(
     new Option(
       '--on-exit <what>',
-      'stop: stop the clusters this server started when it exits; keep: leave them running for the next run to adopt (env RAY_MCP_ON_EXIT; default stop)',
+      'auto: at exit keep the clusters with running or pending jobs (the next run adopts them) and stop idle ones; stop: stop them all; keep: keep them all (env RAY_MCP_ON_EXIT; default auto)',
     ).choices(ON_EXIT),
   )
   .option(

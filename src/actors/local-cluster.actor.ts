@@ -228,7 +228,8 @@ export function localClusterActors(deps: LocalClusterDeps) {
           stdout: { file: node.logFile, append: true },
           stderr: { file: node.logFile, append: true },
           cwd: input.tempDir,
-          keep: config.onExit === 'keep',
+          // With auto, whether it stays is decided at exit (clusters with running jobs stay).
+          keep: config.onExit !== 'stop',
         })
         .then(({ child }) => {
           if (child.pid !== undefined) sendBack({ type: 'node.launched', node: node.name, pid: child.pid });

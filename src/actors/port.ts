@@ -13,6 +13,7 @@ import type {
   OperationProgress,
   OperationType,
 } from '../domain/operations.js';
+import { ANSWER_MARGIN_MS } from '../domain/waits.js';
 import type { SupervisorActor } from '../machines/supervisor.machine.js';
 
 export interface RunOptions {
@@ -20,6 +21,11 @@ export interface RunOptions {
   /** Longest wait for the answer (default: --request-timeout). */
   timeoutMs?: number;
   onProgress?: (p: OperationProgress) => void;
+  /**
+   * Longest the operation may wait (the caller sent no progressToken): it answers with the state so
+   * far by then, and the call gives up a few seconds later at most. Absent: as long as asked.
+   */
+  capMs?: number;
 }
 
 export interface ToolPort {
@@ -46,7 +52,9 @@ export function createPort(deps: {
       deps.refuse();
       const root = deps.root();
       const requestId = randomUUID();
-      const timeoutMs = options.timeoutMs ?? deps.defaultTimeoutMs;
+      const asked = options.timeoutMs ?? deps.defaultTimeoutMs;
+      const timeoutMs =
+        options.capMs === undefined ? asked : Math.min(asked, options.capMs + ANSWER_MARGIN_MS);
       return new Promise((resolve, reject) => {
         const cleanup = () => {
           clearTimeout(timer);
@@ -105,7 +113,12 @@ export function createPort(deps: {
               ),
             ),
         });
-        root.send({ type: 'request', requestId, operation: { type, input } as never });
+        root.send({
+          type: 'request',
+          requestId,
+          operation: { type, input } as never,
+          capMs: options.capMs,
+        });
       });
     },
     observe(systemId, listener) {

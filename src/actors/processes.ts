@@ -25,7 +25,7 @@ const loadExeca = () => {
 };
 
 export type StartOptions = Options & {
-  /** Survives ray-mcp's exit (--on-exit=keep): stopAll leaves it running. */
+  /** May survive ray-mcp's exit (--on-exit=keep, or auto for a busy cluster): stopAll can leave it running. */
   keep?: boolean;
 };
 
@@ -111,8 +111,9 @@ export class ProcessRegistry {
   }
 
   /** SIGTERM every live child's group, then SIGKILL what is left after `graceMs`. */
-  async stopAll(graceMs: number): Promise<void> {
-    const children = [...this.live].filter((c) => !this.kept.has(c));
+  /** Stops every live child but the kept ones (`keepKept`: which kept ones stay; default all). */
+  async stopAll(graceMs: number, keepKept: (pid: number | undefined) => boolean = () => true): Promise<void> {
+    const children = [...this.live].filter((c) => !(this.kept.has(c) && keepKept(c.pid)));
     if (children.length === 0) return;
     this.log.info({ count: children.length }, 'stopping child processes');
     for (const c of children) if (c.pid) signalGroup(c.pid, 'SIGTERM');

@@ -15,7 +15,7 @@ import {
 } from 'xstate';
 import { Dashboards } from '../clients/dashboard.client.js';
 import type { Config } from '../config.js';
-import type { ClusterRecord } from '../domain/cluster-record.js';
+import { type ClusterRecord, KEPT_AT_EXIT } from '../domain/cluster-record.js';
 import { dashboardOwner } from '../domain/dashboard.js';
 import { RayMcpError } from '../domain/errors.js';
 import { Redactor } from '../domain/redact.js';
@@ -45,7 +45,7 @@ import { kubeInformerLogic } from '../watchers/kube-informer.watcher.js';
 import { type AskOptions, askActor, askActorForAnswer, type CommandOf } from './ask.js';
 import { cloudActors } from './cloud.actor.js';
 import { CloudTokens } from './cloud-tokens.js';
-import { type ClusterActor, recordOf } from './cluster-records.js';
+import { type ClusterActor, isLocal, recordOf } from './cluster-records.js';
 import { ClusterStore } from './cluster-store.js';
 import { probeEnvironmentLogic } from './environment.actor.js';
 import { externalClusterActors } from './external-cluster.actor.js';
@@ -58,6 +58,7 @@ import { createPort, type ToolPort } from './port.js';
 import { findFreePortsLogic } from './ports.actor.js';
 import { ProcessRegistry } from './processes.js';
 import { rayJobActors } from './rayjob.actor.js';
+import { clusterView, dashboardOf } from './views/cluster.view.js';
 
 /**
  * Replacements for the I/O actors of each machine, by machine and actor name (tests swap real
@@ -468,6 +469,41 @@ export class RaySystem {
     return this.shutdownPromise;
   }
 
+  /**
+   * Local clusters that have running or pending jobs, each with its note (`Kept at exit: 1 job
+   * running`). Each cluster's jobs are asked for fresh (a few seconds at most); when its dashboard
+   * does not answer, what its jobs actor last saw decides.
+   */
+  private async busyClusters(deadline: number): Promise<Map<string, string>> {
+    const busy = new Map<string, string>();
+    const timeoutMs = Math.max(500, Math.min(5000, (deadline - Date.now()) / 3));
+    await Promise.all(
+      this.clusters().map(async (actor) => {
+        if (!isLocal(actor)) return;
+        const view = clusterView(actor, Date.now());
+        const dashboard = dashboardOf(actor);
+        const jobs = this.get<JobsActor>(jobsSystemId(view.cluster_id));
+        if (!jobs || !dashboard || !(view.status === 'running' || view.status === 'degraded')) return;
+        await askActor(jobs, { type: 'jobs.refresh', dashboard }, { timeoutMs }).catch(() => undefined);
+        const counts = { running: 0, pending: 0 };
+        for (const j of Object.values(jobs.getSnapshot().context.jobs)) {
+          if (j.status === 'RUNNING') counts.running++;
+          if (j.status === 'PENDING') counts.pending++;
+        }
+        if (counts.running + counts.pending === 0) {
+          this.options.log.info({ cluster: view.cluster_id }, 'stopping idle cluster at exit');
+          return;
+        }
+        const what = [
+          counts.running && `${counts.running} job${counts.running > 1 ? 's' : ''} running`,
+          counts.pending && `${counts.pending} pending`,
+        ].filter(Boolean);
+        busy.set(view.cluster_id, `${KEPT_AT_EXIT}: ${what.join(', ')}.`);
+      }),
+    );
+    return busy;
+  }
+
   private async doShutdown(reason: string): Promise<void> {
     const { log, config } = this.options;
     log.info({ reason }, 'shutting down');
@@ -482,12 +518,34 @@ export class RaySystem {
         error: () => resolve(),
       });
     });
-    this.root.send({ type: 'system.shutdown', reason });
+    // auto: clusters with running or pending jobs stay (and are remembered); idle ones stop.
+    const kept = config.onExit === 'auto' ? await this.busyClusters(deadline) : new Map<string, string>();
+    for (const [cluster, note] of kept)
+      log.info({ cluster }, `keeping cluster at exit (${note}); the next run adopts it`);
+    this.root.send({ type: 'system.shutdown', reason, keep: [...kept.keys()] });
     clearInterval(this.storeRetry);
     if (config.onExit === 'stop') this.store.save([]);
+    // auto: every cluster stays on file until the idle ones are stopped (killed before that, the
+    // next run adopts them), then only the kept ones, with why.
+    const keptRecords = (all: boolean) =>
+      [...this.lastRecords.values()]
+        .filter((r) => r.status !== 'stopped' && (all || r.kind !== 'local' || kept.has(r.id)))
+        .map((r) => (r.kind === 'local' && kept.has(r.id) ? { ...r, note: kept.get(r.id) } : r));
+    if (config.onExit === 'auto') this.store.save(keptRecords(true));
+    const keptPids = new Set(
+      [...kept.keys()].flatMap((id) => {
+        const r = this.lastRecords.get(id);
+        return r?.kind === 'local' ? r.nodes.map((n) => n.pid) : [];
+      }),
+    );
     await raceTimeout(done, Math.max(0, deadline - Date.now() - 500));
     this.root.stop();
-    await this.processes.stopAll(Math.max(500, deadline - Date.now()));
+    await this.processes.stopAll(
+      Math.max(500, deadline - Date.now()),
+      // keep: all kept processes stay; auto: only the nodes of clusters kept for their jobs.
+      config.onExit === 'auto' ? (pid) => keptPids.has(pid) : () => true,
+    );
+    if (config.onExit === 'auto') this.store.save(keptRecords(false));
     await this.kubeClients.closeAll();
     await this.dashboards.close();
     await this.cloudTokens.closeAll();

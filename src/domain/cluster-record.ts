@@ -18,6 +18,9 @@ export const START_STEPS = {
 } as const;
 export type StartStep = keyof typeof START_STEPS;
 
+/** How the note of a cluster left running at exit (--on-exit=auto, for its jobs) begins. */
+export const KEPT_AT_EXIT = 'Kept at exit';
+
 /** Why a local cluster failed: the error, the node's last output, the step a start did not reach. */
 export type LocalClusterError = ErrorInfo & {
   /** The node's last output: untrusted text from its log, bounded, control characters stripped. */

@@ -136,6 +136,7 @@ export const ClusterViewSchema = z.object({
     .optional()
     .describe('Why the cluster failed'),
   note: z.string().optional(),
+  pending: z.boolean().optional().describe('The wait ended first; the same call again goes on waiting'),
   kubernetes: z
     .object({
       context: z.string(),

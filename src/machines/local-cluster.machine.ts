@@ -29,6 +29,7 @@ import type { LocalClusterSpec, NodeResources } from '../domain/cluster.js';
 import {
   type ClusterDetails,
   type ClusterHealth,
+  KEPT_AT_EXIT,
   type LocalClusterError,
   type LocalClusterRecord,
   type NodeRecord,
@@ -559,7 +560,14 @@ export const localClusterMachine = setup({
                 : 'dead',
         recordedStatus: r.status,
         error: r.error,
-        note: r.status === 'failed' ? r.note : input.adopt.alive === false ? DEAD_NOTE : undefined,
+        note:
+          r.status === 'failed'
+            ? r.note
+            : input.adopt.alive === false
+              ? DEAD_NOTE
+              : r.note?.startsWith(KEPT_AT_EXIT)
+                ? r.note
+                : undefined,
         waiting: { ready: [], stop: [], describe: [] },
       };
     }
@@ -616,7 +624,12 @@ export const localClusterMachine = setup({
           {
             guard: ({ event }) => event.output,
             target: 'adopting',
-            actions: assign({ adopted: 'alive', note: undefined, uncertainChecks: undefined }),
+            actions: assign({
+              adopted: 'alive',
+              // Why the last run left it running stays said (list_ray_clusters shows it).
+              note: ({ context }) => (context.note?.startsWith(KEPT_AT_EXIT) ? context.note : undefined),
+              uncertainChecks: undefined,
+            }),
           },
           { target: 'reaping', actions: assign({ adopted: 'dead', note: DEAD_NOTE }) },
         ],

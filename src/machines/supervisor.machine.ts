@@ -27,7 +27,8 @@ import { localClusterMachine } from './local-cluster.machine.js';
 import { portAllocatorMachine } from './port-allocator.machine.js';
 
 export type SupervisorCommand =
-  | { type: 'system.shutdown'; reason: string }
+  /** `keep`: clusters left running (--on-exit=auto: those with running or pending jobs). */
+  | { type: 'system.shutdown'; reason: string; keep?: string[] }
   | {
       type: 'cluster.create';
       requestId: string;
@@ -44,7 +45,13 @@ export type SupervisorCommand =
   /** At start-up for each cluster in the state file, and to restart a cluster actor that failed. */
   | { type: 'cluster.adopt'; record: ClusterRecord; alive?: boolean; timeoutMs: number }
   /** Run one tool request as a child actor (`request:<requestId>`); its output is the answer. */
-  | { type: 'request'; requestId: string; operation: Operation }
+  | {
+      type: 'request';
+      requestId: string;
+      operation: Operation;
+      /** Longest the flow may wait (no progressToken); absent: as long as asked. */
+      capMs?: number;
+    }
   /** The caller gave up (timeout, cancelled): stop the request's actor, which aborts its flow. */
   | { type: 'request.cancel'; requestId: string };
 
@@ -78,7 +85,7 @@ export interface KubeRayClusterRequest {
 
 export interface SupervisorInput {
   startedAt: number;
-  onExit: 'stop' | 'keep';
+  onExit: 'auto' | 'stop' | 'keep';
   shutdownTimeoutMs: number;
   portRange: PortRange;
 }
@@ -125,6 +132,8 @@ export interface SupervisorContext extends SupervisorInput {
   /** Kubernetes connections that failed and ended (their actor is gone), with why; the newest MAX_ENDED_CONNECTIONS. */
   endedConnections: Record<string, KubeConnectionOutput>;
   shutdownReason?: string;
+  /** Clusters left running at exit (not told to stop). */
+  keptAtExit?: string[];
   /** Why the state file cannot be written (clusters started now would be lost on a restart). */
   stateFileProblem?: string;
   stateFile?: string;
@@ -206,7 +215,7 @@ export const supervisorMachine = setup({
     jobs: jobsMachine,
     cloudConnection: cloudConnectionMachine,
     /** One tool request: the flow behind a tool (src/actors/operations). */
-    operation: fromPromise<unknown, { requestId: string; operation: Operation }>(async () => {
+    operation: fromPromise<unknown, { requestId: string; operation: Operation; capMs?: number }>(async () => {
       throw new Error('provided by src/actors/operations');
     }),
   },
@@ -215,7 +224,10 @@ export const supervisorMachine = setup({
   },
   guards: {
     keepOnExit: ({ context }) => context.onExit === 'keep',
-    allStopped: ({ context }) => Object.keys(context.clusters).every((id) => context.stopped.includes(id)),
+    allStopped: ({ context }) =>
+      Object.keys(context.clusters).every(
+        (id) => context.stopped.includes(id) || context.keptAtExit?.includes(id),
+      ),
   },
   actions: {
     /** Logs a child's failure (provided by the system; machines do no I/O). */
@@ -380,7 +392,7 @@ export const supervisorMachine = setup({
       enqueue.spawnChild('operation', {
         id,
         systemId: SYSTEM_IDS.request(event.requestId),
-        input: { requestId: event.requestId, operation: event.operation },
+        input: { requestId: event.requestId, operation: event.operation, capMs: event.capMs },
       });
       enqueue.assign({ requests: { ...context.requests, [id]: event.requestId } });
     }),
@@ -484,6 +496,7 @@ export const supervisorMachine = setup({
     }),
     assignReason: assign({
       shutdownReason: ({ event }) => (event.type === 'system.shutdown' ? event.reason : undefined),
+      keptAtExit: ({ event }) => (event.type === 'system.shutdown' ? event.keep : undefined),
     }),
     /**
      * A cluster stopped. The newest MAX_STOPPED_KEPT stopped clusters stay listed; older ones are done:
@@ -506,7 +519,7 @@ export const supervisorMachine = setup({
     stopClusters: enqueueActions(({ context, enqueue, self }) => {
       const children = self.getSnapshot().children as Record<string, AnyActorRef | undefined>;
       for (const id of Object.keys(context.clusters)) {
-        if (context.stopped.includes(id)) continue;
+        if (context.stopped.includes(id) || context.keptAtExit?.includes(id)) continue;
         if (children[SYSTEM_IDS.cluster(id)])
           enqueue.sendTo(SYSTEM_IDS.cluster(id), { type: 'cluster.shutdown' });
         // A cluster whose actor is down (failed, waiting to restart) has nothing to tell.

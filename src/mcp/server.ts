@@ -16,6 +16,7 @@ import type { Config } from '../config.js';
 import type { AuditSink } from '../domain/audit.js';
 import { toErrorInfo } from '../domain/errors.js';
 import { Redactor } from '../domain/redact.js';
+import { waitCapMs } from '../domain/waits.js';
 import type { Logger } from '../logger.js';
 import { VERSION } from '../version.js';
 import { auditCall, isAudited } from './audit.js';
@@ -109,6 +110,7 @@ function registerTool(
       const progress = progressSender(mcp);
       const signal = mcp.mcpReq.signal;
       const { port } = deps;
+      const capMs = waitCapMs(mcp.mcpReq._meta?.progressToken !== undefined, deps.config.maxWaitMs);
       const ctx: ToolContext = {
         port,
         log,
@@ -118,6 +120,7 @@ function registerTool(
           port.run(type, input, {
             ...options,
             signal,
+            capMs,
             onProgress: (p) => void progress(p.progress, p.total, p.message),
           }),
       };

@@ -536,6 +536,8 @@ export class FakeKubernetes {
   currentContext?: string;
   /** The operator starts each RayJob's Ray job (on its own cluster or the selected one); false: they stay New. */
   startRayJobs = true;
+  /** New pods start ready; false: they stay Pending until readyPods (a start whose pods take long). */
+  podsStartReady = true;
   readonly events = new Subject<{ connectionId: string; namespace: string; event: InformerEvent }>();
   private uid = 0;
 
@@ -603,9 +605,9 @@ export class FakeKubernetes {
       cluster,
       group,
       nodeType: head ? 'head' : 'worker',
-      phase: 'Running',
-      ready: true,
-      readyAt: Date.now(),
+      phase: this.podsStartReady ? 'Running' : 'Pending',
+      ready: this.podsStartReady,
+      readyAt: this.podsStartReady ? Date.now() : undefined,
       podIP: `10.1.0.${++this.uid % 250}`,
       restarts: 0,
       deleting: false,
@@ -635,6 +637,7 @@ export class FakeKubernetes {
       headReady: true,
       conditions: [{ type: 'HeadPodReady', status: 'True' }],
       deleting: false,
+      ...(!this.podsStartReady && { readyWorkers: 0, availableWorkers: 0, headReady: false, conditions: [] }),
       ...rc,
     };
     api.rayClusters.set(keyOf(rc.namespace, rc.name), summary);
@@ -657,6 +660,26 @@ export class FakeKubernetes {
     const url = paths.dashboardProxy(api.server, rc.namespace, summary.headServiceName);
     if (!this.ray.dashboards.has(url)) this.ray.addDashboard(url);
     return summary;
+  }
+
+  /** The pods of a RayCluster become ready (after podsStartReady = false). */
+  readyPods(connectionId: string, namespace: string, name: string): void {
+    const api = this.api(connectionId);
+    this.podsStartReady = true;
+    for (const p of api.pods.values())
+      if (p.namespace === namespace && p.cluster === name)
+        this.upsertPod(api, { ...p, phase: 'Running', ready: true, readyAt: Date.now() });
+    const rc = api.rayClusters.get(keyOf(namespace, name))!;
+    const workers = rc.groups.reduce((n, g) => n + g.replicas, 0);
+    const summary = {
+      ...rc,
+      readyWorkers: workers,
+      availableWorkers: workers,
+      headReady: true,
+      conditions: [{ type: 'HeadPodReady', status: 'True' }],
+    };
+    api.rayClusters.set(keyOf(namespace, name), summary);
+    this.emit(api, namespace, { type: 'k8s.upsert', resource: 'rayclusters', item: summary });
   }
 
   deleteRayCluster(connectionId: string, namespace: string, name: string): void {

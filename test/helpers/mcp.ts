@@ -36,6 +36,9 @@ export function baseEnv(extra: Record<string, string> = {}): Record<string, stri
     // Short, and under the test root: the suite's leak check finds any Ray process by it.
     RAY_MCP_TEMP_ROOT: scratchDir('t'),
     RAY_MCP_LOG_LEVEL: 'warn',
+    // Suites that do not test the exit policy or short waits: nothing outlives a server, waits go as asked.
+    RAY_MCP_ON_EXIT: 'stop',
+    RAY_MCP_MAX_WAIT: '900',
     ...extra,
   };
 }

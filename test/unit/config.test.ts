@@ -13,7 +13,8 @@ describe('config', () => {
       destructive: true,
       inspect: false,
       requestTimeoutMs: 60_000,
-      onExit: 'stop',
+      maxWaitMs: 45_000,
+      onExit: 'auto',
       dataDir: '/home/u/.local/share/ray-mcp',
       kubeconfigPaths: ['/home/u/.kube/config'],
       path: ['/usr/bin', '/bin'],
@@ -63,7 +64,7 @@ describe('config', () => {
     [{ requestTimeout: '0' }, /--request-timeout: request timeout must be at least 1 s/],
     [{ inspect: 'http://x' }, /--inspect: inspect must be a ws:\/\/ or wss:\/\/ URL/],
     [{ inspectPort: '70000' }, /--inspect-port: inspect port must be 0-65535/],
-    [{ onExit: 'explode' }, /--on-exit: on-exit must be one of stop, keep/],
+    [{ onExit: 'explode' }, /--on-exit: on-exit must be one of auto, stop, keep/],
   ])('rejects %o with a clear message', (flags, message) => {
     expect(() => loadConfig(flags, env)).toThrow(ConfigError);
     expect(() => loadConfig(flags, env)).toThrow(message);

@@ -82,13 +82,18 @@ describe('init_ray_cluster', () => {
     expect((await ok(client, 'init_ray_cluster')).cluster_id).toBe('local-2');
   });
 
-  it('refuses a name that is taken by a cluster that is not stopped', async () => {
-    const { client } = await start();
+  it('called again with the name of a cluster it started, returns that one and starts nothing new', async () => {
+    const { client, world } = await start();
     await ok(client, 'init_ray_cluster', { cluster_name: 'dup' });
+    const res = await client.callTool({ name: 'init_ray_cluster', arguments: { cluster_name: 'dup' } });
+    expect(res.isError).toBeFalsy();
+    expect(textOf(res)).toMatch(/dup is running\. Already started by an earlier call/);
+    expect(world.ray.processesOf('dup')).toHaveLength(1);
+    // A name taken by another kind of cluster is still refused.
     await refused(
       client,
       'init_ray_cluster',
-      { cluster_name: 'dup' },
+      { cluster_name: 'dup', address: 'http://10.0.0.9:8265' },
       /A cluster named dup already exists/,
       /Fix: Pick another name/,
     );
@@ -202,6 +207,35 @@ describe('init_ray_cluster', () => {
     expect(r.nodes).toHaveLength(3);
     expect(r.dashboard_url).toContain('/services/ray-a-head-svc:dashboard/proxy');
     expect(world.kube.apis.get('kind-dev')!.rayClusters.has('default/ray-a')).toBe(true);
+  });
+
+  it('without a progressToken, answers pending before its pods are ready; called again, finishes the same start', async () => {
+    const { client, world } = await start(
+      (w) => {
+        w.kube.addContext('kind-dev');
+        w.kube.podsStartReady = false;
+      },
+      { maxWait: '1' },
+    );
+    const args = {
+      cluster_type: 'kubernetes',
+      cluster_name: 'slow',
+      worker_node_specs: [{ group_name: 'cpu', replicas: 1 }],
+    };
+    const first = await client.callTool({ name: 'init_ray_cluster', arguments: args });
+    expect(first.isError).toBeFalsy();
+    expect(first.structuredContent).toMatchObject({ cluster_id: 'slow', status: 'starting', pending: true });
+    expect(textOf(first)).toMatch(/still starting.*Call init_ray_cluster again with cluster_name="slow"/);
+    const api = world.kube.apis.get('kind-dev')!;
+    const generation = api.rayClusters.get('default/slow')!.generation;
+    world.kube.readyPods('kind-dev', 'default', 'slow');
+    const second = await ok(client, 'init_ray_cluster', args);
+    expect(second).toMatchObject({ cluster_id: 'slow', status: 'running' });
+    expect(second.pending).toBeUndefined();
+    // The same RayCluster, not applied again, and one cluster known.
+    expect(api.rayClusters.get('default/slow')!.generation).toBe(generation);
+    const list = await ok(client, 'list_ray_clusters');
+    expect(list.clusters.filter((c: { cluster_id: string }) => c.cluster_id === 'slow')).toHaveLength(1);
   });
 
   it('refuses Kubernetes without a connection, without KubeRay, or with local options', async () => {

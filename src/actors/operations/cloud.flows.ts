@@ -227,7 +227,9 @@ async function waitForOperation(
   const view = () => actor.getSnapshot().context.operations[operationId]?.view;
   const started = ops.now();
   const running = view() === undefined || view()!.status === 'running';
-  if (running && seconds > 0) {
+  // Without a progressToken the call answers within its budget; the operation goes on.
+  const waitMs = ops.budget(seconds * 1000);
+  if (running && waitMs > 0) {
     const tell = () => {
       const v = view();
       const s = Math.round((ops.now() - started) / 1000);
@@ -239,7 +241,7 @@ async function waitForOperation(
       await ops.ask(
         actor,
         { type: 'cloud.awaitOperation', operationId },
-        { timeoutMs: seconds * 1000, onSnapshot: tell },
+        { timeoutMs: waitMs, onSnapshot: tell },
       );
     } catch (err) {
       if (!(err instanceof RayMcpError && err.code === 'timeout') || ops.signal.aborted) throw err;

@@ -3,12 +3,14 @@
  * list and scale; the environment check. Which cluster a call means, attaching a RayCluster by
  * name, name generation and progress are decided here, across the supervisor and cluster actors.
  */
+import type { AnyActorRef } from 'xstate';
 import { type ClusterView, toLocalSpec } from '../../domain/cluster.js';
 import { ENVIRONMENT_SECTIONS } from '../../domain/environment.js';
 import { RayMcpError } from '../../domain/errors.js';
 import { toKubeRaySpec } from '../../domain/kuberay.js';
 import type { ClusterOperations } from '../../domain/operations/clusters.js';
 import type { InitClusterInput, KubeRayRow, ScaleClusterInput } from '../../domain/tools/clusters.js';
+import { ALREADY_STARTED } from '../../domain/waits.js';
 import { kubeStatusOf } from '../../machines/kube-connection.machine.js';
 import type { KubeRayClusterActor, KubeRayClusterSnapshot } from '../../machines/kuberay-cluster.machine.js';
 import type { LocalClusterSnapshot } from '../../machines/local-cluster.machine.js';
@@ -51,7 +53,15 @@ export const clusterFlows: FlowsOf<ClusterOperations> = {
     const kubeGiven = Object.entries(kube)
       .filter(([, v]) => v !== undefined)
       .map(([k]) => k);
-    if (cluster_type !== undefined && cluster_type !== 'local') {
+    // The same call again goes on waiting for the cluster an earlier call started.
+    const onKube = cluster_type !== undefined && cluster_type !== 'local';
+    const again = !address && continuing(ops, args.cluster_name, onKube ? 'kuberay' : 'local');
+    if (again) {
+      const asked = (args.timeout_seconds ?? (onKube ? 600 : 120)) * 1000 + ANSWER_GRACE_MS;
+      const view = await awaitStarted(ops, again, asked, () => {});
+      return view.pending ? view : { ...view, note: ALREADY_STARTED };
+    }
+    if (onKube) {
       if (address || worker_nodes || Object.keys(head).length) {
         throw new RayMcpError(
           'invalid_input',
@@ -77,8 +87,7 @@ export const clusterFlows: FlowsOf<ClusterOperations> = {
         );
       }
       const actor = await create(ops, { id: args.cluster_name, external: { address } });
-      await ops.ask(actor, { type: 'cluster.awaitReady' }, { timeoutMs: 60_000 });
-      return clusterView(actor, ops.now());
+      return awaitStarted(ops, actor, 60_000, () => {});
     }
     return startLocal(ops, args.cluster_name, toLocalSpec(head, worker_nodes), args.timeout_seconds);
   },
@@ -86,14 +95,14 @@ export const clusterFlows: FlowsOf<ClusterOperations> = {
   async 'cluster.stop'(ops, { cluster_id }) {
     const actor = await clusterOf(ops, cluster_id);
     const kube = isKubeRay(actor);
-    await ops.ask(
-      actor,
-      kube ? { type: 'cluster.stop', delete: cluster_id !== undefined } : { type: 'cluster.stop' },
-      {
-        timeoutMs: kube ? STOP_TIMEOUT_MS.kuberay : STOP_TIMEOUT_MS.local,
-      },
+    const waited = await ops.within(kube ? STOP_TIMEOUT_MS.kuberay : STOP_TIMEOUT_MS.local, (o) =>
+      ops.ask(
+        actor,
+        kube ? { type: 'cluster.stop', delete: cluster_id !== undefined } : { type: 'cluster.stop' },
+        o,
+      ),
     );
-    const view = clusterView(actor, ops.now());
+    const view = pendingUnless(waited.done, clusterView(actor, ops.now()));
     return { view, deleted: kube && (view.owned || cluster_id !== undefined) };
   },
 
@@ -152,17 +161,20 @@ export const clusterFlows: FlowsOf<ClusterOperations> = {
       );
     }
     const nodeType = node_type ?? 'worker';
-    await ops.ask(
-      actor,
-      {
-        type: 'cluster.scale',
-        nodeType,
-        workers,
-        resources: Object.keys(resources).length ? resources : undefined,
-      },
-      { timeoutMs: SCALE_TIMEOUT_MS.local },
-    );
-    return { view: clusterView(actor, ops.now()), nodeType };
+    const waited = await ops.within(SCALE_TIMEOUT_MS.local, async (o) => {
+      await untilIdle(actor, o);
+      return ops.ask(
+        actor,
+        {
+          type: 'cluster.scale',
+          nodeType,
+          workers,
+          resources: Object.keys(resources).length ? resources : undefined,
+        },
+        o,
+      );
+    });
+    return { view: pendingUnless(waited.done, clusterView(actor, ops.now())), nodeType };
   },
 };
 
@@ -218,21 +230,15 @@ async function startLocal(
   const timeoutMs = (timeoutSeconds ?? 120) * 1000;
   const actor = await create(ops, { id, local: { spec, timeoutMs } });
   let step = 0;
+  let view: ClusterView;
   try {
-    await ops.ask(
-      actor,
-      { type: 'cluster.awaitReady' },
-      {
-        timeoutMs: timeoutMs + ANSWER_GRACE_MS,
-        onSnapshot: (snapshot) => {
-          const p = isLocal(actor) ? startProgress(snapshot as LocalClusterSnapshot) : undefined;
-          if (p && p[0] > step) {
-            step = p[0];
-            ops.progress(step, START_STEPS.length + 1, p[1]);
-          }
-        },
-      },
-    );
+    view = await awaitStarted(ops, actor, timeoutMs + ANSWER_GRACE_MS, (snapshot) => {
+      const p = isLocal(actor) ? startProgress(snapshot as LocalClusterSnapshot) : undefined;
+      if (p && p[0] > step) {
+        step = p[0];
+        ops.progress(step, START_STEPS.length + 1, p[1]);
+      }
+    });
   } catch (err) {
     const view = clusterView(actor, ops.now());
     if (err instanceof RayMcpError && view.error?.excerpt) {
@@ -244,8 +250,67 @@ async function startLocal(
     }
     throw err;
   }
-  ops.progress(START_STEPS.length + 1, START_STEPS.length + 1, 'cluster is usable');
-  return clusterView(actor, ops.now());
+  if (!view.pending) ops.progress(START_STEPS.length + 1, START_STEPS.length + 1, 'cluster is usable');
+  return view;
+}
+
+/**
+ * A cluster of this name that an earlier call started (still starting, or started since): this
+ * call goes on with it instead of starting another. Undefined when there is none of that kind.
+ */
+function continuing(ops: Ops, id: string | undefined, kind: 'local' | 'kuberay'): ClusterActor | undefined {
+  const actor = id ? ops.cluster(id) : undefined;
+  if (!actor) return undefined;
+  const view = clusterView(actor, ops.now());
+  return view.kind === kind && ['starting', 'running'].includes(view.status) ? actor : undefined;
+}
+
+/** Waits (within the call's budget) until the cluster is ready; its view, `pending` when the budget ended first. */
+async function awaitStarted(
+  ops: Ops,
+  actor: ClusterActor,
+  askedMs: number,
+  onSnapshot: (snapshot: unknown) => void,
+): Promise<ClusterView> {
+  const waited = await ops.within(askedMs, (o) =>
+    ops.ask(actor, { type: 'cluster.awaitReady' }, { ...o, onSnapshot }),
+  );
+  return pendingUnless(waited.done, clusterView(actor, ops.now()));
+}
+
+function pendingUnless(done: boolean, view: ClusterView): ClusterView {
+  return done ? view : { ...view, pending: true };
+}
+
+/** Resolves once the cluster is not in the middle of a scale (an earlier call's), within `timeoutMs`. */
+function untilIdle(actor: ClusterActor, o: { timeoutMs: number; signal: AbortSignal }): Promise<void> {
+  const busy = () => {
+    const c = actor.getSnapshot().context as { scale?: unknown; scaleTarget?: unknown };
+    return c.scale !== undefined || c.scaleTarget !== undefined;
+  };
+  if (!busy()) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const done = (err?: unknown) => {
+      clearTimeout(timer);
+      sub.unsubscribe();
+      o.signal.removeEventListener('abort', onAbort);
+      err ? reject(err) : resolve();
+    };
+    const onAbort = () => done(new RayMcpError('timeout', 'The wait was cancelled.', 'Call again.'));
+    const timer = setTimeout(
+      () =>
+        done(
+          new RayMcpError(
+            'timeout',
+            'An earlier scale did not finish.',
+            'Inspect the cluster, then try again.',
+          ),
+        ),
+      o.timeoutMs,
+    );
+    o.signal.addEventListener('abort', onAbort, { once: true });
+    const sub = (actor as AnyActorRef).subscribe({ next: () => !busy() && done(), complete: () => done() });
+  });
 }
 
 function startProgress(snapshot: LocalClusterSnapshot): [number, string] | undefined {
@@ -278,24 +343,17 @@ async function startKubeRay(ops: Ops, args: InitClusterInput): Promise<ClusterVi
     kuberay: { connectionId, namespace, name, spec, owned: true, timeoutMs },
   });
   let step = 0;
-  await ops.ask(
-    actor,
-    { type: 'cluster.awaitReady' },
-    {
-      timeoutMs: timeoutMs + ANSWER_GRACE_MS,
-      onSnapshot: (snapshot) => {
-        const s = snapshot as KubeRayClusterSnapshot;
-        if (!(s.matches('init') || s.matches('applying') || s.matches('starting'))) return;
-        const n = kubeStep(s);
-        if (n > step) {
-          step = n;
-          ops.progress(n, KUBE_STEPS.length + 1, KUBE_STEPS[n - 1]);
-        }
-      },
-    },
-  );
-  ops.progress(KUBE_STEPS.length + 1, KUBE_STEPS.length + 1, 'cluster is ready');
-  return clusterView(actor, ops.now());
+  const view = await awaitStarted(ops, actor, timeoutMs + ANSWER_GRACE_MS, (snapshot) => {
+    const s = snapshot as KubeRayClusterSnapshot;
+    if (!(s.matches('init') || s.matches('applying') || s.matches('starting'))) return;
+    const n = kubeStep(s);
+    if (n > step) {
+      step = n;
+      ops.progress(n, KUBE_STEPS.length + 1, KUBE_STEPS[n - 1]);
+    }
+  });
+  if (!view.pending) ops.progress(KUBE_STEPS.length + 1, KUBE_STEPS.length + 1, 'cluster is ready');
+  return view;
 }
 
 function kubeStep(s: KubeRayClusterSnapshot): number {
@@ -486,19 +544,22 @@ async function scaleKubeRay(ops: Ops, actor: KubeRayClusterActor, args: ScaleClu
       `Its pods: ${[...known].join(', ') || '(none)'} (inspect_ray_cluster lists them).`,
     );
   }
-  await ops.ask(
-    actor,
-    {
-      type: 'cluster.scale',
-      scale: {
-        group,
-        replicas,
-        minReplicas: args.min_replicas,
-        maxReplicas: args.max_replicas,
-        workersToDelete: args.workers_to_delete,
+  const waited = await ops.within(SCALE_TIMEOUT_MS.kuberay, async (o) => {
+    await untilIdle(actor, o);
+    return ops.ask(
+      actor,
+      {
+        type: 'cluster.scale',
+        scale: {
+          group,
+          replicas,
+          minReplicas: args.min_replicas,
+          maxReplicas: args.max_replicas,
+          workersToDelete: args.workers_to_delete,
+        },
       },
-    },
-    { timeoutMs: SCALE_TIMEOUT_MS.kuberay },
-  );
-  return { view: clusterView(actor, ops.now()), group };
+      o,
+    );
+  });
+  return { view: pendingUnless(waited.done, clusterView(actor, ops.now())), group };
 }

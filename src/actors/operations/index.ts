@@ -22,9 +22,9 @@ export const FLOWS: Flows = {
 };
 
 export function operationLogic(config: Config, flows: Flows = FLOWS) {
-  return fromPromise<unknown, { requestId: string; operation: Operation }>(
+  return fromPromise<unknown, { requestId: string; operation: Operation; capMs?: number }>(
     async ({ input, system, signal }) => {
-      const ops = new Ops(system, config, input.requestId, signal);
+      const ops = new Ops(system, config, input.requestId, signal, input.capMs);
       const { type, input: args } = input.operation as { type: Operation['type']; input: never };
       return (flows[type] as Flow<Operation['type']>)(ops, args);
     },

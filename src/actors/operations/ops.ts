@@ -10,6 +10,7 @@ type AnyActorSystem = ActorSystem<any>;
 
 import type { Config } from '../../config.js';
 import { type ErrorInfo, RayMcpError } from '../../domain/errors.js';
+import { waitBudgetMs } from '../../domain/waits.js';
 import { type CloudActor, cloudSystemId } from '../../machines/cloud-connection.machine.js';
 import type { EnvironmentActor } from '../../machines/environment.machine.js';
 import { type JobsActor, jobsSystemId } from '../../machines/jobs.machine.js';
@@ -29,10 +30,43 @@ export class Ops {
     readonly config: Config,
     readonly requestId: string,
     readonly signal: AbortSignal,
+    /** Longest this call may wait (its client sent no progressToken); undefined: as long as asked. */
+    readonly capMs?: number,
   ) {}
+
+  private readonly startedAt = Date.now();
 
   now(): number {
     return Date.now();
+  }
+
+  /** What a wait the caller asked `askedMs` for may take of this call's budget. */
+  budget(askedMs: number): number {
+    return waitBudgetMs(askedMs, this.capMs, Date.now() - this.startedAt);
+  }
+
+  /**
+   * Runs a wait that may take `askedMs`; when the call's budget ends first, the wait is let go
+   * (the work goes on in its actor) and `done` is false. Errors of the wait itself are thrown.
+   */
+  async within<T>(
+    askedMs: number,
+    wait: (options: { timeoutMs: number; signal: AbortSignal }) => Promise<T>,
+  ): Promise<{ done: true; value: T } | { done: false }> {
+    const budget = this.budget(askedMs);
+    if (budget >= askedMs)
+      return { done: true, value: await wait({ timeoutMs: askedMs, signal: this.signal }) };
+    const early = new AbortController();
+    const timer = setTimeout(() => early.abort(), budget);
+    try {
+      const value = await wait({ timeoutMs: askedMs, signal: AbortSignal.any([this.signal, early.signal]) });
+      return { done: true, value };
+    } catch (err) {
+      if (early.signal.aborted && !this.signal.aborted) return { done: false };
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   get root(): SupervisorActor {

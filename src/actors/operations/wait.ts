@@ -17,6 +17,8 @@ export async function waitWithProgress(
 ): Promise<{ ended: boolean; waitedSeconds: number }> {
   const started = ops.now();
   const total = Math.round(timeoutMs / 1000);
+  // Without a progressToken the call answers within its budget; the thing goes on.
+  timeoutMs = ops.budget(timeoutMs);
   const tell = () => {
     const secs = Math.round((ops.now() - started) / 1000);
     ops.progress(secs, total, `${status()} (waited ${secs} s)`);

@@ -7,6 +7,7 @@ import {
   ListClustersOutputSchema,
   ScaleClusterInputSchema,
 } from '../../domain/tools/clusters.js';
+import { ALREADY_STARTED, callAgain } from '../../domain/waits.js';
 import { defineTool } from './tool.js';
 
 /** Longest wait past a start's own timeout: the cluster actor answers with the outcome first. */
@@ -22,7 +23,8 @@ export const initRayCluster = defineTool({
     '(server-side apply; head_node_spec, worker_node_specs, namespace, image or ray_version, a ClusterIP service ' +
     'unless told otherwise) on the current Kubernetes connection and waits until its pods are ready. With `address` ' +
     'it connects to a cluster ray-mcp did not start (a dashboard URL like http://HOST:8265, or a GCS address ' +
-    'HOST:6379); stopping that one only disconnects. Sends progress notifications when the client asks for them. On ' +
+    'HOST:6379); stopping that one only disconnects. Sends progress notifications when the client asks for them; ' +
+    'without them it answers within about 45 s with pending=true, and the same call again keeps waiting. On ' +
     'failure it returns the reason (the last lines the node printed, or why the pods are not ready) and leaves ' +
     'nothing running.',
   input: InitClusterInputSchema,
@@ -33,6 +35,15 @@ export const initRayCluster = defineTool({
     const seconds = args.timeout_seconds ?? (onKube ? 600 : 120);
     const view = await run('cluster.init', args, { timeoutMs: seconds * 1000 + GRACE_MS });
     const k = view.kubernetes;
+    if (view.pending) {
+      const kind = args.cluster_type ? `, cluster_type="${args.cluster_type}"` : '';
+      return {
+        structured: view,
+        text: `${view.cluster_id} is still ${view.status}. ${callAgain('init_ray_cluster', `cluster_name="${view.cluster_id}"${kind}`)}`,
+      };
+    }
+    if (view.note === ALREADY_STARTED)
+      return { structured: view, text: `${view.cluster_id} is ${view.status}. ${ALREADY_STARTED}` };
     if (k) {
       return {
         structured: view,
@@ -70,6 +81,12 @@ export const stopRayCluster = defineTool({
   async handler(args, { run }) {
     const { view, deleted } = await run('cluster.stop', args, { timeoutMs: 180_000 + GRACE_MS });
     const k = view.kubernetes;
+    if (view.pending) {
+      return {
+        structured: view,
+        text: `${view.cluster_id} is still ${view.status}. ${callAgain('stop_ray_cluster', `cluster_id="${view.cluster_id}"`)}`,
+      };
+    }
     return {
       structured: view,
       text: k
@@ -143,6 +160,12 @@ export const scaleRayCluster = defineTool({
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
   async handler(args, { run }) {
     const { view, group, nodeType } = await run('cluster.scale', args, { timeoutMs: 200_000 + GRACE_MS });
+    if (view.pending) {
+      return {
+        structured: view,
+        text: `${view.cluster_id} is still scaling. ${callAgain('scale_ray_cluster', 'the same arguments')}`,
+      };
+    }
     if (group) {
       const wg = view.kubernetes?.worker_groups.find((x) => x.group_name === group);
       return {
