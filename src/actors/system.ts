@@ -233,6 +233,9 @@ export class RaySystem {
     const records = system.store.load();
     system.root.start();
     system.adopt(records);
+    // Only now may the file change: before, it would be written without the clusters being adopted.
+    system.adopted = true;
+    system.persist();
     return system;
   }
 
@@ -267,9 +270,12 @@ export class RaySystem {
     this.persist();
   }
 
+  /** The clusters of the state file have been adopted (until then the file is left as it is). */
+  private adopted = false;
+
   private persist(): void {
     // Once shutdown starts the actors go away one by one: what is on disk stays the truth.
-    if (this.shuttingDown || this.root.getSnapshot().status !== 'active') return;
+    if (!this.adopted || this.shuttingDown || this.root.getSnapshot().status !== 'active') return;
     const live = this.clusters()
       .map((a) => recordOf(a, (id) => this.kube(id)?.getSnapshot().context.target))
       .filter((r): r is ClusterRecord => r !== undefined);
@@ -391,7 +397,14 @@ export class RaySystem {
       });
     });
     this.root.send({ type: 'system.shutdown', reason });
-    if (config.onExit === 'stop') void this.store.save([]);
+    // --on-exit stop stops local clusters; a RayCluster ray-mcp created lives on in Kubernetes and
+    // is still ours: it stays on file, to be adopted (and its connection made) at the next start.
+    if (config.onExit === 'stop')
+      void this.store.save(
+        [...this.lastRecords.values()].filter(
+          (r) => r.kind === 'kuberay' && r.owned && r.status !== 'stopped',
+        ),
+      );
     await raceTimeout(done, Math.max(0, deadline - Date.now() - 500));
     await this.store.flush();
     this.root.stop();

@@ -697,6 +697,7 @@ export class FakeKubernetes {
           ? { namespace: 'kuberay', name: 'kuberay-operator', version: 'v1.4.0', ready: true }
           : undefined,
         problems: [],
+        unreadable: [],
       };
     }),
     closeKube: fromPromise(async () => {}),

@@ -52,6 +52,7 @@ const INFO: KubeInfo = {
   namespacesTruncated: false,
   crds: [],
   problems: [],
+  unreadable: [],
 };
 
 const rc = (namespace: string, name: string, extra: Partial<RayClusterSummary> = {}): RayClusterSummary => ({
