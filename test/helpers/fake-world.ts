@@ -541,7 +541,6 @@ export class FakeKubernetes {
     const workers = rc.groups.reduce((n, g) => n + g.replicas, 0);
     const summary: RayClusterSummary = {
       uid: prev?.uid ?? `uid-${++this.uid}`,
-      generation: (prev?.generation ?? 0) + 1,
       createdAt: prev?.createdAt ?? iso(),
       managedByUs: true,
       rayVersion: RAY_VERSION,
@@ -555,6 +554,8 @@ export class FakeKubernetes {
       conditions: [{ type: 'HeadPodReady', status: 'True' }],
       deleting: false,
       ...rc,
+      // Every change is a new generation, as the API server counts them.
+      generation: (prev?.generation ?? 0) + 1,
     };
     api.rayClusters.set(keyOf(rc.namespace, rc.name), summary);
     this.emit(api, rc.namespace, { type: 'k8s.upsert', resource: 'rayclusters', item: summary });
@@ -726,7 +727,16 @@ export class FakeKubernetes {
   readonly kuberayCluster = {
     applyRayCluster: fromPromise(async ({ input }) => {
       const { spec } = input;
-      const existing = this.api(input.connectionId).rayClusters.get(keyOf(spec.namespace, spec.name));
+      const api = this.api(input.connectionId);
+      // As the API server: no object in a namespace that does not exist.
+      if (!api.namespaces.includes(spec.namespace)) {
+        throw new RayMcpError(
+          'not_found',
+          `Namespace ${spec.namespace} does not exist on ${api.context}.`,
+          'Create it, or pass an existing namespace.',
+        );
+      }
+      const existing = api.rayClusters.get(keyOf(spec.namespace, spec.name));
       if (existing && !existing.managedByUs) {
         throw new RayMcpError(
           'conflict',
@@ -738,7 +748,12 @@ export class FakeKubernetes {
         namespace: spec.namespace,
         name: spec.name,
         rayVersion: spec.rayVersion,
-        groups: spec.workerGroups.map(({ resources: _r, ...g }) => ({ ...g, workersToDelete: [] })),
+        groups: spec.workerGroups.map(({ resources: _r, maxSet: _m, ...g }) => ({
+          ...g,
+          workersToDelete: [],
+        })),
+        // The annotation ray-mcp puts on what it creates: whose bound each max_replicas is.
+        maxSetGroups: spec.workerGroups.filter((g) => g.maxSet).map((g) => g.name),
       });
     }),
     patchScale: fromPromise(async ({ input }) => {
@@ -754,7 +769,12 @@ export class FakeKubernetes {
               workersToDelete: input.scale.workersToDelete ?? [],
             },
       );
-      return this.putRayCluster(input.connectionId, { ...rc, groups }).generation;
+      const marked = rc.maxSetGroups;
+      const maxSetGroups =
+        input.scale.maxSet && marked && !marked.includes(input.scale.group)
+          ? [...marked, input.scale.group]
+          : marked;
+      return this.putRayCluster(input.connectionId, { ...rc, groups, maxSetGroups }).generation;
     }),
     deleteRayCluster: fromPromise(async ({ input }) =>
       this.deleteRayCluster(input.connectionId, input.namespace, input.name),
