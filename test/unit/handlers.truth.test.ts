@@ -71,8 +71,19 @@ describe('KubeRay counts, bounds and stops', () => {
       ...api.rayClusters.get('default/rc-c')!,
       readyWorkers: 0,
       desiredWorkers: 0,
+      conditions: [{ type: 'Lagging', status: 'True' }],
     });
-    const v = await ok(client, 'inspect_ray_cluster', { cluster_id: 'rc-c' });
+    // Once the cluster actor has heard of it.
+    let v = await ok(client, 'inspect_ray_cluster', { cluster_id: 'rc-c' });
+    for (
+      let i = 0;
+      i < 50 && !v.kubernetes.conditions.some((c: { type: string }) => c.type === 'Lagging');
+      i++
+    ) {
+      await new Promise((r) => setTimeout(r, 20));
+      v = await ok(client, 'inspect_ray_cluster', { cluster_id: 'rc-c' });
+    }
+    expect(v.kubernetes.conditions).toEqual([expect.objectContaining({ type: 'Lagging' })]);
     expect(v.kubernetes.worker_groups).toMatchObject([{ group_name: 'cpu', ready: 1 }]);
     expect(v.kubernetes).toMatchObject({ ready_workers: 1, desired_workers: 1 });
     expect(r.kubernetes.ready_workers).toBe(1);
