@@ -272,10 +272,13 @@ export class RaySystem {
 
   /** The clusters of the state file have been adopted (until then the file is left as it is). */
   private adopted = false;
+  /** Shutdown has begun (set before the supervisor hears of it). */
+  private closing = false;
 
   private persist(): void {
     // Once shutdown starts the actors go away one by one: what is on disk stays the truth.
-    if (!this.adopted || this.shuttingDown || this.root.getSnapshot().status !== 'active') return;
+    if (!this.adopted || this.closing || this.shuttingDown || this.root.getSnapshot().status !== 'active')
+      return;
     const live = this.clusters()
       .map((a) => recordOf(a, (id) => this.kube(id)?.getSnapshot().context.target))
       .filter((r): r is ClusterRecord => r !== undefined);
@@ -396,15 +399,16 @@ export class RaySystem {
         error: () => resolve(),
       });
     });
-    this.root.send({ type: 'system.shutdown', reason });
+    // From here on what is on disk stays: the actors are about to go away one by one (and a
+    // RayCluster's actor reads as stopped once detached, though the RayCluster runs on).
+    this.closing = true;
     // --on-exit stop stops local clusters; a RayCluster ray-mcp created lives on in Kubernetes and
     // is still ours: it stays on file, to be adopted (and its connection made) at the next start.
-    if (config.onExit === 'stop')
-      void this.store.save(
-        [...this.lastRecords.values()].filter(
-          (r) => r.kind === 'kuberay' && r.owned && r.status !== 'stopped',
-        ),
-      );
+    const kept = [...this.lastRecords.values()].filter(
+      (r) => r.kind === 'kuberay' && r.owned && r.status !== 'stopped',
+    );
+    this.root.send({ type: 'system.shutdown', reason });
+    if (config.onExit === 'stop') void this.store.save(kept);
     await raceTimeout(done, Math.max(0, deadline - Date.now() - 500));
     await this.store.flush();
     this.root.stop();

@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { DashboardHttpError, dashboardError } from '../../src/clients/dashboard.client.js';
 import { fakeServers, ok, refused } from '../helpers/fake-server.js';
-import { textOf } from '../helpers/mcp.js';
+import { FakeWorld } from '../helpers/fake-world.js';
+import { scratchDir, startInMemoryServer, textOf } from '../helpers/mcp.js';
 
 const start = fakeServers();
 
@@ -54,6 +55,36 @@ describe('a RayCluster ray-mcp did not create', () => {
     ]);
     const again = await ok(client, 'inspect_ray_cluster', { cluster_id: 'theirs' });
     expect(again.created_at).toBe(created);
+  });
+});
+
+describe('a restart with the default exit policy (stop)', () => {
+  it('keeps the RayClusters ray-mcp created: adopted through their connection, tracked, owned, current', async () => {
+    const world = new FakeWorld();
+    world.kube.addContext('kind-dev');
+    const flags = { requestTimeout: '5', dataDir: scratchDir('data') };
+    const first = await startInMemoryServer(flags, {}, { actors: world.actors });
+    try {
+      await ok(first.client, 'init_ray_cluster', { cluster_type: 'kubernetes', cluster_name: 'rc-k' });
+    } finally {
+      await first.close();
+    }
+    // --on-exit stop leaves a RayCluster running: it is not a process of ours.
+    expect(world.kube.apis.get('kind-dev')!.rayClusters.has('default/rc-k')).toBe(true);
+    const second = await startInMemoryServer(flags, {}, { actors: world.actors });
+    try {
+      let list = await ok(second.client, 'list_ray_clusters');
+      for (const until = Date.now() + 15_000; list.current !== 'rc-k' && Date.now() < until; ) {
+        await new Promise((r) => setTimeout(r, 20));
+        list = await ok(second.client, 'list_ray_clusters');
+      }
+      expect(list.clusters).toEqual([
+        expect.objectContaining({ cluster_id: 'rc-k', status: 'running', tracked: true, owned: true }),
+      ]);
+      expect(list.current).toBe('rc-k');
+    } finally {
+      await second.close();
+    }
   });
 });
 
