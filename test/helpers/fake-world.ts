@@ -441,6 +441,8 @@ export interface FakeKube {
   crdsInstalled: boolean;
   clusterWide: boolean;
   namespaces: string[];
+  /** Namespaces whose lists the user may not read (403). */
+  forbidden?: string[];
   nodes: number;
   rayClusters: Map<string, RayClusterSummary>;
   rayJobs: Map<string, RayJobSummary>;
@@ -708,6 +710,25 @@ export class FakeKubernetes {
       const ns = input.namespace;
       const inScope = <T extends { namespace: string }>(m: Map<string, T>) =>
         [...m.values()].filter((x) => !ns || x.namespace === ns);
+      // RBAC: a namespace this user may not read refuses every list, as the API server words it.
+      if (api.forbidden?.includes(ns)) {
+        return later(
+          concat(
+            from<InformerEvent[]>(
+              (['rayclusters', 'rayjobs', 'pods'] as const).map((resource) => ({
+                type: 'k8s.watchError',
+                resource,
+                namespace: ns,
+                status: 403,
+                message: `${resource}${resource === 'pods' ? '' : '.ray.io'} is forbidden: User "dev" cannot list resource "${resource}" in API group "${resource === 'pods' ? '' : 'ray.io'}" in the namespace "${ns}"`,
+                retryInMs: 30_000,
+                at: Date.now(),
+              })),
+            ),
+            NEVER,
+          ),
+        );
+      }
       return later(
         concat(
           from<InformerEvent[]>([

@@ -11,6 +11,34 @@ import { scratchDir, startInMemoryServer, textOf } from '../helpers/mcp.js';
 
 const start = fakeServers();
 
+describe('forbidden is not absent', () => {
+  it('connect does not say "Connected" while the watches of its namespace are forbidden', async () => {
+    const { client } = await start((w) =>
+      w.kube.addContext('kind-dev', { clusterWide: false, forbidden: ['default'] }),
+    );
+    const res = await client.callTool({ name: 'connect_kubernetes_cluster', arguments: {} });
+    expect(res.isError, textOf(res)).toBeFalsy();
+    expect(textOf(res)).not.toMatch(/^Connected/);
+    expect(textOf(res)).toMatch(/watches of namespace default fail[\s\S]*cannot list resource "pods"/);
+    expect((res.structuredContent as { watch_errors?: string[] }).watch_errors).toHaveLength(3);
+  });
+
+  it('list_kuberay_jobs on a forbidden namespace answers with the whole message, every time', async () => {
+    const { client } = await start((w) =>
+      w.kube.addContext('kind-dev', { clusterWide: false, forbidden: ['secret'] }),
+    );
+    await ok(client, 'connect_kubernetes_cluster');
+    for (let i = 0; i < 2; i++) {
+      await refused(
+        client,
+        'list_kuberay_jobs',
+        { namespace: 'secret' },
+        /cannot list resource "rayjobs" in API group "ray\.io" in the namespace "secret"/,
+      );
+    }
+  });
+});
+
 describe('a failed KubeRay start', () => {
   it('that created nothing leaves nothing: not listed, never current, and the name is free again', async () => {
     const { client } = await start((w) => w.kube.addContext('kind-dev'));
