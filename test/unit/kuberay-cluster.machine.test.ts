@@ -292,6 +292,22 @@ describe('kuberay cluster: start', () => {
     expect(t.snapshot().context.error).toBeUndefined();
   });
 
+  it('a stop while a failed start is still deleting what it made waits for the delete, then succeeds', async () => {
+    const gate = deferred<void>();
+    const t = start({ input: { timeoutMs: 30 }, delete: () => gate.promise });
+    const waiting = t.send({ type: 'cluster.awaitReady' });
+    await t.until((s) => s.matches('starting'));
+    t.sees(cr({ state: 'suspended' }));
+    expect(await t.answered(waiting)).toMatchObject({ ok: false, error: { code: 'timeout' } });
+    await t.until((s) => s.matches({ failed: 'cleaning' }));
+    const stop = t.send({ type: 'cluster.stop' });
+    await settle();
+    expect(t.answerTo(stop)).toBeUndefined();
+    gate.resolve();
+    expect(await t.answered(stop)).toMatchObject({ ok: true });
+    expect(t.state()).toBe('stopped');
+  });
+
   it('an attached cluster that times out is left alone, and the reason says what is missing', async () => {
     const never = start({ input: { spec: undefined, owned: false, timeoutMs: 20 } });
     await never.until((s) => s.matches('failed'));
