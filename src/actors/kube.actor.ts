@@ -136,13 +136,27 @@ export function kubeActors(deps: {
     describeKube: fromPromise<KubeInfo, { id: string }>(async ({ input, signal }) => {
       const client = clients.require(input.id);
       const problems: string[] = [];
-      const soft = async <T>(what: string, f: () => Promise<T>): Promise<T | undefined> => {
+      const unreadable: KubeInfo['unreadable'] = [];
+      const soft = async <T>(
+        what: string,
+        part: KubeInfo['unreadable'][number]['part'],
+        f: () => Promise<T>,
+      ): Promise<T | undefined> => {
         try {
           return await f();
         } catch (err) {
           const e = kubeError(err, client.context, what);
           if (e instanceof RayMcpError && (e.code === 'unavailable' || e.code === 'unauthenticated')) throw e;
           problems.push(`${what}: ${e.message.split('\n')[0]}`);
+          // Forbidden is not absent: say which part could not be read, and why.
+          const reason =
+            err instanceof KubeApiError
+              ? `${err.status === 403 ? 'forbidden' : `${err.status} ${err.reason}`}: ${err.detail}`.slice(
+                  0,
+                  300,
+                )
+              : e.message.slice(0, 300);
+          unreadable.push({ part, reason });
           return undefined;
         }
       };
@@ -150,17 +164,19 @@ export function kubeActors(deps: {
         client.get<{ gitVersion: string; platform?: string }>('/version', { signal }).catch((err) => {
           throw kubeError(err, client.context, 'reading the version');
         }),
-        soft('listing nodes', () => client.get<KubeList>('/api/v1/nodes', { query: { limit: 500 }, signal })),
-        soft('listing namespaces', () =>
+        soft('listing nodes', 'nodes', () =>
+          client.get<KubeList>('/api/v1/nodes', { query: { limit: 500 }, signal }),
+        ),
+        soft('listing namespaces', 'namespaces', () =>
           client.get<KubeList>('/api/v1/namespaces', { query: { limit: 200 }, signal }),
         ),
-        soft('reading the KubeRay CRDs', () =>
+        soft('reading the KubeRay CRDs', 'crds', () =>
           client.get<KubeList>('/apis/apiextensions.k8s.io/v1/customresourcedefinitions', {
             query: { fieldSelector: undefined, limit: 500 },
             signal,
           }),
         ),
-        soft('looking for the KubeRay operator', () =>
+        soft('looking for the KubeRay operator', 'operator', () =>
           client.get<KubeList>('/apis/apps/v1/deployments', {
             query: { labelSelector: 'app.kubernetes.io/name=kuberay-operator', limit: 10 },
             signal,
@@ -185,14 +201,16 @@ export function kubeActors(deps: {
           gpus[type] = (gpus[type] ?? 0) + count;
         }
       }
-      const rayCrds = (crds?.items ?? [])
-        .filter((c) => c.spec?.group === RAY_GROUP)
-        .map((c) => ({
-          name: c.metadata.name,
-          versions: (c.spec?.versions ?? [])
-            .filter((v: { served: boolean }) => v.served)
-            .map((v: { name: string }) => v.name),
-        }));
+      const rayCrds = crds
+        ? crds.items
+            .filter((c) => c.spec?.group === RAY_GROUP)
+            .map((c) => ({
+              name: c.metadata.name,
+              versions: (c.spec?.versions ?? [])
+                .filter((v: { served: boolean }) => v.served)
+                .map((v: { name: string }) => v.name),
+            }))
+        : await rayCrdsFromDiscovery(client, signal);
       const op = operators?.items[0];
       const image: string | undefined = op?.spec?.template?.spec?.containers?.[0]?.image;
       return {
@@ -222,6 +240,7 @@ export function kubeActors(deps: {
           ready: (op.status?.readyReplicas ?? 0) > 0 || (op.status?.availableReplicas ?? 0) > 0,
         },
         problems,
+        unreadable,
       };
     }),
 
@@ -276,6 +295,25 @@ export function kubeActors(deps: {
       }),
     ),
   };
+}
+
+/**
+ * The ray.io resources the API serves, from API discovery (which every authenticated user may
+ * read): what a user who may not list CRDs can still learn. Undefined when discovery fails too.
+ */
+async function rayCrdsFromDiscovery(
+  client: KubeClient,
+  signal: AbortSignal,
+): Promise<{ name: string; versions: string[] }[] | undefined> {
+  try {
+    const list = await client.get<{ resources?: { name: string }[] }>(`/apis/${RAY_GROUP}/v1`, { signal });
+    return (list.resources ?? [])
+      .filter((r) => !r.name.includes('/'))
+      .map((r) => ({ name: `${r.name}.${RAY_GROUP}`, versions: ['v1'] }));
+  } catch (err) {
+    if (err instanceof KubeApiError && err.status === 404) return [];
+    return undefined;
+  }
 }
 
 function selfReview(verb: string, group: string, resource: string) {

@@ -5,6 +5,7 @@ import { RayMcpError } from '../domain/errors.js';
 import {
   FIELD_MANAGER,
   type KubeRayClusterSpec,
+  MAX_SET_ANNOTATION,
   paths,
   type RayClusterSummary,
   rayClusterManifest,
@@ -65,6 +66,13 @@ export function kuberayActors(deps: { clients: KubeClients }) {
       if (input.scale.maxReplicas !== undefined) set('maxReplicas', input.scale.maxReplicas);
       if (input.scale.workersToDelete?.length)
         set('scaleStrategy', { workersToDelete: input.scale.workersToDelete });
+      const marked = input.cr.maxSetGroups;
+      if (input.scale.maxSet && marked && !marked.includes(input.scale.group))
+        ops.push({
+          op: 'add',
+          path: `/metadata/annotations/${MAX_SET_ANNOTATION.replace('/', '~1')}`,
+          value: [...marked, input.scale.group].join(','),
+        });
       try {
         const patched = await client.request('PATCH', paths.rayCluster(input.namespace, input.name), {
           body: ops,

@@ -273,6 +273,9 @@ export class RaySystem {
     // Whether the state file can be written is known before the first request.
     system.stored(system.store.save(records));
     system.adopt(records);
+    // Only now may the file change: before, it would be written without the clusters being adopted.
+    system.adopted = true;
+    system.persist();
     return system;
   }
 
@@ -307,9 +310,15 @@ export class RaySystem {
     this.persist();
   }
 
+  /** The clusters of the state file have been adopted (until then the file is left as it is). */
+  private adopted = false;
+  /** Shutdown has begun (set before the supervisor hears of it). */
+  private closing = false;
+
   private persist(): void {
     // Once shutdown starts the actors go away one by one: what is on disk stays the truth.
-    if (this.shuttingDown || this.root.getSnapshot().status !== 'active') return;
+    if (!this.adopted || this.closing || this.shuttingDown || this.root.getSnapshot().status !== 'active')
+      return;
     const live = this.clusters()
       .map((a) => recordOf(a, (id) => this.kube(id)?.getSnapshot().context.target))
       .filter((r): r is ClusterRecord => r !== undefined);
@@ -518,13 +527,21 @@ export class RaySystem {
         error: () => resolve(),
       });
     });
+    // From here on what is on disk stays: the actors are about to go away one by one (and a
+    // RayCluster's actor reads as stopped once detached, though the RayCluster runs on).
+    this.closing = true;
     // auto: clusters with running or pending jobs stay (and are remembered); idle ones stop.
     const kept = config.onExit === 'auto' ? await this.busyClusters(deadline) : new Map<string, string>();
     for (const [cluster, note] of kept)
       log.info({ cluster }, `keeping cluster at exit (${note}); the next run adopts it`);
     this.root.send({ type: 'system.shutdown', reason, keep: [...kept.keys()] });
     clearInterval(this.storeRetry);
-    if (config.onExit === 'stop') this.store.save([]);
+    // --on-exit stop stops local clusters; a RayCluster ray-mcp created lives on in Kubernetes and
+    // is still ours: it stays on file, to be adopted (and its connection made) at the next start.
+    if (config.onExit === 'stop')
+      this.store.save(
+        [...this.lastRecords.values()].filter((r) => r.kind === 'kuberay' && r.owned && r.status !== 'stopped'),
+      );
     // auto: every cluster stays on file until the idle ones are stopped (killed before that, the
     // next run adopts them), then only the kept ones, with why.
     const keptRecords = (all: boolean) =>

@@ -417,15 +417,29 @@ export class DashboardClient {
 export function dashboardError(url: string, err: unknown): RayMcpError {
   if (err instanceof RayMcpError) return err;
   if (err instanceof DashboardHttpError) {
-    const kube = (err.status === 401 || err.status === 403) && kubeStatusMessage(err.body);
-    if (kube) {
-      // The API server's service proxy said no, before any Ray saw the request.
+    const kube = kubeStatusMessage(err.body);
+    const proxy = serviceProxyOf(url);
+    if (kube && (err.status === 401 || err.status === 403)) {
+      // The API server's service proxy said no, before any Ray saw the request: Kubernetes RBAC, not Ray.
+      const missing = missingPermission(kube);
       return new RayMcpError(
         err.status === 401 ? 'unauthenticated' : 'forbidden',
-        `The Kubernetes API server refused the request to the Ray dashboard at ${url} (${err.status}): ${untrustedText(kube, 300)}`,
+        err.status === 401
+          ? `The Kubernetes API server refused the credentials for the Ray dashboard at ${url} (401): ${untrustedText(kube, 300)}`
+          : `The Kubernetes API server refused the request to the Ray dashboard at ${url} (403): Kubernetes RBAC` +
+              `${missing ? ` lacks ${missing}` : ' refused it'} (a Kubernetes permission, not a Ray token). ${untrustedText(kube, 300)}`,
         err.status === 401
           ? 'Refresh the Kubernetes credentials, then connect_kubernetes_cluster again.'
-          : 'Ask a cluster admin for get on services/proxy in that namespace, or use a context that has it.',
+          : `Ask a cluster admin for a Role granting ${missing ?? 'get on services/proxy'} (verb get, resource services/proxy), or use a context that has it.`,
+        { cause: err },
+      );
+    }
+    if (kube && proxy && (err.status === 404 || err.status === 503)) {
+      // The API server could not route to the head pod: the Service has no ready endpoint (yet).
+      return new RayMcpError(
+        'unavailable',
+        `The Ray dashboard of ${proxy.namespace}/${proxy.service} is not reachable yet: no ready endpoint for the head service (the API server answered ${err.status}: ${untrustedText(kube, 200)}).`,
+        `Check that the head pod is Running and Ready (inspect_ray_cluster) and that Service ${proxy.service} in namespace ${proxy.namespace} has a ready endpoint (kubectl get endpointslices -n ${proxy.namespace} -l kubernetes.io/service-name=${proxy.service}); then try again.`,
         { cause: err },
       );
     }
@@ -448,6 +462,22 @@ export function dashboardError(url: string, err: unknown): RayMcpError {
     'Check that the cluster is running and that the address is right.',
     { cause: err },
   );
+}
+
+/** The namespace and Service of a dashboard URL through the API server's service proxy. */
+function serviceProxyOf(url: string): { namespace: string; service: string } | undefined {
+  const m = /\/api\/v1\/namespaces\/([^/]+)\/services\/([^/:]+)(?::[^/]*)?\/proxy/.exec(url);
+  return m ? { namespace: decodeURIComponent(m[1]!), service: decodeURIComponent(m[2]!) } : undefined;
+}
+
+/** What RBAC refused, from the API server's message: `get on services/proxy in namespace team-a`. */
+function missingPermission(message: string): string | undefined {
+  const m =
+    /cannot (\w+) resource "([^"]+)"(?: in API group "([^"]*)")?(?: in the namespace "([^"]+)")?/.exec(
+      message,
+    );
+  if (!m) return undefined;
+  return `${m[1]} on ${m[3] ? `${m[2]}.${m[3]}` : m[2]}${m[4] ? ` in namespace ${m[4]}` : ''}`;
 }
 
 /** The message of a Kubernetes Status (an API server's own answer, not Ray's), if the body is one. */

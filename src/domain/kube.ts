@@ -61,5 +61,11 @@ export const ConnectionViewSchema = z.object({
   kuberay_crds: z.boolean().optional(),
   error: z.object({ message: z.string(), fix: z.string() }).optional(),
   last_watch_error: z.string().optional(),
+  watch_errors: z
+    .array(z.string())
+    .optional()
+    .describe(
+      'What the watches of the default namespace could not read (connect waits for their first list)',
+    ),
 });
 export type ConnectionView = z.infer<typeof ConnectionViewSchema>;

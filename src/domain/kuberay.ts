@@ -8,6 +8,8 @@ import { RayMcpError } from './errors.js';
 
 /** Label on everything ray-mcp creates; stop and delete act on labelled objects (or ones named explicitly). */
 export const MANAGED_BY = { key: 'app.kubernetes.io/managed-by', value: 'ray-mcp' } as const;
+/** On RayClusters ray-mcp creates: the worker groups whose max_replicas the user chose (comma-separated). */
+export const MAX_SET_ANNOTATION = 'ray-mcp.io/max-replicas-set';
 export const FIELD_MANAGER = 'ray-mcp';
 export const DEFAULT_RAY_VERSION = '2.60.0';
 export const RAY_GROUP = 'ray.io';
@@ -72,6 +74,8 @@ export interface KubeRayClusterSpec {
     replicas: number;
     minReplicas: number;
     maxReplicas: number;
+    /** The user chose maxReplicas; otherwise it is ray-mcp's default, raised by a scale past it. */
+    maxSet?: boolean;
     resources: z.output<typeof PodResourcesSchema>;
   }[];
   serviceType: z.infer<typeof ServiceTypeSchema>;
@@ -133,6 +137,7 @@ export function toKubeRaySpec(input: {
         replicas: r,
         minReplicas: min_replicas ?? 0,
         maxReplicas: max_replicas ?? Math.max(r, 1),
+        maxSet: max_replicas !== undefined,
         resources,
       };
     }),
@@ -178,7 +183,17 @@ export function rayClusterManifest(spec: KubeRayClusterSpec) {
   return {
     apiVersion: RAY_API,
     kind: 'RayCluster',
-    metadata: { name: spec.name, namespace: spec.namespace, labels },
+    metadata: {
+      name: spec.name,
+      namespace: spec.namespace,
+      labels,
+      annotations: {
+        [MAX_SET_ANNOTATION]: spec.workerGroups
+          .filter((g) => g.maxSet)
+          .map((g) => g.name)
+          .join(','),
+      },
+    },
     spec: {
       rayVersion: spec.rayVersion,
       headGroupSpec: {
@@ -262,6 +277,8 @@ export interface RayClusterSummary {
   deleting: boolean;
   /** Created by a RayJob (its name), which owns this cluster. */
   rayJob?: string;
+  /** Worker groups whose max_replicas the user chose; undefined when ray-mcp did not mark it (every bound is the user's). */
+  maxSetGroups?: string[];
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: raw API objects
@@ -308,6 +325,10 @@ export function summarizeRayCluster(o: Obj): RayClusterSummary {
     })),
     deleting: Boolean(o.metadata.deletionTimestamp),
     rayJob: owner?.name,
+    maxSetGroups:
+      typeof o.metadata.annotations?.[MAX_SET_ANNOTATION] === 'string'
+        ? String(o.metadata.annotations[MAX_SET_ANNOTATION]).split(',').filter(Boolean)
+        : undefined,
   };
 }
 

@@ -66,9 +66,12 @@ export interface KubeInfo {
   };
   namespaces: string[];
   namespacesTruncated: boolean;
-  crds: { name: string; versions: string[] }[];
+  /** Undefined when neither the CRDs nor API discovery could be read. */
+  crds?: { name: string; versions: string[] }[];
   operator?: { namespace: string; name: string; image?: string; version?: string; ready: boolean };
   problems: string[];
+  /** What could not be read, and why (forbidden is not absent). */
+  unreadable: { part: 'nodes' | 'namespaces' | 'crds' | 'operator'; reason: string }[];
 }
 
 export type KubeHealthEvent = {
@@ -147,6 +150,8 @@ export interface KubeConnectionContext extends KubeConnectionInput {
   pods: Record<string, PodSummary>;
   /** `<resource>@<namespace>` → listed since the last loss. */
   synced: Record<string, boolean>;
+  /** `<resource>@<namespace>` → why its last list was forbidden (until a list succeeds). */
+  forbidden: Record<string, string>;
   tracked: Record<string, string>;
   /** RayJobs with an actor: `ns/name` → the actor's systemId. */
   rayJobActors: Record<string, string>;
@@ -155,6 +160,20 @@ export interface KubeConnectionContext extends KubeConnectionInput {
   waiting: string[];
   describeWaiting: string[];
   syncWaiting: { requestId: string; key: string }[];
+}
+
+/** A list the API server forbids: the whole message (it names the verb, resource and namespace). */
+function forbiddenError(
+  context: KubeConnectionContext,
+  resource: string,
+  namespace: string,
+  message: string,
+): ErrorInfo {
+  return {
+    code: 'forbidden',
+    message: `Not allowed on ${context.session?.context ?? context.id}: listing ${resource} in ${namespace ? `namespace ${namespace}` : 'all namespaces'} is forbidden. ${message}`,
+    fix: 'Use a namespace these credentials may read, or ask a cluster admin for list/watch rights on that resource there.',
+  };
 }
 
 export const keyOf = (namespace: string, name: string) => `${namespace}/${name}`;
@@ -362,6 +381,14 @@ export const kubeConnectionMachine = setup({
       const scope = context.namespaces.includes('') ? '' : event.namespace;
       const key = `${event.resource}@${scope}`;
       if (context.synced[key]) enqueue.emit(answerOk(event.requestId));
+      // Forbidden does not heal by the informer's retry: say so now, not after its backoff.
+      else if (context.forbidden[key])
+        enqueue.emit(
+          answerError(
+            event.requestId,
+            forbiddenError(context, event.resource, scope, context.forbidden[key]),
+          ),
+        );
       else enqueue.assign({ syncWaiting: [...context.syncWaiting, { requestId: event.requestId, key }] });
     }),
     answerSynced: enqueueActions(({ context, event, enqueue }) => {
@@ -405,6 +432,11 @@ export const kubeConnectionMachine = setup({
       };
       if (event.type === 'k8s.synced') {
         const synced = { ...context.synced, [`${event.resource}@${event.namespace}`]: true };
+        const skey = `${event.resource}@${event.namespace}`;
+        if (context.forbidden[skey]) {
+          const { [skey]: _, ...forbidden } = context.forbidden;
+          enqueue.assign({ forbidden });
+        }
         if (event.resource === 'rayclusters') {
           const rayClusters = replaceScope(context.rayClusters, event.namespace, event.items, (c) =>
             keyOf(c.namespace, c.name),
@@ -480,17 +512,18 @@ export const kubeConnectionMachine = setup({
           },
           synced: { ...context.synced, [`${event.resource}@${event.namespace}`]: false },
         });
-        // Forbidden does not heal by retrying: whoever waits for this list hears why now.
+        // Forbidden does not heal by retrying: whoever waits for this list hears why now, and so
+        // does whoever asks later (until a list succeeds).
         if (event.status === 403) {
           const key = `${event.resource}@${event.namespace}`;
+          enqueue.assign({ forbidden: { ...context.forbidden, [key]: event.message } });
           const refused = context.syncWaiting.filter((w) => w.key === key);
           for (const w of refused)
             enqueue.emit(
-              answerError(w.requestId, {
-                code: 'forbidden',
-                message: `Not allowed on ${context.session?.context ?? context.id}: listing ${event.resource} in ${event.namespace ? `namespace ${event.namespace}` : 'all namespaces'} is forbidden (${event.message.slice(0, 200)}).`,
-                fix: 'Use a namespace these credentials may read, or ask for list/watch rights on ray.io resources there.',
-              }),
+              answerError(
+                w.requestId,
+                forbiddenError(context, event.resource, event.namespace, event.message),
+              ),
             );
           if (refused.length)
             enqueue.assign({ syncWaiting: context.syncWaiting.filter((w) => w.key !== key) });
@@ -548,7 +581,15 @@ export const kubeConnectionMachine = setup({
         fix: 'Refresh the credentials (a new token, `gcloud auth login`, `aws sso login`, ...), then connect_kubernetes_cluster again.',
       }),
     }),
-    forget: assign({ rayClusters: {}, rayJobs: {}, pods: {}, synced: {}, namespaces: [], info: undefined }),
+    forget: assign({
+      rayClusters: {},
+      rayJobs: {},
+      pods: {},
+      synced: {},
+      forbidden: {},
+      namespaces: [],
+      info: undefined,
+    }),
   },
 }).createMachine({
   id: 'kubeConnection',
@@ -559,6 +600,7 @@ export const kubeConnectionMachine = setup({
     rayJobs: {},
     pods: {},
     synced: {},
+    forbidden: {},
     tracked: {},
     rayJobActors: {},
     rayJobSeq: 0,

@@ -29,6 +29,8 @@ export interface ScaleRequest {
   minReplicas?: number;
   maxReplicas?: number;
   workersToDelete?: string[];
+  /** The user set maxReplicas in this scale: the group's bound is theirs from now on. */
+  maxSet?: boolean;
 }
 
 export type KubeRayClusterCommand =
@@ -78,7 +80,10 @@ const readyPods = (pods: PodSummary[], group: string) =>
   pods.filter((p) => p.group === group && p.ready && !p.deleting).length;
 
 /** Workers the spec asks for, and how many worker pods are ready now (our count, not the operator's lagging status). */
-function workerCounts(c: Pick<KubeRayClusterContext, 'cr' | 'pods'>): { desired: number; ready: number } {
+export function workerCounts(c: Pick<KubeRayClusterContext, 'cr' | 'pods'>): {
+  desired: number;
+  ready: number;
+} {
   const desired = (c.cr?.groups ?? []).reduce((n, g) => n + g.replicas, 0);
   const ready = c.pods.filter((p) => p.nodeType === 'worker' && p.ready && !p.deleting).length;
   return { desired, ready };
@@ -175,6 +180,7 @@ export const kuberayClusterMachine = setup({
       );
     },
     createdByThisActor: ({ context }) => context.owned && context.applied,
+    stopWaiting: ({ context }) => context.waiting.length > 0,
   },
   actions: {
     track: enqueueActions(({ context, enqueue }) => {
@@ -235,6 +241,10 @@ export const kuberayClusterMachine = setup({
           fix: 'Start a new one with init_ray_cluster.',
         }),
       );
+    }),
+    forgetFailure: assign({
+      note: ({ context }) => context.error && `Its start had failed: ${context.error.message}`.slice(0, 400),
+      error: undefined,
     }),
     notifyStopped: sendParent(({ context }) => ({ type: 'cluster.stopped', clusterId: context.id })),
     /** Up since its pods got ready; back in `up` after a failed delete, it has been up all along. */
@@ -440,6 +450,8 @@ export const kuberayClusterMachine = setup({
         check: { always: [{ guard: 'createdByThisActor', target: 'cleaning' }, { target: 'done' }] },
         // A cluster we created that never got ready: delete it, so no pod keeps waiting for a node.
         cleaning: {
+          // A stop waits until what we made is deleted.
+          on: { 'cluster.stop': { actions: 'wait' } },
           invoke: {
             src: 'deleteRayCluster',
             input: ({ context }) => ({
@@ -451,7 +463,9 @@ export const kuberayClusterMachine = setup({
             onError: { target: 'done' },
           },
         },
-        done: {},
+        done: {
+          always: { guard: 'stopWaiting', target: '#kuberayCluster.stopped', actions: 'forgetFailure' },
+        },
       },
       on: {
         'cluster.awaitReady': {
@@ -459,7 +473,8 @@ export const kuberayClusterMachine = setup({
             enqueue.emit(answerError(event.requestId, context.error!)),
           ),
         },
-        'cluster.stop': { target: 'stopped', actions: 'wait' },
+        // The start's failure was the start's answer; the stop succeeds (nothing of it runs).
+        'cluster.stop': { target: 'stopped', actions: ['wait', 'forgetFailure'] },
       },
     },
     deleting: {

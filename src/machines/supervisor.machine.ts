@@ -44,6 +44,8 @@ export type SupervisorCommand =
   | { type: 'kube.ensure'; requestId: string; id: string; target: KubeTarget }
   /** At start-up for each cluster in the state file, and to restart a cluster actor that failed. */
   | { type: 'cluster.adopt'; record: ClusterRecord; alive?: boolean; timeoutMs: number }
+  /** Drop a cluster actor (and its jobs actor) and every trace of it: a start that left nothing, or a RayCluster no longer tracked. */
+  | { type: 'cluster.forget'; clusterId: string }
   /** Run one tool request as a child actor (`request:<requestId>`); its output is the answer. */
   | {
       type: 'request';
@@ -354,6 +356,19 @@ export const supervisorMachine = setup({
         });
       },
     ),
+    forget: enqueueActions(({ context, event, enqueue, self }) => {
+      if (event.type !== 'cluster.forget') return;
+      const children = self.getSnapshot().children as Record<string, AnyActorRef | undefined>;
+      for (const id of [SYSTEM_IDS.cluster(event.clusterId), jobsSystemId(event.clusterId)])
+        if (children[id]) enqueue.stopChild(id);
+      const { [event.clusterId]: _, ...clusters } = context.clusters;
+      const { [SYSTEM_IDS.cluster(event.clusterId)]: __, ...failures } = context.failures;
+      enqueue.assign({
+        clusters,
+        failures,
+        stopped: context.stopped.filter((s) => s !== event.clusterId),
+      });
+    }),
     addConnection: enqueueActions(({ context, enqueue }, p: { id: string; target: KubeTarget }) => {
       const child = freeKubeSlot(context);
       enqueue.spawnChild('kubeConnection', {
@@ -574,6 +589,7 @@ export const supervisorMachine = setup({
       on: {
         'cluster.create': { actions: 'create' },
         'cluster.adopt': { actions: 'adopt' },
+        'cluster.forget': { actions: 'forget' },
         'kube.ensure': { actions: 'ensureConnection' },
         request: { actions: 'startRequest' },
         'request.cancel': { actions: 'cancelRequest' },

@@ -126,7 +126,13 @@ function informer(
             resource,
             namespace,
             status,
-            message: err instanceof Error ? err.message.slice(0, 300) : String(err),
+            // The API server's own words (a Status message names the verb, resource and namespace).
+            message: (err instanceof KubeApiError
+              ? err.detail
+              : err instanceof Error
+                ? err.message
+                : String(err)
+            ).slice(0, 500),
             retryInMs: wait,
             at: Date.now(),
           });

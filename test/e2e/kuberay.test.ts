@@ -218,12 +218,13 @@ describe('KubeRay clusters', () => {
     });
     expect(bad.isError).toBe(true);
     expect(textOf(bad)).toMatch(/no worker group tpu[\s\S]*cpu, gpu/);
+    // The bounds of cpu are the user's (set at creation and by the last scale): they hold.
     const over = await server.client.callTool({
       name: 'scale_ray_cluster',
-      arguments: { cluster_id: 'rc-a', worker_group: 'gpu', workers: 5 },
+      arguments: { cluster_id: 'rc-a', worker_group: 'cpu', workers: 9 },
     });
     expect(over.isError).toBe(true);
-    expect(textOf(over)).toMatch(/outside min_replicas 0 \.\. max_replicas 1/);
+    expect(textOf(over)).toMatch(/outside min_replicas 1 \.\. max_replicas 8/);
     const ghost = await server.client.callTool({
       name: 'scale_ray_cluster',
       arguments: { cluster_id: 'rc-a', worker_group: 'cpu', workers_to_delete: ['nope-123'] },

@@ -522,6 +522,8 @@ export interface FakeKube {
   crdsInstalled: boolean;
   clusterWide: boolean;
   namespaces: string[];
+  /** Namespaces whose lists the user may not read (403). */
+  forbidden?: string[];
   nodes: number;
   rayClusters: Map<string, RayClusterSummary>;
   rayJobs: Map<string, RayJobSummary>;
@@ -624,7 +626,6 @@ export class FakeKubernetes {
     const workers = rc.groups.reduce((n, g) => n + g.replicas, 0);
     const summary: RayClusterSummary = {
       uid: prev?.uid ?? `uid-${++this.uid}`,
-      generation: (prev?.generation ?? 0) + 1,
       createdAt: prev?.createdAt ?? iso(),
       managedByUs: true,
       rayVersion: RAY_VERSION,
@@ -639,6 +640,8 @@ export class FakeKubernetes {
       deleting: false,
       ...(!this.podsStartReady && { readyWorkers: 0, availableWorkers: 0, headReady: false, conditions: [] }),
       ...rc,
+      // Every change is a new generation, as the API server counts them.
+      generation: (prev?.generation ?? 0) + 1,
     };
     api.rayClusters.set(keyOf(rc.namespace, rc.name), summary);
     this.emit(api, rc.namespace, { type: 'k8s.upsert', resource: 'rayclusters', item: summary });
@@ -801,6 +804,7 @@ export class FakeKubernetes {
           ? { namespace: 'kuberay', name: 'kuberay-operator', version: 'v1.4.0', ready: true }
           : undefined,
         problems: [],
+        unreadable: [],
       };
     }),
     closeKube: fromPromise(async () => {}),
@@ -810,6 +814,25 @@ export class FakeKubernetes {
       const ns = input.namespace;
       const inScope = <T extends { namespace: string }>(m: Map<string, T>) =>
         [...m.values()].filter((x) => !ns || x.namespace === ns);
+      // RBAC: a namespace this user may not read refuses every list, as the API server words it.
+      if (api.forbidden?.includes(ns)) {
+        return later(
+          concat(
+            from<InformerEvent[]>(
+              (['rayclusters', 'rayjobs', 'pods'] as const).map((resource) => ({
+                type: 'k8s.watchError',
+                resource,
+                namespace: ns,
+                status: 403,
+                message: `${resource}${resource === 'pods' ? '' : '.ray.io'} is forbidden: User "dev" cannot list resource "${resource}" in API group "${resource === 'pods' ? '' : 'ray.io'}" in the namespace "${ns}"`,
+                retryInMs: 30_000,
+                at: Date.now(),
+              })),
+            ),
+            NEVER,
+          ),
+        );
+      }
       return later(
         concat(
           from<InformerEvent[]>([
@@ -829,7 +852,16 @@ export class FakeKubernetes {
   readonly kuberayCluster = {
     applyRayCluster: fromPromise(async ({ input }) => {
       const { spec } = input;
-      const existing = this.api(input.connectionId).rayClusters.get(keyOf(spec.namespace, spec.name));
+      const api = this.api(input.connectionId);
+      // As the API server: no object in a namespace that does not exist.
+      if (!api.namespaces.includes(spec.namespace)) {
+        throw new RayMcpError(
+          'not_found',
+          `Namespace ${spec.namespace} does not exist on ${api.context}.`,
+          'Create it, or pass an existing namespace.',
+        );
+      }
+      const existing = api.rayClusters.get(keyOf(spec.namespace, spec.name));
       if (existing && !existing.managedByUs) {
         throw new RayMcpError(
           'conflict',
@@ -841,7 +873,12 @@ export class FakeKubernetes {
         namespace: spec.namespace,
         name: spec.name,
         rayVersion: spec.rayVersion,
-        groups: spec.workerGroups.map(({ resources: _r, ...g }) => ({ ...g, workersToDelete: [] })),
+        groups: spec.workerGroups.map(({ resources: _r, maxSet: _m, ...g }) => ({
+          ...g,
+          workersToDelete: [],
+        })),
+        // The annotation ray-mcp puts on what it creates: whose bound each max_replicas is.
+        maxSetGroups: spec.workerGroups.filter((g) => g.maxSet).map((g) => g.name),
       });
     }),
     patchScale: fromPromise(async ({ input }) => {
@@ -857,7 +894,12 @@ export class FakeKubernetes {
               workersToDelete: input.scale.workersToDelete ?? [],
             },
       );
-      return this.putRayCluster(input.connectionId, { ...rc, groups }).generation;
+      const marked = rc.maxSetGroups;
+      const maxSetGroups =
+        input.scale.maxSet && marked && !marked.includes(input.scale.group)
+          ? [...marked, input.scale.group]
+          : marked;
+      return this.putRayCluster(input.connectionId, { ...rc, groups, maxSetGroups }).generation;
     }),
     deleteRayCluster: fromPromise(async ({ input }) =>
       this.deleteRayCluster(input.connectionId, input.namespace, input.name),

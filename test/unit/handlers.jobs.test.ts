@@ -110,11 +110,18 @@ describe('submit_ray_job', () => {
     );
   });
 
-  it('creates a RayJob with a cluster of its own (job_type rayjob)', async () => {
+  it('creates a RayJob with a cluster of its own (job_type rayjob), with the ids inspect gives', async () => {
     const s = await withKube();
     const r = await submitRayJob(s);
+    // One id scheme: the Ray job's id is the RayJob's name, and its cluster is the one KubeRay named.
+    const inspected = await ok(s.client, 'inspect_ray_job', { rayjob: 'etl' });
+    expect({ submission_id: r.submission_id, cluster_id: r.cluster_id }).toEqual({
+      submission_id: inspected.submission_id,
+      cluster_id: inspected.cluster_id,
+    });
     expect(r).toMatchObject({
-      status: 'PENDING',
+      submission_id: 'etl',
+      cluster_id: 'etl-x7k2p',
       existed: false,
       rayjob: {
         name: 'etl',
@@ -403,9 +410,9 @@ describe('retrieve_logs', () => {
   it('reads the Ray job of a RayJob through its cluster', async () => {
     const { client, world } = await withKube();
     await submitRayJob({ client, world });
-    world.ray.jobs.get('etl-job')!.log.push('etl step 1');
+    world.ray.jobs.get('etl')!.log.push('etl step 1');
     const r = await ok(client, 'retrieve_logs', { rayjob: 'etl' });
-    expect(r).toMatchObject({ submission_id: 'etl-job', cluster_id: 'etl-x7k2p', status: 'RUNNING' });
+    expect(r).toMatchObject({ submission_id: 'etl', cluster_id: 'etl-x7k2p', status: 'RUNNING' });
     expect(r.log).toContain('etl step 1');
   });
 

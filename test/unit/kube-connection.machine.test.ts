@@ -52,6 +52,7 @@ const INFO: KubeInfo = {
   namespacesTruncated: false,
   crds: [],
   problems: [],
+  unreadable: [],
 };
 
 const rc = (namespace: string, name: string, extra: Partial<RayClusterSummary> = {}): RayClusterSummary => ({
@@ -596,6 +597,32 @@ describe('kube connection: kube.awaitSynced', () => {
     expect(t.context().synced['rayjobs@other']).toBe(false);
     // Forbidden is not a broken connection.
     expect(t.state()).toBe('connected');
+  });
+
+  it('a scope whose list was forbidden answers later asks at once, with the whole message, until a list succeeds', async () => {
+    const t = await online({ connect: async () => NAMESPACED });
+    t.send({ type: 'kube.watchNamespace', namespace: 'other' });
+    const message =
+      'rayjobs.ray.io is forbidden: User "dev" cannot list resource "rayjobs" in API group "ray.io" in the namespace "other" ' +
+      'because the cluster admin has not bound any Role that grants it to this user in that namespace yet';
+    t.inform('other', {
+      type: 'k8s.watchError',
+      resource: 'rayjobs',
+      namespace: 'other',
+      status: 403,
+      message,
+      retryInMs: 30_000,
+      at: AT,
+    });
+    // Asked after the 403, while the informer waits out its backoff: no waiting for its retry.
+    const later = t.send({ type: 'kube.awaitSynced', namespace: 'other', resource: 'rayjobs' });
+    expect(t.answerTo(later)).toMatchObject({
+      ok: false,
+      error: { code: 'forbidden', message: expect.stringContaining(`${message}`) },
+    });
+    t.inform('other', { type: 'k8s.synced', resource: 'rayjobs', namespace: 'other', items: [] });
+    const granted = t.send({ type: 'kube.awaitSynced', namespace: 'other', resource: 'rayjobs' });
+    expect(t.answerTo(granted)).toEqual(ok(granted));
   });
 
   it('any other watch error notes the problem and keeps the waiters waiting', async () => {

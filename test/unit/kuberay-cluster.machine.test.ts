@@ -285,9 +285,26 @@ describe('kuberay cluster: start', () => {
     await t.until((s) => s.matches({ failed: 'done' }));
     expect(t.calls.delete).toEqual([{ connectionId: CONN, namespace: 'ns', name: 'rc1' }]);
 
-    // Failed is kept: a stop just forgets it.
+    // Failed is kept until a stop, which succeeds: the start's failure was the start's answer.
     const stop = t.send({ type: 'cluster.stop' });
-    expect(t.answerTo(stop)).toMatchObject({ ok: false, error: { code: 'timeout' } });
+    expect(t.answerTo(stop)).toMatchObject({ ok: true });
+    expect(t.state()).toBe('stopped');
+    expect(t.snapshot().context.error).toBeUndefined();
+  });
+
+  it('a stop while a failed start is still deleting what it made waits for the delete, then succeeds', async () => {
+    const gate = deferred<void>();
+    const t = start({ input: { timeoutMs: 30 }, delete: () => gate.promise });
+    const waiting = t.send({ type: 'cluster.awaitReady' });
+    await t.until((s) => s.matches('starting'));
+    t.sees(cr({ state: 'suspended' }));
+    expect(await t.answered(waiting)).toMatchObject({ ok: false, error: { code: 'timeout' } });
+    await t.until((s) => s.matches({ failed: 'cleaning' }));
+    const stop = t.send({ type: 'cluster.stop' });
+    await settle();
+    expect(t.answerTo(stop)).toBeUndefined();
+    gate.resolve();
+    expect(await t.answered(stop)).toMatchObject({ ok: true });
     expect(t.state()).toBe('stopped');
   });
 

@@ -18,7 +18,7 @@ import { type ClusterActor, isKubeRay, isLocal } from '../cluster-records.js';
 import { clusterDetails, clusterView } from '../views/cluster.view.js';
 import type { FlowsOf } from './flow.js';
 import type { Ops } from './ops.js';
-import { currentCluster, requireKubeRay, resolveCluster, resolveConnection } from './resolve.js';
+import { currentCluster, failedStart, requireKubeRay, resolveCluster, resolveConnection } from './resolve.js';
 
 /** Steps of a local start, for progress notifications. */
 const START_STEPS: [string, string][] = [
@@ -95,6 +95,8 @@ export const clusterFlows: FlowsOf<ClusterOperations> = {
   async 'cluster.stop'(ops, { cluster_id }) {
     const actor = await clusterOf(ops, cluster_id);
     const kube = isKubeRay(actor);
+    // Idempotent, and says what it found: a second stop deletes nothing.
+    const already = clusterView(actor, ops.now()).status === 'stopped';
     const waited = await ops.within(kube ? STOP_TIMEOUT_MS.kuberay : STOP_TIMEOUT_MS.local, (o) =>
       ops.ask(
         actor,
@@ -103,7 +105,12 @@ export const clusterFlows: FlowsOf<ClusterOperations> = {
       ),
     );
     const view = pendingUnless(waited.done, clusterView(actor, ops.now()));
-    return { view, deleted: kube && (view.owned || cluster_id !== undefined) };
+    const deleted = kube && !already && (view.owned || cluster_id !== undefined);
+    // A RayCluster ray-mcp did not create and no longer tracks is not stopped: it is listed as
+    // untracked again (its pods still run), and naming it attaches it afresh.
+    if (kube && waited.done && !deleted && !already)
+      ops.root.send({ type: 'cluster.forget', clusterId: view.cluster_id });
+    return { view, deleted, already };
   },
 
   async 'cluster.inspect'(ops, { cluster_id }) {
@@ -115,13 +122,24 @@ export const clusterFlows: FlowsOf<ClusterOperations> = {
   async 'cluster.list'(ops, { status, namespace }) {
     const actors = ops.clusters();
     const now = ops.now();
+    const untracked = untrackedKubeRayRows(ops, namespace);
+    // A stopped actor whose RayCluster still exists is not the truth: the RayCluster is listed, untracked.
+    const lives = (v: ClusterView) =>
+      v.kubernetes !== undefined &&
+      untracked.some(
+        (r) =>
+          r.context === v.kubernetes!.connection &&
+          r.namespace === v.kubernetes!.namespace &&
+          r.cluster_id === v.kubernetes!.name,
+      );
     const rows = actors
       .map((a) => clusterView(a, now))
+      .filter((v) => !(v.status === 'stopped' && lives(v)))
       .filter((v) => !status || v.status === status)
       .filter((v) => !namespace || v.kubernetes?.namespace === namespace)
       .map(rowOf)
       .concat(downRows(ops).filter((r) => !status || r.status === status))
-      .concat(untrackedKubeRayRows(ops, namespace).filter((r) => !status || r.status === status))
+      .concat(untracked.filter((r) => !status || r.status === status))
       .slice(0, 200);
     return { clusters: rows, current: currentCluster(actors)?.getSnapshot().context.id };
   },
@@ -213,12 +231,23 @@ async function create(
   request: Omit<
     Extract<Parameters<Ops['root']['send']>[0], { type: 'cluster.create' }>,
     'type' | 'requestId' | 'at'
-  >,
+  > & { at?: number },
 ): Promise<ClusterActor> {
-  const { data } = await ops.askForAnswer(ops.root, { type: 'cluster.create', at: ops.now(), ...request });
+  if (request.id) await clearFailedStart(ops, request.id);
+  const { at, ...rest } = request;
+  const { data } = await ops.askForAnswer(ops.root, { type: 'cluster.create', at: at ?? ops.now(), ...rest });
   const actor = ops.cluster(data.clusterId);
   if (!actor) throw new RayMcpError('unavailable', `Cluster ${data.clusterId} did not start.`, 'Try again.');
   return actor;
+}
+
+/** A cluster of that name whose start failed gives way to a new start (after cleaning up what it made). */
+async function clearFailedStart(ops: Ops, id: string): Promise<void> {
+  const actor = ops.cluster(id);
+  if (!actor || !failedStart(actor)) return;
+  if (isLocal(actor) || isKubeRay(actor))
+    await ops.ask(actor, { type: 'cluster.stop' }, { timeoutMs: STOP_TIMEOUT_MS.kuberay });
+  else ops.root.send({ type: 'cluster.forget', clusterId: id });
 }
 
 async function startLocal(
@@ -351,6 +380,16 @@ async function startKubeRay(ops: Ops, args: InitClusterInput): Promise<ClusterVi
       step = n;
       ops.progress(n, KUBE_STEPS.length + 1, KUBE_STEPS[n - 1]);
     }
+  }).catch((err: unknown) => {
+    const s = (actor as KubeRayClusterActor).getSnapshot();
+    if (s.matches('failed') && !s.context.applied) {
+      // Refused before anything was created (no such namespace, no rights): nothing is left, not
+      // even a record; the same name can be used again at once.
+      ops.root.send({ type: 'cluster.forget', clusterId: name });
+      if (err instanceof RayMcpError)
+        throw new RayMcpError(err.code, err.message, `${err.fix} Nothing was created.`, { cause: err });
+    }
+    throw err;
   });
   if (!view.pending) ops.progress(KUBE_STEPS.length + 1, KUBE_STEPS.length + 1, 'cluster is ready');
   return view;
@@ -382,12 +421,24 @@ export async function resolveOrAttach(ops: Ops, id: string): Promise<ClusterActo
   const actor = ops.cluster(id);
   // A stopped actor of that name gives way to the RayCluster, if one still exists.
   if (actor && clusterView(actor).status !== 'stopped') return actor;
-  const found: { connectionId: string; namespace: string; name: string; managed: boolean }[] = [];
+  const found: {
+    connectionId: string;
+    namespace: string;
+    name: string;
+    managed: boolean;
+    createdAt?: string;
+  }[] = [];
   for (const conn of ops.kubeConnections()) {
     const c = conn.getSnapshot().context;
     for (const rc of Object.values(c.rayClusters)) {
       if (rc.name === id && !rc.rayJob)
-        found.push({ connectionId: c.id, namespace: rc.namespace, name: rc.name, managed: rc.managedByUs });
+        found.push({
+          connectionId: c.id,
+          namespace: rc.namespace,
+          name: rc.name,
+          managed: rc.managedByUs,
+          createdAt: rc.createdAt,
+        });
     }
   }
   if (!found.length) return actor;
@@ -399,8 +450,11 @@ export async function resolveOrAttach(ops: Ops, id: string): Promise<ClusterActo
     );
   }
   const f = found[0]!;
+  const created = f.createdAt ? Date.parse(f.createdAt) : Number.NaN;
   return create(ops, {
     id,
+    // Its created_at is the RayCluster's, not the moment ray-mcp attached it.
+    at: Number.isNaN(created) ? undefined : created,
     kuberay: {
       connectionId: f.connectionId,
       namespace: f.namespace,
@@ -450,6 +504,7 @@ function untrackedKubeRayRows(ops: Ops, namespace?: string): KubeRayRow[] {
   const tracked = new Set(
     ops
       .clusters()
+      .filter((a) => clusterView(a).status !== 'stopped')
       .map((a) => a.getSnapshot().context as { connectionId?: string; namespace?: string; name?: string })
       .filter((c) => c.connectionId)
       .map((c) => `${c.connectionId}|${c.namespace}/${c.name}`),
@@ -501,6 +556,21 @@ async function scaleKubeRay(ops: Ops, actor: KubeRayClusterActor, args: ScaleClu
     );
   }
   const groups = c.cr?.groups ?? [];
+  const names = groups.map((g) => g.name).join(', ') || '(none: the cluster has no worker groups)';
+  if (
+    args.worker_group === undefined &&
+    args.node_type !== undefined &&
+    !groups.some((g) => g.name === args.node_type)
+  ) {
+    // node_type is the local clusters' word; on KubeRay it can only name a worker group.
+    throw new RayMcpError(
+      'invalid_input',
+      args.node_type === 'head'
+        ? `node_type head: the head of RayCluster ${c.namespace}/${c.name} cannot be scaled.`
+        : `node_type ${args.node_type} is not a node type of RayCluster ${c.namespace}/${c.name}: on KubeRay, node types are its worker groups.`,
+      `Pass worker_group (or node_type): one of ${names}.`,
+    );
+  }
   const group = args.worker_group ?? args.node_type ?? (groups.length === 1 ? groups[0]!.name : undefined);
   if (!group || !groups.some((g) => g.name === group)) {
     throw new RayMcpError(
@@ -508,7 +578,7 @@ async function scaleKubeRay(ops: Ops, actor: KubeRayClusterActor, args: ScaleClu
       group
         ? `RayCluster ${c.namespace}/${c.name} has no worker group ${group}.`
         : `RayCluster ${c.namespace}/${c.name} has several worker groups; which one?`,
-      `Pass worker_group: one of ${groups.map((g) => g.name).join(', ') || '(none: the cluster has no worker groups)'}.`,
+      `Pass worker_group: one of ${names}.`,
     );
   }
   if (
@@ -526,8 +596,14 @@ async function scaleKubeRay(ops: Ops, actor: KubeRayClusterActor, args: ScaleClu
   const g = groups.find((x) => x.name === group)!;
   const replicas = args.workers ?? (args.workers_to_delete ? undefined : g.replicas);
   const min = args.min_replicas ?? g.minReplicas;
-  const max = args.max_replicas ?? g.maxReplicas;
   const after = replicas ?? Math.max(0, g.replicas - (args.workers_to_delete?.length ?? 0));
+  // A bound ray-mcp chose (the replicas at creation) follows the scale; one the user chose holds.
+  const autoMax =
+    args.max_replicas === undefined &&
+    c.cr?.maxSetGroups !== undefined &&
+    !c.cr.maxSetGroups.includes(group) &&
+    after > g.maxReplicas;
+  const max = args.max_replicas ?? (autoMax ? after : g.maxReplicas);
   if (after < min || after > max) {
     throw new RayMcpError(
       'invalid_input',
@@ -554,7 +630,8 @@ async function scaleKubeRay(ops: Ops, actor: KubeRayClusterActor, args: ScaleClu
           group,
           replicas,
           minReplicas: args.min_replicas,
-          maxReplicas: args.max_replicas,
+          maxReplicas: autoMax ? max : args.max_replicas,
+          maxSet: args.max_replicas !== undefined,
           workersToDelete: args.workers_to_delete,
         },
       },

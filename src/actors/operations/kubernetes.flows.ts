@@ -15,6 +15,7 @@ import {
   writeKubeconfigContext,
 } from './cloud.flows.js';
 import type { FlowsOf } from './flow.js';
+import type { Ops } from './ops.js';
 import { connectTarget, currentConnection, currentKubeContext } from './resolve.js';
 
 export const kubernetesFlows: FlowsOf<KubernetesOperations> = {
@@ -54,7 +55,8 @@ export const kubernetesFlows: FlowsOf<KubernetesOperations> = {
           'Pass context (list_kubernetes_clusters shows them), or set KUBECONFIG to a kubeconfig with a current context.',
         );
       }
-      return connectionView(await connectTarget(ops, { kind: 'kubeconfig', context }), ops.now());
+      const actor = await connectTarget(ops, { kind: 'kubeconfig', context });
+      return withWatchErrors(ops, actor);
     }
     const clusterName = requireClusterName(args.cluster_name, provider);
     const target = await cloudKubeTarget(ops, { ...args, provider, cluster_name: clusterName });
@@ -64,7 +66,7 @@ export const kubernetesFlows: FlowsOf<KubernetesOperations> = {
       const res = await writeKubeconfigContext(ops, target, {});
       written = `${res.context} in ${res.path}`;
     }
-    return { ...connectionView(actor, ops.now()), kubeconfig_written: written };
+    return { ...(await withWatchErrors(ops, actor)), kubeconfig_written: written };
   },
 
   async 'kubernetes.info'(ops, args) {
@@ -97,6 +99,8 @@ export const kubernetesFlows: FlowsOf<KubernetesOperations> = {
       }
     }
     const info = (await ops.ask(actor, { type: 'kube.describe' }, { timeoutMs: 30_000 })).context.info!;
+    const session = actor.getSnapshot().context.session;
+    const unreadable = info.unreadable.map((u) => `${u.part}: ${u.reason}`);
     return {
       connection: connectionView(actor, ops.now()),
       cloud,
@@ -114,15 +118,49 @@ export const kubernetesFlows: FlowsOf<KubernetesOperations> = {
         namespaces: info.namespaces,
         namespaces_truncated: info.namespacesTruncated,
         kuberay: {
-          crds: info.crds,
-          crds_installed: info.crds.some((c) => c.name === 'rayclusters.ray.io'),
+          crds: info.crds ?? [],
+          // Neither the CRDs nor discovery readable: what connecting learnt (a 404 on RayClusters).
+          crds_installed: info.crds
+            ? info.crds.some((c) => c.name === 'rayclusters.ray.io')
+            : (session?.crdsInstalled ?? false),
           operator: info.operator,
         },
         problems: info.problems,
+        unreadable: unreadable.length ? unreadable : undefined,
       },
     };
   },
 };
+
+/** How long connect waits for the first list of each watched resource. */
+const FIRST_SYNC_TIMEOUT_MS = 10_000;
+
+/**
+ * The connection's view once its watches have listed (or failed to): "Connected" is only said
+ * with what the watches could not read (a 403 on pods is not a working connection).
+ */
+async function withWatchErrors(ops: Ops, actor: KubeConnectionActor) {
+  const c = actor.getSnapshot().context;
+  const namespace = c.session?.clusterWide ? '' : (c.session?.namespace ?? 'default');
+  const errors = (
+    await Promise.all(
+      (c.session?.crdsInstalled === false
+        ? (['pods'] as const)
+        : (['rayclusters', 'rayjobs', 'pods'] as const)
+      ).map((resource) =>
+        ops
+          .ask(actor, { type: 'kube.awaitSynced', namespace, resource }, { timeoutMs: FIRST_SYNC_TIMEOUT_MS })
+          .then(
+            () => undefined,
+            (err: unknown) => (err instanceof RayMcpError && err.code === 'timeout' ? undefined : err),
+          ),
+      ),
+    )
+  )
+    .filter((e): e is Error => e instanceof Error)
+    .map((e) => e.message);
+  return { ...connectionView(actor, ops.now()), watch_errors: errors.length ? errors : undefined };
+}
 
 /** kubeconfig unless a cluster_name without a context asks for a cloud, which then needs a provider. */
 function providerOf(

@@ -32,6 +32,7 @@ const SYNC_TIMEOUT_MS = 30_000;
 const SUBMITTED_TIMEOUT_MS = 60_000;
 const CANCEL_TIMEOUT_MS = 30_000;
 const SETTLE_TIMEOUT_MS = 15_000;
+const NAMED_CLUSTER_TIMEOUT_MS = 10_000;
 
 const key = (ns: string, name: string) => `${ns}/${name}`;
 
@@ -196,7 +197,8 @@ export async function submitRayJob(ops: Ops, args: SubmitJobInput): Promise<Subm
     entrypoint: args.entrypoint,
     runtimeEnv: args.runtime_env as Record<string, unknown> | undefined,
     metadata: args.metadata,
-    submissionId: args.submission_id,
+    // One id in every result: the Ray job's id is fixed now (KubeRay would make up `<name>-xxxxx`).
+    submissionId: args.submission_id ?? name,
     clusterSelector: selector?.name,
     cluster: selector
       ? undefined
@@ -226,8 +228,28 @@ export async function submitRayJob(ops: Ops, args: SubmitJobInput): Promise<Subm
   if (!actor)
     throw new RayMcpError('unavailable', `RayJob ${namespace}/${name} is not followed.`, 'Try again.');
   await ops.ask(actor, { type: 'rayjob.awaitSubmitted' }, { timeoutMs: SUBMITTED_TIMEOUT_MS });
+  // Its own cluster is named by KubeRay (`<name>-xxxxx`) on its first reconcile: wait for that
+  // name briefly, so submit gives the cluster_id that inspect and wait give.
+  if (!selector) await namedCluster(ops, actor, NAMED_CLUSTER_TIMEOUT_MS);
   const { view, rayjob } = rayJobResult(actor.getSnapshot().context.summary!, connectionId);
   return { ...view, existed: false, rayjob };
+}
+
+/** Resolves once the RayJob's status names its RayCluster, or after `timeoutMs` (or on abort). */
+function namedCluster(ops: Ops, actor: RayJobActor, timeoutMs: number): Promise<void> {
+  const named = () => Boolean(actor.getSnapshot().context.summary?.rayClusterName);
+  if (named()) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      sub.unsubscribe();
+      ops.signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    const sub = actor.subscribe({ next: () => named() && done(), error: done, complete: done });
+    ops.signal.addEventListener('abort', done, { once: true });
+  });
 }
 
 export async function inspectRayJob(ops: Ops, args: RayJobArgs): Promise<InspectJobOutput> {

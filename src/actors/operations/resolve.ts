@@ -54,13 +54,22 @@ export function resolveCluster(ops: Ops, id: string | undefined): ClusterActor {
   return current;
 }
 
-/** The newest cluster that is usable (starting, running, degraded), else the newest not stopped. */
+/**
+ * The newest cluster that is usable (starting, running, degraded), else the newest not stopped.
+ * A cluster whose start failed is never current: it never was usable, and nothing of it runs.
+ */
 export function currentCluster(all: ClusterActor[]): ClusterActor | undefined {
   const newestFirst = [...all].reverse().map((a) => [a, clusterView(a).status] as const);
   return (
     newestFirst.find(([, s]) => s === 'running' || s === 'degraded' || s === 'starting')?.[0] ??
-    newestFirst.find(([, s]) => s !== 'stopped')?.[0]
+    newestFirst.find(([a, s]) => s !== 'stopped' && !failedStart(a, s))?.[0]
   );
+}
+
+/** Failed before it was ever up: its start failed. */
+export function failedStart(actor: ClusterActor, status = clusterView(actor).status): boolean {
+  const c = actor.getSnapshot().context as { startedAt?: number; connectedAt?: number };
+  return status === 'failed' && c.startedAt === undefined && c.connectedAt === undefined;
 }
 
 /** The newest connection that is up (or getting there). */

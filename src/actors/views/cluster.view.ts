@@ -5,7 +5,11 @@ import type { RayNodeHealth } from '../../domain/cluster-record.js';
 import { type DashboardTarget, dashboardOwner } from '../../domain/dashboard.js';
 import { paths } from '../../domain/kuberay.js';
 import { type ExternalClusterActor, externalStatusOf } from '../../machines/external-cluster.machine.js';
-import { type KubeRayClusterActor, kuberayStatusOf } from '../../machines/kuberay-cluster.machine.js';
+import {
+  type KubeRayClusterActor,
+  kuberayStatusOf,
+  workerCounts,
+} from '../../machines/kuberay-cluster.machine.js';
 import { statusOf } from '../../machines/local-cluster.machine.js';
 import { type ClusterActor, isKubeRay, isLocal } from '../cluster-records.js';
 
@@ -149,8 +153,10 @@ function kuberayView(actor: KubeRayClusterActor, now: number): ClusterView {
       namespace: c.namespace,
       name: c.name,
       state: c.cr?.state,
-      desired_workers: c.cr?.desiredWorkers ?? 0,
-      ready_workers: c.cr?.readyWorkers ?? 0,
+      // One source of truth for counts: the spec and the pods, as worker_groups and readiness use
+      // them (the operator's status fields lag behind the pods).
+      desired_workers: workerCounts(c).desired,
+      ready_workers: workerCounts(c).ready,
       head_service: c.cr?.headServiceName ?? `${c.name}-head-svc`,
       worker_groups: (c.cr?.groups ?? []).map((g) => ({
         group_name: g.name,

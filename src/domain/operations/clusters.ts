@@ -13,8 +13,11 @@ export interface ClusterOperations {
   'environment.check': { input: { sections?: EnvironmentSection[] }; output: EnvironmentReport };
   /** Start a local or KubeRay cluster, or connect to one by address; answered once it is usable. */
   'cluster.init': { input: InitClusterInput; output: ClusterView };
-  /** `deleted`: a RayCluster was deleted (not just untracked). */
-  'cluster.stop': { input: { cluster_id?: string }; output: { view: ClusterView; deleted: boolean } };
+  /** `deleted`: a RayCluster was deleted (not just untracked); `already`: it was stopped before this call. */
+  'cluster.stop': {
+    input: { cluster_id?: string };
+    output: { view: ClusterView; deleted: boolean; already?: boolean };
+  };
   'cluster.inspect': { input: { cluster_id?: string }; output: InspectClusterOutput };
   'cluster.list': { input: ListClustersInput; output: ListClustersOutput };
   /** `group`: the KubeRay worker group scaled; `nodeType`: the local node type. */

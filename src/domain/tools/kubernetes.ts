@@ -103,6 +103,12 @@ export const KubernetesInfoOutputSchema = z.object({
           .optional(),
       }),
       problems: z.array(z.string()).describe('What could not be read (often: missing rights)'),
+      unreadable: z
+        .array(z.string())
+        .optional()
+        .describe(
+          'Parts that could not be read (nodes, namespaces, crds, operator) and why; their fields are not the truth',
+        ),
     })
     .optional(),
   cloud: CloudClusterInfoSchema.optional(),

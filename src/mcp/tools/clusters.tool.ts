@@ -79,7 +79,7 @@ export const stopRayCluster = defineTool({
   output: ClusterViewSchema,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
   async handler(args, { run }) {
-    const { view, deleted } = await run('cluster.stop', args, { timeoutMs: 180_000 + GRACE_MS });
+    const { view, deleted, already } = await run('cluster.stop', args, { timeoutMs: 180_000 + GRACE_MS });
     const k = view.kubernetes;
     if (view.pending) {
       return {
@@ -90,9 +90,11 @@ export const stopRayCluster = defineTool({
     return {
       structured: view,
       text: k
-        ? deleted
-          ? `Deleted RayCluster ${k.namespace}/${k.name} on ${k.context}; its pods are gone.${view.note ? ` ${view.note}` : ''}`
-          : `Stopped tracking RayCluster ${k.namespace}/${k.name}; ray-mcp did not create it, so it keeps running (name it with cluster_id to delete it).`
+        ? already
+          ? `RayCluster ${k.namespace}/${k.name} on ${k.context} is already gone: nothing to delete.`
+          : deleted
+            ? `Deleted RayCluster ${k.namespace}/${k.name} on ${k.context}; its pods are gone.${view.note ? ` ${view.note}` : ''}`
+            : `Stopped tracking RayCluster ${k.namespace}/${k.name}; ray-mcp did not create it, so it keeps running (name it with cluster_id to delete it).`
         : view.owned
           ? `Stopped ${view.cluster_id}: its processes are gone and its ports freed.${view.note ? ` ${view.note}` : ''}`
           : `Disconnected from ${view.cluster_id}; the cluster itself keeps running.`,

@@ -59,11 +59,15 @@ export const connectKubernetesCluster = defineTool({
 });
 
 function connectedText(v: ConnectionView): string {
+  const partly = Boolean(v.watch_errors?.length);
   return (
-    `Connected to ${v.connection} (${v.server}, Kubernetes ${v.kubernetes_version}); default namespace ${v.namespace}` +
+    `${partly ? 'Reached' : 'Connected to'} ${v.connection} (${v.server}, Kubernetes ${v.kubernetes_version}); default namespace ${v.namespace}` +
     (v.kuberay_crds === false
       ? '. The KubeRay CRDs are not installed: install the KubeRay operator before starting Ray clusters.'
-      : '.')
+      : '.') +
+    (v.watch_errors?.length
+      ? ` Not fully usable: its watches of namespace ${v.cluster_wide ? '(all)' : v.namespace} fail, so ray-mcp cannot see Ray resources there. ${v.watch_errors!.join(' ')}`
+      : '')
   );
 }
 
@@ -92,13 +96,26 @@ export const getKubernetesClusterInfo = defineTool({
       .map(([t, n]) => `${n}x ${t}`)
       .join(', ');
     const op = k.kuberay.operator;
+    const denied = (part: string) => k.unreadable?.find((u) => u.startsWith(`${part}:`));
+    const nodes = denied('nodes')
+      ? 'nodes unknown (not readable)'
+      : `${k.nodes.ready}/${k.nodes.total} node(s) ready${gpus ? ` (GPUs: ${gpus})` : ''}`;
+    const operator = op
+      ? `, operator ${op.version ?? ''} in ${op.namespace}`
+      : denied('operator')
+        ? ', operator unknown (not readable)'
+        : ', no operator Deployment found';
+    const crdsSeen = denied('crds')
+      ? ' (seen through API discovery; the CRDs themselves are not readable)'
+      : '';
     return {
       structured: info,
       text:
-        `${info.connection.connection}: Kubernetes ${k.version}, ${k.nodes.ready}/${k.nodes.total} node(s) ready${gpus ? ` (GPUs: ${gpus})` : ''}; ` +
+        `${info.connection.connection}: Kubernetes ${k.version}, ${nodes}; ` +
         (k.kuberay.crds_installed
-          ? `KubeRay CRDs installed${op ? `, operator ${op.version ?? ''} in ${op.namespace}` : ', no operator Deployment found'}.`
-          : 'KubeRay CRDs not installed: install the operator (helm repo add kuberay https://ray-project.github.io/kuberay-helm/; helm install kuberay-operator kuberay/kuberay-operator) to run Ray here.'),
+          ? `KubeRay CRDs installed${crdsSeen}${operator}.`
+          : 'KubeRay CRDs not installed: install the operator (helm repo add kuberay https://ray-project.github.io/kuberay-helm/; helm install kuberay-operator kuberay/kuberay-operator) to run Ray here.') +
+        (k.unreadable?.length ? ` Could not read: ${k.unreadable.join('; ')}.` : ''),
     };
   },
 });
