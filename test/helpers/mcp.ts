@@ -36,6 +36,8 @@ export function baseEnv(extra: Record<string, string> = {}): Record<string, stri
     // Short, and under the test root: the suite's leak check finds any Ray process by it.
     RAY_MCP_TEMP_ROOT: scratchDir('t'),
     RAY_MCP_LOG_LEVEL: 'warn',
+    // Tests that are not about confirmation act at once (test/unit/confirm.test.ts is).
+    RAY_MCP_CONFIRM: 'never',
     ...extra,
   };
 }

@@ -51,6 +51,13 @@ export const clusterFlows: FlowsOf<ClusterOperations> = {
     const kubeGiven = Object.entries(kube)
       .filter(([, v]) => v !== undefined)
       .map(([k]) => k);
+    if (args.protected && (address || (cluster_type !== undefined && cluster_type !== 'local'))) {
+      throw new RayMcpError(
+        'invalid_input',
+        'protected applies to local clusters ray-mcp starts.',
+        'On Kubernetes, label or annotate the RayCluster ray-mcp/protected=true; drop protected otherwise.',
+      );
+    }
     if (cluster_type !== undefined && cluster_type !== 'local') {
       if (address || worker_nodes || Object.keys(head).length) {
         throw new RayMcpError(
@@ -80,7 +87,13 @@ export const clusterFlows: FlowsOf<ClusterOperations> = {
       await ops.ask(actor, { type: 'cluster.awaitReady' }, { timeoutMs: 60_000 });
       return clusterView(actor, ops.now());
     }
-    return startLocal(ops, args.cluster_name, toLocalSpec(head, worker_nodes), args.timeout_seconds);
+    const spec = toLocalSpec(head, worker_nodes);
+    return startLocal(
+      ops,
+      args.cluster_name,
+      args.protected ? { ...spec, protected: true } : spec,
+      args.timeout_seconds,
+    );
   },
 
   async 'cluster.stop'(ops, { cluster_id }) {
@@ -174,6 +187,7 @@ function splitInit(args: InitClusterInput) {
     cluster_type,
     worker_nodes,
     timeout_seconds: _t,
+    protected: _p,
     namespace,
     kubernetes_context,
     ray_version,
