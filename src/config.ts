@@ -12,6 +12,9 @@ export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', '
 export const ON_EXIT = ['auto', 'stop', 'keep'] as const;
 /** Default longest wait of a tool call without a progressToken (s). */
 export const DEFAULT_MAX_WAIT_SECONDS = 45;
+/** When a destructive or billed call needs a yes first (src/mcp/confirm.ts). */
+export const CONFIRM_POLICIES = ['always', 'destructive', 'never'] as const;
+export type ConfirmPolicy = (typeof CONFIRM_POLICIES)[number];
 
 /** What the command line hands over; every field optional (unset = not given). */
 export interface Flags {
@@ -35,6 +38,8 @@ export interface Flags {
   /** `--stdio`: serve stdio as well as HTTP. */
   stdio?: boolean;
   maxMessageBytes?: string;
+  /** `--confirm always|destructive|never`. */
+  confirm?: string;
 }
 
 const msFromSeconds = (name: string, min: number, max: number) =>
@@ -76,6 +81,7 @@ const SettingsSchema = z.object({
   maxWaitMs: msFromSeconds('max wait', 1, 3600),
   shutdownTimeoutMs: msFromSeconds('shutdown timeout', 1, 300),
   onExit: z.enum(ON_EXIT, { error: `on-exit must be one of ${ON_EXIT.join(', ')}` }),
+  confirm: z.enum(CONFIRM_POLICIES, { error: `confirm must be one of ${CONFIRM_POLICIES.join(', ')}` }),
   tempRoot: z
     .string()
     .min(1)
@@ -204,6 +210,8 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): 
     maxWaitMs: flags.maxWait ?? env.RAY_MCP_MAX_WAIT ?? String(DEFAULT_MAX_WAIT_SECONDS),
     shutdownTimeoutMs: flags.shutdownTimeout ?? env.RAY_MCP_SHUTDOWN_TIMEOUT ?? '15',
     onExit: flags.onExit ?? env.RAY_MCP_ON_EXIT ?? 'auto',
+    // Ask before what cannot be undone or costs money, not before every stop of an idle cluster.
+    confirm: flags.confirm ?? env.RAY_MCP_CONFIRM ?? 'destructive',
     tempRoot: flags.tempRoot ?? env.RAY_MCP_TEMP_ROOT ?? join(tmpdir(), 'ray-mcp'),
     // Below Linux's ephemeral range (32768+), so outgoing connections never take them.
     portRange: flags.portRange ?? env.RAY_MCP_PORT_RANGE ?? '20000-32767',

@@ -6,7 +6,7 @@
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { Command, Option } from 'commander';
 import { createApp } from './app.js';
-import { ConfigError, type Flags, LOG_LEVELS, loadConfig, ON_EXIT } from './config.js';
+import { CONFIRM_POLICIES, ConfigError, type Flags, LOG_LEVELS, loadConfig, ON_EXIT } from './config.js';
 import { type HttpFront, startHttpFront } from './mcp/http.js';
 import { BoundedStdioTransport } from './mcp/stdio.js';
 import { runSetup } from './setup.js';
@@ -57,6 +57,13 @@ const program = new Command()
   .option(
     '--max-message-bytes <bytes>',
     'longest JSON-RPC message accepted on stdin; longer ones are refused with an error (env RAY_MCP_MAX_MESSAGE_BYTES; default 4194304)',
+  )
+  .addOption(
+    new Option(
+      '--confirm <policy>',
+      'when a call needs a yes first: destructive (deleting, stopping running work, creating billed clusters), ' +
+        'always (every destructive or billed call) or never (env RAY_MCP_CONFIRM; default destructive)',
+    ).choices(CONFIRM_POLICIES),
   )
   .addOption(
     new Option(

@@ -540,7 +540,9 @@ export class RaySystem {
     // is still ours: it stays on file, to be adopted (and its connection made) at the next start.
     if (config.onExit === 'stop')
       this.store.save(
-        [...this.lastRecords.values()].filter((r) => r.kind === 'kuberay' && r.owned && r.status !== 'stopped'),
+        [...this.lastRecords.values()].filter(
+          (r) => r.kind === 'kuberay' && r.owned && r.status !== 'stopped',
+        ),
       );
     // auto: every cluster stays on file until the idle ones are stopped (killed before that, the
     // next run adopts them), then only the kept ones, with why.

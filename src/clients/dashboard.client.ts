@@ -15,8 +15,8 @@ import type {
   RayTaskState,
   RayVersionInfo,
 } from '../domain/ray-api.js';
-import type { RayServeDetails } from '../domain/serve.js';
 import { type SecretSink, untrustedText } from '../domain/redact.js';
+import type { RayServeDetails } from '../domain/serve.js';
 
 /**
  * An error answer of a dashboard. The body is untrusted: the message quotes it bounded and

@@ -30,7 +30,7 @@ export interface AuditSink {
 }
 
 /** Error codes that mean ray-mcp refused to act rather than failed while acting. */
-const REFUSALS: readonly string[] = ['invalid_input', 'forbidden', 'conflict'];
+const REFUSALS: readonly string[] = ['invalid_input', 'forbidden', 'conflict', 'unconfirmed', 'declined'];
 export const outcomeOf = (code: string, message: string): AuditOutcome => ({
   result: REFUSALS.includes(code) ? 'refused' : 'error',
   code,

@@ -83,6 +83,8 @@ export const WorkerGroupSchema = NodeResourcesSchema.extend({
 export type WorkerGroup = z.infer<typeof WorkerGroupSchema>;
 
 export interface LocalClusterSpec {
+  /** init_ray_cluster(protected=true): stop refuses until the server that owns it exits. */
+  protected?: boolean;
   head: NodeResources;
   workers: { nodeType: string; count: number; resources: NodeResources }[];
 }
@@ -112,6 +114,7 @@ export const ClusterViewSchema = z.object({
   owned: z
     .boolean()
     .describe('Created by this server (stop ends it) or not (stop only disconnects, unless asked)'),
+  protected: z.boolean().optional().describe('stop refuses (ray-mcp/protected, or init with protected)'),
   dashboard_url: z.string().optional(),
   gcs_address: z.string().optional(),
   client_address: z.string().optional().describe('Ray Client address (ray://...)'),

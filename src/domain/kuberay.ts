@@ -263,6 +263,8 @@ export interface RayClusterSummary {
   generation: number;
   createdAt?: string;
   managedByUs: boolean;
+  /** Labelled or annotated ray-mcp/protected=true: stop and delete refuse. */
+  protected?: boolean;
   rayVersion?: string;
   state?: string;
   reason?: string;
@@ -284,6 +286,13 @@ export interface RayClusterSummary {
 // biome-ignore lint/suspicious/noExplicitAny: raw API objects
 type Obj = any;
 
+/** The label or annotation that makes stop and delete refuse a RayCluster or RayJob, whatever the confirmation. */
+export const PROTECTED_KEY = 'ray-mcp/protected';
+
+/** Whether an object carries `ray-mcp/protected: "true"` as a label or an annotation. */
+export const isProtectedObject = (o: Obj): boolean =>
+  o?.metadata?.labels?.[PROTECTED_KEY] === 'true' || o?.metadata?.annotations?.[PROTECTED_KEY] === 'true';
+
 export function summarizeRayCluster(o: Obj): RayClusterSummary {
   const spec = o.spec ?? {};
   const status = o.status ?? {};
@@ -301,6 +310,7 @@ export function summarizeRayCluster(o: Obj): RayClusterSummary {
     generation: o.metadata.generation ?? 0,
     createdAt: o.metadata.creationTimestamp,
     managedByUs: o.metadata.labels?.[MANAGED_BY.key] === MANAGED_BY.value,
+    protected: isProtectedObject(o),
     rayVersion: spec.rayVersion,
     state: status.state || undefined,
     reason: status.reason || undefined,
@@ -379,6 +389,8 @@ export interface RayJobSummary {
   name: string;
   uid: string;
   managedByUs: boolean;
+  /** Labelled or annotated ray-mcp/protected=true: delete refuses. */
+  protected?: boolean;
   entrypoint: string;
   createdAt?: string;
   jobId?: string;
@@ -405,6 +417,7 @@ export function summarizeRayJob(o: Obj): RayJobSummary {
     name: o.metadata.name,
     uid: o.metadata.uid,
     managedByUs: o.metadata.labels?.[MANAGED_BY.key] === MANAGED_BY.value,
+    protected: isProtectedObject(o),
     entrypoint: String(spec.entrypoint ?? '').slice(0, 500),
     createdAt: o.metadata.creationTimestamp,
     jobId: status.jobId || spec.jobId || undefined,

@@ -6,6 +6,8 @@
  */
 import {
   type CallToolResult,
+  type InputRequiredResult,
+  isInputRequiredResult,
   McpServer,
   type McpServerOptions,
   type ServerContext,
@@ -20,6 +22,7 @@ import { waitCapMs } from '../domain/waits.js';
 import type { Logger } from '../logger.js';
 import { VERSION } from '../version.js';
 import { auditCall, isAudited } from './audit.js';
+import { confirmGate } from './confirm.js';
 import {
   boundedSchema,
   clip,
@@ -106,7 +109,9 @@ function registerTool(
       outputSchema: boundedSchema(tool.output),
       annotations: { title: tool.title, ...tool.annotations },
     },
-    async (args: unknown, mcp: ServerContext): Promise<CallToolResult> => {
+    async (given: unknown, mcp: ServerContext): Promise<CallToolResult | InputRequiredResult> => {
+      // confirm_token belongs to the confirmation layer, never to the flow.
+      const { confirm_token: token, ...args } = given as Record<string, unknown>;
       const progress = progressSender(mcp);
       const signal = mcp.mcpReq.signal;
       const { port } = deps;
@@ -126,6 +131,26 @@ function registerTool(
       };
       const started = Date.now();
       try {
+        if (tool.confirm) {
+          const gate = await confirmGate(
+            tool,
+            args,
+            token as string | undefined,
+            ctx,
+            mcp,
+            deps.config.confirm,
+            () => server.server.getClientCapabilities(),
+          );
+          if (!gate.go) {
+            if (gate.audit) auditCall(audit, { tool: tool.name, args, started }, gate.audit);
+            if (!isInputRequiredResult(gate.result)) {
+              for (const c of gate.result.content) if (c.type === 'text') c.text = redactor.text(c.text);
+              if (gate.result.structuredContent)
+                gate.result.structuredContent = redactor.value(gate.result.structuredContent);
+            }
+            return gate.result;
+          }
+        }
         const result = await tool.handler(args, ctx);
         log.debug({ ms: Date.now() - started }, 'tool call done');
         auditCall(audit, { tool: tool.name, args, started }, { answer: result.structured });

@@ -28,8 +28,12 @@ export function fakeServers() {
   return async function start(setup?: (world: FakeWorld) => void, flags: Flags = {}): Promise<FakeServer> {
     const world = new FakeWorld();
     setup?.(world);
-    // A short request timeout: a fake that never answers fails the case in seconds, not minutes.
-    const server = await startInMemoryServer({ requestTimeout: '5', ...flags }, {}, { actors: world.actors });
+    // Confirmation off unless a test is about it (test/unit/confirm.test.ts). A short request timeout: a fake that never answers fails the case in seconds, not minutes.
+    const server = await startInMemoryServer(
+      { requestTimeout: '5', confirm: 'never', ...flags },
+      {},
+      { actors: world.actors },
+    );
     open.push(server);
     return { world, client: server.client, server };
   };

@@ -39,6 +39,8 @@ export function baseEnv(extra: Record<string, string> = {}): Record<string, stri
     // Suites that do not test the exit policy or short waits: nothing outlives a server, waits go as asked.
     RAY_MCP_ON_EXIT: 'stop',
     RAY_MCP_MAX_WAIT: '900',
+    // Tests that are not about confirmation act at once (test/unit/confirm.test.ts is).
+    RAY_MCP_CONFIRM: 'never',
     ...extra,
   };
 }

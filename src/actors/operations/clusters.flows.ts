@@ -53,6 +53,13 @@ export const clusterFlows: FlowsOf<ClusterOperations> = {
     const kubeGiven = Object.entries(kube)
       .filter(([, v]) => v !== undefined)
       .map(([k]) => k);
+    if (args.protected && (address || (cluster_type !== undefined && cluster_type !== 'local'))) {
+      throw new RayMcpError(
+        'invalid_input',
+        'protected applies to local clusters ray-mcp starts.',
+        'On Kubernetes, label or annotate the RayCluster ray-mcp/protected=true; drop protected otherwise.',
+      );
+    }
     // The same call again goes on waiting for the cluster an earlier call started.
     const onKube = cluster_type !== undefined && cluster_type !== 'local';
     const again = !address && continuing(ops, args.cluster_name, onKube ? 'kuberay' : 'local');
@@ -89,7 +96,13 @@ export const clusterFlows: FlowsOf<ClusterOperations> = {
       const actor = await create(ops, { id: args.cluster_name, external: { address } });
       return awaitStarted(ops, actor, 60_000, () => {});
     }
-    return startLocal(ops, args.cluster_name, toLocalSpec(head, worker_nodes), args.timeout_seconds);
+    const spec = toLocalSpec(head, worker_nodes);
+    return startLocal(
+      ops,
+      args.cluster_name,
+      args.protected ? { ...spec, protected: true } : spec,
+      args.timeout_seconds,
+    );
   },
 
   async 'cluster.stop'(ops, { cluster_id }) {
@@ -204,6 +217,7 @@ function splitInit(args: InitClusterInput) {
     cluster_type,
     worker_nodes,
     timeout_seconds: _t,
+    protected: _p,
     namespace,
     kubernetes_context,
     ray_version,

@@ -35,6 +35,7 @@ export function rayJobRef(s: RayJobSummary, connectionId: string): RayJobRef {
     ray_cluster: s.rayClusterName,
     cluster_selector: s.clusterSelector,
     owned: s.managedByUs,
+    protected: s.protected || undefined,
     suspended: s.suspend,
     shutdown_after_job_finishes: s.shutdownAfterJobFinishes,
     deleting: s.deleting,

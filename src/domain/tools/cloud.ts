@@ -12,6 +12,7 @@ import {
 } from '../cloud.js';
 import { ClusterSpecInputSchema } from '../cloud-create.js';
 import { TEMPLATE_TYPES } from '../cloud-templates.js';
+import { confirmationField, confirmTokenArg } from './confirm.js';
 
 /** Any JSON value, and a JSON object: for bodies whose shape another API owns (one $defs entry per schema). */
 export const JsonValueSchema = z.json();
@@ -191,6 +192,7 @@ export const CreateClusterInput = z
       .max(MAX_WAIT_SECONDS)
       .optional()
       .describe('Wait this long for the creation, with progress notifications (default 0: return at once)'),
+    confirm_token: confirmTokenArg,
   })
   .strict();
 export const CreateClusterOutput = z.object({
@@ -214,6 +216,7 @@ export const CreateClusterOutput = z.object({
   cluster: CloudClusterInfoSchema.optional(),
   cost: CostSchema,
   next_step: z.string(),
+  ...confirmationField,
 });
 export type CreateClusterResult = z.infer<typeof CreateClusterOutput>;
 

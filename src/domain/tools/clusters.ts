@@ -10,6 +10,7 @@ import {
   WorkerGroupSchema,
 } from '../cluster.js';
 import { NamespaceSchema, PodResourcesSchema, ServiceTypeSchema, WorkerGroupSpecSchema } from '../kuberay.js';
+import { confirmationField, confirmTokenArg } from './confirm.js';
 
 export const clusterIdArg = ClusterIdSchema.optional().describe(
   'The cluster to act on (default: the newest one not stopped)',
@@ -101,6 +102,10 @@ export const InitClusterInputSchema = NodeResourcesSchema.extend({
     .max(8)
     .optional()
     .describe('Worker node groups: each has a node_type, a count and resources (default: no workers)'),
+  protected: z
+    .boolean()
+    .optional()
+    .describe('Local: stop_ray_cluster refuses it (it still ends when ray-mcp exits)'),
   timeout_seconds: z
     .number()
     .int()
@@ -112,6 +117,11 @@ export const InitClusterInputSchema = NodeResourcesSchema.extend({
 export type InitClusterInput = z.infer<typeof InitClusterInputSchema>;
 
 export const ClusterIdInputSchema = z.object({ cluster_id: clusterIdArg }).strict();
+export const StopClusterInputSchema = z
+  .object({ cluster_id: clusterIdArg, confirm_token: confirmTokenArg })
+  .strict();
+/** stop and scale: the cluster, or (nothing done yet) its current state and what needs confirming. */
+export const ClusterChangeOutputSchema = ClusterViewSchema.extend(confirmationField);
 
 export const ListClustersInputSchema = z
   .object({
@@ -139,6 +149,7 @@ export const ScaleClusterInputSchema = NodeResourcesSchema.extend({
     .max(100)
     .optional()
     .describe('KubeRay: pod names of workers to remove (replicas drops by as many unless workers is given)'),
+  confirm_token: confirmTokenArg,
 }).strict();
 export type ScaleClusterInput = z.infer<typeof ScaleClusterInputSchema>;
 

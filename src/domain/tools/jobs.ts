@@ -2,6 +2,7 @@
  * The zod schemas of the job, log and RayJob tools (inputs and outputs), shared by the tools and
  * their flows, and the URIs of the job resources.
  */
+
 import { z } from 'zod';
 import { ClusterIdSchema } from '../cluster.js';
 import {
@@ -18,6 +19,7 @@ import {
   type RayJobSummary,
   WorkerGroupSpecSchema,
 } from '../kuberay.js';
+import { confirmationField, confirmTokenArg } from './confirm.js';
 
 export const jobUri = (clusterId: string, sid: string) => `ray://clusters/${clusterId}/jobs/${sid}`;
 export const jobsUri = (clusterId: string) => `ray://clusters/${clusterId}/jobs`;
@@ -47,6 +49,7 @@ export const RayJobRefSchema = z
     ray_cluster: z.string().optional().describe('The RayCluster that runs it'),
     cluster_selector: z.string().optional().describe('Runs on this existing RayCluster'),
     owned: z.boolean().describe('Created by ray-mcp'),
+    protected: z.boolean().optional().describe('ray-mcp/protected: delete refuses'),
     suspended: z.boolean(),
     shutdown_after_job_finishes: z.boolean(),
     deleting: z.boolean(),
@@ -225,6 +228,7 @@ export const CancelJobInputSchema = z
     ...jobIdArgs,
     ...rayJobArgs,
     mode: z.enum(CANCEL_MODES).optional().describe('RayJob: how to cancel it (see above)'),
+    confirm_token: confirmTokenArg,
   })
   .strict();
 export type CancelJobInput = z.infer<typeof CancelJobInputSchema>;
@@ -233,6 +237,7 @@ export const CancelJobOutputSchema = JobViewSchema.extend({
   already_ended: z.boolean(),
   rayjob: RayJobRefSchema.optional(),
   mode: z.enum(CANCEL_MODES).optional().describe('RayJob: how it was cancelled'),
+  ...confirmationField,
 });
 export type CancelJobOutput = z.infer<typeof CancelJobOutputSchema>;
 

@@ -145,6 +145,9 @@ export const getCloudConfigTemplate = defineTool({
   },
 });
 
+const costText = (c: { total_per_hour?: number }) =>
+  c.total_per_hour !== undefined ? `about $${c.total_per_hour}/h` : 'about $0.10/h plus the nodes';
+
 function operationText(v: OperationResult): string {
   if (v.status === 'done') return `Cluster ${v.cluster_name} is created (${v.detail ?? 'done'}).`;
   if (v.status === 'failed')
@@ -167,13 +170,29 @@ export const createKubernetesCluster = defineTool({
   input: CreateClusterInput,
   output: CreateClusterOutput,
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+  confirm: {
+    guards: false,
+    async preview(args, { run }) {
+      if (args.dry_run) return undefined;
+      const { result: r, node_pools } = await run('cloud.createCluster', {
+        ...args,
+        dry_run: true,
+        wait_seconds: undefined,
+      });
+      if (r.name_check === 'exists_managed') return undefined; // returns the existing one; nothing billed anew
+      return {
+        structured: r,
+        action: `Create ${r.provider.toUpperCase()} cluster ${r.cluster_name} in ${r.location} with ${node_pools} node pool(s)`,
+        cost: costText(r.cost),
+        risky: true,
+        state: [r.provider, r.cluster_name, r.location, r.project, r.cost, r.name_check],
+      };
+    },
+  },
   async handler(args, { run }) {
     const { result: r, node_pools } = await run('cloud.createCluster', args, waitOptions(args.wait_seconds));
     const provider = r.provider.toUpperCase();
-    const cost =
-      r.cost.total_per_hour !== undefined
-        ? `about $${r.cost.total_per_hour}/h`
-        : 'about $0.10/h plus the nodes';
+    const cost = costText(r.cost);
     if (r.dry_run) {
       return {
         structured: r,

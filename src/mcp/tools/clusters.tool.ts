@@ -1,14 +1,16 @@
-import { ClusterViewSchema } from '../../domain/cluster.js';
+import { type ClusterView, ClusterViewSchema } from '../../domain/cluster.js';
 import {
+  ClusterChangeOutputSchema,
   ClusterIdInputSchema,
   InitClusterInputSchema,
   InspectClusterOutputSchema,
   ListClustersInputSchema,
   ListClustersOutputSchema,
   ScaleClusterInputSchema,
+  StopClusterInputSchema,
 } from '../../domain/tools/clusters.js';
 import { ALREADY_STARTED, callAgain } from '../../domain/waits.js';
-import { defineTool } from './tool.js';
+import { defineTool, type ToolContext } from './tool.js';
 
 /** Longest wait past a start's own timeout: the cluster actor answers with the outcome first. */
 const GRACE_MS = 60_000;
@@ -75,9 +77,34 @@ export const stopRayCluster = defineTool({
     'created or ones named explicitly with cluster_id; a RayCluster ray-mcp did not create is never deleted as the ' +
     '"current" cluster. For a cluster it connected to with an address, it only disconnects. Idempotent: stopping a ' +
     'stopped cluster succeeds.',
-  input: ClusterIdInputSchema,
-  output: ClusterViewSchema,
+  input: StopClusterInputSchema,
+  output: ClusterChangeOutputSchema,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+  confirm: {
+    guards: true,
+    async preview({ cluster_id }, ctx) {
+      const view = await currentView(ctx, cluster_id);
+      if (!view || view.status === 'stopped' || view.kind === 'external') return undefined;
+      const k = view.kubernetes;
+      // A RayCluster ray-mcp did not create, stopped as "current", is only untracked.
+      if (k && !view.owned && cluster_id === undefined) return undefined;
+      const jobs = await runningJobs(ctx, view.cluster_id);
+      return {
+        structured: view,
+        action: k
+          ? `Delete RayCluster ${k.namespace}/${k.name} on ${k.context} and its pods`
+          : `Stop local cluster ${view.cluster_id}: its ${view.nodes.length} node process(es) end`,
+        running: jobs.lines,
+        risky: k !== undefined || jobs.ids.length > 0,
+        state: { target: targetOf(view), jobs: jobs.ids },
+        protectedBy: view.protected
+          ? k
+            ? 'label or annotation ray-mcp/protected=true'
+            : 'started with protected=true'
+          : undefined,
+      };
+    },
+  },
   async handler(args, { run }) {
     const { view, deleted, already } = await run('cluster.stop', args, { timeoutMs: 180_000 + GRACE_MS });
     const k = view.kubernetes;
@@ -158,8 +185,57 @@ export const scaleRayCluster = defineTool({
     'replicas (workers), min_replicas and max_replicas, or specific workers_to_delete (pod names); waits until ' +
     'the group has that many ready pods.',
   input: ScaleClusterInputSchema,
-  output: ClusterViewSchema,
+  output: ClusterChangeOutputSchema,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+  confirm: {
+    guards: false,
+    async preview(args, ctx) {
+      const view = await currentView(ctx, args.cluster_id);
+      if (!view || view.status === 'stopped' || view.kind === 'external') return undefined;
+      const k = view.kubernetes;
+      let group: string | undefined;
+      let now: number | undefined;
+      let target: number | undefined;
+      if (k) {
+        group =
+          args.worker_group ?? (k.worker_groups.length === 1 ? k.worker_groups[0]?.group_name : undefined);
+        const wg = k.worker_groups.find((g) => g.group_name === group);
+        now = wg?.replicas;
+        target =
+          args.max_replicas === 0
+            ? 0
+            : (args.workers ??
+              (args.workers_to_delete && now !== undefined
+                ? now - args.workers_to_delete.length
+                : undefined));
+      } else {
+        group = args.node_type ?? 'worker';
+        now = view.nodes.filter((n) => n.node_type === group && n.alive).length;
+        target = args.workers;
+      }
+      if (group === undefined || now === undefined || target === undefined) return undefined;
+      const toZero = target <= 0 && now > 0;
+      const jobs = toZero ? await runningJobs(ctx, view.cluster_id) : { ids: [], lines: [] };
+      const busy = toZero
+        ? view.nodes
+            .filter((n) => n.node_type === group)
+            .map((n) => ({
+              n,
+              used:
+                (n.resources_total?.CPU ?? 0) - (n.resources_available?.CPU ?? n.resources_total?.CPU ?? 0),
+            }))
+            .filter(({ used }) => used > 0)
+            .map(({ n, used }) => `${used} CPU in use on ${n.name}`)
+        : [];
+      return {
+        structured: view,
+        action: `Scale ${k ? 'worker group' : 'node type'} ${group} of ${view.cluster_id} from ${now} to ${Math.max(target, 0)} worker(s)`,
+        running: [...jobs.lines, ...busy],
+        risky: toZero && jobs.ids.length + busy.length > 0,
+        state: { target: targetOf(view), group, now, jobs: jobs.ids, busy: busy.length > 0 },
+      };
+    },
+  },
   async handler(args, { run }) {
     const { view, group, nodeType } = await run('cluster.scale', args, { timeoutMs: 200_000 + GRACE_MS });
     if (view.pending) {
@@ -190,3 +266,51 @@ export const CLUSTER_TOOLS = [
   listRayClusters,
   scaleRayCluster,
 ];
+
+/** The cluster a call means, as it is now; undefined when it cannot be read (the call itself will say why). */
+async function currentView(
+  ctx: ToolContext,
+  cluster_id: string | undefined,
+): Promise<ClusterView | undefined> {
+  try {
+    const { details: _d, ...view } = await ctx.run('cluster.inspect', { cluster_id }, { timeoutMs: 45_000 });
+    return view;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What identifies a cluster across the preview and the confirmed call. */
+const targetOf = (v: ClusterView) => [
+  v.cluster_id,
+  v.kind,
+  v.created_at,
+  v.kubernetes?.context,
+  v.kubernetes?.namespace,
+];
+
+/** The running and pending jobs of a cluster; when they cannot be listed, a line saying so (and a risk). */
+async function runningJobs(
+  ctx: ToolContext,
+  cluster_id: string,
+): Promise<{ ids: string[]; lines: string[] }> {
+  try {
+    const list = await ctx.run('job.list', { cluster_id, status: ['RUNNING', 'PENDING'], limit: 20 });
+    const ids = list.jobs.map((j) => j.submission_id).sort();
+    return {
+      ids,
+      lines: ids.length
+        ? [
+            `${list.total} running or pending job(s): ${list.jobs.map((j) => `${j.submission_id} (${j.status})`).join(', ')}`,
+          ]
+        : [],
+    };
+  } catch (err) {
+    return {
+      ids: ['?'],
+      lines: [
+        `its jobs could not be listed (${err instanceof Error ? err.message.slice(0, 120) : 'unknown'})`,
+      ],
+    };
+  }
+}

@@ -122,6 +122,29 @@ export const cancelRayJob = defineTool({
   input: CancelJobInputSchema,
   output: CancelJobOutputSchema,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+  confirm: {
+    guards: true,
+    async preview({ mode, ...ref }, { run }) {
+      const job = await run('job.inspect', ref, { timeoutMs: KUBE_TIMEOUT_MS }).catch(() => undefined);
+      if (!job) return undefined;
+      const { failure: _f, ...view } = job;
+      const r = job.rayjob;
+      const del = r !== undefined && mode === 'delete';
+      if (!del && isTerminal(job.status)) return undefined;
+      return {
+        structured: { ...view, already_ended: isTerminal(job.status), mode },
+        action: r
+          ? `${del ? 'Delete' : mode === 'stop' ? 'Stop the Ray job of' : 'Cancel'} RayJob ${r.namespace}/${r.name} on ${r.context}`
+          : `Stop job ${job.submission_id} on ${job.cluster_id}`,
+        running: [`Ray job ${job.status}${r ? `, KubeRay ${r.deployment_status ?? 'New'}` : ''}`],
+        risky: del,
+        state: r
+          ? [r.context, r.namespace, r.name, r.created_at, r.deployment_status, job.status]
+          : [job.cluster_id, job.submission_id, job.status],
+        protectedBy: del && r.protected ? 'label or annotation ray-mcp/protected=true' : undefined,
+      };
+    },
+  },
   async handler(args, { run }) {
     const job = await run('job.cancel', args, { timeoutMs: KUBE_TIMEOUT_MS });
     const r = job.rayjob;

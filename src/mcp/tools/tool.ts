@@ -39,6 +39,32 @@ export interface ToolDefinition<I extends z.ZodObject = z.ZodObject, O extends z
     Pick<ToolAnnotations, 'readOnlyHint' | 'destructiveHint' | 'idempotentHint' | 'openWorldHint'>
   >;
   handler(args: z.infer<I>, ctx: ToolContext): Promise<ToolResult<z.infer<O>>>;
+  /** Calls that may need a yes first (src/mcp/confirm.ts runs the policy). */
+  confirm?: ConfirmSpec<z.infer<I>, z.infer<O>>;
+}
+
+/** What a call would do to what, read through the port before it is done. */
+export interface Preview<O> {
+  /** The target's current state in the tool's own output shape. */
+  structured: O;
+  /** What the call would do, one sentence. */
+  action: string;
+  /** What runs there now (jobs, tasks), short lines. */
+  running?: string[];
+  cost?: string;
+  /** --confirm destructive asks only when this is set (deletes, stops running work, bills); `always` asks for any preview. */
+  risky: boolean;
+  /** Identifies the target and its state: a token is good only while this is unchanged. */
+  state: unknown;
+  /** Set when the call would stop or delete a protected target: refused whatever the confirmation. */
+  protectedBy?: string;
+}
+
+export interface ConfirmSpec<I, O> {
+  /** Preview even with --confirm never: the call stops or deletes, so protection is checked. */
+  guards: boolean;
+  /** undefined: nothing to confirm (nothing would change, or the call itself will explain why not). */
+  preview(args: I, ctx: ToolContext): Promise<Preview<O> | undefined>;
 }
 
 /** Identity, for inference: the handler's args and result follow the schemas. */
