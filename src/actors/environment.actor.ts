@@ -8,7 +8,12 @@ import { fromPromise } from 'xstate';
 import { detectAwsCredentials, detectGcpCredentials } from '../clients/cloud-credentials.js';
 import { findOnPath, isExecutable } from '../clients/executables.js';
 import { readKubeconfigs } from '../clients/kubeconfig.client.js';
-import { parseRayVersion, rayInstallFix, resolveRayCli } from '../clients/ray-cli.client.js';
+import {
+  parseRayVersion,
+  rayInstallFix,
+  rayVersionNextTo,
+  resolveRayCli,
+} from '../clients/ray-cli.client.js';
 import type { Config } from '../config.js';
 import type { EnvironmentReport } from '../domain/environment.js';
 import { RayMcpError } from '../domain/errors.js';
@@ -44,6 +49,9 @@ export async function probeEnvironment(
       const fix = err instanceof RayMcpError ? err.fix : rayInstallFix();
       return { found: false, fix, auth };
     }
+    // A venv's metadata answers at once; only a Ray found elsewhere is asked (a Python start).
+    const known = cli.source === 'venv' ? await rayVersionNextTo(cli.path) : undefined;
+    if (known) return { found: true, version: known, path: cli.path, source: cli.source, auth };
     const res = await run(cli.path, ['--version']);
     const version = parseRayVersion(res.stdout);
     if (!res.ok || !version) {

@@ -3,7 +3,7 @@
  * pinned Ray's venv in the cache (`ray-mcp setup` / `npm run setup` build it), else PATH.
  */
 import { access, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Config } from '../config.js';
 import { RayMcpError } from '../domain/errors.js';
 import { findOnPath, isExecutable } from './executables.js';
@@ -70,4 +70,24 @@ async function cachedVenvRay(cacheDir: string): Promise<string | undefined> {
 /** `ray, version 2.60.0` → `2.60.0` */
 export function parseRayVersion(output: string): string | undefined {
   return /version\s+(\d+\.\d+\.\d+\S*)/.exec(output)?.[1];
+}
+
+/**
+ * The Ray version installed next to a venv's CLI, read from its package metadata
+ * (`<venv>/lib/python3.X/site-packages/ray-<version>.dist-info`): no Python start, so a busy
+ * machine cannot time it out. Undefined when the CLI is not in such a venv.
+ */
+export async function rayVersionNextTo(cliPath: string): Promise<string | undefined> {
+  const lib = join(dirname(dirname(cliPath)), 'lib');
+  try {
+    for (const py of await readdir(lib)) {
+      if (!py.startsWith('python')) continue;
+      const entries = await readdir(join(lib, py, 'site-packages')).catch(() => [] as string[]);
+      for (const e of entries) {
+        const m = /^ray-(\d+\.\d+\.\d+[^-]*)\.dist-info$/.exec(e);
+        if (m) return m[1];
+      }
+    }
+  } catch {}
+  return undefined;
 }
