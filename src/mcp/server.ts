@@ -28,6 +28,7 @@ import {
 } from './input-safety.js';
 import { registerPrompts } from './prompts.js';
 import { type ResourceWatches, registerResources } from './resources.js';
+import { listedInputSchema, listedOutputSchema } from './schema-json.js';
 import { ALL_TOOLS, selectTools } from './tools/index.js';
 import type { AnyToolDefinition, ToolContext } from './tools/tool.js';
 
@@ -101,9 +102,9 @@ function registerTool(
     {
       title: tool.title,
       description: tool.description,
-      inputSchema: boundedSchema(tool.input),
-      outputSchema: boundedSchema(tool.output),
-      annotations: { title: tool.title, ...tool.annotations },
+      inputSchema: boundedSchema(tool.input, listedInputSchema),
+      outputSchema: boundedSchema(tool.output, listedOutputSchema),
+      annotations: tool.annotations,
     },
     async (args: unknown, mcp: ServerContext): Promise<CallToolResult> => {
       const progress = progressSender(mcp);
