@@ -4,6 +4,7 @@
  * test fails above the budget (issue 15: 45 KB and 20 KB).
  */
 import { describe, expect, it } from 'vitest';
+import type { Flags } from '../../src/config.js';
 import { fakeServers } from '../helpers/fake-server.js';
 
 const WHOLE_BUDGET = 45_000;
@@ -39,5 +40,29 @@ describe('tools/list size', () => {
     );
     expect(visible, 'model-visible bytes').toBeLessThanOrEqual(VISIBLE_BUDGET);
     expect(whole, 'whole tools/list bytes').toBeLessThanOrEqual(WHOLE_BUDGET);
+  });
+
+  // One golden per mode: which tools it serves and what that costs (the full default list is tools-list.json).
+  const modes: [string, Flags][] = [
+    ['default', {}],
+    ['read-only', { readOnly: true }],
+    ['no-destructive', { destructive: false }],
+    ['local', { toolsets: 'local' }],
+    ['kuberay', { toolsets: 'kuberay' }],
+    ['cloud', { toolsets: 'cloud' }],
+  ];
+  it.each(modes)('mode %s lists the tools its golden names', async (mode, flags) => {
+    const { client } = await start(undefined, flags);
+    const { tools } = await client.listTools();
+    const summary = {
+      tools: tools.map((t) => t.name),
+      whole_bytes: bytes(tools),
+      visible_bytes: bytes(
+        tools.map(({ name, title, description, inputSchema }) => ({ name, title, description, inputSchema })),
+      ),
+    };
+    await expect(`${JSON.stringify(summary, null, 2)}\n`).toMatchFileSnapshot(
+      `../e2e/__snapshots__/tools-list.${mode}.json`,
+    );
   });
 });

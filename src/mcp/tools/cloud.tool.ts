@@ -32,6 +32,7 @@ export const detectCloudProvider = defineTool({
     'authenticate_cloud_provider.',
   input: DetectCloudInput,
   output: DetectCloudOutput,
+  toolsets: ['cloud'],
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   async handler(args, { run }) {
     const r = await run('cloud.detect', args);
@@ -55,6 +56,7 @@ export const authenticateCloudProvider = defineTool({
     'works; says as whom. Optional: other cloud tools use the defaults.',
   input: AuthenticateCloudInput,
   output: AuthenticateCloudOutput,
+  toolsets: ['cloud'],
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   async handler(args, { run }) {
     const r = await run('cloud.authenticate', args);
@@ -80,6 +82,7 @@ export const getCloudProviderStatus = defineTool({
     'Whether ray-mcp is authenticated to GKE and EKS, as whom or why not, and the creations it follows.',
   input: CloudStatusInput,
   output: CloudStatusOutput,
+  toolsets: ['cloud'],
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   async handler(args, { run }) {
     const r = await run('cloud.status', args);
@@ -99,6 +102,7 @@ export const disconnectCloudProvider = defineTool({
   description: 'Forgets the credentials ray-mcp holds for GKE or EKS. Changes nothing in the cloud.',
   input: DisconnectCloudInput,
   output: DisconnectCloudOutput,
+  toolsets: ['cloud'],
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   async handler(args, { run }) {
     const r = await run('cloud.disconnect', args);
@@ -121,6 +125,7 @@ export const getCloudConfigTemplate = defineTool({
     'cost, permissions and what to change.',
   input: CloudTemplateInput,
   output: CloudTemplateOutput,
+  toolsets: ['cloud'],
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async handler({ provider, template_type }) {
     // Pure: no actor involved.
@@ -147,6 +152,7 @@ export const createKubernetesCluster = defineTool({
     'operation to follow with get_cloud_operation. Idempotent by name. Example: get_cloud_config_template.',
   input: CreateClusterInput,
   output: CreateClusterOutput,
+  toolsets: ['cloud'],
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   async handler(args, { run }) {
     const { result: r, node_pools } = await run('cloud.createCluster', args, waitOptions(args.wait_seconds));
@@ -182,6 +188,7 @@ export const getCloudOperation = defineTool({
   description: 'The status of a cluster creation (operation_id); wait_seconds waits for its end.',
   input: CloudOperationInput,
   output: OperationResultSchema,
+  toolsets: ['cloud'],
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   async handler(args, { run }) {
     const v = await run('cloud.operation', args, waitOptions(args.wait_seconds));

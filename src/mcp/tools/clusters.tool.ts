@@ -21,6 +21,7 @@ export const initRayCluster = defineTool({
     'running cluster. On failure: the reason, nothing left running.',
   input: InitClusterInputSchema,
   output: ClusterViewSchema,
+  toolsets: ['local', 'kuberay'],
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
   async handler(args, { run }) {
     const onKube = args.cluster_type !== undefined && args.cluster_type !== 'local';
@@ -57,6 +58,7 @@ export const stopRayCluster = defineTool({
     'cluster_id names; a connected cluster is only disconnected. Idempotent.',
   input: ClusterIdInputSchema,
   output: ClusterViewSchema,
+  toolsets: ['local', 'kuberay'],
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
   async handler(args, { run }) {
     const { view, deleted } = await run('cluster.stop', args, { timeoutMs: 180_000 + GRACE_MS });
@@ -80,6 +82,7 @@ export const inspectRayCluster = defineTool({
   description: "A cluster's status, nodes, resource use and job counts; for a failed one, why.",
   input: ClusterIdInputSchema,
   output: InspectClusterOutputSchema,
+  toolsets: ['local', 'kuberay'],
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async handler(args, { run }) {
     const view = await run('cluster.inspect', args);
@@ -101,6 +104,7 @@ export const listRayClusters = defineTool({
   description: 'Clusters this server knows and RayClusters on connected Kubernetes clusters, with status.',
   input: ListClustersInputSchema,
   output: ListClustersOutputSchema,
+  toolsets: ['local', 'kuberay'],
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async handler(args, { run }) {
     const list = await run('cluster.list', args);
@@ -123,6 +127,7 @@ export const scaleRayCluster = defineTool({
     'worker group (replicas, min/max, workers_to_delete), and waits until done. Removes idle workers first.',
   input: ScaleClusterInputSchema,
   output: ClusterViewSchema,
+  toolsets: ['local', 'kuberay'],
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
   async handler(args, { run }) {
     const { view, group, nodeType } = await run('cluster.scale', args, { timeoutMs: 200_000 + GRACE_MS });

@@ -14,6 +14,7 @@ export const checkEnvironment = defineTool({
     })
     .strict(),
   output: EnvironmentReportSchema,
+  toolsets: ['local', 'kuberay', 'cloud'],
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async handler(args, { run }) {
     const report = await run('environment.check', args);

@@ -46,6 +46,7 @@ export const submitRayJob = defineTool({
     'job_type "rayjob": a KubeRay RayJob instead (on its own cluster unless cluster_id names one).',
   input: SubmitJobInputSchema,
   output: SubmitJobOutputSchema,
+  toolsets: ['local', 'kuberay'],
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async handler(args, { run }) {
     const job = await run('job.submit', args, { timeoutMs: SUBMIT_TIMEOUT_MS });
@@ -64,6 +65,7 @@ export const listRayJobs = defineTool({
   description: 'The jobs of a cluster, newest first, paged.',
   input: ListJobsInputSchema,
   output: ListJobsOutputSchema,
+  toolsets: ['local', 'kuberay'],
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async handler(args, { run }) {
     const { counts, ...list } = await run('job.list', args);
@@ -82,6 +84,7 @@ export const inspectRayJob = defineTool({
   description: "A job's status and details; for a failed one, why it failed and what to do.",
   input: InspectJobInputSchema,
   output: InspectJobOutputSchema,
+  toolsets: ['local', 'kuberay'],
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async handler(args, { run }) {
     const job = await run('job.inspect', args, { timeoutMs: KUBE_TIMEOUT_MS });
@@ -107,6 +110,7 @@ export const cancelRayJob = defineTool({
     'or delete (only when asked).',
   input: CancelJobInputSchema,
   output: CancelJobOutputSchema,
+  toolsets: ['local', 'kuberay'],
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
   async handler(args, { run }) {
     const job = await run('job.cancel', args, { timeoutMs: KUBE_TIMEOUT_MS });
@@ -135,6 +139,7 @@ export const waitForRayJob = defineTool({
     'Waits until a job ends or timeout_seconds pass (then ended=false: call again). A failed job comes with why.',
   input: WaitJobInputSchema,
   output: WaitJobOutputSchema,
+  toolsets: ['local', 'kuberay'],
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async handler(args, { run }) {
     const timeoutMs = (args.timeout_seconds ?? 300) * 1000 + KUBE_TIMEOUT_MS;
@@ -158,6 +163,7 @@ export const listKuberayJobs = defineTool({
   description: 'KubeRay RayJobs of a namespace (or all), newest first, paged. Job tools take rayjob=name.',
   input: ListRayJobsInputSchema,
   output: ListRayJobsOutputSchema,
+  toolsets: ['kuberay'],
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   async handler(args, { run }) {
     const { counts, ...list } = await run('rayjob.list', args, { timeoutMs: KUBE_TIMEOUT_MS });

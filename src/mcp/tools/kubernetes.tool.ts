@@ -16,6 +16,7 @@ export const listKubernetesClusters = defineTool({
     'The kubeconfig contexts (default), or with provider gke/eks the clusters of a project/location or region.',
   input: ListKubernetesInputSchema,
   output: ListKubernetesOutputSchema,
+  toolsets: ['kuberay', 'cloud'],
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   async handler(args, { run }) {
     const { fix, ...list } = await run('kubernetes.list', args);
@@ -46,6 +47,7 @@ export const connectKubernetesCluster = defineTool({
     'by name.',
   input: ConnectKubernetesInputSchema,
   output: ConnectKubernetesOutputSchema,
+  toolsets: ['kuberay', 'cloud'],
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   async handler(args, { run }) {
     const view = await run('kubernetes.connect', args, { timeoutMs: 120_000 });
@@ -71,6 +73,7 @@ export const getKubernetesClusterInfo = defineTool({
     'its status and node pools.',
   input: KubernetesInfoInputSchema,
   output: KubernetesInfoOutputSchema,
+  toolsets: ['kuberay', 'cloud'],
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   async handler(args, { run }) {
     const info = await run('kubernetes.info', args, { timeoutMs: 120_000 });
