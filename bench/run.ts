@@ -5,6 +5,7 @@ import { projectRoot } from '../src/paths.js';
 
 const BENCHES: Record<string, () => Promise<{ run(): Promise<Record<string, unknown>> }>> = {
   'cluster-start': () => import('./cluster-start.js'),
+  startup: () => import('./startup.js'),
   jobs: () => import('./jobs.js'),
   soak: () => import('./soak.js'),
   'watched-jobs': () => import('./watched-jobs.js'),

@@ -15,6 +15,28 @@ export const DEFAULT_MAX_WAIT_SECONDS = 45;
 /** When a destructive or billed call needs a yes first (src/mcp/confirm.ts). */
 export const CONFIRM_POLICIES = ['always', 'destructive', 'never'] as const;
 export type ConfirmPolicy = (typeof CONFIRM_POLICIES)[number];
+/** Groups of tools: local clusters and jobs, KubeRay and Kubernetes, managed clouds (GKE, EKS). */
+export const TOOLSETS = ['local', 'kuberay', 'cloud'] as const;
+export type Toolset = (typeof TOOLSETS)[number];
+
+/** `local,kuberay` or `all` as a list of toolsets; unknown names refused with the known ones. */
+const ToolsetsSchema = z
+  .string()
+  .transform((v) => [
+    ...new Set(
+      v
+        .split(',')
+        .map((s) => s.trim().toLowerCase())
+        .filter(Boolean),
+    ),
+  ])
+  .refine((names) => names.length > 0, {
+    message: `toolsets must name at least one of ${TOOLSETS.join(', ')}, all`,
+  })
+  .refine((names) => names.every((n) => n === 'all' || (TOOLSETS as readonly string[]).includes(n)), {
+    message: `toolsets must be a comma-separated list of ${TOOLSETS.join(', ')}, or all`,
+  })
+  .transform((names): Toolset[] => (names.includes('all') ? [...TOOLSETS] : (names as Toolset[])));
 
 /** What the command line hands over; every field optional (unset = not given). */
 export interface Flags {
@@ -23,6 +45,8 @@ export interface Flags {
   logLevel?: string;
   readOnly?: boolean;
   destructive?: boolean;
+  /** `--toolsets local,kuberay,cloud|all`. */
+  toolsets?: string;
   inspect?: string | boolean;
   inspectPort?: string;
   requestTimeout?: string;
@@ -64,6 +88,7 @@ const SettingsSchema = z.object({
   logLevel: z.enum(LOG_LEVELS, { error: `log level must be one of ${LOG_LEVELS.join(', ')}` }),
   readOnly: z.boolean(),
   destructive: z.boolean(),
+  toolsets: ToolsetsSchema,
   inspect: z.union([
     z.literal(false),
     z.literal(true),
@@ -203,6 +228,7 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): 
       flags.destructive === false
         ? false
         : !(parseEnvBool('RAY_MCP_NO_DESTRUCTIVE', env.RAY_MCP_NO_DESTRUCTIVE) ?? false),
+    toolsets: flags.toolsets ?? (env.RAY_MCP_TOOLSETS || 'all'),
     inspect: flags.inspect ?? inspectFromEnv(env.RAY_MCP_INSPECT),
     inspectPort: flags.inspectPort ?? env.RAY_MCP_INSPECT_PORT ?? '0',
     requestTimeoutMs: flags.requestTimeout ?? env.RAY_MCP_REQUEST_TIMEOUT ?? '60',

@@ -32,6 +32,11 @@ const program = new Command()
     'leave out destructive tools such as stop and cancel (env RAY_MCP_NO_DESTRUCTIVE=1)',
   )
   .option(
+    '--toolsets <list>',
+    'serve only these groups of tools: local (clusters, jobs, logs), kuberay (those plus Kubernetes and RayJobs), ' +
+      'cloud (GKE/EKS), or all (env RAY_MCP_TOOLSETS; default all)',
+  )
+  .option(
     '--inspect [ws-url]',
     'stream the live actor system to the Stately inspector: alone, start a bridge on 127.0.0.1 and log its page; ' +
       'with a ws:// URL, send to that bridge (env RAY_MCP_INSPECT)',

@@ -34,63 +34,51 @@ export const NodePoolInputSchema = z
         /^[a-z0-9][a-z0-9.-]{1,60}$/,
         'a machine type looks like e2-standard-8 (GKE) or m5.2xlarge (EKS)',
       )
-      .describe(
-        'GKE machine type (e2-standard-8, g2-standard-8) or EKS instance type (m5.2xlarge, g5.xlarge)',
-      ),
-    node_count: z.number().int().min(0).max(MAX_TOTAL_NODES).describe('Nodes to start with'),
-    min_nodes: z.number().int().min(0).max(1000).optional().describe('Autoscaling minimum'),
-    max_nodes: z.number().int().min(1).max(1000).optional().describe('Autoscaling maximum'),
+      .describe('e.g. e2-standard-8, m5.2xlarge'),
+    node_count: z.number().int().min(0).max(MAX_TOTAL_NODES),
+    min_nodes: z.number().int().min(0).max(1000).optional(),
+    max_nodes: z.number().int().min(1).max(1000).optional(),
     gpu_type: z
       .string()
       .regex(/^[a-z0-9][a-z0-9-]{1,60}$/)
       .optional()
-      .describe('GKE accelerator type, e.g. nvidia-tesla-t4, nvidia-l4 (EKS: implied by the instance type)'),
-    gpu_count: z.number().int().min(1).max(16).optional().describe('GPUs per node (GKE)'),
+      .describe('GKE, e.g. nvidia-l4'),
+    gpu_count: z.number().int().min(1).max(16).optional().describe('GKE, per node'),
     disk_size_gb: z.number().int().min(20).max(2000).optional(),
-    spot: z.boolean().optional().describe('Spot (preemptible) nodes: cheaper, may be reclaimed'),
+    spot: z.boolean().optional(),
   })
   .strict();
 
 export const ClusterSpecInputSchema = z
   .object({
-    name: CloudClusterNameSchema.describe(
-      'Cluster name; creating the same name again returns the existing one',
-    ),
-    project_id: GkeProjectSchema.optional().describe('GKE project (default: the authenticated one)'),
-    zone: z.string().optional().describe('GKE zone, e.g. us-central1-a (a zonal cluster)'),
-    region: z.string().optional().describe('GKE region (a regional cluster) or EKS region'),
-    location: z.string().optional().describe('GKE zone or region, or EKS region'),
+    name: CloudClusterNameSchema,
+    project_id: GkeProjectSchema.optional().describe('GKE'),
+    zone: z.string().optional().describe('GKE'),
+    region: z.string().optional(),
+    location: z.string().optional().describe('= zone/region'),
     version: z
       .string()
       .regex(/^\d+\.\d+(\.[0-9A-Za-z.-]+)?$/, 'a Kubernetes version looks like 1.33')
-      .optional()
-      .describe('Kubernetes version (default: the cloud default)'),
-    machine_type: z.string().optional().describe('Shorthand for one node pool (with initial_node_count)'),
+      .optional(),
+    machine_type: z.string().optional().describe('One pool, with initial_node_count'),
     initial_node_count: z.number().int().min(1).max(MAX_TOTAL_NODES).optional(),
-    node_pools: z
-      .array(NodePoolInputSchema)
-      .min(1)
-      .max(MAX_POOLS)
-      .optional()
-      .describe('Node pools (GKE) or managed node groups (EKS); e.g. one CPU pool and one GPU pool'),
+    node_pools: z.array(NodePoolInputSchema).min(1).max(MAX_POOLS).optional(),
     role_arn: z
       .string()
       .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/, 'role_arn must be an IAM role ARN')
       .optional()
-      .describe('EKS: the cluster IAM role (AmazonEKSClusterPolicy)'),
+      .describe('EKS'),
     node_role_arn: z
       .string()
       .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/, 'node_role_arn must be an IAM role ARN')
       .optional()
-      .describe(
-        'EKS: the node IAM role (AmazonEKSWorkerNodePolicy, AmazonEC2ContainerRegistryReadOnly, AmazonEKS_CNI_Policy)',
-      ),
+      .describe('EKS'),
     subnet_ids: z
       .array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, 'subnet ids look like subnet-0abc12345def67890'))
       .min(2, 'EKS needs subnets in at least two availability zones')
       .max(16)
       .optional()
-      .describe('EKS: subnets in at least two availability zones'),
+      .describe('EKS: in ≥ 2 zones'),
     security_group_ids: z
       .array(z.string().regex(/^sg-[0-9a-f]{8,17}$/))
       .max(5)
@@ -101,7 +89,7 @@ export const ClusterSpecInputSchema = z
         z.string().regex(LABEL_VALUE, 'label values are lowercase letters, digits, _ and -'),
       )
       .optional()
-      .describe(`Extra labels (GKE) or tags (EKS); ${MANAGED_BY_KEY}: ${MANAGED_BY_VALUE} is always added`),
+      .describe('GKE labels, EKS tags'),
   })
   .strict();
 export type ClusterSpecInput = z.infer<typeof ClusterSpecInputSchema>;

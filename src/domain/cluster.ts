@@ -21,15 +21,15 @@ export const ClusterIdSchema = z
 
 export const NodeResourcesSchema = z
   .object({
-    num_cpus: z.number().int().min(0).max(1024).optional().describe('CPUs Ray may schedule on this node'),
-    num_gpus: z.number().int().min(0).max(64).optional().describe('GPUs Ray may schedule on this node'),
-    memory: z.number().int().min(0).optional().describe('Bytes of heap memory for tasks and actors'),
+    num_cpus: z.number().int().min(0).max(1024).optional(),
+    num_gpus: z.number().int().min(0).max(64).optional(),
+    memory: z.number().int().min(0).optional().describe('bytes'),
     object_store_memory: z
       .number()
       .int()
       .min(MIN_OBJECT_STORE, 'object_store_memory must be at least 78643200 bytes (75 MiB)')
       .optional()
-      .describe('Bytes for the object store (at least 75 MiB)'),
+      .describe('bytes, ≥ 75 MiB'),
     resources: z
       .record(
         z.string().regex(/^[A-Za-z][A-Za-z0-9_.:-]{0,63}$/, 'resource names are letters, digits, _ . : -'),
@@ -39,7 +39,7 @@ export const NodeResourcesSchema = z
         message: `use num_cpus, num_gpus, memory and object_store_memory instead of ${RESERVED_RESOURCES.join(', ')} in resources`,
       })
       .optional()
-      .describe('Custom resources, e.g. {"accelerator_type:A100": 1}'),
+      .describe('e.g. {"accelerator_type:A100": 1}'),
     labels: z
       .record(
         z
@@ -58,8 +58,7 @@ export const NodeResourcesSchema = z
       .refine((l) => !Object.keys(l).some((k) => k.startsWith('ray.io/') || k.startsWith('ray-mcp.io/')), {
         message: 'label keys under ray.io/ and ray-mcp.io/ are reserved',
       })
-      .optional()
-      .describe('Node labels for label-based scheduling'),
+      .optional(),
   })
   .strict();
 export type NodeResources = z.infer<typeof NodeResourcesSchema>;
@@ -73,12 +72,9 @@ export const NodeTypeSchema = z
   .refine((t) => t !== 'head', 'the head is not a worker node type');
 
 export const WorkerGroupSchema = NodeResourcesSchema.extend({
-  node_type: NodeTypeSchema.optional().describe('Name of this kind of worker (default "worker")'),
-  node_name: z
-    .string()
-    .optional()
-    .describe('Same as node_type (accepted for calls written for the Python ray-mcp)'),
-  count: z.number().int().min(0).max(32).optional().describe('How many workers of this type (default 1)'),
+  node_type: NodeTypeSchema.optional().describe('default "worker"'),
+  node_name: z.string().optional().describe('= node_type'),
+  count: z.number().int().min(0).max(32).optional().describe('default 1'),
 }).strict();
 export type WorkerGroup = z.infer<typeof WorkerGroupSchema>;
 

@@ -40,10 +40,8 @@ export const RuntimeEnvSchema = z
       .string()
       .min(1)
       .optional()
-      .describe(
-        'A local folder (zipped and uploaded for you, at most 100 MiB) or a remote URI (gcs://, s3://, https://...zip)',
-      ),
-    pip: z.array(z.string().min(1)).max(200).optional().describe('pip requirements to install for the job'),
+      .describe('Local folder (uploaded, ≤ 100 MiB) or gcs://, s3://, https:// zip'),
+    pip: z.array(z.string().min(1)).max(200).optional(),
     env_vars: z
       .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string())
       .superRefine((vars, ctx) => {
@@ -68,7 +66,7 @@ export const RuntimeEnvSchema = z
         }
       })
       .optional(),
-    excludes: z.array(z.string()).max(200).optional().describe('Paths or globs of working_dir to leave out'),
+    excludes: z.array(z.string()).max(200).optional(),
   })
   .strict();
 export type RuntimeEnvInput = z.infer<typeof RuntimeEnvSchema>;

@@ -35,30 +35,22 @@ export const NamespaceSchema = z
 
 export const PodResourcesSchema = z
   .object({
-    num_cpus: quantity.optional().describe('CPU request and limit (e.g. 2 or "500m"; default 1)'),
-    memory: quantity.optional().describe('Memory request and limit (e.g. "4Gi"; default 2Gi)'),
-    num_gpus: z.number().int().min(0).max(16).optional().describe('nvidia.com/gpu per pod (default 0)'),
+    num_cpus: quantity.optional().describe('e.g. 2 or "500m"'),
+    memory: quantity.optional().describe('e.g. "4Gi"'),
+    num_gpus: z.number().int().min(0).max(16).optional().describe('GPUs per pod'),
     gpu_type: z
       .string()
       .regex(/^[a-z0-9][a-z0-9-]{0,62}$/)
       .optional()
-      .describe(
-        'Accelerator type for the node selector (GKE: cloud.google.com/gke-accelerator, e.g. nvidia-l4)',
-      ),
+      .describe('Accelerator, e.g. nvidia-l4'),
   })
   .strict();
 
 export const WorkerGroupSpecSchema = PodResourcesSchema.extend({
-  group_name: K8sNameSchema.describe('Worker group name (unique in the cluster)'),
-  replicas: z.number().int().min(0).max(1000).optional().describe('Workers to run (default 1)'),
-  min_replicas: z.number().int().min(0).max(1000).optional().describe('Autoscaler lower bound (default 0)'),
-  max_replicas: z
-    .number()
-    .int()
-    .min(0)
-    .max(1000)
-    .optional()
-    .describe('Autoscaler upper bound (default replicas)'),
+  group_name: K8sNameSchema,
+  replicas: z.number().int().min(0).max(1000).optional().describe('default 1'),
+  min_replicas: z.number().int().min(0).max(1000).optional().describe('autoscaler bound'),
+  max_replicas: z.number().int().min(0).max(1000).optional().describe('autoscaler bound'),
 }).strict();
 
 export const ServiceTypeSchema = z.enum(['ClusterIP', 'NodePort', 'LoadBalancer']);

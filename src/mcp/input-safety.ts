@@ -123,19 +123,41 @@ export function compactIssues(issues: readonly Issue[], maxLines = 8): string[] 
   return lines;
 }
 
+type JsonSchemaOf = StandardSchemaWithJSON<unknown, unknown>['~standard']['jsonSchema'];
+type JsonObject = Record<string, unknown>;
+
+/** `converter` computing each JSON Schema once (tools/list asks on every call), passed through `listed`. */
+function listedJson(converter: JsonSchemaOf, listed: (json: JsonObject) => JsonObject): JsonSchemaOf {
+  const memo = new Map<string, JsonObject>();
+  const once =
+    (io: 'input' | 'output') =>
+    (options: Parameters<JsonSchemaOf['input']>[0]): JsonObject => {
+      const key = `${io}\u0000${options.target}`;
+      let json = memo.get(key);
+      if (!json) {
+        json = listed(converter[io](options) as JsonObject);
+        memo.set(key, json);
+      }
+      return json;
+    };
+  return { input: once('input'), output: once('output') };
+}
+
 /**
- * `schema` as the SDK takes it (Standard Schema with JSON Schema), the same in tools/list, but
- * with compact errors, and refusing the input the guard marked.
+ * `schema` as the SDK takes it (Standard Schema with JSON Schema), with compact errors, and
+ * refusing the input the guard marked. tools/list shows its JSON Schema passed through `listed`
+ * (schema-json.ts: what a model needs to read), computed once.
  */
 export function boundedSchema<S extends z.ZodType>(
   schema: S,
+  listed: (json: JsonObject) => JsonObject = (json) => json,
 ): StandardSchemaWithJSON<z.input<S>, z.output<S>> {
   const std = schema['~standard'] as unknown as StandardSchemaWithJSON<z.input<S>, z.output<S>>['~standard'];
   return {
     '~standard': {
       version: 1,
       vendor: 'ray-mcp',
-      jsonSchema: std.jsonSchema,
+      jsonSchema: listedJson(std.jsonSchema as JsonSchemaOf, listed),
       async validate(value: unknown) {
         if (value !== null && typeof value === 'object' && Object.hasOwn(value, REFUSAL_KEY)) {
           return { issues: [{ message: String((value as Record<string, unknown>)[REFUSAL_KEY]) }] };

@@ -31,13 +31,11 @@ export type CloudStateName = (typeof CLOUD_STATES)[number];
 const StateSchema = z.enum(CLOUD_STATES).describe('Connection state of ray-mcp to this provider');
 export const MAX_WAIT_SECONDS = 1800;
 
-const providerArg = CloudProviderSchema.describe('gke (alias gcp) or eks (alias aws)');
+const providerArg = CloudProviderSchema;
 
 // ---- detect_cloud_provider ----
 
-export const DetectCloudInput = z
-  .object({ provider: providerArg.optional().describe('Only this provider (default: both)') })
-  .strict();
+export const DetectCloudInput = z.object({ provider: providerArg.optional() }).strict();
 export const DetectCloudOutput = z.object({
   providers: z.array(CloudDetectionSchema.extend({ state: StateSchema })),
   recommended: z.enum(CLOUD_PROVIDERS).optional().describe('A usable provider, GKE first'),
@@ -48,18 +46,14 @@ export const DetectCloudOutput = z.object({
 export const AuthenticateCloudInput = z
   .object({
     provider: providerArg,
-    project_id: GkeProjectSchema.optional().describe('GKE: GCP project id'),
-    service_account_path: z
-      .string()
-      .min(1)
-      .optional()
-      .describe('GKE: path of a service-account key JSON file'),
+    project_id: GkeProjectSchema.optional().describe('GKE'),
+    service_account_path: z.string().min(1).optional().describe('GKE: key JSON file'),
     profile: z
       .string()
       .regex(/^[\w+=,.@-]{1,64}$/)
       .optional()
-      .describe('EKS: AWS profile name'),
-    region: AwsRegionSchema.optional().describe('EKS: AWS region, e.g. us-east-1'),
+      .describe('EKS'),
+    region: AwsRegionSchema.optional().describe('EKS'),
   })
   .strict();
 export const AuthenticateCloudOutput = z.object({
@@ -96,10 +90,7 @@ export type CloudStatus = z.infer<typeof CloudStatusSchema>;
 
 export const CloudStatusInput = z
   .object({
-    provider: z
-      .union([providerArg, z.literal('all')])
-      .optional()
-      .describe('gke, eks or all (default all)'),
+    provider: z.union([providerArg, z.literal('all')]).optional(),
   })
   .strict();
 export const CloudStatusOutput = z.object({ providers: z.array(CloudStatusSchema) });
@@ -132,19 +123,17 @@ const TYPE_ALIASES: Record<string, string> = {
 
 export const CloudTemplateInput = z
   .object({
-    provider: z
-      .preprocess(
-        (v) => (typeof v === 'string' ? (TEMPLATE_ALIASES[v.toLowerCase()] ?? v.toLowerCase()) : v),
-        z.enum(['gke', 'eks', 'kuberay']),
-      )
-      .describe('gke (gcp), eks (aws) or kuberay (kubernetes)'),
+    provider: z.preprocess(
+      (v) => (typeof v === 'string' ? (TEMPLATE_ALIASES[v.toLowerCase()] ?? v.toLowerCase()) : v),
+      z.enum(['gke', 'eks', 'kuberay']),
+    ),
     template_type: z
       .preprocess(
         (v) => (typeof v === 'string' ? (TYPE_ALIASES[v.toLowerCase()] ?? v.toLowerCase()) : v),
         z.enum(TEMPLATE_TYPES),
       )
       .optional()
-      .describe('basic (CPU only) or gpu (CPU and GPU pools; default)'),
+      .describe('default gpu'),
   })
   .strict();
 export const CloudTemplateOutput = z.object({
@@ -180,18 +169,9 @@ export const CreateClusterInput = z
   .object({
     provider: providerArg,
     cluster_spec: ClusterSpecInputSchema,
-    project_id: GkeProjectSchema.optional().describe('GKE project (also accepted inside cluster_spec)'),
-    dry_run: z
-      .boolean()
-      .optional()
-      .describe('Validate and show what would be created; change nothing (default false)'),
-    wait_seconds: z
-      .number()
-      .int()
-      .min(0)
-      .max(MAX_WAIT_SECONDS)
-      .optional()
-      .describe('Wait this long for the creation, with progress notifications (default 0: return at once)'),
+    project_id: GkeProjectSchema.optional().describe('GKE'),
+    dry_run: z.boolean().optional().describe('Validate only'),
+    wait_seconds: z.number().int().min(0).max(MAX_WAIT_SECONDS).optional().describe('default 0'),
     confirm_token: confirmTokenArg,
   })
   .strict();
@@ -225,12 +205,6 @@ export const CloudOperationInput = z
     operation_id: z
       .string()
       .regex(/^create:(gke|eks):[\w./-]+$/, 'an operation_id as create_kubernetes_cluster returns it'),
-    wait_seconds: z
-      .number()
-      .int()
-      .min(0)
-      .max(MAX_WAIT_SECONDS)
-      .optional()
-      .describe('Longest wait (default 0)'),
+    wait_seconds: z.number().int().min(0).max(MAX_WAIT_SECONDS).optional().describe('default 0'),
   })
   .strict();

@@ -12,44 +12,21 @@ import {
 import { NamespaceSchema, PodResourcesSchema, ServiceTypeSchema, WorkerGroupSpecSchema } from '../kuberay.js';
 import { confirmationField, confirmTokenArg } from './confirm.js';
 
-export const clusterIdArg = ClusterIdSchema.optional().describe(
-  'The cluster to act on (default: the newest one not stopped)',
-);
+export const clusterIdArg = ClusterIdSchema.optional().describe('default: current');
 
 /** init_ray_cluster's arguments for a RayCluster on Kubernetes. */
 export const kuberayInitArgs = {
-  namespace: NamespaceSchema.optional().describe(
-    "Kubernetes: the namespace (default: the context's namespace)",
-  ),
-  kubernetes_context: z
-    .string()
-    .min(1)
-    .optional()
-    .describe(
-      "Kubernetes: the connection/context to use (default: the current connection, else the kubeconfig's current context)",
-    ),
+  namespace: NamespaceSchema.optional().describe('Kubernetes'),
+  kubernetes_context: z.string().min(1).optional().describe('Kubernetes: default the current connection'),
   ray_version: z
     .string()
     .regex(/^\d+\.\d+\.\d+$/)
     .optional()
-    .describe(
-      'Kubernetes: Ray version; picks the image rayproject/ray:<version>-py311[-gpu] (default 2.60.0)',
-    ),
-  image: z
-    .string()
-    .min(3)
-    .max(300)
-    .optional()
-    .describe("Kubernetes: container image (overrides ray_version's)"),
-  head_node_spec: PodResourcesSchema.optional().describe('Kubernetes: head pod resources'),
-  worker_node_specs: z
-    .array(WorkerGroupSpecSchema)
-    .max(16)
-    .optional()
-    .describe('Kubernetes: worker groups, each with a group_name, replicas (min/max) and pod resources'),
-  service_type: ServiceTypeSchema.optional().describe(
-    'Kubernetes: head service type (default ClusterIP; LoadBalancer exposes the dashboard, only when asked)',
-  ),
+    .describe('Kubernetes: image rayproject/ray:<version>-py311'),
+  image: z.string().min(3).max(300).optional().describe('Kubernetes'),
+  head_node_spec: PodResourcesSchema.optional().describe('Kubernetes'),
+  worker_node_specs: z.array(WorkerGroupSpecSchema).max(16).optional().describe('Kubernetes'),
+  service_type: ServiceTypeSchema.optional().describe('Kubernetes: LoadBalancer only when asked'),
 };
 
 /**
@@ -76,9 +53,7 @@ export function isRayAddress(address: string): boolean {
 }
 
 export const InitClusterInputSchema = NodeResourcesSchema.extend({
-  cluster_name: ClusterIdSchema.optional().describe(
-    'Name (id) for the cluster (default local-N, or ext-N with address)',
-  ),
+  cluster_name: ClusterIdSchema.optional().describe('its id'),
   address: z
     .string()
     .min(3)
@@ -89,30 +64,12 @@ export const InitClusterInputSchema = NodeResourcesSchema.extend({
           : 'address must be a dashboard URL (http://HOST:8265) or a GCS address (HOST:6379)',
     })
     .optional()
-    .describe('Connect to an existing cluster instead of starting one'),
-  cluster_type: z
-    .enum(['local', 'kubernetes', 'k8s', 'kuberay'])
-    .optional()
-    .describe(
-      'Where to start it: "local" (this machine, the default) or "kubernetes" (a RayCluster through KubeRay)',
-    ),
+    .describe('Connect: http://HOST:8265 or HOST:6379'),
+  cluster_type: z.enum(['local', 'kubernetes', 'k8s', 'kuberay']).optional().describe('default local'),
   ...kuberayInitArgs,
-  worker_nodes: z
-    .array(WorkerGroupSchema)
-    .max(8)
-    .optional()
-    .describe('Worker node groups: each has a node_type, a count and resources (default: no workers)'),
-  protected: z
-    .boolean()
-    .optional()
-    .describe('Local: stop_ray_cluster refuses it (it still ends when ray-mcp exits)'),
-  timeout_seconds: z
-    .number()
-    .int()
-    .min(10)
-    .max(1800)
-    .optional()
-    .describe('How long to wait for the cluster to be usable (default 120; 600 on Kubernetes)'),
+  worker_nodes: z.array(WorkerGroupSchema).max(8).optional().describe('Local workers'),
+  protected: z.boolean().optional().describe('Local: stop refuses it'),
+  timeout_seconds: z.number().int().min(10).max(1800).optional().describe('default 120; 600 on Kubernetes'),
 }).strict();
 export type InitClusterInput = z.infer<typeof InitClusterInputSchema>;
 
@@ -125,30 +82,20 @@ export const ClusterChangeOutputSchema = ClusterViewSchema.extend(confirmationFi
 
 export const ListClustersInputSchema = z
   .object({
-    status: z.enum(CLUSTER_STATUSES).optional().describe('Only clusters with this status'),
-    namespace: z.string().min(1).optional().describe('KubeRay: only this namespace (default: all watched)'),
+    status: z.enum(CLUSTER_STATUSES).optional(),
+    namespace: z.string().min(1).optional().describe('KubeRay'),
   })
   .strict();
 export type ListClustersInput = z.infer<typeof ListClustersInputSchema>;
 
 export const ScaleClusterInputSchema = NodeResourcesSchema.extend({
   cluster_id: clusterIdArg,
-  node_type: NodeTypeSchema.optional().describe('Worker node type to scale (default "worker")'),
-  workers: z
-    .number()
-    .int()
-    .min(0)
-    .max(1000)
-    .optional()
-    .describe('How many workers of that type (KubeRay: replicas of that group) the cluster should have'),
-  worker_group: z.string().min(1).optional().describe('KubeRay: the worker group (default: the only one)'),
-  min_replicas: z.number().int().min(0).max(1000).optional().describe('KubeRay: autoscaler lower bound'),
-  max_replicas: z.number().int().min(0).max(1000).optional().describe('KubeRay: autoscaler upper bound'),
-  workers_to_delete: z
-    .array(z.string().min(1))
-    .max(100)
-    .optional()
-    .describe('KubeRay: pod names of workers to remove (replicas drops by as many unless workers is given)'),
+  node_type: NodeTypeSchema.optional().describe('default "worker"'),
+  workers: z.number().int().min(0).max(1000).optional().describe('Target count (KubeRay: replicas)'),
+  worker_group: z.string().min(1).optional().describe('KubeRay'),
+  min_replicas: z.number().int().min(0).max(1000).optional().describe('KubeRay'),
+  max_replicas: z.number().int().min(0).max(1000).optional().describe('KubeRay'),
+  workers_to_delete: z.array(z.string().min(1)).max(100).optional().describe('KubeRay: pod names'),
   confirm_token: confirmTokenArg,
 }).strict();
 export type ScaleClusterInput = z.infer<typeof ScaleClusterInputSchema>;

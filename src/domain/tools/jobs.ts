@@ -27,9 +27,7 @@ export const jobsUri = (clusterId: string) => `ray://clusters/${clusterId}/jobs`
 export const rayJobUri = (context: string, namespace: string, name: string) =>
   `ray://kubernetes/${encodeURIComponent(context)}/namespaces/${namespace}/rayjobs/${name}`;
 
-const clusterIdArg = ClusterIdSchema.optional().describe(
-  'The cluster (default: the newest one that is running)',
-);
+const clusterIdArg = ClusterIdSchema.optional().describe('default: current');
 
 /** KubeRay names the RayJob's cluster `<name>-<5 chars>` and its services after that: 47 at most. */
 export const RayJobNameSchema = z
@@ -95,15 +93,9 @@ export const FailureSchema = z.object({
 
 /** The arguments that name a RayJob (inspect, cancel, wait). */
 export const rayJobArgs = {
-  rayjob: RayJobNameSchema.optional().describe(
-    'KubeRay: a RayJob custom resource by name, instead of a job on a cluster (list_kuberay_jobs shows them)',
-  ),
-  namespace: NamespaceSchema.optional().describe("KubeRay: the RayJob's namespace (default: the context's)"),
-  kubernetes_context: z
-    .string()
-    .min(1)
-    .optional()
-    .describe('KubeRay: the Kubernetes connection/context (default: the current connection)'),
+  rayjob: RayJobNameSchema.optional().describe('A RayJob, instead of a job'),
+  namespace: NamespaceSchema.optional().describe('RayJob'),
+  kubernetes_context: z.string().min(1).optional().describe('RayJob'),
 };
 export type RayJobArgs = { [K in keyof typeof rayJobArgs]?: z.output<(typeof rayJobArgs)[K]> };
 
@@ -112,9 +104,7 @@ export const rayJobSubmitArgs = {
   job_type: z
     .enum(['ray', 'rayjob', 'kuberay', 'kubernetes', 'local', 'auto'])
     .optional()
-    .describe(
-      '"rayjob" (alias kuberay, kubernetes) submits a KubeRay RayJob custom resource; default "ray" submits to the cluster\'s dashboard',
-    ),
+    .describe('"rayjob": a KubeRay RayJob; default "ray"'),
   ...rayJobArgs,
   rayjob_cluster: z
     .object({
@@ -128,43 +118,36 @@ export const rayJobSubmitArgs = {
     })
     .strict()
     .optional()
-    .describe(
-      'RayJob: the cluster KubeRay creates for it (when cluster_id does not name an existing KubeRay cluster)',
-    ),
-  shutdown_after_job_finishes: z
-    .boolean()
-    .optional()
-    .describe('RayJob: delete its own cluster when the job ends (default true)'),
+    .describe('RayJob: its own cluster (unless cluster_id names one)'),
+  shutdown_after_job_finishes: z.boolean().optional().describe('RayJob: default true'),
   ttl_seconds_after_finished: z
     .number()
     .int()
     .min(0)
     .max(7 * 86400)
     .optional()
-    .describe('RayJob: keep the cluster this long after the end'),
+    .describe('RayJob'),
   active_deadline_seconds: z
     .number()
     .int()
     .min(1)
     .max(30 * 86400)
     .optional()
-    .describe('RayJob: fail it after this long'),
+    .describe('RayJob'),
 };
 
 /** Accepts `submission_id`, or `job_id` as calls written for the Python ray-mcp send it. */
 const jobIdArgs = {
   cluster_id: clusterIdArg,
-  submission_id: SubmissionIdSchema.optional().describe('The job (its submission id)'),
-  job_id: SubmissionIdSchema.optional().describe('Same as submission_id (accepted for older callers)'),
+  submission_id: SubmissionIdSchema.optional(),
+  job_id: SubmissionIdSchema.optional().describe('= submission_id'),
 };
 
 export const SubmitJobInputSchema = z
   .object({
     cluster_id: clusterIdArg,
-    entrypoint: z.string().min(1).max(10_000).describe('The command Ray runs on the head node'),
-    submission_id: SubmissionIdSchema.optional().describe(
-      'Your id for the job; reuse it to make submits idempotent',
-    ),
+    entrypoint: z.string().min(1).max(10_000).describe('e.g. "python train.py"'),
+    submission_id: SubmissionIdSchema.optional().describe('Reuse to make submits idempotent'),
     runtime_env: RuntimeEnvSchema.optional(),
     metadata: z.record(z.string().max(100), z.string().max(1000)).superRefine(checkMetadataSize).optional(),
     entrypoint_num_cpus: z.number().min(0).optional(),
@@ -185,8 +168,8 @@ export type SubmitJobOutput = z.infer<typeof SubmitJobOutputSchema>;
 export const ListJobsInputSchema = z
   .object({
     cluster_id: clusterIdArg,
-    status: z.array(z.enum(JOB_STATUSES)).min(1).optional().describe('Only jobs with these statuses'),
-    limit: z.number().int().min(1).max(100).optional().describe('Rows per page (default 20)'),
+    status: z.array(z.enum(JOB_STATUSES)).min(1).optional(),
+    limit: z.number().int().min(1).max(100).optional().describe('default 20'),
     cursor: z
       .string()
       .regex(/^o:\d+$/, 'use the next_cursor of a previous list_ray_jobs')
@@ -227,7 +210,7 @@ export const CancelJobInputSchema = z
   .object({
     ...jobIdArgs,
     ...rayJobArgs,
-    mode: z.enum(CANCEL_MODES).optional().describe('RayJob: how to cancel it (see above)'),
+    mode: z.enum(CANCEL_MODES).optional().describe('RayJob'),
     confirm_token: confirmTokenArg,
   })
   .strict();
@@ -245,7 +228,7 @@ export const WaitJobInputSchema = z
   .object({
     ...jobIdArgs,
     ...rayJobArgs,
-    timeout_seconds: z.number().int().min(1).max(3600).optional().describe('Longest wait (default 300)'),
+    timeout_seconds: z.number().int().min(1).max(3600).optional().describe('default 300'),
   })
   .strict();
 export type WaitJobInput = z.infer<typeof WaitJobInputSchema>;
@@ -263,32 +246,20 @@ export const DEFAULT_LOG_LINES = 100;
 export const RetrieveLogsInputSchema = z
   .object({
     cluster_id: clusterIdArg,
-    submission_id: SubmissionIdSchema.optional().describe('The job'),
-    identity: SubmissionIdSchema.optional().describe('Same as submission_id (accepted for older callers)'),
-    lines: z
-      .number()
-      .int()
-      .min(1)
-      .max(2000)
-      .optional()
-      .describe(`Lines per page (default ${DEFAULT_LOG_LINES})`),
-    num_lines: z
-      .number()
-      .int()
-      .min(1)
-      .max(2000)
-      .optional()
-      .describe('Same as lines (accepted for older callers)'),
+    submission_id: SubmissionIdSchema.optional(),
+    identity: SubmissionIdSchema.optional().describe('= submission_id'),
+    lines: z.number().int().min(1).max(2000).optional().describe(`default ${DEFAULT_LOG_LINES}`),
+    num_lines: z.number().int().min(1).max(2000).optional().describe('= lines'),
     max_bytes: z
       .number()
       .int()
       .min(1024)
       .max(256 * 1024)
       .optional()
-      .describe('Byte cap of the page (default 32 KiB)'),
-    cursor: z.string().max(100).optional().describe('older_cursor or newer_cursor of a previous result'),
-    analyze: z.boolean().optional().describe('Add the failure analysis (default: when the job failed)'),
-    include_errors: z.boolean().optional().describe('Same as analyze (accepted for older callers)'),
+      .describe('default 32 KiB'),
+    cursor: z.string().max(100).optional().describe('older_cursor or newer_cursor'),
+    analyze: z.boolean().optional().describe('default: when failed'),
+    include_errors: z.boolean().optional().describe('= analyze'),
     ...rayJobArgs,
   })
   .strict();
@@ -310,15 +281,11 @@ export type RetrieveLogsOutput = z.infer<typeof RetrieveLogsOutputSchema>;
 
 export const ListRayJobsInputSchema = z
   .object({
-    namespace: NamespaceSchema.optional().describe("The namespace (default: the context's)"),
-    all_namespaces: z.boolean().optional().describe('Every namespace the credentials can list'),
+    namespace: NamespaceSchema.optional(),
+    all_namespaces: z.boolean().optional(),
     kubernetes_context: rayJobArgs.kubernetes_context,
-    deployment_status: z
-      .array(z.enum(RAYJOB_DEPLOYMENT_STATUSES))
-      .min(1)
-      .optional()
-      .describe('Only RayJobs in these KubeRay states'),
-    limit: z.number().int().min(1).max(100).optional().describe('Rows per page (default 20)'),
+    deployment_status: z.array(z.enum(RAYJOB_DEPLOYMENT_STATUSES)).min(1).optional(),
+    limit: z.number().int().min(1).max(100).optional().describe('default 20'),
     cursor: z
       .string()
       .regex(/^o:\d+$/, 'use the next_cursor of a previous list_kuberay_jobs')
@@ -359,7 +326,7 @@ export const MAX_RESOURCE_JOBS = 100;
 
 /*
  * What a resource's subscribers hear about, as a string that changes when they should: computed
- * from the snapshots of the actor behind the resource (only the fields named here are read).
+ * from the snapshots of the actor behind the resource (only the fields named here are read)
  */
 
 /** A job: its status. */

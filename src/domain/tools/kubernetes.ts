@@ -15,10 +15,10 @@ export const ProviderSchema = z.preprocess(
 );
 
 export const cloudWhere = {
-  project_id: z.string().optional().describe('GKE: the GCP project (default: from the credentials)'),
-  zone: z.string().optional().describe('GKE: zone or region of the cluster'),
-  region: z.string().optional().describe('EKS: AWS region; GKE: region'),
-  location: z.string().optional().describe('Same as zone/region'),
+  project_id: z.string().optional().describe('GKE'),
+  zone: z.string().optional().describe('GKE'),
+  region: z.string().optional(),
+  location: z.string().optional().describe('= zone/region'),
 };
 
 export const ListKubernetesInputSchema = z
@@ -49,13 +49,10 @@ export type ListKubernetesOutput = z.infer<typeof ListKubernetesOutputSchema>;
 export const ConnectKubernetesInputSchema = z
   .object({
     provider: ProviderSchema.optional(),
-    context: z.string().min(1).optional().describe('kubeconfig: the context (default: the current context)'),
-    cluster_name: z.string().min(1).optional().describe('gke/eks: the cluster'),
+    context: z.string().min(1).optional(),
+    cluster_name: z.string().min(1).optional(),
     ...cloudWhere,
-    write_kubeconfig: z
-      .boolean()
-      .optional()
-      .describe('gke/eks: also add a context for it to your kubeconfig (default false)'),
+    write_kubeconfig: z.boolean().optional().describe('gke/eks'),
   })
   .strict();
 export type ConnectKubernetesInput = z.infer<typeof ConnectKubernetesInputSchema>;
@@ -67,8 +64,8 @@ export type ConnectKubernetesOutput = z.infer<typeof ConnectKubernetesOutputSche
 export const KubernetesInfoInputSchema = z
   .object({
     provider: ProviderSchema.optional(),
-    context: z.string().min(1).optional().describe('The connection (kubeconfig context) to describe'),
-    cluster_name: z.string().min(1).optional().describe('gke/eks: the cluster'),
+    context: z.string().min(1).optional(),
+    cluster_name: z.string().min(1).optional(),
     ...cloudWhere,
   })
   .strict();

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ClusterIdSchema } from '../cluster.js';
 import { RuntimeEnvSchema } from '../jobs.js';
 
-const clusterIdArg = ClusterIdSchema.optional().describe('The local cluster (default: the newest running)');
+const clusterIdArg = ClusterIdSchema.optional().describe('default: current');
 
 export const ServeAppNameSchema = z
   .string()
@@ -36,11 +36,11 @@ export type DeploymentConfigInput = z.infer<typeof DeploymentConfigSchema>;
 export const DeployServeInputSchema = z
   .object({
     cluster_id: clusterIdArg,
-    name: ServeAppNameSchema.default('default').describe('The application; the same name again updates it'),
+    name: ServeAppNameSchema.default('default').describe('Same name again: update'),
     import_path: z
       .string()
       .regex(/^[A-Za-z_][\w.]*[:.][A-Za-z_]\w*$/, 'module:attribute, e.g. app:app')
-      .describe('module:attribute of a bound app (`app = MyDeployment.bind()`)'),
+      .describe('module:app, app = X.bind()'),
     route_prefix: z
       .string()
       .regex(/^\/[\w\-./]*$/, 'starts with /')
@@ -48,7 +48,7 @@ export const DeployServeInputSchema = z
       .describe('Default /<name>'),
     runtime_env: RuntimeEnvSchema.optional(),
     deployments: z.array(DeploymentConfigSchema).max(20).optional().describe('Per-deployment overrides'),
-    wait_seconds: z.number().int().min(0).max(300).optional().describe('Wait until running (default 45)'),
+    wait_seconds: z.number().int().min(0).max(300).optional().describe('default 45'),
   })
   .strict();
 export type DeployServeInput = z.infer<typeof DeployServeInputSchema>;

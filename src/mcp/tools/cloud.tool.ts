@@ -28,13 +28,11 @@ export const detectCloudProvider = defineTool({
   name: 'detect_cloud_provider',
   title: 'Detect cloud providers',
   description:
-    'Finds which managed-Kubernetes clouds this machine can use, without contacting them: GCP (GOOGLE_APPLICATION_CREDENTIALS, ' +
-    'gcloud application default credentials and project) and AWS (access keys, profiles, web identity, region), plus ' +
-    'kubeconfig contexts that point at GKE or EKS clusters. Only when nothing else is found does it ask the ' +
-    "cloud's metadata server, with a short timeout. Kinds and names only, never secrets. Call it before " +
+    'Which clouds (GKE, EKS) this machine has credentials for, found locally. Call it before ' +
     'authenticate_cloud_provider.',
   input: DetectCloudInput,
   output: DetectCloudOutput,
+  toolsets: ['cloud'],
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   async handler(args, { run }) {
     const r = await run('cloud.detect', args);
@@ -54,13 +52,11 @@ export const authenticateCloudProvider = defineTool({
   name: 'authenticate_cloud_provider',
   title: 'Authenticate to a cloud',
   description:
-    'Connects ray-mcp to GKE or EKS and checks the credentials work. GKE: application default credentials, or ' +
-    'service_account_path (a key JSON file); project_id picks the project (default: from the credentials or ' +
-    'GOOGLE_CLOUD_PROJECT). EKS: the AWS default credential chain, or a named profile; region (default AWS_REGION or ' +
-    "the profile's). Returns who is authenticated (account, service account or ARN), never a secret. Other cloud " +
-    'tools authenticate with the defaults by themselves when this was not called.',
+    'Authenticates to GKE (default credentials or a key file) or EKS (default chain or a profile) and checks it ' +
+    'works; says as whom. Optional: other cloud tools use the defaults.',
   input: AuthenticateCloudInput,
   output: AuthenticateCloudOutput,
+  toolsets: ['cloud'],
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   async handler(args, { run }) {
     const r = await run('cloud.authenticate', args);
@@ -83,11 +79,10 @@ export const getCloudProviderStatus = defineTool({
   name: 'get_cloud_provider_status',
   title: 'Cloud connection status',
   description:
-    'Whether ray-mcp is authenticated to GKE and EKS, as whom, why not (missing, invalid or expired credentials, ' +
-    'with the fix), and the cluster creations it follows. Works with nothing configured: it then reports ' +
-    '"unconfigured". Reads ray-mcp state only; contacts no cloud.',
+    'Whether ray-mcp is authenticated to GKE and EKS, as whom or why not, and the creations it follows.',
   input: CloudStatusInput,
   output: CloudStatusOutput,
+  toolsets: ['cloud'],
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   async handler(args, { run }) {
     const r = await run('cloud.status', args);
@@ -104,12 +99,10 @@ export const getCloudProviderStatus = defineTool({
 export const disconnectCloudProvider = defineTool({
   name: 'disconnect_cloud_provider',
   title: 'Disconnect from a cloud',
-  description:
-    'Forgets the credentials ray-mcp holds for GKE or EKS, the tokens minted from them and the creations it was ' +
-    'following (they go on in the cloud). Kubernetes connections made through this provider stop authenticating. ' +
-    'Changes nothing in the cloud. Idempotent.',
+  description: 'Forgets the credentials ray-mcp holds for GKE or EKS. Changes nothing in the cloud.',
   input: DisconnectCloudInput,
   output: DisconnectCloudOutput,
+  toolsets: ['cloud'],
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   async handler(args, { run }) {
     const r = await run('cloud.disconnect', args);
@@ -128,12 +121,11 @@ export const getCloudConfigTemplate = defineTool({
   name: 'get_cloud_config_template',
   title: 'Cluster template',
   description:
-    'A working starting point: the arguments for create_kubernetes_cluster on GKE or EKS (a CPU node pool, and with ' +
-    'template_type "gpu" a GPU pool that scales from zero), or for init_ray_cluster on Kubernetes (KubeRay head and ' +
-    'worker groups). Each comes with what to replace, what it costs, the permissions and the setup steps. Change ' +
-    'the names, then call the tool it names (create_kubernetes_cluster starts with dry_run: true).',
+    'Example arguments for create_kubernetes_cluster (GKE, EKS) or init_ray_cluster (KubeRay), with notes on ' +
+    'cost, permissions and what to change.',
   input: CloudTemplateInput,
   output: CloudTemplateOutput,
+  toolsets: ['cloud'],
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async handler({ provider, template_type }) {
     // Pure: no actor involved.
@@ -159,16 +151,11 @@ export const createKubernetesCluster = defineTool({
   name: 'create_kubernetes_cluster',
   title: 'Create a GKE or EKS cluster',
   description:
-    'Creates a managed Kubernetes cluster, which costs money: about $0.10/h for the control plane plus the nodes ' +
-    '(GPU nodes much more); the result estimates it. Start with dry_run: true: it validates and returns the exact ' +
-    'API requests, changing nothing. Without it the tool returns at once with an operation handle (creation takes ' +
-    '5-20 minutes); get_cloud_operation (wait_seconds, with progress notifications) or get_kubernetes_cluster_info ' +
-    'follow it, or pass wait_seconds here. Idempotent by name: a cluster ray-mcp created with that name is returned, ' +
-    'one it did not create is refused. Everything gets the label managed-by: ray-mcp. GKE: project_id and zone (or ' +
-    'region); EKS: region, role_arn, node_role_arn and subnet_ids (ray-mcp creates no IAM roles, VPCs or load ' +
-    'balancers). get_cloud_config_template gives a working example.',
+    'Creates a GKE or EKS cluster (costs money; the result estimates it). Try dry_run: true first. Returns an ' +
+    'operation to follow with get_cloud_operation. Idempotent by name. Example: get_cloud_config_template.',
   input: CreateClusterInput,
   output: CreateClusterOutput,
+  toolsets: ['cloud'],
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   confirm: {
     guards: false,
@@ -217,13 +204,10 @@ export const createKubernetesCluster = defineTool({
 export const getCloudOperation = defineTool({
   name: 'get_cloud_operation',
   title: 'Follow a cluster creation',
-  description:
-    'The status of a cluster creation create_kubernetes_cluster started (its operation_id): running, done or failed, ' +
-    'with what the cloud reports (cluster and node pool states) and the error if it failed. With wait_seconds it ' +
-    'waits until the creation ends or the time is up, sending progress notifications; a timeout is not an error ' +
-    '(ended: false). Call it again to keep waiting.',
+  description: 'The status of a cluster creation (operation_id); wait_seconds waits for its end.',
   input: CloudOperationInput,
   output: OperationResultSchema,
+  toolsets: ['cloud'],
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   async handler(args, { run }) {
     const v = await run('cloud.operation', args, waitOptions(args.wait_seconds));

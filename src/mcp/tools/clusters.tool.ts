@@ -19,18 +19,12 @@ export const initRayCluster = defineTool({
   name: 'init_ray_cluster',
   title: 'Start or connect a Ray cluster',
   description:
-    'Starts a local Ray cluster (a head and optional worker nodes, each its own process on this machine, dashboard on ' +
-    '127.0.0.1) and waits until it is usable: dashboard healthy, job API answering, every node alive. With no ' +
-    'arguments it starts a head with all CPUs. With cluster_type "kubernetes" it creates a RayCluster through KubeRay ' +
-    '(server-side apply; head_node_spec, worker_node_specs, namespace, image or ray_version, a ClusterIP service ' +
-    'unless told otherwise) on the current Kubernetes connection and waits until its pods are ready. With `address` ' +
-    'it connects to a cluster ray-mcp did not start (a dashboard URL like http://HOST:8265, or a GCS address ' +
-    'HOST:6379); stopping that one only disconnects. Sends progress notifications when the client asks for them; ' +
-    'without them it answers within about 45 s with pending=true, and the same call again keeps waiting. On ' +
-    'failure it returns the reason (the last lines the node printed, or why the pods are not ready) and leaves ' +
-    'nothing running.',
+    'Starts a local Ray cluster and waits until it is usable (no arguments: a head with all CPUs). ' +
+    'cluster_type "kubernetes": a KubeRay RayCluster on the current Kubernetes connection. address: connect to a ' +
+    'running cluster. On failure: the reason, nothing left running.',
   input: InitClusterInputSchema,
   output: ClusterViewSchema,
+  toolsets: ['local', 'kuberay'],
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
   async handler(args, { run }) {
     const onKube = args.cluster_type !== undefined && args.cluster_type !== 'local';
@@ -72,13 +66,11 @@ export const stopRayCluster = defineTool({
   name: 'stop_ray_cluster',
   title: 'Stop a Ray cluster',
   description:
-    'Stops a local cluster ray-mcp started: only its own processes (never `ray stop`), then frees its ports and ' +
-    'temp dir. On Kubernetes it deletes the RayCluster and waits until its pods are gone, for clusters ray-mcp ' +
-    'created or ones named explicitly with cluster_id; a RayCluster ray-mcp did not create is never deleted as the ' +
-    '"current" cluster. For a cluster it connected to with an address, it only disconnects. Idempotent: stopping a ' +
-    'stopped cluster succeeds.',
+    'Stops a cluster ray-mcp started (only its own processes), or deletes a RayCluster it created or that ' +
+    'cluster_id names; a connected cluster is only disconnected. Idempotent.',
   input: StopClusterInputSchema,
   output: ClusterChangeOutputSchema,
+  toolsets: ['local', 'kuberay'],
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
   confirm: {
     guards: true,
@@ -132,11 +124,10 @@ export const stopRayCluster = defineTool({
 export const inspectRayCluster = defineTool({
   name: 'inspect_ray_cluster',
   title: 'Inspect a Ray cluster',
-  description:
-    'Status, nodes (alive, resources total and available), cluster resource use, job counts by status, dashboard ' +
-    'URL, Ray version and uptime of one cluster; for a failed cluster, why it failed.',
+  description: "A cluster's status, nodes, resource use and job counts; for a failed one, why.",
   input: ClusterIdInputSchema,
   output: InspectClusterOutputSchema,
+  toolsets: ['local', 'kuberay'],
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async handler(args, { run }) {
     const view = await run('cluster.inspect', args);
@@ -155,12 +146,10 @@ export const inspectRayCluster = defineTool({
 export const listRayClusters = defineTool({
   name: 'list_ray_clusters',
   title: 'List Ray clusters',
-  description:
-    'Every cluster this server knows (local, external and KubeRay), plus every RayCluster on the connected ' +
-    'Kubernetes clusters (in one namespace, or all), with its status, oldest first. Untracked RayClusters can be ' +
-    'named with cluster_id in the other tools.',
+  description: 'Clusters this server knows and RayClusters on connected Kubernetes clusters, with status.',
   input: ListClustersInputSchema,
   output: ListClustersOutputSchema,
+  toolsets: ['local', 'kuberay'],
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async handler(args, { run }) {
     const list = await run('cluster.list', args);
@@ -179,13 +168,11 @@ export const scaleRayCluster = defineTool({
   name: 'scale_ray_cluster',
   title: 'Scale a Ray cluster',
   description:
-    'Sets how many workers of one node type a local cluster has. Adding starts new worker nodes and waits until ' +
-    'they joined; removing stops idle workers first and never the head. Resource options apply to new workers ' +
-    '(default: like the existing ones of that type). On KubeRay: any worker group by name (worker_group): ' +
-    'replicas (workers), min_replicas and max_replicas, or specific workers_to_delete (pod names); waits until ' +
-    'the group has that many ready pods.',
+    'Sets the worker count of one node type (local; resource options apply to new workers) or of a KubeRay ' +
+    'worker group (replicas, min/max, workers_to_delete), and waits until done. Removes idle workers first.',
   input: ScaleClusterInputSchema,
   output: ClusterChangeOutputSchema,
+  toolsets: ['local', 'kuberay'],
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
   confirm: {
     guards: false,

@@ -6,20 +6,15 @@ export const checkEnvironment = defineTool({
   name: 'check_environment',
   title: 'Check environment',
   description:
-    'Reports what this machine can run with ray-mcp: Node, Python and Ray versions and paths, whether a Ray ' +
-    'dashboard auth token is present, kubectl, kubeconfig files and contexts (with the current one), and GCP/AWS ' +
-    'credentials (kinds and names only, never secrets). Every missing part comes with a one-line fix in `fixes`. ' +
-    'Call it first when a Ray, Kubernetes or cloud tool fails for a setup reason.',
+    'What this machine has for ray-mcp (Python, Ray, kubeconfig, cloud credentials), with a fix for each missing ' +
+    'part. Call it first when a tool fails for a setup reason.',
   input: z
     .object({
-      sections: z
-        .array(z.enum(ENVIRONMENT_SECTIONS))
-        .min(1)
-        .optional()
-        .describe(`Only these parts of the report (default: all of ${ENVIRONMENT_SECTIONS.join(', ')})`),
+      sections: z.array(z.enum(ENVIRONMENT_SECTIONS)).min(1).optional().describe('default: all'),
     })
     .strict(),
   output: EnvironmentReportSchema,
+  toolsets: ['local', 'kuberay', 'cloud'],
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async handler(args, { run }) {
     const report = await run('environment.check', args);

@@ -1,4 +1,4 @@
-import type { Config } from '../../config.js';
+import { type Config, TOOLSETS } from '../../config.js';
 import { CLOUD_TOOLS } from './cloud.tool.js';
 import { CLUSTER_TOOLS } from './clusters.tool.js';
 import { checkEnvironment } from './environment.tool.js';
@@ -19,13 +19,18 @@ export const ALL_TOOLS: readonly AnyToolDefinition[] = [
   ...CLOUD_TOOLS,
 ];
 
-/** --read-only keeps read-only tools; --no-destructive drops destructive ones. Decided once, at registration. */
+/**
+ * --toolsets keeps the tools of the groups named; --read-only keeps read-only tools;
+ * --no-destructive drops destructive ones. Decided once, at registration.
+ */
 export function selectTools(
   tools: readonly AnyToolDefinition[],
-  config: Pick<Config, 'readOnly' | 'destructive'>,
+  config: Pick<Config, 'readOnly' | 'destructive'> & Partial<Pick<Config, 'toolsets'>>,
 ): AnyToolDefinition[] {
+  const sets = config.toolsets ?? TOOLSETS;
   return tools.filter(
     (t) =>
+      t.toolsets.some((s) => sets.includes(s)) &&
       (!config.readOnly || t.annotations.readOnlyHint) &&
       (config.destructive || !t.annotations.destructiveHint),
   );

@@ -46,14 +46,11 @@ export const submitRayJob = defineTool({
   name: 'submit_ray_job',
   title: 'Submit a Ray job',
   description:
-    'Submits a job (a shell-free entrypoint command such as "python train.py") to a cluster. runtime_env.working_dir ' +
-    'may be a local folder: it is zipped, named after its content and uploaded (at most 100 MiB). Submitting again ' +
-    'with the same submission_id returns the existing job instead of a duplicate. Returns at once; follow the job ' +
-    'with wait_for_ray_job, inspect_ray_job or retrieve_logs. With job_type "rayjob" it creates a KubeRay RayJob ' +
-    'custom resource instead: on the KubeRay cluster cluster_id names, or on a cluster of its own (rayjob_cluster) ' +
-    'that KubeRay deletes when the job ends; follow it with rayjob=name.',
+    'Submits a job to a cluster and returns at once; follow it with wait_for_ray_job or retrieve_logs. ' +
+    'job_type "rayjob": a KubeRay RayJob instead (on its own cluster unless cluster_id names one).',
   input: SubmitJobInputSchema,
   output: SubmitJobOutputSchema,
+  toolsets: ['local', 'kuberay'],
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async handler(args, { run }) {
     const job = await run('job.submit', args, { timeoutMs: SUBMIT_TIMEOUT_MS });
@@ -69,10 +66,10 @@ export const submitRayJob = defineTool({
 export const listRayJobs = defineTool({
   name: 'list_ray_jobs',
   title: 'List Ray jobs',
-  description:
-    'The jobs of a cluster, newest first, in compact rows. Filter by status; page with the cursor the result gives.',
+  description: 'The jobs of a cluster, newest first, paged.',
   input: ListJobsInputSchema,
   output: ListJobsOutputSchema,
+  toolsets: ['local', 'kuberay'],
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async handler(args, { run }) {
     const { counts, ...list } = await run('job.list', args);
@@ -88,12 +85,10 @@ export const listRayJobs = defineTool({
 export const inspectRayJob = defineTool({
   name: 'inspect_ray_job',
   title: 'Inspect a Ray job',
-  description:
-    'Status, message, error type, timings, entrypoint, runtime env summary and driver of one job; for a failed job ' +
-    'also why it failed (last traceback, Ray cause, suggestion). With rayjob=name: a KubeRay RayJob, its KubeRay ' +
-    'deployment status and the RayCluster that runs it.',
+  description: "A job's status and details; for a failed one, why it failed and what to do.",
   input: InspectJobInputSchema,
   output: InspectJobOutputSchema,
+  toolsets: ['local', 'kuberay'],
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async handler(args, { run }) {
     const job = await run('job.inspect', args, { timeoutMs: KUBE_TIMEOUT_MS });
@@ -115,12 +110,11 @@ export const cancelRayJob = defineTool({
   name: 'cancel_ray_job',
   title: 'Cancel a Ray job',
   description:
-    'Stops a running or pending job and waits briefly until Ray reports it stopped. A job that already ended is ' +
-    'left as it is (idempotent). With rayjob=name, a KubeRay RayJob: mode "suspend" (the default for a RayJob ' +
-    'with its own cluster; KubeRay deletes that cluster and keeps the RayJob), "stop" (stops the Ray job through ' +
-    'the dashboard; the default on an existing cluster) or "delete" (deletes the RayJob; only when asked).',
+    'Stops a running job (idempotent). A RayJob: mode suspend (deletes its own cluster, keeps the RayJob), stop, ' +
+    'or delete (only when asked).',
   input: CancelJobInputSchema,
   output: CancelJobOutputSchema,
+  toolsets: ['local', 'kuberay'],
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
   confirm: {
     guards: true,
@@ -169,11 +163,10 @@ export const waitForRayJob = defineTool({
   name: 'wait_for_ray_job',
   title: 'Wait for a Ray job',
   description:
-    'Waits until a job ends or timeout_seconds pass, sending progress notifications while it runs (when the client ' +
-    'asks for them). On timeout it returns the current state with ended=false; that is not an error. Call it again ' +
-    'to keep waiting. A failed job comes with its failure analysis.',
+    'Waits until a job ends or timeout_seconds pass (then ended=false: call again). A failed job comes with why.',
   input: WaitJobInputSchema,
   output: WaitJobOutputSchema,
+  toolsets: ['local', 'kuberay'],
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async handler(args, { run }) {
     const timeoutMs = (args.timeout_seconds ?? 300) * 1000 + KUBE_TIMEOUT_MS;
@@ -194,12 +187,10 @@ export const waitForRayJob = defineTool({
 export const listKuberayJobs = defineTool({
   name: 'list_kuberay_jobs',
   title: 'List KubeRay RayJobs',
-  description:
-    'The RayJob custom resources of a namespace (or all namespaces) on a Kubernetes connection, newest first, in ' +
-    'compact rows: KubeRay deployment status, Ray job status, the RayCluster running it, whether ray-mcp created it. ' +
-    'Page with the cursor the result gives. inspect_ray_job, wait_for_ray_job and cancel_ray_job take rayjob=name.',
+  description: 'KubeRay RayJobs of a namespace (or all), newest first, paged. Job tools take rayjob=name.',
   input: ListRayJobsInputSchema,
   output: ListRayJobsOutputSchema,
+  toolsets: ['kuberay'],
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   async handler(args, { run }) {
     const { counts, ...list } = await run('rayjob.list', args, { timeoutMs: KUBE_TIMEOUT_MS });

@@ -13,11 +13,10 @@ export const listKubernetesClusters = defineTool({
   name: 'list_kubernetes_clusters',
   title: 'List Kubernetes clusters',
   description:
-    'With provider "kubeconfig" (the default): the contexts of the kubeconfig files (KUBECONFIG, several files ' +
-    'merged as kubectl does), the current one, and which ray-mcp is connected to. With provider "gke" or "eks": the ' +
-    'clusters of a GCP project and location ("-" for all) or of an AWS region.',
+    'The kubeconfig contexts (default), or with provider gke/eks the clusters of a project/location or region.',
   input: ListKubernetesInputSchema,
   output: ListKubernetesOutputSchema,
+  toolsets: ['kuberay', 'cloud'],
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   async handler(args, { run }) {
     const { fix, ...list } = await run('kubernetes.list', args);
@@ -44,12 +43,11 @@ export const connectKubernetesCluster = defineTool({
   name: 'connect_kubernetes_cluster',
   title: 'Connect to a Kubernetes cluster',
   description:
-    'Connects ray-mcp to a Kubernetes cluster so KubeRay clusters and jobs can be run there: a kubeconfig context ' +
-    '(default: the current one), or a GKE/EKS cluster by name (ray-mcp builds the credentials in memory; with ' +
-    'write_kubeconfig it also adds a context to your kubeconfig). Checks the API answers and the credentials work, ' +
-    'then watches RayClusters, RayJobs and Ray pods. Reconnecting an existing connection is safe.',
+    'Connects to a Kubernetes cluster for KubeRay: a kubeconfig context (default: current) or a GKE/EKS cluster ' +
+    'by name.',
   input: ConnectKubernetesInputSchema,
   output: ConnectKubernetesOutputSchema,
+  toolsets: ['kuberay', 'cloud'],
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   async handler(args, { run }) {
     const view = await run('kubernetes.connect', args, { timeoutMs: 120_000 });
@@ -75,12 +73,11 @@ export const getKubernetesClusterInfo = defineTool({
   name: 'get_kubernetes_cluster_info',
   title: 'Kubernetes cluster info',
   description:
-    'For a connected cluster (default: the current connection, or name one with context): Kubernetes version, ' +
-    'nodes (count, ready, CPU, memory, GPUs by type), namespaces, whether the KubeRay CRDs and operator are there ' +
-    '(with versions), and the connection status. For a GKE/EKS cluster by cluster_name: its version, status, ' +
-    'endpoint and node pools (machine types, counts, GPUs) from the cloud API, plus any creation under way.',
+    'A connected cluster: version, nodes, GPUs, whether KubeRay is installed. A GKE/EKS cluster by cluster_name: ' +
+    'its status and node pools.',
   input: KubernetesInfoInputSchema,
   output: KubernetesInfoOutputSchema,
+  toolsets: ['kuberay', 'cloud'],
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   async handler(args, { run }) {
     const info = await run('kubernetes.info', args, { timeoutMs: 120_000 });

@@ -36,6 +36,7 @@ export const deployServeApp = defineTool({
   input: DeployServeInputSchema,
   output: DeployServeOutputSchema,
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  toolsets: ['local'],
   async handler(args, { run }) {
     const r = await run('serve.deploy', args, { timeoutMs: DEPLOY_TIMEOUT_MS });
     const state = r.ready ? 'ready' : r.failed ? 'FAILED' : `not ready after ${r.waited_seconds} s`;
@@ -52,6 +53,7 @@ export const listServeApps = defineTool({
   input: ListServeInputSchema,
   output: ListServeOutputSchema,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  toolsets: ['local'],
   async handler(args, { run }) {
     const r = await run('serve.list', args);
     return {
@@ -72,6 +74,7 @@ export const deleteServeApp = defineTool({
   input: DeleteServeInputSchema,
   output: DeleteServeOutputSchema,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+  toolsets: ['local'],
   async handler(args, { run }) {
     const r = await run('serve.delete', args);
     return {

@@ -6,6 +6,7 @@
 import type { ToolAnnotations } from '@modelcontextprotocol/server';
 import type { z } from 'zod';
 import type { RunOptions, ToolPort } from '../../actors/port.js';
+import type { Toolset } from '../../config.js';
 import type { OperationInput, OperationOutput, OperationType } from '../../domain/operations.js';
 import type { Logger } from '../../logger.js';
 
@@ -35,6 +36,8 @@ export interface ToolDefinition<I extends z.ZodObject = z.ZodObject, O extends z
   description: string;
   input: I;
   output: O;
+  /** The groups (--toolsets) that serve this tool: it is listed when any of them is selected. */
+  toolsets: readonly Toolset[];
   annotations: Required<
     Pick<ToolAnnotations, 'readOnlyHint' | 'destructiveHint' | 'idempotentHint' | 'openWorldHint'>
   >;
