@@ -1,4 +1,5 @@
 import { ClusterViewSchema } from '../../domain/cluster.js';
+import { eventsLine } from '../../domain/kube-events.js';
 import {
   ClusterIdInputSchema,
   InitClusterInputSchema,
@@ -88,7 +89,7 @@ export const inspectRayCluster = defineTool({
   title: 'Inspect a Ray cluster',
   description:
     'Status, nodes (alive, resources total and available), cluster resource use, job counts by status, dashboard ' +
-    'URL, Ray version and uptime of one cluster; for a failed cluster, why it failed.',
+    'URL, Ray version and uptime of one cluster; for a failed cluster, why it failed. KubeRay: its Kubernetes events, with hints.',
   input: ClusterIdInputSchema,
   output: InspectClusterOutputSchema,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
@@ -101,7 +102,8 @@ export const inspectRayCluster = defineTool({
       text:
         `${view.cluster_id} is ${view.status}: ${alive}/${view.nodes.length} node(s) alive` +
         (cpu ? `, CPU ${cpu.used}/${cpu.total} in use` : '') +
-        (view.error ? `. ${view.error.message}` : '.'),
+        (view.error ? `. ${view.error.message}` : '.') +
+        eventsLine(view.events),
     };
   },
 });

@@ -1,4 +1,5 @@
 import { isTerminal, type JobView } from '../../domain/jobs.js';
+import { eventsLine } from '../../domain/kube-events.js';
 import type { StatusCounts } from '../../domain/operations/jobs.js';
 import {
   CancelJobInputSchema,
@@ -87,14 +88,15 @@ export const inspectRayJob = defineTool({
   description:
     'Status, message, error type, timings, entrypoint, runtime env summary and driver of one job; for a failed job ' +
     'also why it failed (last traceback, Ray cause, suggestion). With rayjob=name: a KubeRay RayJob, its KubeRay ' +
-    'deployment status and the RayCluster that runs it.',
+    'deployment status, the RayCluster that runs it and their Kubernetes events (with hints).',
   input: InspectJobInputSchema,
   output: InspectJobOutputSchema,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async handler(args, { run }) {
     const job = await run('job.inspect', args, { timeoutMs: KUBE_TIMEOUT_MS });
     const f = job.failure;
-    if (job.rayjob) return { structured: job, text: `${rayJobText(job, job.rayjob)}.` };
+    if (job.rayjob)
+      return { structured: job, text: `${rayJobText(job, job.rayjob)}.${eventsLine(job.events)}` };
     return {
       structured: job,
       text:
