@@ -134,6 +134,37 @@ describe('Kubernetes events in inspect results', () => {
     console.log(`inspect_ray_cluster rc-gpu64: ${text}\n${JSON.stringify(failed)}`);
   });
 
+  it('shows the events of a RayJob’s cluster pods in inspect_ray_job', async () => {
+    const cluster = gpuHungryCluster('unused').spec;
+    await apply(bed, `/apis/ray.io/v1/namespaces/${NS}/rayjobs/rj-gpu64`, {
+      apiVersion: 'ray.io/v1',
+      kind: 'RayJob',
+      metadata: { name: 'rj-gpu64', namespace: NS },
+      spec: { entrypoint: 'python -c "print(1)"', shutdownAfterJobFinishes: true, rayClusterSpec: cluster },
+    });
+    try {
+      const job = await waitFor(
+        'FailedScheduling in inspect_ray_job',
+        async () => {
+          const r = await server.client.callTool({
+            name: 'inspect_ray_job',
+            arguments: { rayjob: 'rj-gpu64', namespace: NS },
+          });
+          const v = r.structuredContent as unknown as { events?: KubeEventView[] } | undefined;
+          return !r.isError && v?.events?.some((e) => e.reason === 'FailedScheduling') && v;
+        },
+        90_000,
+        1000,
+      );
+      expect(job.events!.find((e) => e.reason === 'FailedScheduling')).toMatchObject({
+        object: expect.stringMatching(/^Pod\/rj-gpu64-.*gpu-worker-/),
+        hint: expect.stringMatching(/no node has the requested GPU/),
+      });
+    } finally {
+      await kubeRequest(bed, 'DELETE', `/apis/ray.io/v1/namespaces/${NS}/rayjobs/rj-gpu64`);
+    }
+  });
+
   it('says the events are not readable when RBAC does not allow listing them, and still inspects', async () => {
     const limited = await startStdioServer({ env: { KUBECONFIG: bed.kubeconfig } });
     try {
