@@ -51,6 +51,7 @@ import { probeEnvironmentLogic } from './environment.actor.js';
 import { externalClusterActors } from './external-cluster.actor.js';
 import { jobsActors } from './jobs.actor.js';
 import { KubeClients, kubeActors } from './kube.actor.js';
+import { kubeEventsActors } from './kube-events.actor.js';
 import { kuberayActors } from './kuberay.actor.js';
 import { localClusterActors } from './local-cluster.actor.js';
 import { operationLogic } from './operations/index.js';
@@ -190,6 +191,7 @@ export class RaySystem {
             secrets,
           }),
           informers: kubeInformerLogic({ clientOf: (id) => this.kubeClients.get(id) }),
+          ...kubeEventsActors({ clients: this.kubeClients, secrets }),
           rayJob: rayJobMachine.provide({
             actors: {
               ...rayJobActors({ clients: this.kubeClients, dashboards }),

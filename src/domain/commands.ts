@@ -1,5 +1,6 @@
 import type { CloudResult } from './cloud.js';
 import type { ErrorInfo } from './errors.js';
+import type { KubeEventsRead } from './kube-events.js';
 import type { RayJobFailures } from './ray-api.js';
 import type { RayServeDetails } from './serve.js';
 
@@ -11,6 +12,7 @@ export interface CommandAnswers {
   'cluster.create': { clusterId: string };
   'kube.ensure': { connectionId: string };
   'kube.rayJob': { systemId: string };
+  'kube.events': KubeEventsRead;
   'jobs.submit': { submissionId: string; existed: boolean };
   'jobs.stop': { alreadyEnded: boolean };
   'jobs.logs': JobLogPage;

@@ -11,7 +11,9 @@
 import {
   type ActorRefFrom,
   assign,
+  type EventObject,
   enqueueActions,
+  fromCallback,
   fromEventObservable,
   fromPromise,
   type SnapshotFrom,
@@ -20,6 +22,7 @@ import {
 import { type Answer, answerError, answerOk } from '../domain/commands.js';
 import { type ErrorInfo, toErrorInfo } from '../domain/errors.js';
 import type { KubeTarget } from '../domain/kube.js';
+import type { KubeEventsRead } from '../domain/kube-events.js';
 import type {
   InformerEvent,
   KubeResource,
@@ -99,7 +102,22 @@ export type KubeConnectionCommand =
       name: string;
       manifest?: Record<string, unknown>;
       owned: boolean;
-    };
+    }
+  /** Read the events of some objects and of the pods of some Ray clusters (answers KubeEventsRead). */
+  | ({ type: 'kube.events'; requestId: string } & Omit<ReadEventsInput, 'connectionId'>);
+
+/** What to read events of: objects by name, and the pods of Ray clusters (by their ray.io/cluster label). */
+export interface ReadEventsInput {
+  connectionId: string;
+  namespace: string;
+  names: string[];
+  clusters: string[];
+  /** Pod names already known (the informer's), read even if the pod list is not allowed. */
+  pods?: string[];
+}
+
+/** The events reader's one report. */
+export type KubeEventsReadEvent = { type: 'kube.eventsRead'; requestId: string; read: KubeEventsRead };
 
 /** From cluster actors: route events about this RayCluster to me. */
 export type KubeTrackEvent =
@@ -112,6 +130,7 @@ export type KubeConnectionEvent =
   | InformerEvent
   | KubeHealthEvent
   | RayJobApplied
+  | KubeEventsReadEvent
   | { type: 'system.shutdown' }
   /** Start the informers of a namespace again after they failed. */
   | { type: 'kube.restartInformers'; namespace: string };
@@ -223,6 +242,9 @@ export const kubeConnectionMachine = setup({
       throw new Error('provided by src/actors/kube.actor.ts');
     }),
     rayJob: rayJobMachine,
+    readEvents: fromCallback<EventObject, ReadEventsInput & { requestId: string }>(() => {
+      throw new Error('provided by src/actors/kube-events.actor.ts');
+    }),
   },
   guards: {
     unauthorized: ({ event }) =>
@@ -294,6 +316,11 @@ export const kubeConnectionMachine = setup({
       if (id.startsWith('informers:')) {
         const namespace = id === 'informers:*' ? '' : id.slice('informers:'.length);
         enqueue.raise({ type: 'kube.restartInformers', namespace }, { delay: INFORMER_RESTART_MS });
+      }
+      // An events reader that failed still answers its request, with why.
+      if (id.startsWith('events:')) {
+        const note = `events not read: ${message.slice(0, 200)}`;
+        enqueue.emit(answerOk(id.slice('events:'.length), { events: [], note }));
       }
       enqueue.assign({ internalFailure: `${id}: ${message}` });
     }),
@@ -367,6 +394,21 @@ export const kubeConnectionMachine = setup({
         rayJobSeq: stale ? context.rayJobSeq + 1 : context.rayJobSeq,
       });
       enqueue.emit(answerOk(event.requestId, { systemId: id }));
+    }),
+    /** A reader per request, so a slow API server delays only that request. */
+    readEvents: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'kube.events') return;
+      const { type: _, requestId, ...what } = event;
+      enqueue.spawnChild('readEvents', {
+        id: `events:${requestId}`,
+        input: { ...what, requestId, connectionId: context.id },
+      });
+    }),
+    answerEvents: enqueueActions(({ event, enqueue, self }) => {
+      if (event.type !== 'kube.eventsRead') return;
+      const id = `events:${event.requestId}`;
+      if ((self.getSnapshot().children as Record<string, unknown>)[id]) enqueue.stopChild(id);
+      enqueue.emit(answerOk(event.requestId, event.read));
     }),
     /** Our apply's answer, until the watch brings the object (which then wins). */
     noteApplied: assign({
@@ -616,6 +658,8 @@ export const kubeConnectionMachine = setup({
       actions: { type: 'childFailed', params: ({ event }) => ({ id: event.actorId, error: event.error }) },
     },
     'kube.restartInformers': { actions: 'restartInformers' },
+    'kube.eventsRead': { actions: 'answerEvents' },
+    'kube.events': { actions: 'refuseNotConnected' },
   },
   initial: 'connecting',
   states: {
@@ -680,6 +724,7 @@ export const kubeConnectionMachine = setup({
         'kube.watchNamespace': { actions: 'watchNamespace' },
         'kube.awaitSynced': { actions: 'awaitSynced' },
         'kube.rayJob': { actions: 'spawnRayJob' },
+        'kube.events': { actions: 'readEvents' },
         'rayjob.applied': { actions: 'noteApplied' },
         'kube.disconnect': { target: 'disconnected', actions: ['answerNow', 'refuseAllWaiting', 'forget'] },
         'kube.connect': { actions: 'answerNow' },

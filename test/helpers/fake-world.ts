@@ -35,6 +35,7 @@ import type { EnvironmentReport } from '../../src/domain/environment.js';
 import { RayMcpError } from '../../src/domain/errors.js';
 import { type JobStatus, jobView } from '../../src/domain/jobs.js';
 import { connectionIdOf } from '../../src/domain/kube.js';
+import { type RawKubeEvent, summarizeEvents } from '../../src/domain/kube-events.js';
 import {
   type PodSummary,
   paths,
@@ -765,7 +766,20 @@ export class FakeKubernetes {
     });
   }
 
+  /** Kubernetes events by the name of the object they are about (read by inspect). */
+  readonly kubeEvents = new Map<string, RawKubeEvent[]>();
+
   readonly kubeConnection = {
+    readEvents: fromCallback(({ input, sendBack }) => {
+      const raw = [...new Set([...input.names, ...input.clusters])].flatMap((n) =>
+        [...this.kubeEvents].filter(([k]) => k === n || k.startsWith(`${n}-`)).flatMap(([, v]) => v),
+      );
+      sendBack({
+        type: 'kube.eventsRead',
+        requestId: input.requestId,
+        read: { events: summarizeEvents(raw) },
+      } as never);
+    }),
     connectKube: fromPromise(async ({ input }) => {
       const api = this.api(input.id);
       const session: KubeSession = {

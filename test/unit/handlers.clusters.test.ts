@@ -238,6 +238,39 @@ describe('init_ray_cluster', () => {
     expect(list.clusters.filter((c: { cluster_id: string }) => c.cluster_id === 'slow')).toHaveLength(1);
   });
 
+  it('shows the Kubernetes events of a KubeRay cluster and its pods, deduplicated, with hints', async () => {
+    const { client, world } = await start((w) => w.kube.addContext('kind-dev'));
+    await ok(client, 'init_ray_cluster', { cluster_type: 'kubernetes', cluster_name: 'ray-ev' });
+    const failed = (at: string) => ({
+      reason: 'FailedScheduling',
+      type: 'Warning',
+      message: '0/3 nodes are available: 3 Insufficient nvidia.com/gpu.',
+      involvedObject: { kind: 'Pod', name: 'ray-ev-gpu-worker-x' },
+      lastTimestamp: at,
+    });
+    world.kube.kubeEvents.set('ray-ev-gpu-worker-x', [
+      failed('2026-01-01T00:00:01Z'),
+      failed('2026-01-01T00:00:02Z'),
+    ]);
+    world.kube.kubeEvents.set('ray-ev', [
+      {
+        reason: 'CreatedService',
+        type: 'Normal',
+        message: 'ok',
+        involvedObject: { kind: 'RayCluster', name: 'ray-ev' },
+      },
+    ]);
+    const res = await client.callTool({ name: 'inspect_ray_cluster', arguments: { cluster_id: 'ray-ev' } });
+    const r = res.structuredContent as { events: { reason: string; count: number; hint?: string }[] };
+    expect(r.events).toEqual([
+      expect.objectContaining({ reason: 'FailedScheduling', count: 2, hint: expect.stringMatching(/GPU/) }),
+      expect.objectContaining({ reason: 'CreatedService', object: 'RayCluster/ray-ev' }),
+    ]);
+    expect(textOf(res)).toMatch(
+      /Event: FailedScheduling on Pod\/ray-ev-gpu-worker-x \(x2\) — no node has the requested GPU/,
+    );
+  });
+
   it('refuses Kubernetes without a connection, without KubeRay, or with local options', async () => {
     const none = await start();
     await refused(

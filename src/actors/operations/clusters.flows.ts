@@ -17,6 +17,7 @@ import type { LocalClusterSnapshot } from '../../machines/local-cluster.machine.
 import { type ClusterActor, isKubeRay, isLocal } from '../cluster-records.js';
 import { clusterDetails, clusterView } from '../views/cluster.view.js';
 import type { FlowsOf } from './flow.js';
+import { kubeEventsOf, withEvents } from './kube-events.js';
 import type { Ops } from './ops.js';
 import { currentCluster, failedStart, requireKubeRay, resolveCluster, resolveConnection } from './resolve.js';
 
@@ -129,7 +130,18 @@ export const clusterFlows: FlowsOf<ClusterOperations> = {
   async 'cluster.inspect'(ops, { cluster_id }) {
     const actor = await clusterOf(ops, cluster_id);
     await ops.ask(actor, { type: 'cluster.describe' }, { timeoutMs: 30_000 });
-    return { ...clusterView(actor, ops.now()), details: clusterDetails(actor) };
+    const view = { ...clusterView(actor, ops.now()), details: clusterDetails(actor) };
+    if (!isKubeRay(actor)) return view;
+    const c = actor.getSnapshot().context;
+    return withEvents(
+      view,
+      await kubeEventsOf(ops, c.connectionId, {
+        namespace: c.namespace,
+        names: [c.name],
+        clusters: [c.name],
+        pods: c.pods.map((p) => p.name),
+      }),
+    );
   },
 
   async 'cluster.list'(ops, { status, namespace }) {

@@ -28,6 +28,7 @@ import {
 import { isLocal } from '../cluster-records.js';
 import { clusterView, dashboardOf } from '../views/cluster.view.js';
 import type { FlowsOf } from './flow.js';
+import { clusterWarnings } from './kube-events.js';
 import type { Ops } from './ops.js';
 import {
   cancelRayJob,
@@ -248,7 +249,9 @@ export const jobFlows: FlowsOf<JobOperations> = {
     const target = jobTarget(ops, args.cluster_id);
     await ops.ask(target.jobs, { type: 'jobs.get', dashboard: target.dashboard, id });
     const view = viewOf(target, id);
-    return { ...view, failure: await failureIfFailed(ops, target, view) };
+    const failure = await failureIfFailed(ops, target, view);
+    // On KubeRay, the Warning events of the cluster and its pods belong with the analysis.
+    return { ...view, failure, ...(failure && (await clusterWarnings(ops, target.clusterId))) };
   },
 
   async 'job.cancel'(ops, args) {

@@ -24,6 +24,7 @@ import { isKubeRay } from '../cluster-records.js';
 import { clusterView } from '../views/cluster.view.js';
 import { rayJobResult } from '../views/rayjob.view.js';
 import type { FlowsOf } from './flow.js';
+import { kubeEventsOf } from './kube-events.js';
 import type { Ops } from './ops.js';
 import { requireKubeRay, resolveCluster, resolveConnection } from './resolve.js';
 import { waitWithProgress } from './wait.js';
@@ -254,8 +255,25 @@ function namedCluster(ops: Ops, actor: RayJobActor, timeoutMs: number): Promise<
 
 export async function inspectRayJob(ops: Ops, args: RayJobArgs): Promise<InspectJobOutput> {
   const found = await findRayJob(ops, args);
-  const { view, rayjob } = rayJobResult(latest(found), found.connectionId);
-  return { ...view, rayjob };
+  const s = latest(found);
+  const { view, rayjob } = rayJobResult(s, found.connectionId);
+  const cluster = s.rayClusterName ?? s.clusterSelector;
+  const read = await kubeEventsOf(ops, found.connectionId, {
+    namespace: s.namespace,
+    names: [s.name, ...(cluster ? [cluster] : [])],
+    clusters: cluster ? [cluster] : [],
+  });
+  const events = read.events.length ? read.events : undefined;
+  const warning = events?.find((e) => e.type === 'Warning');
+  // A RayJob that failed: the Kubernetes event that says why, when one does.
+  const failure =
+    view.status === 'FAILED' && warning
+      ? {
+          cause: 'kubernetes_event',
+          suggestion: `${warning.reason} on ${warning.object} (see events): ${warning.hint ?? warning.message}`,
+        }
+      : undefined;
+  return { ...view, rayjob, events, failure, ...(read.note && { events_note: read.note }) };
 }
 
 /**

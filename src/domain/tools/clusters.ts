@@ -9,6 +9,7 @@ import {
   NodeTypeSchema,
   WorkerGroupSchema,
 } from '../cluster.js';
+import { KubeEventsSchema } from '../kube-events.js';
 import { NamespaceSchema, PodResourcesSchema, ServiceTypeSchema, WorkerGroupSpecSchema } from '../kuberay.js';
 import { confirmationField, confirmTokenArg } from './confirm.js';
 
@@ -108,7 +109,10 @@ export const DetailsSchema = z.object({
   fetched_at: z.string(),
 });
 
-export const InspectClusterOutputSchema = ClusterViewSchema.extend({ details: DetailsSchema.optional() });
+export const InspectClusterOutputSchema = ClusterViewSchema.extend({
+  details: DetailsSchema.optional(),
+  events: KubeEventsSchema.optional(),
+});
 export type InspectClusterOutput = z.infer<typeof InspectClusterOutputSchema>;
 
 export const KubeRayRowSchema = z.object({

@@ -12,6 +12,7 @@ import {
   RuntimeEnvSchema,
   SubmissionIdSchema,
 } from '../jobs.js';
+import { KubeEventsSchema } from '../kube-events.js';
 import {
   NamespaceSchema,
   PodResourcesSchema,
@@ -201,6 +202,8 @@ export type InspectJobInput = z.infer<typeof InspectJobInputSchema>;
 export const InspectJobOutputSchema = JobViewSchema.extend({
   failure: FailureSchema.optional(),
   rayjob: RayJobRefSchema.optional(),
+  events: KubeEventsSchema.optional(),
+  events_note: z.string().optional(),
 });
 export type InspectJobOutput = z.infer<typeof InspectJobOutputSchema>;
 

@@ -52,8 +52,7 @@ export const authenticateCloudProvider = defineTool({
   name: 'authenticate_cloud_provider',
   title: 'Authenticate to a cloud',
   description:
-    'Authenticates to GKE (default credentials or a key file) or EKS (default chain or a profile) and checks it ' +
-    'works; says as whom. Optional: other cloud tools use the defaults.',
+    'Authenticates to GKE or EKS and says as whom. Optional: other cloud tools use the default credentials.',
   input: AuthenticateCloudInput,
   output: AuthenticateCloudOutput,
   toolsets: ['cloud'],
@@ -151,8 +150,8 @@ export const createKubernetesCluster = defineTool({
   name: 'create_kubernetes_cluster',
   title: 'Create a GKE or EKS cluster',
   description:
-    'Creates a GKE or EKS cluster (costs money; the result estimates it). Try dry_run: true first. Returns an ' +
-    'operation to follow with get_cloud_operation. Idempotent by name. Example: get_cloud_config_template.',
+    'Creates a GKE or EKS cluster (costs money; try dry_run first). Returns an operation for ' +
+    'get_cloud_operation. Idempotent by name.',
   input: CreateClusterInput,
   output: CreateClusterOutput,
   toolsets: ['cloud'],

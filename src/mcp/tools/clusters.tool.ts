@@ -1,4 +1,5 @@
 import { type ClusterView, ClusterViewSchema } from '../../domain/cluster.js';
+import { eventsLine } from '../../domain/kube-events.js';
 import {
   ClusterChangeOutputSchema,
   ClusterIdInputSchema,
@@ -124,7 +125,8 @@ export const stopRayCluster = defineTool({
 export const inspectRayCluster = defineTool({
   name: 'inspect_ray_cluster',
   title: 'Inspect a Ray cluster',
-  description: "A cluster's status, nodes, resource use and job counts; for a failed one, why.",
+  description:
+    "A cluster's status, nodes, resource use and job counts; for a failed one, why. KubeRay: its events.",
   input: ClusterIdInputSchema,
   output: InspectClusterOutputSchema,
   toolsets: ['local', 'kuberay'],
@@ -138,7 +140,8 @@ export const inspectRayCluster = defineTool({
       text:
         `${view.cluster_id} is ${view.status}: ${alive}/${view.nodes.length} node(s) alive` +
         (cpu ? `, CPU ${cpu.used}/${cpu.total} in use` : '') +
-        (view.error ? `. ${view.error.message}` : '.'),
+        (view.error ? `. ${view.error.message}` : '.') +
+        eventsLine(view.events),
     };
   },
 });
@@ -168,8 +171,8 @@ export const scaleRayCluster = defineTool({
   name: 'scale_ray_cluster',
   title: 'Scale a Ray cluster',
   description:
-    'Sets the worker count of one node type (local; resource options apply to new workers) or of a KubeRay ' +
-    'worker group (replicas, min/max, workers_to_delete), and waits until done. Removes idle workers first.',
+    'Sets the worker count of a local node type or a KubeRay worker group, and waits until done. ' +
+    'Removes idle workers first.',
   input: ScaleClusterInputSchema,
   output: ClusterChangeOutputSchema,
   toolsets: ['local', 'kuberay'],

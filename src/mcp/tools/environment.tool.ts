@@ -6,8 +6,7 @@ export const checkEnvironment = defineTool({
   name: 'check_environment',
   title: 'Check environment',
   description:
-    'What this machine has for ray-mcp (Python, Ray, kubeconfig, cloud credentials), with a fix for each missing ' +
-    'part. Call it first when a tool fails for a setup reason.',
+    'What this machine has (Python, Ray, kubeconfig, cloud credentials), with a fix for what is missing.',
   input: z
     .object({
       sections: z.array(z.enum(ENVIRONMENT_SECTIONS)).min(1).optional().describe('default: all'),

@@ -1,4 +1,5 @@
 import { isTerminal, type JobView } from '../../domain/jobs.js';
+import { eventsLine } from '../../domain/kube-events.js';
 import type { StatusCounts } from '../../domain/operations/jobs.js';
 import {
   CancelJobInputSchema,
@@ -47,7 +48,7 @@ export const submitRayJob = defineTool({
   title: 'Submit a Ray job',
   description:
     'Submits a job to a cluster and returns at once; follow it with wait_for_ray_job or retrieve_logs. ' +
-    'job_type "rayjob": a KubeRay RayJob instead (on its own cluster unless cluster_id names one).',
+    'job_type "rayjob": a KubeRay RayJob instead.',
   input: SubmitJobInputSchema,
   output: SubmitJobOutputSchema,
   toolsets: ['local', 'kuberay'],
@@ -85,7 +86,7 @@ export const listRayJobs = defineTool({
 export const inspectRayJob = defineTool({
   name: 'inspect_ray_job',
   title: 'Inspect a Ray job',
-  description: "A job's status and details; for a failed one, why it failed and what to do.",
+  description: "A job's status and details; for a failed one, why and what to do. rayjob: with its events.",
   input: InspectJobInputSchema,
   output: InspectJobOutputSchema,
   toolsets: ['local', 'kuberay'],
@@ -93,7 +94,8 @@ export const inspectRayJob = defineTool({
   async handler(args, { run }) {
     const job = await run('job.inspect', args, { timeoutMs: KUBE_TIMEOUT_MS });
     const f = job.failure;
-    if (job.rayjob) return { structured: job, text: `${rayJobText(job, job.rayjob)}.` };
+    if (job.rayjob)
+      return { structured: job, text: `${rayJobText(job, job.rayjob)}.${eventsLine(job.events)}` };
     return {
       structured: job,
       text:

@@ -73,8 +73,7 @@ export const getKubernetesClusterInfo = defineTool({
   name: 'get_kubernetes_cluster_info',
   title: 'Kubernetes cluster info',
   description:
-    'A connected cluster: version, nodes, GPUs, whether KubeRay is installed. A GKE/EKS cluster by cluster_name: ' +
-    'its status and node pools.',
+    'A connected cluster: version, nodes, GPUs, KubeRay. A GKE/EKS cluster_name: status and node pools.',
   input: KubernetesInfoInputSchema,
   output: KubernetesInfoOutputSchema,
   toolsets: ['kuberay', 'cloud'],

@@ -30,9 +30,8 @@ export const deployServeApp = defineTool({
   name: 'deploy_serve_app',
   title: 'Deploy a Ray Serve app',
   description:
-    'Deploys or updates (same name) a Ray Serve application on a local cluster: import_path, route, ' +
-    'runtime_env (working_dir: a local folder, uploaded), per-deployment replicas or autoscaling and resources. ' +
-    'Waits until it runs or fails; returns its status, replicas and URL.',
+    'Deploys or updates (same name) a Ray Serve app on a local cluster; waits until it runs or fails. ' +
+    'Returns its status, replicas and URL.',
   input: DeployServeInputSchema,
   output: DeployServeOutputSchema,
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
@@ -47,9 +46,7 @@ export const deployServeApp = defineTool({
 export const listServeApps = defineTool({
   name: 'list_serve_apps',
   title: 'List Ray Serve apps',
-  description:
-    "A local cluster's Ray Serve applications: status, Ray's message, deployments with replica counts and " +
-    'health, and the URL each answers on.',
+  description: "A local cluster's Ray Serve apps: status, replicas, health and URL.",
   input: ListServeInputSchema,
   output: ListServeOutputSchema,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
@@ -68,9 +65,7 @@ export const listServeApps = defineTool({
 export const deleteServeApp = defineTool({
   name: 'delete_serve_app',
   title: 'Delete a Ray Serve app',
-  description:
-    'Deletes a Ray Serve application from a local cluster and waits until it is gone; the last one shuts ' +
-    'Serve down. Idempotent.',
+  description: 'Deletes a Ray Serve app from a local cluster. Idempotent.',
   input: DeleteServeInputSchema,
   output: DeleteServeOutputSchema,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
