@@ -229,19 +229,7 @@ export async function startTestbed(dir: string, opts: { kuberay?: boolean } = {}
   try {
     // etcd
     const etcdUrl = `http://127.0.0.1:${ports.etcd}`;
-    const peerUrl = `http://127.0.0.1:${ports.etcdPeer}`;
-    const etcd = launch(dir, 'etcd', [
-      `--data-dir=${join(dir, 'etcd')}`,
-      `--listen-client-urls=${etcdUrl}`,
-      `--advertise-client-urls=${etcdUrl}`,
-      `--listen-peer-urls=${peerUrl}`,
-      `--initial-advertise-peer-urls=${peerUrl}`,
-      `--initial-cluster=default=${peerUrl}`,
-      '--unsafe-no-fsync',
-      '--max-request-bytes=8388608',
-      '--log-level=warn',
-    ]);
-    state.pids.etcd = etcd.pid!;
+    const etcd = startEtcd(state);
     save();
     await waitUntil(
       'etcd',
@@ -391,6 +379,25 @@ async function installCrds(state: TestbedState) {
   }
 }
 
+function startEtcd(state: TestbedState): ChildProcess {
+  const { dir, ports } = state;
+  const etcdUrl = `http://127.0.0.1:${ports.etcd}`;
+  const peerUrl = `http://127.0.0.1:${ports.etcdPeer}`;
+  const etcd = launch(dir, 'etcd', [
+    `--data-dir=${join(dir, 'etcd')}`,
+    `--listen-client-urls=${etcdUrl}`,
+    `--advertise-client-urls=${etcdUrl}`,
+    `--listen-peer-urls=${peerUrl}`,
+    `--initial-advertise-peer-urls=${peerUrl}`,
+    `--initial-cluster=default=${peerUrl}`,
+    '--unsafe-no-fsync',
+    '--max-request-bytes=8388608',
+    '--log-level=warn',
+  ]);
+  state.pids.etcd = etcd.pid!;
+  return etcd;
+}
+
 function startApiserver(state: TestbedState) {
   const { dir, ports } = state;
   const apiserver = launch(state.dir, 'kube-apiserver', [
@@ -458,14 +465,40 @@ async function registerOperatorDeployment(state: TestbedState) {
   });
 }
 
-/** Stops the API server alone and starts it again on the same port (tests of watch recovery). */
-export async function restartApiserver(state: TestbedState, downMs = 1000): Promise<void> {
+/**
+ * Stops the API server alone and starts it again on the same port (tests of watch recovery).
+ * `whileDown` runs after it stopped and before it starts again (etcd is still up then).
+ */
+export async function restartApiserver(
+  state: TestbedState,
+  downMs = 1000,
+  whileDown?: () => Promise<void>,
+): Promise<void> {
   const pid = state.pids['kube-apiserver'];
   if (pid) await stopGroup(pid, 10_000);
   await sleep(downMs);
+  await whileDown?.();
   startApiserver(state);
   writeFileSync(join(state.dir, 'testbed.json'), JSON.stringify(state, null, 2));
   await waitForApiserver(state, 60_000);
+}
+
+/**
+ * Stops etcd (SIGTERM) and starts it again with the same arguments and data dir; waits for its
+ * /health. The API server stays up and reconnects by itself (tests of watch recovery).
+ */
+export async function restartEtcd(state: TestbedState, downMs = 1000): Promise<void> {
+  const pid = state.pids.etcd;
+  if (pid) await stopGroup(pid, 10_000);
+  await sleep(downMs);
+  const etcd = startEtcd(state);
+  writeFileSync(join(state.dir, 'testbed.json'), JSON.stringify(state, null, 2));
+  await waitUntil(
+    'etcd /health',
+    async () => (await fetch(`http://127.0.0.1:${state.ports.etcd}/health`)).ok,
+    30_000,
+    () => pidAlive(etcd.pid!),
+  );
 }
 
 async function stopGroup(pid: number, graceMs: number): Promise<void> {

@@ -24,4 +24,5 @@ export {
   LIMITED_TOKEN,
   LIMITED_USER,
   restartApiserver,
+  restartEtcd,
 } from '../../scripts/testbed.js';
