@@ -83,6 +83,11 @@ export interface KubeRayClusterRequest {
   spec?: KubeRayClusterSpec;
   owned: boolean;
   timeoutMs: number;
+  /**
+   * An attached RayCluster's own creation time, shown as its created_at. Which cluster is current
+   * still follows when ray-mcp took it on (the event's `at`): a cluster just attached is current.
+   */
+  createdAt?: number;
 }
 
 export interface SupervisorInput {
@@ -296,7 +301,7 @@ export const supervisorMachine = setup({
       const input = event.local
         ? { id, spec: event.local.spec, timeoutMs: event.local.timeoutMs, createdAt: event.at }
         : event.kuberay
-          ? { id, createdAt: event.at, ...event.kuberay }
+          ? { id, ...event.kuberay, createdAt: event.kuberay.createdAt ?? event.at }
           : { id, address: event.external!.address, createdAt: event.at };
       enqueue(act('spawnCluster', { id, kind, input, createdAt: event.at, replace: true }));
       enqueue.emit(answerOk(event.requestId, { clusterId: id }));

@@ -84,6 +84,25 @@ describe('a RayCluster ray-mcp did not create', () => {
     const again = await ok(client, 'inspect_ray_cluster', { cluster_id: 'theirs' });
     expect(again.created_at).toBe(created);
   });
+
+  it('just attached, is the current cluster even though it is older than one ray-mcp started', async () => {
+    const { client, world } = await start((w) => {
+      w.kube.addContext('kind-dev');
+      w.kube.putRayCluster('kind-dev', {
+        namespace: 'default',
+        name: 'theirs',
+        managedByUs: false,
+        createdAt: '2020-01-01T00:00:00.000Z',
+        groups: [{ name: 'cpu', replicas: 1, minReplicas: 0, maxReplicas: 2, workersToDelete: [] }],
+      });
+    });
+    await ok(client, 'init_ray_cluster', { cluster_type: 'kubernetes', cluster_name: 'ours' });
+    await ok(client, 'inspect_ray_cluster', { cluster_id: 'theirs' });
+    // stop_ray_cluster() means the cluster just taken on, not the newer one by creation time.
+    const res = await client.callTool({ name: 'stop_ray_cluster', arguments: {} });
+    expect(textOf(res)).toMatch(/Stopped tracking RayCluster default\/theirs/);
+    expect(world.kube.apis.get('kind-dev')!.rayClusters.has('default/ours')).toBe(true);
+  });
 });
 
 describe('a restart with the default exit policy (stop)', () => {

@@ -479,14 +479,14 @@ export async function resolveOrAttach(ops: Ops, id: string): Promise<ClusterActo
   const created = f.createdAt ? Date.parse(f.createdAt) : Number.NaN;
   return create(ops, {
     id,
-    // Its created_at is the RayCluster's, not the moment ray-mcp attached it.
-    at: Number.isNaN(created) ? undefined : created,
     kuberay: {
       connectionId: f.connectionId,
       namespace: f.namespace,
       name: f.name,
       owned: f.managed,
       timeoutMs: 120_000,
+      // Its created_at is the RayCluster's; it is current from now, as the cluster just taken on.
+      ...(Number.isNaN(created) ? {} : { createdAt: created }),
     },
   });
 }
