@@ -297,21 +297,25 @@ export class KubeClient {
     }
     const text = await res.body.text();
     if (res.statusCode >= 400) {
-      let status: KubeStatus = {};
-      try {
-        status = JSON.parse(text) as KubeStatus;
-      } catch {}
-      if (!status || typeof status !== 'object') status = {};
-      if (status.message === undefined) status.message = text;
-      throw new KubeApiError(
-        res.statusCode,
-        String(status.reason ?? ''),
-        String(status.message ?? text),
-        path,
-        this.secrets,
-      );
+      throw this.statusError(res.statusCode, text, path);
     }
     return (text ? JSON.parse(text) : {}) as T;
+  }
+
+  /** An API server's error answer: its Status body (or the raw text), quoted as untrusted. */
+  private statusError(statusCode: number, text: string, path: string): KubeApiError {
+    let status: KubeStatus = {};
+    try {
+      status = JSON.parse(text) as KubeStatus;
+    } catch {}
+    if (!status || typeof status !== 'object') status = {};
+    return new KubeApiError(
+      statusCode,
+      String(status.reason ?? ''),
+      String(status.message ?? text),
+      path,
+      this.secrets,
+    );
   }
 
   get<T = KubeObject>(path: string, opts?: RequestOptions) {
@@ -385,18 +389,7 @@ export class KubeClient {
     }
     if (res.statusCode >= 400) {
       const text = await res.body.text();
-      let status: KubeStatus = {};
-      try {
-        status = JSON.parse(text) as KubeStatus;
-      } catch {}
-      if (!status || typeof status !== 'object') status = {};
-      throw new KubeApiError(
-        res.statusCode,
-        String(status.reason ?? ''),
-        String(status.message ?? text),
-        path,
-        this.secrets,
-      );
+      throw this.statusError(res.statusCode, text, path);
     }
     let buffer = '';
     for await (const chunk of res.body) {
