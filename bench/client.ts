@@ -19,7 +19,7 @@ export async function openClient(extraArgs: string[] = []): Promise<BenchClient>
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [
-      join(projectRoot, 'dist', 'src', 'main.js'),
+      join(projectRoot, 'dist', 'ray-mcp.js'),
       '--log-level',
       'warn',
       '--data-dir',

@@ -110,7 +110,7 @@ export async function run(): Promise<Record<string, unknown>> {
   const data = mkdtempSync(join(tmpdir(), 'rbd-'));
   const transport = new StdioClientTransport({
     command: process.execPath,
-    args: [join(projectRoot, 'dist', 'src', 'main.js'), '--log-level', 'warn', '--data-dir', data],
+    args: [join(projectRoot, 'dist', 'ray-mcp.js'), '--log-level', 'warn', '--data-dir', data],
   });
   const client = new Client({ name: 'bench', version: '1' });
   await client.connect(transport);

@@ -77,7 +77,7 @@ const median = (xs: number[]) => {
 export async function run(): Promise<Record<string, unknown>> {
   const dataDir = mkdtempSync(join(tmpdir(), 'ray-mcp-bench-startup-'));
   const env = { ...process.env, RAY_MCP_DATA_DIR: dataDir, RAY_MCP_LOG_LEVEL: 'warn' };
-  const rayMcp = [join(dist, 'src', 'main.js')];
+  const rayMcp = [join(dist, 'ray-mcp.js')];
   const baseline = [join(dist, 'bench', 'one-tool-server.js')];
   try {
     // One warm-up each: the file cache, not start-up, is what a first spawn measures.

@@ -30,7 +30,7 @@ async function call(
 async function main(): Promise<void> {
   const transport = new StdioClientTransport({
     command: process.execPath,
-    args: [join(projectRoot, 'dist', 'src', 'main.js'), '--log-level', 'warn'],
+    args: [join(projectRoot, 'dist', 'ray-mcp.js'), '--log-level', 'warn'],
     stderr: 'inherit',
   });
   const client = new Client({ name: 'ray-mcp-demo', version: '1.0.0' });

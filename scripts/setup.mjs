@@ -38,8 +38,9 @@ if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== lockHash) {
   writeFileSync(stamp, lockHash);
 }
 
-log('building (tsc)');
+log('building (tsc, then the bundle the command runs)');
 run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json']);
+run(process.execPath, [join(root, 'scripts', 'bundle.mjs')]);
 
 if (!process.argv.includes('--no-ray')) {
   run('bash', [join(root, 'scripts', 'setup-ray.sh')]);

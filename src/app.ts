@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import type { McpServer } from '@modelcontextprotocol/server';
-import { type Inspection, startInspection } from './actors/inspector.js';
+import type { Inspection } from './actors/inspector.js';
 import { type ActorOverrides, type ChildWrappers, RaySystem } from './actors/system.js';
 import { AUDIT_FILE, AuditLog } from './clients/audit-log.js';
 import { registerSecretSources } from './clients/secret-sources.js';
@@ -38,7 +38,10 @@ export async function createApp(
   const redactor = new Redactor();
   await registerSecretSources(config, redactor);
   const log = options.log ?? createLogger(config, redactor);
-  const inspection = await startInspection(config, log);
+  const inspection =
+    config.inspect === false
+      ? undefined
+      : await import('./actors/inspector.js').then(({ startInspection }) => startInspection(config, log));
   const system = await RaySystem.create({
     config,
     log,

@@ -7,9 +7,8 @@ import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { Command, Option } from 'commander';
 import { createApp } from './app.js';
 import { CONFIRM_POLICIES, ConfigError, type Flags, LOG_LEVELS, loadConfig, ON_EXIT } from './config.js';
-import { type HttpFront, startHttpFront } from './mcp/http.js';
+import type { HttpFront } from './mcp/http.js';
 import { BoundedStdioTransport } from './mcp/stdio.js';
-import { runSetup } from './setup.js';
 import { VERSION } from './version.js';
 
 const program = new Command()
@@ -104,7 +103,8 @@ program
     'install the pinned Ray into the cache venv (~/.cache/ray-mcp/venvs), where the server finds it',
   )
   .action(() => {
-    subcommand = runSetup();
+    // Loaded only for this command (as the HTTP front only with --http): start-up stays light.
+    subcommand = import('./setup.js').then(({ runSetup }) => runSetup());
   });
 // Without a subcommand: serve.
 program.action(() => {});
@@ -167,6 +167,7 @@ async function main(): Promise<void> {
 
   if (config.http) {
     try {
+      const { startHttpFront } = await import('./mcp/http.js');
       http = await startHttpFront({
         settings: config.http,
         log,

@@ -11,6 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import type { JSONRPCMessage, StandardSchemaWithJSON, Transport } from '@modelcontextprotocol/server';
 import type { z } from 'zod';
+import { LISTED_TARGET } from './listed-schemas.js';
 
 /** Keys that would reach an object's prototype when copied: refused anywhere in a message. */
 export const PROTOTYPE_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
@@ -126,9 +127,17 @@ export function compactIssues(issues: readonly Issue[], maxLines = 8): string[] 
 type JsonSchemaOf = StandardSchemaWithJSON<unknown, unknown>['~standard']['jsonSchema'];
 type JsonObject = Record<string, unknown>;
 
-/** `converter` computing each JSON Schema once (tools/list asks on every call), passed through `listed`. */
-function listedJson(converter: JsonSchemaOf, listed: (json: JsonObject) => JsonObject): JsonSchemaOf {
+/**
+ * `converter` computing each JSON Schema once (tools/list asks on every call), passed through
+ * `listed`; `prebuilt` is the listed schema the build computed for the SDK's dialect (listed-schemas.ts).
+ */
+function listedJson(
+  converter: JsonSchemaOf,
+  listed: (json: JsonObject) => JsonObject,
+  prebuilt?: { io: 'input' | 'output'; json: JsonObject },
+): JsonSchemaOf {
   const memo = new Map<string, JsonObject>();
+  if (prebuilt) memo.set(`${prebuilt.io}\u0000${LISTED_TARGET}`, prebuilt.json);
   const once =
     (io: 'input' | 'output') =>
     (options: Parameters<JsonSchemaOf['input']>[0]): JsonObject => {
@@ -151,13 +160,14 @@ function listedJson(converter: JsonSchemaOf, listed: (json: JsonObject) => JsonO
 export function boundedSchema<S extends z.ZodType>(
   schema: S,
   listed: (json: JsonObject) => JsonObject = (json) => json,
+  prebuilt?: { io: 'input' | 'output'; json: JsonObject },
 ): StandardSchemaWithJSON<z.input<S>, z.output<S>> {
   const std = schema['~standard'] as unknown as StandardSchemaWithJSON<z.input<S>, z.output<S>>['~standard'];
   return {
     '~standard': {
       version: 1,
       vendor: 'ray-mcp',
-      jsonSchema: listedJson(std.jsonSchema as JsonSchemaOf, listed),
+      jsonSchema: listedJson(std.jsonSchema as JsonSchemaOf, listed, prebuilt),
       async validate(value: unknown) {
         if (value !== null && typeof value === 'object' && Object.hasOwn(value, REFUSAL_KEY)) {
           return { issues: [{ message: String((value as Record<string, unknown>)[REFUSAL_KEY]) }] };

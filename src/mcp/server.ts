@@ -30,6 +30,7 @@ import {
   MAX_ERROR_CHARS,
   MAX_TOOL_INPUT_ELEMENTS,
 } from './input-safety.js';
+import { prebuiltListed } from './listed-schemas.js';
 import { registerPrompts } from './prompts.js';
 import { type ResourceWatches, registerResources } from './resources.js';
 import { listedInputSchema, listedOutputSchema } from './schema-json.js';
@@ -102,13 +103,22 @@ function registerTool(
 ): void {
   const log = deps.log.child({ tool: tool.name });
   const audit = isAudited(tool) ? deps.audit : undefined;
+  const prebuilt = prebuiltListed()?.[tool.name];
   server.registerTool(
     tool.name,
     {
       title: tool.title,
       description: tool.description,
-      inputSchema: boundedSchema(tool.input, listedInputSchema),
-      outputSchema: boundedSchema(tool.output, listedOutputSchema),
+      inputSchema: boundedSchema(
+        tool.input,
+        listedInputSchema,
+        prebuilt && { io: 'input', json: prebuilt.input },
+      ),
+      outputSchema: boundedSchema(
+        tool.output,
+        listedOutputSchema,
+        prebuilt && { io: 'output', json: prebuilt.output },
+      ),
       annotations: tool.annotations,
     },
     async (given: unknown, mcp: ServerContext): Promise<CallToolResult | InputRequiredResult> => {

@@ -1,5 +1,5 @@
 /**
- * The MCP Inspector's own schema lint: `inspector --cli node dist/src/main.js --method tools/list
+ * The MCP Inspector's own schema lint: `inspector --cli node dist/ray-mcp.js --method tools/list
  * --strict` (the pinned devDependency, run from node_modules; no browser, no network) exits 0 and
  * reports nothing: no error and no warning about any tool's input or output schema.
  */

@@ -33,7 +33,10 @@ describe('the installed package', () => {
     });
     const [info] = JSON.parse(packed) as { filename: string; files: { path: string }[] }[];
     const files = info!.files.map((f) => f.path);
-    expect(files).toContain('dist/src/main.js');
+    // The command is one bundle (scripts/bundle.mjs); the module-per-file build stays out.
+    expect(files).toContain('dist/ray-mcp.js');
+    expect(files.some((f) => f.startsWith('dist/chunks/'))).toBe(true);
+    expect(files.some((f) => f.startsWith('dist/src/'))).toBe(false);
     expect(files).toContain('scripts/setup-ray.sh');
     expect(files.some((f) => f.startsWith('test/') || f.startsWith('dist/test/'))).toBe(false);
 

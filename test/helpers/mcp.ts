@@ -17,7 +17,7 @@ import { type App, createApp } from '../../src/app.js';
 import { type Flags, loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 
-export const MAIN = join(import.meta.dirname, '..', '..', 'dist', 'src', 'main.js');
+export const MAIN = join(import.meta.dirname, '..', '..', 'dist', 'ray-mcp.js');
 
 export function scratchDir(prefix = 't'): string {
   return mkdtempSync(join(inject('testRoot'), `${prefix}-`));

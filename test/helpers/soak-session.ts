@@ -48,7 +48,7 @@ export async function openSoakServer(env: Record<string, string> = {}): Promise<
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [
-      join(projectRoot, 'dist', 'src', 'main.js'),
+      join(projectRoot, 'dist', 'ray-mcp.js'),
       '--log-level',
       'info',
       '--data-dir',
