@@ -705,11 +705,24 @@ export class FakeKubernetes {
     connectionId: string,
     namespace: string,
     name: string,
-    status: { deploymentStatus?: string; jobStatus?: string; managedByUs?: boolean; createdAt?: string } = {},
+    status: {
+      deploymentStatus?: string;
+      jobStatus?: string;
+      managedByUs?: boolean;
+      createdAt?: string;
+      /** Labelled ray-mcp/protected=true. */
+      protected?: boolean;
+    } = {},
   ): RayJobSummary {
     return this.putRayJob(this.api(connectionId), {
       ...summarizeRayJob({
-        metadata: { namespace, name, uid: `uid-${++this.uid}`, creationTimestamp: status.createdAt ?? iso() },
+        metadata: {
+          namespace,
+          name,
+          uid: `uid-${++this.uid}`,
+          creationTimestamp: status.createdAt ?? iso(),
+          ...(status.protected ? { labels: { 'ray-mcp/protected': 'true' } } : {}),
+        },
         spec: { entrypoint: `python ${name}.py` },
         status: { jobDeploymentStatus: status.deploymentStatus, jobStatus: status.jobStatus },
       }),

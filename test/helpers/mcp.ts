@@ -11,6 +11,7 @@ import {
   InMemoryTransport,
 } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { expect, inject } from 'vitest';
 import type { ActorOverrides, ChildWrappers } from '../../src/actors/system.js';
 import { type App, createApp } from '../../src/app.js';
@@ -95,7 +96,8 @@ export async function startInMemoryServer(
     wrap: options.wrap,
   });
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-  await app.server.connect(serverSide);
+  // As main.ts serves stdio: the SDK's entry answers both eras (2025 initialize, 2026-07-28 discover).
+  serveStdio(() => app.server, { transport: serverSide });
   const client = new Client({ name: 'ray-mcp-tests', version: '1.0.0' }, options.clientOptions);
   await client.connect(clientSide);
   return {

@@ -199,55 +199,82 @@ describe('protection', () => {
       /Delete RayCluster default\/ray-a.*protected/,
     );
   });
+
+  it('refuses to delete a RayJob labelled ray-mcp/protected, even named explicitly, whatever the policy', async () => {
+    const { client, world } = await start((w) => w.kube.addContext('kind-dev'), { confirm: 'never' });
+    await ok(client, 'connect_kubernetes_cluster', { context: 'kind-dev' });
+    world.kube.addRayJob('kind-dev', 'default', 'nightly', {
+      deploymentStatus: 'Running',
+      jobStatus: 'RUNNING',
+      protected: true,
+    });
+    await world.settle();
+    await refused(
+      client,
+      'cancel_ray_job',
+      { rayjob: 'nightly', mode: 'delete' },
+      /Delete RayJob default\/nightly.*: refused, it is protected/,
+    );
+    expect(world.kube.apis.get('kind-dev')!.rayJobs.has('default/nightly')).toBe(true);
+  });
 });
 
-describe('a client with form elicitation', () => {
-  async function elicitingServer(answer: 'accept' | 'decline' | 'cancel', confirm = true) {
-    const world = new FakeWorld();
-    const asked: string[] = [];
-    const server = await startInMemoryServer(
-      { requestTimeout: '5', confirm: 'destructive' },
-      {},
-      {
-        actors: world.actors,
-        clientOptions: { capabilities: { elicitation: { form: {} } } },
-      },
-    );
-    server.client.setRequestHandler('elicitation/create', async (req) => {
-      asked.push(String((req.params as { message?: string }).message));
-      return answer === 'accept' ? { action: 'accept', content: { confirm } } : { action: answer };
-    });
-    const v = await ok(server.client, 'init_ray_cluster');
-    world.ray.addJob(v.dashboard_url, 'train-1', 'RUNNING');
-    return { ...server, world, asked };
-  }
-
-  it('asks, and on accept stops', async () => {
-    const s = await elicitingServer('accept');
-    try {
-      const r = await ok(s.client, 'stop_ray_cluster');
-      expect(r).toMatchObject({ status: 'stopped' });
-      expect(s.asked[0]).toMatch(/Stop a Ray cluster\? Stop local cluster local-1.*train-1/);
-    } finally {
-      await s.close();
+for (const era of ['2025', '2026-07-28'] as const)
+  describe(`a ${era} client with form elicitation`, () => {
+    // 2025: the server sends elicitation/create; 2026-07-28: the call answers input_required and the
+    // client's SDK asks through the same handler, then retries with the answer (multi round-trip).
+    async function elicitingServer(answer: 'accept' | 'decline' | 'cancel', confirm = true) {
+      const world = new FakeWorld();
+      const asked: string[] = [];
+      const server = await startInMemoryServer(
+        { requestTimeout: '5', confirm: 'destructive' },
+        {},
+        {
+          actors: world.actors,
+          clientOptions: {
+            capabilities: { elicitation: { form: {} } },
+            ...(era === '2026-07-28' ? { versionNegotiation: { mode: { pin: era } } } : {}),
+          },
+        },
+      );
+      expect(server.client.getNegotiatedProtocolVersion()).toMatch(
+        era === '2025' ? /^2025-/ : /^2026-07-28$/,
+      );
+      server.client.setRequestHandler('elicitation/create', async (req) => {
+        asked.push(String((req.params as { message?: string }).message));
+        return answer === 'accept' ? { action: 'accept', content: { confirm } } : { action: answer };
+      });
+      const v = await ok(server.client, 'init_ray_cluster');
+      world.ray.addJob(v.dashboard_url, 'train-1', 'RUNNING');
+      return { ...server, world, asked };
     }
-  });
 
-  it('on decline or cancel does nothing, and says so without an error', async () => {
-    for (const answer of ['decline', 'cancel'] as const) {
-      const s = await elicitingServer(answer);
+    it('asks, and on accept stops', async () => {
+      const s = await elicitingServer('accept');
       try {
-        const res = await call(s.client, 'stop_ray_cluster');
-        expect(res.isError).toBeFalsy();
-        expect(textOf(res)).toMatch(/Nothing was done: the user declined/);
-        expect(res.structuredContent).toMatchObject({
-          status: 'running',
-          confirmation: { status: 'declined' },
-        });
-        expect(s.world.ray.processesOf('local-1').length).toBeGreaterThan(0);
+        const r = await ok(s.client, 'stop_ray_cluster');
+        expect(r).toMatchObject({ status: 'stopped' });
+        expect(s.asked[0]).toMatch(/Stop a Ray cluster\? Stop local cluster local-1.*train-1/);
       } finally {
         await s.close();
       }
-    }
+    });
+
+    it('on decline or cancel does nothing, and says so without an error', async () => {
+      for (const answer of ['decline', 'cancel'] as const) {
+        const s = await elicitingServer(answer);
+        try {
+          const res = await call(s.client, 'stop_ray_cluster');
+          expect(res.isError).toBeFalsy();
+          expect(textOf(res)).toMatch(/Nothing was done: the user declined/);
+          expect(res.structuredContent).toMatchObject({
+            status: 'running',
+            confirmation: { status: 'declined' },
+          });
+          expect(s.world.ray.processesOf('local-1').length).toBeGreaterThan(0);
+        } finally {
+          await s.close();
+        }
+      }
+    });
   });
-});
