@@ -341,6 +341,40 @@ describe('wait_for_ray_job', () => {
     expect(r).toMatchObject({ ended: true, status: 'SUCCEEDED', rayjob: { deployment_status: 'Complete' } });
   });
 
+  it('gives the Kubernetes events of a RayJob that failed, and of its Ray job read through retrieve_logs', async () => {
+    const { client, world } = await withKube();
+    await submitRayJob({ client, world });
+    world.kube.kubeEvents.set('etl-x7k2p-head-q9z', [
+      {
+        reason: 'OOMKilled',
+        type: 'Warning',
+        message: 'Container ray-head was OOMKilled (exit code 137)',
+        involvedObject: { kind: 'Pod', name: 'etl-x7k2p-head-q9z' },
+        lastTimestamp: '2026-01-01T00:00:01Z',
+      },
+    ]);
+    world.ray.jobs.get('etl')!.log.push(...TRACEBACK);
+    soon(() => world.kube.endRayJob('kind-dev', 'default', 'etl', 'FAILED'));
+    const res = await client.callTool({
+      name: 'wait_for_ray_job',
+      arguments: { rayjob: 'etl', timeout_seconds: 5 },
+    });
+    expect(res.structuredContent).toMatchObject({
+      ended: true,
+      status: 'FAILED',
+      events: [expect.objectContaining({ reason: 'OOMKilled', object: 'Pod/etl-x7k2p-head-q9z' })],
+      failure: { cause: 'kubernetes_event' },
+    });
+    expect(textOf(res)).toMatch(/Event: OOMKilled on Pod\/etl-x7k2p-head-q9z/);
+    const logs = await client.callTool({ name: 'retrieve_logs', arguments: { rayjob: 'etl' } });
+    expect(logs.structuredContent).toMatchObject({
+      status: 'FAILED',
+      failure: { cause: 'missing_module' },
+      events: [expect.objectContaining({ reason: 'OOMKilled' })],
+    });
+    expect(textOf(logs)).toMatch(/Event: OOMKilled on Pod\/etl-x7k2p-head-q9z/);
+  });
+
   it('refuses a zero timeout, a missing id and an unknown job', async () => {
     const { client } = await withCluster();
     await refused(

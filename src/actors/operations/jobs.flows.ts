@@ -293,11 +293,13 @@ export const jobFlows: FlowsOf<JobOperations> = {
       (options) => ops.ask(job, { type: 'job.awaitEnd' }, options),
     );
     const view = job.getSnapshot().context.view;
+    const failure = await failureIfFailed(ops, target, view);
     return {
       ...view,
       ended,
       waited_seconds: waitedSeconds,
-      failure: await failureIfFailed(ops, target, view),
+      failure,
+      ...(failure && (await clusterWarnings(ops, target.clusterId))),
     };
   },
 
@@ -328,6 +330,7 @@ export const jobFlows: FlowsOf<JobOperations> = {
     const view = snapshot.context.jobs[sid] ?? viewOf(target, sid);
     const log = stripControl(data.text ?? '');
     const analyze = args.analyze ?? args.include_errors ?? view.status === 'FAILED';
+    const failure = analyze ? failureFrom(view, log, await rayFailuresOf(ops, target, view)) : undefined;
     return {
       submission_id: sid,
       cluster_id: target.clusterId,
@@ -338,7 +341,8 @@ export const jobFlows: FlowsOf<JobOperations> = {
       truncated: data.truncated,
       older_cursor: data.older,
       newer_cursor: data.newer ?? '',
-      failure: analyze ? failureFrom(view, log, await rayFailuresOf(ops, target, view)) : undefined,
+      failure,
+      ...(failure && (await clusterWarnings(ops, target.clusterId))),
     };
   },
 

@@ -255,8 +255,17 @@ function namedCluster(ops: Ops, actor: RayJobActor, timeoutMs: number): Promise<
 
 export async function inspectRayJob(ops: Ops, args: RayJobArgs): Promise<InspectJobOutput> {
   const found = await findRayJob(ops, args);
+  const { view, rayjob } = rayJobResult(latest(found), found.connectionId);
+  return { ...view, rayjob, ...(await rayJobEvents(ops, found, view.status)) };
+}
+
+/** A RayJob's events and those of its cluster; for a failed one, the Warning that says why, when one does. */
+async function rayJobEvents(
+  ops: Ops,
+  found: FoundRayJob,
+  status: string,
+): Promise<Pick<InspectJobOutput, 'events' | 'failure' | 'events_note'>> {
   const s = latest(found);
-  const { view, rayjob } = rayJobResult(s, found.connectionId);
   const cluster = s.rayClusterName ?? s.clusterSelector;
   const read = await kubeEventsOf(ops, found.connectionId, {
     namespace: s.namespace,
@@ -265,15 +274,14 @@ export async function inspectRayJob(ops: Ops, args: RayJobArgs): Promise<Inspect
   });
   const events = read.events.length ? read.events : undefined;
   const warning = events?.find((e) => e.type === 'Warning');
-  // A RayJob that failed: the Kubernetes event that says why, when one does.
   const failure =
-    view.status === 'FAILED' && warning
+    status === 'FAILED' && warning
       ? {
           cause: 'kubernetes_event',
           suggestion: `${warning.reason} on ${warning.object} (see events): ${warning.hint ?? warning.message}`,
         }
       : undefined;
-  return { ...view, rayjob, events, failure, ...(read.note && { events_note: read.note }) };
+  return { events, failure, ...(read.note && { events_note: read.note }) };
 }
 
 /**
@@ -374,7 +382,9 @@ export async function waitRayJob(
     ops.ask(found.actor, { type: 'rayjob.awaitEnd' }, options),
   );
   const { view, rayjob } = rayJobResult(latest(found), found.connectionId);
-  return { ...view, ended, waited_seconds: waitedSeconds, rayjob };
+  // A RayJob that ended failed: its events and the Warning that says why, as inspect gives them.
+  const why = ended && view.status === 'FAILED' ? await rayJobEvents(ops, found, view.status) : {};
+  return { ...view, ended, waited_seconds: waitedSeconds, rayjob, ...why };
 }
 
 export const rayJobFlows: FlowsOf<Pick<JobOperations, 'rayjob.list' | 'rayjob.follow'>> = {

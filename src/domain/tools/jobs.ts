@@ -241,6 +241,8 @@ export const WaitJobOutputSchema = JobViewSchema.extend({
   waited_seconds: z.number(),
   failure: FailureSchema.optional(),
   rayjob: RayJobRefSchema.optional(),
+  events: KubeEventsSchema.optional(),
+  events_note: z.string().optional(),
 });
 export type WaitJobOutput = z.infer<typeof WaitJobOutputSchema>;
 
@@ -279,6 +281,7 @@ export const RetrieveLogsOutputSchema = z.object({
   older_cursor: z.string().optional(),
   newer_cursor: z.string(),
   failure: FailureSchema.optional(),
+  events: KubeEventsSchema.optional().describe('KubeRay: Warning events of the cluster and its pods'),
 });
 export type RetrieveLogsOutput = z.infer<typeof RetrieveLogsOutputSchema>;
 

@@ -103,7 +103,8 @@ export const inspectRayJob = defineTool({
         (job.duration_seconds !== undefined ? ` after ${job.duration_seconds} s` : '') +
         (f
           ? `: ${f.cause}${f.exception ? ` (${f.exception.type}: ${f.exception.message.slice(0, 200)})` : ''}. ${f.suggestion}${rayRecordText(f)}`
-          : '.'),
+          : '.') +
+        eventsLine(job.events),
     };
   },
 });
@@ -176,9 +177,9 @@ export const waitForRayJob = defineTool({
     const r = job.rayjob;
     const again = `after ${job.waited_seconds} s; call wait_for_ray_job again to keep waiting.`;
     const text = job.ended
-      ? r
-        ? `${rayJobText(job, r)}.`
-        : `${job.submission_id} ended ${job.status}${failureText(job.failure)}`
+      ? (r
+          ? `${rayJobText(job, r)}.`
+          : `${job.submission_id} ended ${job.status}${failureText(job.failure)}`) + eventsLine(job.events)
       : r
         ? `RayJob ${r.namespace}/${r.name} is still ${r.deployment_status ?? 'New'} ${again}`
         : `${job.submission_id} is still ${job.status} ${again}`;
