@@ -7,6 +7,7 @@
 
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Dispatcher } from 'undici';
+import type { InClusterSettings } from '../config.js';
 import { RayMcpError } from '../domain/errors.js';
 import {
   type CloudKubeTarget,
@@ -107,11 +108,18 @@ export class KubeClient {
     private readonly cloud?: { target: CloudKubeTarget; tokens: KubeTokenSource },
     /** Where the credentials it sends are registered, so no output ever shows them. */
     private readonly secrets?: SecretSink,
+    /** The pod's ServiceAccount (the `in-cluster` context), not a kubeconfig user. */
+    private readonly serviceAccount = false,
   ) {}
 
   static async forTarget(
     target: KubeTarget,
-    deps: { kubeconfigPaths: readonly string[]; tokens?: KubeTokenSource; secrets?: SecretSink },
+    deps: {
+      kubeconfigPaths: readonly string[];
+      inCluster?: InClusterSettings;
+      tokens?: KubeTokenSource;
+      secrets?: SecretSink;
+    },
   ): Promise<KubeClient> {
     const { KubeConfig } = await import('@kubernetes/client-node');
     if (target.kind === 'cloud') {
@@ -134,7 +142,7 @@ export class KubeClient {
         deps.secrets,
       );
     }
-    const { config: kc, files } = await mergeKubeconfigFiles(deps.kubeconfigPaths);
+    const { config: kc, files, inCluster } = await mergeKubeconfigFiles(deps.kubeconfigPaths, deps.inCluster);
     const bad = files.find((f) => f.error);
     if (bad) {
       throw new RayMcpError(
@@ -178,7 +186,15 @@ export class KubeClient {
         'Fix the cluster entry: server must look like https://host:6443.',
       );
     }
-    return new KubeClient(kc, server, target.context, ctx.namespace || 'default', undefined, deps.secrets);
+    return new KubeClient(
+      kc,
+      server,
+      target.context,
+      ctx.namespace || 'default',
+      undefined,
+      deps.secrets,
+      inCluster === target.context,
+    );
   }
 
   /**
@@ -198,6 +214,15 @@ export class KubeClient {
       await this.kc.applyToHTTPSOptions(opts as never);
     } catch (err) {
       // A token file, a client key or an exec plugin (gke-gcloud-auth-plugin, aws) that fails.
+      const why = untrustedText(err instanceof Error ? err.message : String(err), 300, this.secrets);
+      if (this.serviceAccount) {
+        throw new RayMcpError(
+          'unauthenticated',
+          `Cannot read the pod's ServiceAccount token or CA (${this.context}): ${why}`,
+          'Mount the ServiceAccount token (automountServiceAccountToken: true, or a projected token volume with ca.crt) at /var/run/secrets/kubernetes.io/serviceaccount or RAY_MCP_SERVICEACCOUNT_DIR, then connect again.',
+          { cause: err },
+        );
+      }
       throw new RayMcpError(
         'unauthenticated',
         `Cannot get the credentials of ${this.context} from the kubeconfig: ${untrustedText(err instanceof Error ? err.message : String(err), 300, this.secrets)}`,
@@ -221,7 +246,8 @@ export class KubeClient {
       });
     }
     const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(opts.headers ?? {})) headers[k.toLowerCase()] = String(v);
+    // Trimmed: a token file may end with a newline, which no header may hold.
+    for (const [k, v] of Object.entries(opts.headers ?? {})) headers[k.toLowerCase()] = String(v).trim();
     if (this.cloud) headers.authorization = `Bearer ${await this.cloudToken(this.cloud)}`;
     if (this.closed) throw this.notConnected();
     // Exec plugins and cloud tokens mint credentials now: known from here on, never shown.
@@ -473,10 +499,26 @@ export function kubeError(err: unknown, context: string, what: string): Error {
       );
     }
     if (err.status === 403) {
+      const denied = deniedPermission(err.detail);
+      if (!denied) {
+        return new RayMcpError(
+          'forbidden',
+          `Not allowed on ${context} while ${what}: ${err.detail}`,
+          /ValidatingAdmissionPolicy/.test(err.detail)
+            ? 'An admission policy of the cluster refused it (the message says why); it is a rule of the cluster, not a ray-mcp error.'
+            : 'Use a namespace you have rights in, or ask a cluster admin for a Role(Binding) that grants them.',
+        );
+      }
+      const sa = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(denied.user);
+      const who = sa ? `ServiceAccount ${sa[1]}/${sa[2]}` : `user ${denied.user}`;
+      const where = denied.namespace ? ` in namespace ${denied.namespace}` : ' cluster-wide';
       return new RayMcpError(
         'forbidden',
-        `Not allowed on ${context} while ${what}: ${err.detail}`,
-        'Use a namespace you have rights in, or ask a cluster admin for a Role(Binding) that grants them.',
+        `Not allowed on ${context} while ${what}: Kubernetes RBAC does not let ${who} ${denied.verb} ${denied.resource}${where} ` +
+          `(a missing permission, not a ray-mcp error). The API server said: ${err.detail}`,
+        sa
+          ? `Work in a namespace the ServiceAccount has rights in${sa[1] ? ` (its own is ${sa[1]})` : ''}, or have a cluster admin grant ${denied.verb} on ${denied.resource}${where} to it with a Role and RoleBinding (deploy/rbac.yaml lists what ray-mcp needs).`
+          : `Use a namespace you have rights in, or ask a cluster admin for a Role(Binding) that grants ${denied.verb} on ${denied.resource}${where}.`,
       );
     }
     if (err.status === 404) {
@@ -507,6 +549,27 @@ export function kubeError(err: unknown, context: string, what: string): Error {
     );
   }
   return err instanceof Error ? err : new Error(String(err));
+}
+
+/**
+ * What RBAC refused, from an API server's 403 message (`User "u" cannot get resource "pods" in API
+ * group "" in the namespace "ns"`). Only names Kubernetes allows pass, so nothing else of the
+ * untrusted text gets out of its quotes. Undefined when the message is not RBAC's.
+ */
+export function deniedPermission(
+  message: string,
+): { user: string; verb: string; resource: string; namespace?: string } | undefined {
+  const m =
+    /User "([\w:.@-]{1,253})" cannot ([a-z]{1,32}) resource "([a-z0-9.-]{1,253}(?:\/[a-z0-9.-]{1,63})?)"(?: in API group "([a-z0-9.-]{0,253})")?(?: in the namespace "([a-z0-9-]{1,63})")?/.exec(
+      message,
+    );
+  if (!m) return undefined;
+  return {
+    user: m[1]!,
+    verb: m[2]!,
+    resource: m[4] ? `${m[3]}.${m[4]}` : m[3]!,
+    namespace: m[5],
+  };
 }
 
 /**
