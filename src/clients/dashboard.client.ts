@@ -7,6 +7,7 @@
 import type { Dispatcher } from 'undici';
 import type { DashboardTarget } from '../domain/dashboard.js';
 import { RayMcpError } from '../domain/errors.js';
+import { deniedPermission } from '../domain/kube.js';
 import type {
   RayActorState,
   RayJobDetails,
@@ -17,7 +18,6 @@ import type {
 } from '../domain/ray-api.js';
 import { type SecretSink, untrustedText } from '../domain/redact.js';
 import type { RayServeDetails } from '../domain/serve.js';
-import { deniedPermission } from './kube.client.js';
 
 /**
  * An error answer of a dashboard. The body is untrusted: the message quotes it bounded and

@@ -15,6 +15,7 @@ import {
   type KubeTarget,
   type KubeToken,
   type KubeTokenSource,
+  rbacDenial,
 } from '../domain/kube.js';
 import { type SecretSink, untrustedText } from '../domain/redact.js';
 import { deadline } from './deadline.js';
@@ -499,8 +500,8 @@ export function kubeError(err: unknown, context: string, what: string): Error {
       );
     }
     if (err.status === 403) {
-      const denied = deniedPermission(err.detail);
-      if (!denied) {
+      const denial = rbacDenial(err.detail);
+      if (!denial) {
         return new RayMcpError(
           'forbidden',
           `Not allowed on ${context} while ${what}: ${err.detail}`,
@@ -509,16 +510,10 @@ export function kubeError(err: unknown, context: string, what: string): Error {
             : 'Use a namespace you have rights in, or ask a cluster admin for a Role(Binding) that grants them.',
         );
       }
-      const sa = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(denied.user);
-      const who = sa ? `ServiceAccount ${sa[1]}/${sa[2]}` : `user ${denied.user}`;
-      const where = denied.namespace ? ` in namespace ${denied.namespace}` : ' cluster-wide';
       return new RayMcpError(
         'forbidden',
-        `Not allowed on ${context} while ${what}: Kubernetes RBAC does not let ${who} ${denied.verb} ${denied.resource}${where} ` +
-          `(a missing permission, not a ray-mcp error). The API server said: ${err.detail}`,
-        sa
-          ? `Work in a namespace the ServiceAccount has rights in${sa[1] ? ` (its own is ${sa[1]})` : ''}, or have a cluster admin grant ${denied.verb} on ${denied.resource}${where} to it with a Role and RoleBinding (deploy/rbac.yaml lists what ray-mcp needs).`
-          : `Use a namespace you have rights in, or ask a cluster admin for a Role(Binding) that grants ${denied.verb} on ${denied.resource}${where}.`,
+        `Not allowed on ${context} while ${what}: ${denial.text}. The API server said: ${err.detail}`,
+        denial.fix,
       );
     }
     if (err.status === 404) {
@@ -549,27 +544,6 @@ export function kubeError(err: unknown, context: string, what: string): Error {
     );
   }
   return err instanceof Error ? err : new Error(String(err));
-}
-
-/**
- * What RBAC refused, from an API server's 403 message (`User "u" cannot get resource "pods" in API
- * group "" in the namespace "ns"`). Only names Kubernetes allows pass, so nothing else of the
- * untrusted text gets out of its quotes. Undefined when the message is not RBAC's.
- */
-export function deniedPermission(
-  message: string,
-): { user: string; verb: string; resource: string; namespace?: string } | undefined {
-  const m =
-    /User "([\w:.@-]{1,253})" cannot ([a-z]{1,32}) resource "([a-z0-9.-]{1,253}(?:\/[a-z0-9.-]{1,63})?)"(?: in API group "([a-z0-9.-]{0,253})")?(?: in the namespace "([a-z0-9-]{1,63})")?/.exec(
-      message,
-    );
-  if (!m) return undefined;
-  return {
-    user: m[1]!,
-    verb: m[2]!,
-    resource: m[4] ? `${m[3]}.${m[4]}` : m[3]!,
-    namespace: m[5],
-  };
 }
 
 /**
