@@ -168,6 +168,12 @@ export interface Config extends Settings {
   path: string[];
   rayAuth: { token?: string; tokenSource?: 'env' | 'file'; tokenPath: string; mode?: string };
   kubeconfigPaths: string[];
+  /**
+   * Running in a pod: KUBERNETES_SERVICE_HOST/PORT are set. The service-account directory (token,
+   * ca.crt, namespace) is RAY_MCP_SERVICEACCOUNT_DIR or the kubelet's mount; the `in-cluster`
+   * context exists when its token file does.
+   */
+  inCluster?: InClusterSettings;
   gcp: { credentialsFile?: string; gcloudConfigDir: string; project?: string };
   aws: {
     profile?: string;
@@ -185,6 +191,17 @@ export interface Config extends Settings {
    * printed; the app's Redactor removes them from every result and log line.
    */
   secrets: string[];
+}
+
+export const SERVICEACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+export interface InClusterSettings {
+  /** KUBERNETES_SERVICE_HOST: the API server's Service address. */
+  host: string;
+  /** KUBERNETES_SERVICE_PORT. */
+  port: string;
+  /** Holds `token`, `ca.crt` and `namespace`. */
+  serviceAccountDir: string;
 }
 
 export interface CloudSettings {
@@ -282,6 +299,14 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env): 
       ? env.KUBECONFIG.split(delimiter)
       : [join(home, '.kube', 'config')]
     ).filter(Boolean),
+    inCluster:
+      env.KUBERNETES_SERVICE_HOST && env.KUBERNETES_SERVICE_PORT
+        ? {
+            host: env.KUBERNETES_SERVICE_HOST,
+            port: env.KUBERNETES_SERVICE_PORT,
+            serviceAccountDir: resolve(env.RAY_MCP_SERVICEACCOUNT_DIR || SERVICEACCOUNT_DIR),
+          }
+        : undefined,
     gcp: {
       credentialsFile: env.GOOGLE_APPLICATION_CREDENTIALS || undefined,
       gcloudConfigDir: env.CLOUDSDK_CONFIG || join(home, '.config', 'gcloud'),

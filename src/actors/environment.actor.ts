@@ -106,7 +106,7 @@ export async function probeEnvironment(
         : undefined;
       kubectl = { found: true, path: kubectlPath, version };
     }
-    const kube = await readKubeconfigs(config.kubeconfigPaths);
+    const kube = await readKubeconfigs(config.kubeconfigPaths, config.inCluster);
     const broken = kube.files.find((f) => f.error);
     const fix = broken
       ? `Fix or remove ${broken.path}: ${broken.error}`

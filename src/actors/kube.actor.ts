@@ -84,6 +84,7 @@ export function kubeActors(deps: {
     connectKube: fromPromise<KubeConnected, { id: string; target: KubeTarget }>(async ({ input, signal }) => {
       const client = await KubeClient.forTarget(input.target, {
         kubeconfigPaths: config.kubeconfigPaths,
+        inCluster: config.inCluster,
         tokens: deps.tokens,
         secrets: deps.secrets,
       });

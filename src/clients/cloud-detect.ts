@@ -126,7 +126,7 @@ async function ec2MetadataAvailable(config: Config, signal?: AbortSignal): Promi
 
 /** Context names of the user's kubeconfig that point at this provider's clusters. */
 async function kubeContexts(config: Config, provider: CloudProvider): Promise<string[]> {
-  const kube = await readKubeconfigs(config.kubeconfigPaths);
+  const kube = await readKubeconfigs(config.kubeconfigPaths, config.inCluster);
   const match =
     provider === 'gke'
       ? (c: { name: string; cluster: string }) => /^gke_/.test(c.cluster) || /^gke_/.test(c.name)

@@ -7,6 +7,7 @@
 import type { Dispatcher } from 'undici';
 import type { DashboardTarget } from '../domain/dashboard.js';
 import { RayMcpError } from '../domain/errors.js';
+import { deniedPermission } from '../domain/kube.js';
 import type {
   RayActorState,
   RayJobDetails,
@@ -472,12 +473,8 @@ function serviceProxyOf(url: string): { namespace: string; service: string } | u
 
 /** What RBAC refused, from the API server's message: `get on services/proxy in namespace team-a`. */
 function missingPermission(message: string): string | undefined {
-  const m =
-    /cannot (\w+) resource "([^"]+)"(?: in API group "([^"]*)")?(?: in the namespace "([^"]+)")?/.exec(
-      message,
-    );
-  if (!m) return undefined;
-  return `${m[1]} on ${m[3] ? `${m[2]}.${m[3]}` : m[2]}${m[4] ? ` in namespace ${m[4]}` : ''}`;
+  const d = deniedPermission(message);
+  return d && `${d.verb} on ${d.resource}${d.namespace ? ` in namespace ${d.namespace}` : ''}`;
 }
 
 /** The message of a Kubernetes Status (an API server's own answer, not Ray's), if the body is one. */

@@ -7,6 +7,7 @@
 
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Dispatcher } from 'undici';
+import type { InClusterSettings } from '../config.js';
 import { RayMcpError } from '../domain/errors.js';
 import {
   type CloudKubeTarget,
@@ -14,6 +15,7 @@ import {
   type KubeTarget,
   type KubeToken,
   type KubeTokenSource,
+  rbacDenial,
 } from '../domain/kube.js';
 import { type SecretSink, untrustedText } from '../domain/redact.js';
 import { deadline } from './deadline.js';
@@ -107,11 +109,18 @@ export class KubeClient {
     private readonly cloud?: { target: CloudKubeTarget; tokens: KubeTokenSource },
     /** Where the credentials it sends are registered, so no output ever shows them. */
     private readonly secrets?: SecretSink,
+    /** The pod's ServiceAccount (the `in-cluster` context), not a kubeconfig user. */
+    private readonly serviceAccount = false,
   ) {}
 
   static async forTarget(
     target: KubeTarget,
-    deps: { kubeconfigPaths: readonly string[]; tokens?: KubeTokenSource; secrets?: SecretSink },
+    deps: {
+      kubeconfigPaths: readonly string[];
+      inCluster?: InClusterSettings;
+      tokens?: KubeTokenSource;
+      secrets?: SecretSink;
+    },
   ): Promise<KubeClient> {
     const { KubeConfig } = await import('@kubernetes/client-node');
     if (target.kind === 'cloud') {
@@ -134,7 +143,7 @@ export class KubeClient {
         deps.secrets,
       );
     }
-    const { config: kc, files } = await mergeKubeconfigFiles(deps.kubeconfigPaths);
+    const { config: kc, files, inCluster } = await mergeKubeconfigFiles(deps.kubeconfigPaths, deps.inCluster);
     const bad = files.find((f) => f.error);
     if (bad) {
       throw new RayMcpError(
@@ -178,7 +187,15 @@ export class KubeClient {
         'Fix the cluster entry: server must look like https://host:6443.',
       );
     }
-    return new KubeClient(kc, server, target.context, ctx.namespace || 'default', undefined, deps.secrets);
+    return new KubeClient(
+      kc,
+      server,
+      target.context,
+      ctx.namespace || 'default',
+      undefined,
+      deps.secrets,
+      inCluster === target.context,
+    );
   }
 
   /**
@@ -198,6 +215,15 @@ export class KubeClient {
       await this.kc.applyToHTTPSOptions(opts as never);
     } catch (err) {
       // A token file, a client key or an exec plugin (gke-gcloud-auth-plugin, aws) that fails.
+      const why = untrustedText(err instanceof Error ? err.message : String(err), 300, this.secrets);
+      if (this.serviceAccount) {
+        throw new RayMcpError(
+          'unauthenticated',
+          `Cannot read the pod's ServiceAccount token or CA (${this.context}): ${why}`,
+          'Mount the ServiceAccount token (automountServiceAccountToken: true, or a projected token volume with ca.crt) at /var/run/secrets/kubernetes.io/serviceaccount or RAY_MCP_SERVICEACCOUNT_DIR, then connect again.',
+          { cause: err },
+        );
+      }
       throw new RayMcpError(
         'unauthenticated',
         `Cannot get the credentials of ${this.context} from the kubeconfig: ${untrustedText(err instanceof Error ? err.message : String(err), 300, this.secrets)}`,
@@ -221,7 +247,8 @@ export class KubeClient {
       });
     }
     const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(opts.headers ?? {})) headers[k.toLowerCase()] = String(v);
+    // Trimmed: a token file may end with a newline, which no header may hold.
+    for (const [k, v] of Object.entries(opts.headers ?? {})) headers[k.toLowerCase()] = String(v).trim();
     if (this.cloud) headers.authorization = `Bearer ${await this.cloudToken(this.cloud)}`;
     if (this.closed) throw this.notConnected();
     // Exec plugins and cloud tokens mint credentials now: known from here on, never shown.
@@ -473,10 +500,20 @@ export function kubeError(err: unknown, context: string, what: string): Error {
       );
     }
     if (err.status === 403) {
+      const denial = rbacDenial(err.detail);
+      if (!denial) {
+        return new RayMcpError(
+          'forbidden',
+          `Not allowed on ${context} while ${what}: ${err.detail}`,
+          /ValidatingAdmissionPolicy/.test(err.detail)
+            ? 'An admission policy of the cluster refused it (the message says why); it is a rule of the cluster, not a ray-mcp error.'
+            : 'Use a namespace you have rights in, or ask a cluster admin for a Role(Binding) that grants them.',
+        );
+      }
       return new RayMcpError(
         'forbidden',
-        `Not allowed on ${context} while ${what}: ${err.detail}`,
-        'Use a namespace you have rights in, or ask a cluster admin for a Role(Binding) that grants them.',
+        `Not allowed on ${context} while ${what}: ${denial.text}. The API server said: ${err.detail}`,
+        denial.fix,
       );
     }
     if (err.status === 404) {

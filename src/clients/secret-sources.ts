@@ -23,7 +23,7 @@ async function readSmall(path: string | undefined): Promise<string | undefined> 
 }
 
 export async function registerSecretSources(
-  config: Pick<Config, 'gcp' | 'aws' | 'kubeconfigPaths' | 'secrets'>,
+  config: Pick<Config, 'gcp' | 'aws' | 'kubeconfigPaths' | 'secrets'> & Partial<Pick<Config, 'inCluster'>>,
   sink: SecretSink,
 ): Promise<void> {
   sink.add(...config.secrets);
@@ -32,6 +32,10 @@ export async function registerSecretSources(
     googleFile(join(config.gcp.gcloudConfigDir, 'application_default_credentials.json'), sink),
     awsFile(config.aws.sharedCredentialsFile, sink),
     ...config.kubeconfigPaths.map((p) => kubeconfigFile(p, sink)),
+    // The pod's ServiceAccount token (each rotated one is added when first sent).
+    readSmall(config.inCluster && join(config.inCluster.serviceAccountDir, 'token')).then((t) =>
+      sink.add(t?.trim()),
+    ),
   ]);
 }
 

@@ -69,3 +69,43 @@ export const ConnectionViewSchema = z.object({
     ),
 });
 export type ConnectionView = z.infer<typeof ConnectionViewSchema>;
+
+/**
+ * What RBAC refused, from an API server's 403 message (`User "u" cannot get resource "pods" in API
+ * group "" in the namespace "ns"`). Only names Kubernetes allows pass, so nothing else of the
+ * untrusted text gets out of its quotes. Undefined when the message is not RBAC's.
+ */
+export function deniedPermission(
+  message: string,
+): { user: string; verb: string; resource: string; namespace?: string } | undefined {
+  const m =
+    /User "([\w:.@-]{1,253})" cannot ([a-z]{1,32}) resource "([a-z0-9.-]{1,253}(?:\/[a-z0-9.-]{1,63})?)"(?: in API group "([a-z0-9.-]{0,253})")?(?: in the namespace "([a-z0-9-]{1,63})")?/.exec(
+      message,
+    );
+  if (!m) return undefined;
+  return {
+    user: m[1]!,
+    verb: m[2]!,
+    resource: m[4] ? `${m[3]}.${m[4]}` : m[3]!,
+    namespace: m[5],
+  };
+}
+
+/**
+ * A 403 of RBAC in words a user can act on: who lacks which verb on what, where (a missing
+ * permission, not a ray-mcp error), and for a ServiceAccount how to grant it. Undefined when the
+ * message is not RBAC's (an admission policy, say).
+ */
+export function rbacDenial(message: string): { text: string; fix: string } | undefined {
+  const d = deniedPermission(message);
+  if (!d) return undefined;
+  const sa = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(d.user);
+  const who = sa ? `ServiceAccount ${sa[1]}/${sa[2]}` : `user ${d.user}`;
+  const where = d.namespace ? ` in namespace ${d.namespace}` : ' cluster-wide';
+  return {
+    text: `Kubernetes RBAC does not let ${who} ${d.verb} ${d.resource}${where} (a missing permission, not a ray-mcp error)`,
+    fix: sa
+      ? `Work in a namespace the ServiceAccount has rights in (its own is ${sa[1]}), or have a cluster admin grant ${d.verb} on ${d.resource}${where} to it with a Role and RoleBinding (deploy/rbac.yaml lists what ray-mcp needs).`
+      : `Use a namespace you have rights in, or ask a cluster admin for a Role(Binding) that grants ${d.verb} on ${d.resource}${where}.`,
+  };
+}

@@ -21,7 +21,7 @@ import {
 } from 'xstate';
 import { type Answer, answerError, answerOk } from '../domain/commands.js';
 import { type ErrorInfo, toErrorInfo } from '../domain/errors.js';
-import type { KubeTarget } from '../domain/kube.js';
+import { type KubeTarget, rbacDenial } from '../domain/kube.js';
 import type { KubeEventsRead } from '../domain/kube-events.js';
 import type {
   InformerEvent,
@@ -188,10 +188,13 @@ function forbiddenError(
   namespace: string,
   message: string,
 ): ErrorInfo {
+  const denial = rbacDenial(message);
   return {
     code: 'forbidden',
-    message: `Not allowed on ${context.session?.context ?? context.id}: listing ${resource} in ${namespace ? `namespace ${namespace}` : 'all namespaces'} is forbidden. ${message}`,
-    fix: 'Use a namespace these credentials may read, or ask a cluster admin for list/watch rights on that resource there.',
+    message: `Not allowed on ${context.session?.context ?? context.id}: listing ${resource} in ${namespace ? `namespace ${namespace}` : 'all namespaces'} is forbidden${denial ? `: ${denial.text}` : ''}. ${message}`,
+    fix:
+      denial?.fix ??
+      'Use a namespace these credentials may read, or ask a cluster admin for list/watch rights on that resource there.',
   };
 }
 
