@@ -47,6 +47,19 @@ export const PodResourcesSchema = z
   })
   .strict();
 
+/** The same, undescribed: where an argument's fields need no words (a model reads them elsewhere). */
+export const PlainPodResourcesSchema = z
+  .object({
+    num_cpus: quantity.optional(),
+    memory: quantity.optional(),
+    num_gpus: z.number().int().min(0).max(16).optional(),
+    gpu_type: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{0,62}$/)
+      .optional(),
+  })
+  .strict();
+
 export const WorkerGroupSpecSchema = PodResourcesSchema.extend({
   group_name: K8sNameSchema,
   replicas: z.number().int().min(0).max(1000).optional().describe('default 1'),

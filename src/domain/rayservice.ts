@@ -133,6 +133,9 @@ export function rayServiceManifest(input: {
 }) {
   const labels = { [MANAGED_BY.key]: MANAGED_BY.value };
   const { spec: rayClusterConfig } = rayClusterManifest(input.cluster);
+  // Serve's proxy on the head: the port KubeRay's serve service points at.
+  for (const c of rayClusterConfig.headGroupSpec.template.spec.containers)
+    c.ports?.push({ containerPort: 8000, name: 'serve' });
   return {
     apiVersion: RAY_API,
     kind: 'RayService',

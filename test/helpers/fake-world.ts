@@ -1018,7 +1018,14 @@ export class FakeKubernetes {
           creationTimestamp: existing?.metadata.creationTimestamp ?? iso(),
           generation: (existing?.metadata.generation ?? 0) + 1,
         },
-        status: existing?.status ?? {},
+        // The operator takes it up at once: it has seen this generation and names a (pending) cluster.
+        status: {
+          ...(existing?.status ?? {}),
+          observedGeneration: (existing?.metadata.generation ?? 0) + 1,
+          pendingServiceStatus: {
+            rayClusterName: existing?.status?.pendingServiceStatus?.rayClusterName ?? `${m.metadata.name}-x7k2p`,
+          },
+        },
       };
       const diff = existing ? objectDiff(existing, next) : [];
       if (existing && !diff.length)
