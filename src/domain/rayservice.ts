@@ -187,6 +187,11 @@ function comparable(o: Obj): Obj {
   };
 }
 
+const isEmpty = (v: unknown) =>
+  v === undefined ||
+  v === null ||
+  (Array.isArray(v) ? v.length === 0 : typeof v === 'object' && Object.keys(v as object).length === 0);
+
 /**
  * What would change from `before` to `after` (labels, annotations, spec; status and bookkeeping
  * left out), leaf by leaf, at most MAX_DIFF entries. Empty: the apply changes nothing.
@@ -196,6 +201,8 @@ export function objectDiff(before: Obj, after: Obj): SpecChange[] {
   const walk = (a: unknown, b: unknown, path: string) => {
     if (out.length >= MAX_DIFF) return;
     if (JSON.stringify(a) === JSON.stringify(b)) return;
+    // Absent and empty mean the same to the API server (omitempty): the operator writes `scaleStrategy: {}`.
+    if (isEmpty(a) && isEmpty(b)) return;
     const bothObjects =
       a !== null &&
       b !== null &&

@@ -86,6 +86,10 @@ describe('RayService manifest, summary and diff', () => {
 
   it('diffs leaf by leaf, into serveConfigV2; the same spec is no diff; status is left out', () => {
     expect(objectDiff(live(manifest()), live(manifest(), { serviceStatus: 'Running' }))).toEqual([]);
+    // The operator's `scaleStrategy: {}` is what an apply without it means.
+    const operated = live(manifest());
+    Object.assign(operated.spec.rayClusterConfig.workerGroupSpecs[0]!, { scaleStrategy: {} });
+    expect(objectDiff(operated, live(manifest()))).toEqual([]);
     const diff = objectDiff(live(manifest()), live(manifest(3, 'app2:app')));
     expect(diff).toEqual([
       { path: 'spec.rayClusterConfig.workerGroupSpecs[0].maxReplicas', before: '1', after: '3' },
