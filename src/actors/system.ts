@@ -38,6 +38,7 @@ import { kuberayClusterMachine } from '../machines/kuberay-cluster.machine.js';
 import { localClusterMachine } from '../machines/local-cluster.machine.js';
 import { portAllocatorMachine } from '../machines/port-allocator.machine.js';
 import { rayJobMachine } from '../machines/rayjob.machine.js';
+import { rayServiceMachine } from '../machines/rayservice.machine.js';
 import { SYSTEM_IDS, supervisorMachine } from '../machines/supervisor.machine.js';
 import { healthWatcherLogic } from '../watchers/cluster-health.watcher.js';
 import { jobsWatcherLogic } from '../watchers/jobs.watcher.js';
@@ -59,6 +60,7 @@ import { createPort, type ToolPort } from './port.js';
 import { findFreePortsLogic } from './ports.actor.js';
 import { ProcessRegistry } from './processes.js';
 import { rayJobActors } from './rayjob.actor.js';
+import { rayServiceActors } from './rayservice.actor.js';
 import { clusterView, dashboardOf } from './views/cluster.view.js';
 
 /**
@@ -74,6 +76,7 @@ export interface ActorOverrides {
   jobs?: Record<string, AnyActorLogic>;
   kubeConnection?: Record<string, AnyActorLogic>;
   rayJob?: Record<string, AnyActorLogic>;
+  rayService?: Record<string, AnyActorLogic>;
   cloudConnection?: Record<string, AnyActorLogic>;
 }
 
@@ -197,6 +200,9 @@ export class RaySystem {
               ...rayJobActors({ clients: this.kubeClients, dashboards }),
               ...o.rayJob,
             },
+          }),
+          rayService: rayServiceMachine.provide({
+            actors: { ...rayServiceActors({ clients: this.kubeClients }), ...o.rayService },
           }),
           ...o.kubeConnection,
         },

@@ -553,7 +553,7 @@ export function kubeError(err: unknown, context: string, what: string): Error {
 export function kubeApplyError(
   err: unknown,
   context: string,
-  kind: 'RayCluster' | 'RayJob',
+  kind: 'RayCluster' | 'RayJob' | 'RayService',
   namespace: string,
   name: string,
 ): Error {

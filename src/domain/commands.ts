@@ -2,6 +2,7 @@ import type { CloudResult } from './cloud.js';
 import type { ErrorInfo } from './errors.js';
 import type { KubeEventsRead } from './kube-events.js';
 import type { RayJobFailures } from './ray-api.js';
+import type { RayServiceApplyResult } from './rayservice.js';
 import type { RayServeDetails } from './serve.js';
 
 /**
@@ -12,6 +13,8 @@ export interface CommandAnswers {
   'cluster.create': { clusterId: string };
   'kube.ensure': { connectionId: string };
   'kube.rayJob': { systemId: string };
+  'kube.rayService': { systemId: string };
+  'rayservice.apply': RayServiceApplyResult;
   'kube.events': KubeEventsRead;
   'jobs.submit': { submissionId: string; existed: boolean };
   'jobs.stop': { alreadyEnded: boolean };

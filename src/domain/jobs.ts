@@ -40,7 +40,7 @@ export const RuntimeEnvSchema = z
       .string()
       .min(1)
       .optional()
-      .describe('Local folder (uploaded, ≤ 100 MiB) or gcs://, s3://, https:// zip'),
+      .describe('Local folder (uploaded) or gcs://, s3://, https:// zip'),
     pip: z.array(z.string().min(1)).max(200).optional(),
     env_vars: z
       .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string())

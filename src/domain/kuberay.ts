@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { RayMcpError } from './errors.js';
+import type { RayServiceSummary } from './rayservice.js';
 
 /** Label on everything ray-mcp creates; stop and delete act on labelled objects (or ones named explicitly). */
 export const MANAGED_BY = { key: 'app.kubernetes.io/managed-by', value: 'ray-mcp' } as const;
@@ -43,6 +44,19 @@ export const PodResourcesSchema = z
       .regex(/^[a-z0-9][a-z0-9-]{0,62}$/)
       .optional()
       .describe('Accelerator, e.g. nvidia-l4'),
+  })
+  .strict();
+
+/** The same, undescribed: where an argument's fields need no words (a model reads them elsewhere). */
+export const PlainPodResourcesSchema = z
+  .object({
+    num_cpus: quantity.optional(),
+    memory: quantity.optional(),
+    num_gpus: z.number().int().min(0).max(16).optional(),
+    gpu_type: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{0,62}$/)
+      .optional(),
   })
   .strict();
 
@@ -480,22 +494,27 @@ export const paths = {
   rayCluster: (ns: string, name: string) => `/apis/ray.io/v1/namespaces/${ns}/rayclusters/${name}`,
   rayJobs: (ns?: string) => (ns ? `/apis/ray.io/v1/namespaces/${ns}/rayjobs` : '/apis/ray.io/v1/rayjobs'),
   rayJob: (ns: string, name: string) => `/apis/ray.io/v1/namespaces/${ns}/rayjobs/${name}`,
+  rayServices: (ns?: string) =>
+    ns ? `/apis/ray.io/v1/namespaces/${ns}/rayservices` : '/apis/ray.io/v1/rayservices',
+  rayService: (ns: string, name: string) => `/apis/ray.io/v1/namespaces/${ns}/rayservices/${name}`,
   pods: (ns?: string) => (ns ? `/api/v1/namespaces/${ns}/pods` : '/api/v1/pods'),
   dashboardProxy: (server: string, ns: string, service: string) =>
     `${server}/api/v1/namespaces/${ns}/services/${service}:dashboard/proxy`,
 };
 
 /** The Kubernetes resources the informers watch. */
-export type KubeResource = 'rayclusters' | 'rayjobs' | 'pods';
+export type KubeResource = 'rayclusters' | 'rayjobs' | 'pods' | 'rayservices';
 
 /** What the informers tell a Kubernetes connection. */
 export type InformerEvent =
   | { type: 'k8s.synced'; resource: 'rayclusters'; namespace: string; items: RayClusterSummary[] }
   | { type: 'k8s.synced'; resource: 'rayjobs'; namespace: string; items: RayJobSummary[] }
   | { type: 'k8s.synced'; resource: 'pods'; namespace: string; items: PodSummary[] }
+  | { type: 'k8s.synced'; resource: 'rayservices'; namespace: string; items: RayServiceSummary[] }
   | { type: 'k8s.upsert'; resource: 'rayclusters'; item: RayClusterSummary }
   | { type: 'k8s.upsert'; resource: 'rayjobs'; item: RayJobSummary }
   | { type: 'k8s.upsert'; resource: 'pods'; item: PodSummary }
+  | { type: 'k8s.upsert'; resource: 'rayservices'; item: RayServiceSummary }
   | { type: 'k8s.delete'; resource: KubeResource; namespace: string; name: string }
   | {
       type: 'k8s.watchError';

@@ -30,6 +30,7 @@ import type {
   RayClusterSummary,
   RayJobSummary,
 } from '../domain/kuberay.js';
+import type { RayServiceSummary } from '../domain/rayservice.js';
 import { type ChildErrorEvent, errorOf } from './child-events.js';
 import {
   type RayJobActor,
@@ -38,6 +39,12 @@ import {
   rayJobMachine,
   rayJobSystemId,
 } from './rayjob.machine.js';
+import {
+  type RayServiceAppliedEvent,
+  type RayServiceFact,
+  rayServiceMachine,
+  rayServiceSystemId,
+} from './rayservice.machine.js';
 
 export interface KubeSession {
   server: string;
@@ -103,6 +110,8 @@ export type KubeConnectionCommand =
       manifest?: Record<string, unknown>;
       owned: boolean;
     }
+  /** Follow a RayService by name (whether or not it exists): a `rayservice:` actor, child of this connection. */
+  | { type: 'kube.rayService'; requestId: string; namespace: string; name: string }
   /** Read the events of some objects and of the pods of some Ray clusters (answers KubeEventsRead). */
   | ({ type: 'kube.events'; requestId: string } & Omit<ReadEventsInput, 'connectionId'>);
 
@@ -130,6 +139,7 @@ export type KubeConnectionEvent =
   | InformerEvent
   | KubeHealthEvent
   | RayJobApplied
+  | RayServiceAppliedEvent
   | KubeEventsReadEvent
   | { type: 'system.shutdown' }
   /** Start the informers of a namespace again after they failed. */
@@ -166,6 +176,7 @@ export interface KubeConnectionContext extends KubeConnectionInput {
   namespaces: string[];
   rayClusters: Record<string, RayClusterSummary>;
   rayJobs: Record<string, RayJobSummary>;
+  rayServices: Record<string, RayServiceSummary>;
   pods: Record<string, PodSummary>;
   /** `<resource>@<namespace>` → listed since the last loss. */
   synced: Record<string, boolean>;
@@ -174,6 +185,8 @@ export interface KubeConnectionContext extends KubeConnectionInput {
   tracked: Record<string, string>;
   /** RayJobs with an actor: `ns/name` → the actor's systemId. */
   rayJobActors: Record<string, string>;
+  /** RayServices with an actor: `ns/name` → the actor's systemId. */
+  rayServiceActors: Record<string, string>;
   /** Numbers the actors of a RayJob name that was deleted and made again. */
   rayJobSeq: number;
   waiting: string[];
@@ -245,6 +258,7 @@ export const kubeConnectionMachine = setup({
       throw new Error('provided by src/actors/kube.actor.ts');
     }),
     rayJob: rayJobMachine,
+    rayService: rayServiceMachine,
     readEvents: fromCallback<EventObject, ReadEventsInput & { requestId: string }>(() => {
       throw new Error('provided by src/actors/kube-events.actor.ts');
     }),
@@ -398,6 +412,39 @@ export const kubeConnectionMachine = setup({
       });
       enqueue.emit(answerOk(event.requestId, { systemId: id }));
     }),
+    spawnRayService: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'kube.rayService') return;
+      const key = keyOf(event.namespace, event.name);
+      const current = context.rayServiceActors[key];
+      if (current) {
+        enqueue.emit(answerOk(event.requestId, { systemId: current }));
+        return;
+      }
+      const id = rayServiceSystemId(context.id, event.namespace, event.name);
+      enqueue.spawnChild('rayService', {
+        id,
+        systemId: id,
+        input: {
+          connectionId: context.id,
+          namespace: event.namespace,
+          name: event.name,
+          summary: context.rayServices[key],
+        },
+      });
+      enqueue.assign({ rayServiceActors: { ...context.rayServiceActors, [key]: id } });
+      enqueue.emit(answerOk(event.requestId, { systemId: id }));
+    }),
+    /** Our apply's answer, until the watch brings the object (which then wins). */
+    noteServiceApplied: assign({
+      rayServices: ({ context, event }) => {
+        if (event.type !== 'rayservice.applied') return context.rayServices;
+        const key = keyOf(event.summary.namespace, event.summary.name);
+        const had = context.rayServices[key];
+        return had && had.generation >= event.summary.generation
+          ? context.rayServices
+          : { ...context.rayServices, [key]: event.summary };
+      },
+    }),
     /** A reader per request, so a slow API server delays only that request. */
     readEvents: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'kube.events') return;
@@ -475,6 +522,10 @@ export const kubeConnectionMachine = setup({
         const target = context.rayJobActors[key];
         if (target) enqueue.sendTo(({ system }) => system.get(target), fact);
       };
+      const toService = (key: string, fact: RayServiceFact) => {
+        const target = context.rayServiceActors[key];
+        if (target) enqueue.sendTo(({ system }) => system.get(target), fact);
+      };
       if (event.type === 'k8s.synced') {
         const synced = { ...context.synced, [`${event.resource}@${event.namespace}`]: true };
         const skey = `${event.resource}@${event.namespace}`;
@@ -491,6 +542,16 @@ export const kubeConnectionMachine = setup({
             if (event.namespace && !key.startsWith(`${event.namespace}/`)) continue;
             const s = rayClusters[key];
             forward(key, s ? { type: 'k8s.rayCluster', summary: s } : { type: 'k8s.rayClusterGone' });
+          }
+        } else if (event.resource === 'rayservices') {
+          const rayServices = replaceScope(context.rayServices, event.namespace, event.items, (j) =>
+            keyOf(j.namespace, j.name),
+          );
+          enqueue.assign({ rayServices, synced });
+          for (const key of Object.keys(context.rayServiceActors)) {
+            if (event.namespace && !key.startsWith(`${event.namespace}/`)) continue;
+            const j = rayServices[key];
+            toService(key, j ? { type: 'k8s.rayService', summary: j } : { type: 'k8s.rayServiceGone' });
           }
         } else if (event.resource === 'rayjobs') {
           const rayJobs = replaceScope(context.rayJobs, event.namespace, event.items, (j) =>
@@ -521,6 +582,10 @@ export const kubeConnectionMachine = setup({
           const key = keyOf(event.item.namespace, event.item.name);
           enqueue.assign({ rayJobs: { ...context.rayJobs, [key]: event.item } });
           toJob(key, { type: 'k8s.rayJob', summary: event.item });
+        } else if (event.resource === 'rayservices') {
+          const key = keyOf(event.item.namespace, event.item.name);
+          enqueue.assign({ rayServices: { ...context.rayServices, [key]: event.item } });
+          toService(key, { type: 'k8s.rayService', summary: event.item });
         } else {
           const ns = event.item.namespace;
           const pods = { ...context.pods, [keyOf(ns, event.item.name)]: event.item };
@@ -538,6 +603,10 @@ export const kubeConnectionMachine = setup({
           const { [key]: _, ...rayJobs } = context.rayJobs;
           enqueue.assign({ rayJobs });
           toJob(key, { type: 'k8s.rayJobGone' });
+        } else if (event.resource === 'rayservices') {
+          const { [key]: _, ...rayServices } = context.rayServices;
+          enqueue.assign({ rayServices });
+          toService(key, { type: 'k8s.rayServiceGone' });
         } else {
           const gone = context.pods[key];
           const { [key]: _, ...pods } = context.pods;
@@ -548,15 +617,17 @@ export const kubeConnectionMachine = setup({
           }
         }
       } else if (event.type === 'k8s.watchError') {
-        enqueue.assign({
-          lastWatchError: {
-            resource: event.resource,
-            namespace: event.namespace,
-            message: event.message,
-            at: event.at,
-          },
-          synced: { ...context.synced, [`${event.resource}@${event.namespace}`]: false },
-        });
+        // RayServices are optional: a user who may not list them sees it from the RayService tools only.
+        if (event.resource !== 'rayservices')
+          enqueue.assign({
+            lastWatchError: {
+              resource: event.resource,
+              namespace: event.namespace,
+              message: event.message,
+              at: event.at,
+            },
+          });
+        enqueue.assign({ synced: { ...context.synced, [`${event.resource}@${event.namespace}`]: false } });
         // Forbidden does not heal by retrying: whoever waits for this list hears why now, and so
         // does whoever asks later (until a list succeeds).
         if (event.status === 403) {
@@ -629,6 +700,7 @@ export const kubeConnectionMachine = setup({
     forget: assign({
       rayClusters: {},
       rayJobs: {},
+      rayServices: {},
       pods: {},
       synced: {},
       forbidden: {},
@@ -643,11 +715,13 @@ export const kubeConnectionMachine = setup({
     namespaces: [],
     rayClusters: {},
     rayJobs: {},
+    rayServices: {},
     pods: {},
     synced: {},
     forbidden: {},
     tracked: {},
     rayJobActors: {},
+    rayServiceActors: {},
     rayJobSeq: 0,
     waiting: [],
     describeWaiting: [],
@@ -678,6 +752,7 @@ export const kubeConnectionMachine = setup({
         'kube.watchNamespace': { actions: 'refuseNotConnected' },
         'kube.awaitSynced': { actions: 'refuseNotConnected' },
         'kube.rayJob': { actions: 'refuseNotConnected' },
+        'kube.rayService': { actions: 'refuseNotConnected' },
       },
     },
     connecting: {
@@ -727,6 +802,8 @@ export const kubeConnectionMachine = setup({
         'kube.watchNamespace': { actions: 'watchNamespace' },
         'kube.awaitSynced': { actions: 'awaitSynced' },
         'kube.rayJob': { actions: 'spawnRayJob' },
+        'kube.rayService': { actions: 'spawnRayService' },
+        'rayservice.applied': { actions: 'noteServiceApplied' },
         'kube.events': { actions: 'readEvents' },
         'rayjob.applied': { actions: 'noteApplied' },
         'kube.disconnect': { target: 'disconnected', actions: ['answerNow', 'refuseAllWaiting', 'forget'] },
@@ -827,6 +904,7 @@ export const kubeConnectionMachine = setup({
         'kube.watchNamespace': { actions: 'refuseNotConnected' },
         'kube.awaitSynced': { actions: 'refuseNotConnected' },
         'kube.rayJob': { actions: 'refuseNotConnected' },
+        'kube.rayService': { actions: 'refuseNotConnected' },
       },
     },
     /** The last cluster let go of a failed connection: close the client (again: it is idempotent), then end. */
@@ -844,6 +922,7 @@ export const kubeConnectionMachine = setup({
         'kube.watchNamespace': { actions: 'refuseNotConnected' },
         'kube.awaitSynced': { actions: 'refuseNotConnected' },
         'kube.rayJob': { actions: 'refuseNotConnected' },
+        'kube.rayService': { actions: 'refuseNotConnected' },
       },
     },
     closed: { type: 'final' },
@@ -856,8 +935,14 @@ export interface KubeConnectionOutput {
   error?: ErrorInfo;
 }
 
-function isUnused(context: Pick<KubeConnectionContext, 'tracked' | 'rayJobActors'>): boolean {
-  return Object.keys(context.tracked).length === 0 && Object.keys(context.rayJobActors).length === 0;
+function isUnused(
+  context: Pick<KubeConnectionContext, 'tracked' | 'rayJobActors' | 'rayServiceActors'>,
+): boolean {
+  return (
+    Object.keys(context.tracked).length === 0 &&
+    Object.keys(context.rayJobActors).length === 0 &&
+    Object.keys(context.rayServiceActors).length === 0
+  );
 }
 
 export type KubeConnectionActor = ActorRefFrom<typeof kubeConnectionMachine>;

@@ -23,11 +23,13 @@ import {
   MAX_RESOURCE_JOBS,
   rayJobSignature,
 } from '../domain/tools/jobs.js';
+import { rayServiceSignature } from '../domain/tools/serve.js';
 import type { Logger } from '../logger.js';
 
 const JOB_URI = /^ray:\/\/clusters\/([a-z0-9-]+)\/jobs\/([A-Za-z0-9_.-]+)$/;
 const LIST_URI = /^ray:\/\/clusters\/([a-z0-9-]+)\/jobs$/;
 const RAYJOB_URI = /^ray:\/\/kubernetes\/([^/]+)\/namespaces\/([a-z0-9-]+)\/rayjobs\/([a-z0-9-]+)$/;
+const RAYSERVICE_URI = /^ray:\/\/kubernetes\/([^/]+)\/namespaces\/([a-z0-9-]+)\/rayservices\/([a-z0-9-]+)$/;
 
 /**
  * The resources being watched, and where their updates go. By default each server has its own and
@@ -130,11 +132,21 @@ function readers(port: ToolPort, watches: ResourceWatches) {
       subscribe,
     );
 
+  const rayService = (uri: string, context: string, namespace: string, name: string, subscribe: boolean) =>
+    follow(
+      uri,
+      port.run('rayservice.follow', { context: decodeURIComponent(context), namespace, name }),
+      rayServiceSignature,
+      subscribe,
+    );
+
   /** Starts notifying on changes of `uri`. */
   async function watch(uri: string): Promise<void> {
     if (watches.has(uri)) return;
     const rj = RAYJOB_URI.exec(uri);
     if (rj) return void (await rayJob(uri, rj[1]!, rj[2]!, rj[3]!, true));
+    const rs = RAYSERVICE_URI.exec(uri);
+    if (rs) return void (await rayService(uri, rs[1]!, rs[2]!, rs[3]!, true));
     const one = JOB_URI.exec(uri);
     if (one) return void (await job(uri, one[1]!, one[2]!, true));
     const list = LIST_URI.exec(uri);
@@ -144,11 +156,11 @@ function readers(port: ToolPort, watches: ResourceWatches) {
       new RayMcpError(
         'not_found',
         `${uri} is not a ray-mcp resource.`,
-        'Use ray://clusters/{cluster_id}/jobs, ray://clusters/{cluster_id}/jobs/{submission_id} or ray://kubernetes/{context}/namespaces/{namespace}/rayjobs/{name}.',
+        'Use ray://clusters/{cluster_id}/jobs, ray://clusters/{cluster_id}/jobs/{submission_id} or ray://kubernetes/{context}/namespaces/{namespace}/rayjobs/{name} (or rayservices/{name}).',
       ),
     );
   }
-  return { job, jobList, rayJob, watch };
+  return { job, jobList, rayJob, rayService, watch };
 }
 
 export function registerResources(server: McpServer, deps: ResourceDeps): void {
@@ -160,7 +172,7 @@ export function registerResources(server: McpServer, deps: ResourceDeps): void {
         .sendResourceUpdated({ uri })
         .catch((err) => log.debug({ err, uri }, 'resource update not sent'));
     });
-  const { job, jobList, rayJob, watch } = readers(port, watches);
+  const { job, jobList, rayJob, rayService, watch } = readers(port, watches);
 
   /** On a 2026-07-28 connection the SDK routes updates to listeners; reading a resource starts its watch. */
   const modern = () => (server.server.getNegotiatedProtocolVersion() ?? '') >= '2026';
@@ -221,6 +233,25 @@ export function registerResources(server: McpServer, deps: ResourceDeps): void {
       json(
         uri,
         await rayJob(uri.href, String(vars.context), String(vars.namespace), String(vars.name), modern()),
+      ),
+  );
+
+  server.registerResource(
+    'kuberay-rayservice',
+    new ResourceTemplate('ray://kubernetes/{context}/namespaces/{namespace}/rayservices/{name}', {
+      list: undefined,
+    }),
+    {
+      title: 'KubeRay RayService',
+      description:
+        'One RayService: its state, active and pending cluster, Serve application statuses. The context is ' +
+        'URI-encoded. Subscribe to hear when any of them changes.',
+      mimeType: 'application/json',
+    },
+    async (uri, vars) =>
+      json(
+        uri,
+        await rayService(uri.href, String(vars.context), String(vars.namespace), String(vars.name), modern()),
       ),
   );
 

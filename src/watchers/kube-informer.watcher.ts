@@ -1,5 +1,5 @@
 /**
- * Informers for RayClusters, RayJobs and Ray pods of one namespace (or all), as one rxjs stream
+ * Informers for RayClusters, RayJobs, RayServices and Ray pods of one namespace (or all), as one rxjs stream
  * of actor events. Each resource: list, then watch from the list's resourceVersion with
  * bookmarks; a clean close re-watches; 410 Gone re-lists at once, and any other error re-lists
  * after a capped backoff (0.5 s doubling to 30 s, or to 2 s while the server is down or answers
@@ -19,6 +19,7 @@ import {
   summarizeRayCluster,
   summarizeRayJob,
 } from '../domain/kuberay.js';
+import { type RayServiceSummary, summarizeRayService } from '../domain/rayservice.js';
 import { lazy } from './lazy.js';
 
 export type { InformerEvent, KubeResource };
@@ -27,21 +28,27 @@ type SummaryOf<R extends KubeResource> = R extends 'rayclusters'
   ? RayClusterSummary
   : R extends 'rayjobs'
     ? RayJobSummary
-    : PodSummary;
+    : R extends 'rayservices'
+      ? RayServiceSummary
+      : PodSummary;
 
 const SUMMARIZE: { [R in KubeResource]: (o: KubeObject) => SummaryOf<R> } = {
   rayclusters: summarizeRayCluster,
   rayjobs: summarizeRayJob,
   pods: summarizePod,
+  rayservices: summarizeRayService,
 };
 
 const PATHS: { [R in KubeResource]: (ns?: string) => string } = {
   rayclusters: paths.rayClusters,
   rayjobs: paths.rayJobs,
   pods: paths.pods,
+  rayservices: paths.rayServices,
 };
 
 const UNREACHABLE_RETRY_MS = 2000;
+/** An operator without the RayService CRD: none to list; look again now and then. */
+const NO_CRD_RETRY_MS = 60_000;
 
 export interface InformerOptions {
   minBackoffMs?: number;
@@ -115,11 +122,25 @@ function informer(
         } catch (err) {
           if (abort.signal.aborted) return;
           const status = err instanceof KubeApiError ? err.status : undefined;
+          // RayServices are optional: without their CRD there are none (the other resources say what is missing).
+          if (resource === 'rayservices' && status === 404) {
+            subscriber.next({ type: 'k8s.synced', resource, namespace, items: [] });
+            await sleep(NO_CRD_RETRY_MS);
+            continue;
+          }
           // 410: our version is too old; relist at once. An API server that is down or starting
           // (no answer, 5xx) is retried every 2 s at most, so the cache is whole again soon after it
           // is back; other refusals back off up to `max`.
           const transient = status === undefined || status >= 500;
-          const wait = status === 410 ? 0 : transient ? Math.min(backoff, UNREACHABLE_RETRY_MS) : backoff;
+          // A user who may not list RayServices keeps every other tool: asked again rarely.
+          const wait =
+            status === 410
+              ? 0
+              : transient
+                ? Math.min(backoff, UNREACHABLE_RETRY_MS)
+                : resource === 'rayservices' && status === 403
+                  ? NO_CRD_RETRY_MS
+                  : backoff;
           if (status !== 410) backoff = Math.min(max, backoff * 2);
           subscriber.next({
             type: 'k8s.watchError',
@@ -144,7 +165,7 @@ function informer(
   });
 }
 
-/** All three informers of one namespace ('' = all namespaces) of a connection. */
+/** All four informers of one namespace ('' = all namespaces) of a connection. */
 export function kubeInformerLogic(deps: {
   clientOf(connectionId: string): KubeClient | undefined;
   options?: InformerOptions;
@@ -154,7 +175,7 @@ export function kubeInformerLogic(deps: {
       const rx = await import('rxjs');
       const client = deps.clientOf(input.connectionId);
       if (!client) return rx.EMPTY;
-      const resources: KubeResource[] = ['rayclusters', 'rayjobs', 'pods'];
+      const resources: KubeResource[] = ['rayclusters', 'rayjobs', 'pods', 'rayservices'];
       return rx.merge(...resources.map((r) => informer(rx, client, r, input.namespace, deps.options ?? {})));
     }),
   );

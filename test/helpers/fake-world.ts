@@ -44,6 +44,7 @@ import {
   summarizeRayJob,
 } from '../../src/domain/kuberay.js';
 import type { RayJobFailures } from '../../src/domain/ray-api.js';
+import { objectDiff, summarizeRayService } from '../../src/domain/rayservice.js';
 import type { RayServeDetails, ServeAppConfig, ServeNetwork } from '../../src/domain/serve.js';
 import type { cloudConnectionMachine } from '../../src/machines/cloud-connection.machine.js';
 import type { environmentMachine } from '../../src/machines/environment.machine.js';
@@ -59,6 +60,7 @@ import type { kuberayClusterMachine } from '../../src/machines/kuberay-cluster.m
 import type { LocalClusterEvent, localClusterMachine } from '../../src/machines/local-cluster.machine.js';
 import type { portAllocatorMachine } from '../../src/machines/port-allocator.machine.js';
 import type { rayJobMachine } from '../../src/machines/rayjob.machine.js';
+import type { rayServiceMachine } from '../../src/machines/rayservice.machine.js';
 import type { InformerEvent } from '../../src/watchers/kube-informer.watcher.js';
 
 /** What `machine.provide({ actors })` accepts: the fakes are checked against the machines' own actor types. */
@@ -528,6 +530,8 @@ export interface FakeKube {
   nodes: number;
   rayClusters: Map<string, RayClusterSummary>;
   rayJobs: Map<string, RayJobSummary>;
+  /** RayServices as the API server holds them (raw objects). */
+  rayServices: Map<string, Record<string, unknown>>;
   pods: Map<string, PodSummary>;
 }
 
@@ -546,7 +550,10 @@ export class FakeKubernetes {
 
   constructor(private readonly ray: FakeRay) {}
 
-  addContext(id: string, opts: Partial<Omit<FakeKube, 'id' | 'rayClusters' | 'rayJobs' | 'pods'>> = {}) {
+  addContext(
+    id: string,
+    opts: Partial<Omit<FakeKube, 'id' | 'rayClusters' | 'rayJobs' | 'rayServices' | 'pods'>> = {},
+  ) {
     const api: FakeKube = {
       id,
       context: id,
@@ -560,6 +567,7 @@ export class FakeKubernetes {
       ...opts,
       rayClusters: new Map(),
       rayJobs: new Map(),
+      rayServices: new Map(),
       pods: new Map(),
     };
     this.apis.set(id, api);
@@ -866,6 +874,14 @@ export class FakeKubernetes {
             { type: 'k8s.synced', resource: 'rayclusters', namespace: ns, items: inScope(api.rayClusters) },
             { type: 'k8s.synced', resource: 'rayjobs', namespace: ns, items: inScope(api.rayJobs) },
             { type: 'k8s.synced', resource: 'pods', namespace: ns, items: inScope(api.pods) },
+            {
+              type: 'k8s.synced',
+              resource: 'rayservices',
+              namespace: ns,
+              items: [...api.rayServices.values()]
+                .map(summarizeRayService)
+                .filter((x) => !ns || x.namespace === ns),
+            },
           ]),
           this.events.pipe(
             filter((e) => e.connectionId === api.id && (!ns || e.namespace === ns)),
@@ -874,7 +890,7 @@ export class FakeKubernetes {
         ),
       );
     }),
-  } satisfies Omit<ActorsOf<typeof kubeConnectionMachine>, 'rayJob'>;
+  } satisfies Omit<ActorsOf<typeof kubeConnectionMachine>, 'rayJob' | 'rayService'>;
 
   readonly kuberayCluster = {
     applyRayCluster: fromPromise(async ({ input }) => {
@@ -977,6 +993,72 @@ export class FakeKubernetes {
       }
     }),
   } satisfies ActorsOf<typeof rayJobMachine>;
+
+  /** A RayService as the API server would store it (generation bumped on a spec change). */
+  putRayService(connectionId: string, obj: Record<string, unknown>) {
+    const api = this.api(connectionId);
+    // biome-ignore lint/suspicious/noExplicitAny: a raw object
+    const o = obj as any;
+    api.rayServices.set(keyOf(o.metadata.namespace, o.metadata.name), o);
+    this.emit(api, o.metadata.namespace, {
+      type: 'k8s.upsert',
+      resource: 'rayservices',
+      item: summarizeRayService(o),
+    });
+    return o;
+  }
+
+  readonly rayService = {
+    applyRayService: fromPromise(async ({ input }) => {
+      const api = this.api(input.connectionId);
+      // biome-ignore lint/suspicious/noExplicitAny: a RayService manifest, as the tool built it
+      const m = input.manifest as any;
+      const key = keyOf(m.metadata.namespace, m.metadata.name);
+      // biome-ignore lint/suspicious/noExplicitAny: a raw object
+      const existing = api.rayServices.get(key) as any;
+      if (existing && !summarizeRayService(existing).managedByUs) {
+        throw new RayMcpError(
+          'conflict',
+          `A RayService ${key} exists and ray-mcp did not create it.`,
+          'Pick another name.',
+        );
+      }
+      const next = {
+        ...m,
+        metadata: {
+          ...m.metadata,
+          uid: existing?.metadata.uid ?? `uid-${++this.uid}`,
+          creationTimestamp: existing?.metadata.creationTimestamp ?? iso(),
+          generation: (existing?.metadata.generation ?? 0) + 1,
+        },
+        // The operator takes it up at once: it has seen this generation and names a (pending) cluster.
+        status: {
+          ...(existing?.status ?? {}),
+          observedGeneration: (existing?.metadata.generation ?? 0) + 1,
+          pendingServiceStatus: {
+            rayClusterName: existing?.status?.pendingServiceStatus?.rayClusterName ?? `${m.metadata.name}-x7k2p`,
+          },
+        },
+      };
+      const diff = existing ? objectDiff(existing, next) : [];
+      if (existing && !diff.length)
+        return { created: false, changed: false, diff, summary: summarizeRayService(existing) };
+      if (input.dryRun)
+        return { created: !existing, changed: true, diff, summary: summarizeRayService(next) };
+      this.putRayService(input.connectionId, next);
+      return { created: !existing, changed: true, diff, summary: summarizeRayService(next) };
+    }),
+    deleteRayService: fromPromise(async ({ input }) => {
+      const api = this.api(input.connectionId);
+      if (api.rayServices.delete(keyOf(input.namespace, input.name)))
+        this.emit(api, input.namespace, {
+          type: 'k8s.delete',
+          resource: 'rayservices',
+          namespace: input.namespace,
+          name: input.name,
+        });
+    }),
+  } satisfies ActorsOf<typeof rayServiceMachine>;
 }
 
 // ---- Clouds ----
@@ -1312,6 +1394,7 @@ export class FakeWorld {
       kubeConnection: this.kube.kubeConnection,
       kuberayCluster: this.kube.kuberayCluster,
       rayJob: this.kube.rayJob,
+      rayService: this.kube.rayService,
       cloudConnection: this.clouds.cloudConnection,
     };
     return Object.fromEntries(

@@ -22,6 +22,13 @@ import { isLocal } from '../cluster-records.js';
 import { clusterView, dashboardOf } from '../views/cluster.view.js';
 import type { FlowsOf } from './flow.js';
 import type { Ops } from './ops.js';
+import {
+  deleteRayService,
+  deployRayService,
+  followRayService,
+  isKubeServe,
+  listRayServices,
+} from './rayservice.flows.js';
 import { resolveCluster } from './resolve.js';
 
 const DEFAULT_WAIT_SECONDS = 45;
@@ -44,8 +51,8 @@ function serveTarget(ops: Ops, clusterId: string | undefined): ServeTarget {
   if (!isLocal(actor)) {
     throw new RayMcpError(
       'invalid_input',
-      `Cluster ${view.cluster_id} is ${view.kind}; the Serve tools manage local clusters.`,
-      'Name a local cluster with cluster_id, or start one with init_ray_cluster.',
+      `Cluster ${view.cluster_id} is ${view.kind}; the Serve tools manage local clusters and KubeRay RayServices.`,
+      'Name a local cluster with cluster_id, or pass cluster_type "kubernetes" for a RayService.',
     );
   }
   const dashboard = dashboardOf(actor);
@@ -108,11 +115,27 @@ export function appConfig(args: DeployServeInput): ServeAppConfig {
   return app;
 }
 
+/** The RayService's own arguments on a local deploy: say so rather than ignore them. */
+function refuseKubeArgs(args: DeployServeInput): void {
+  const given = (['ray_version', 'image', 'head_node_spec', 'worker_node_specs', 'dry_run'] as const).filter(
+    (k) => args[k] !== undefined,
+  );
+  if (given.length) {
+    throw new RayMcpError(
+      'invalid_input',
+      `${given.join(', ')} apply to a KubeRay RayService only.`,
+      'Add cluster_type "kubernetes" for a RayService, or drop them for a local cluster.',
+    );
+  }
+}
+
 const appOf = (details: RayServeDetails, name: string) => details.applications?.[name];
 
 export const serveFlows: FlowsOf<ServeOperations> = {
   async 'serve.deploy'(ops, args) {
     const app = appConfig(args);
+    if (isKubeServe(args)) return deployRayService(ops, args, app);
+    refuseKubeArgs(args);
     const t = serveTarget(ops, args.cluster_id);
     const { data } = await ops.askForAnswer(
       t.jobs,
@@ -154,6 +177,7 @@ export const serveFlows: FlowsOf<ServeOperations> = {
   },
 
   async 'serve.list'(ops, args) {
+    if (isKubeServe(args)) return listRayServices(ops, args);
     const t = serveTarget(ops, args.cluster_id);
     const details = await status(ops, t);
     const base = proxyUrl(details, t.net);
@@ -176,6 +200,7 @@ export const serveFlows: FlowsOf<ServeOperations> = {
   },
 
   async 'serve.delete'(ops, args) {
+    if (isKubeServe(args)) return deleteRayService(ops, args);
     const t = serveTarget(ops, args.cluster_id);
     const { data } = await ops.askForAnswer(
       t.jobs,
@@ -199,4 +224,6 @@ export const serveFlows: FlowsOf<ServeOperations> = {
       remaining: data.remaining,
     };
   },
+
+  'rayservice.follow': (ops, args) => followRayService(ops, args),
 };

@@ -17,16 +17,15 @@ export const clusterIdArg = ClusterIdSchema.optional().describe('default: curren
 
 /** init_ray_cluster's arguments for a RayCluster on Kubernetes. */
 export const kuberayInitArgs = {
-  namespace: NamespaceSchema.optional().describe('Kubernetes'),
-  kubernetes_context: z.string().min(1).optional().describe('Kubernetes: default the current connection'),
+  namespace: NamespaceSchema.optional(),
+  kubernetes_context: z.string().min(1).optional(),
   ray_version: z
     .string()
     .regex(/^\d+\.\d+\.\d+$/)
-    .optional()
-    .describe('Kubernetes: image rayproject/ray:<version>-py311'),
-  image: z.string().min(3).max(300).optional().describe('Kubernetes'),
-  head_node_spec: PodResourcesSchema.optional().describe('Kubernetes'),
-  worker_node_specs: z.array(WorkerGroupSpecSchema).max(16).optional().describe('Kubernetes'),
+    .optional(),
+  image: z.string().min(3).max(300).optional(),
+  head_node_spec: PodResourcesSchema.optional(),
+  worker_node_specs: z.array(WorkerGroupSpecSchema).max(16).optional(),
   service_type: ServiceTypeSchema.optional().describe('Kubernetes: LoadBalancer only when asked'),
 };
 
@@ -70,7 +69,7 @@ export const InitClusterInputSchema = NodeResourcesSchema.extend({
   ...kuberayInitArgs,
   worker_nodes: z.array(WorkerGroupSchema).max(8).optional().describe('Local workers'),
   protected: z.boolean().optional().describe('Local: stop refuses it'),
-  timeout_seconds: z.number().int().min(10).max(1800).optional().describe('default 120; 600 on Kubernetes'),
+  timeout_seconds: z.number().int().min(10).max(1800).optional().describe('default 120 (K8s 600)'),
 }).strict();
 export type InitClusterInput = z.infer<typeof InitClusterInputSchema>;
 
@@ -92,11 +91,11 @@ export type ListClustersInput = z.infer<typeof ListClustersInputSchema>;
 export const ScaleClusterInputSchema = NodeResourcesSchema.extend({
   cluster_id: clusterIdArg,
   node_type: NodeTypeSchema.optional().describe('default "worker"'),
-  workers: z.number().int().min(0).max(1000).optional().describe('Target count (KubeRay: replicas)'),
+  workers: z.number().int().min(0).max(1000).optional().describe('Target count'),
   worker_group: z.string().min(1).optional().describe('KubeRay'),
   min_replicas: z.number().int().min(0).max(1000).optional().describe('KubeRay'),
   max_replicas: z.number().int().min(0).max(1000).optional().describe('KubeRay'),
-  workers_to_delete: z.array(z.string().min(1)).max(100).optional().describe('KubeRay: pod names'),
+  workers_to_delete: z.array(z.string().min(1)).max(100).optional().describe('KubeRay pods'),
   confirm_token: confirmTokenArg,
 }).strict();
 export type ScaleClusterInput = z.infer<typeof ScaleClusterInputSchema>;

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 
 /** One shared optional argument of the tools that may need a yes first. */
-export const confirmTokenArg = z.string().max(200).optional().describe('From the preview, to go ahead');
+export const confirmTokenArg = z.string().max(200).optional().describe('From the preview');
 
 /** In a result when nothing was done yet: what the call would do, and how to go ahead. */
 export const ConfirmationSchema = z

@@ -28,7 +28,8 @@ export const jobsUri = (clusterId: string) => `ray://clusters/${clusterId}/jobs`
 export const rayJobUri = (context: string, namespace: string, name: string) =>
   `ray://kubernetes/${encodeURIComponent(context)}/namespaces/${namespace}/rayjobs/${name}`;
 
-const clusterIdArg = ClusterIdSchema.optional().describe('default: current');
+/** Optional: the current cluster (the tools' descriptions and errors say so; every byte here is paid per turn). */
+const clusterIdArg = ClusterIdSchema.optional();
 
 /** KubeRay names the RayJob's cluster `<name>-<5 chars>` and its services after that: 47 at most. */
 export const RayJobNameSchema = z
@@ -94,9 +95,9 @@ export const FailureSchema = z.object({
 
 /** The arguments that name a RayJob (inspect, cancel, wait). */
 export const rayJobArgs = {
-  rayjob: RayJobNameSchema.optional().describe('A RayJob, instead of a job'),
-  namespace: NamespaceSchema.optional().describe('RayJob'),
-  kubernetes_context: z.string().min(1).optional().describe('RayJob'),
+  rayjob: RayJobNameSchema.optional().describe('RayJob name'),
+  namespace: NamespaceSchema.optional(),
+  kubernetes_context: z.string().min(1).optional(),
 };
 export type RayJobArgs = { [K in keyof typeof rayJobArgs]?: z.output<(typeof rayJobArgs)[K]> };
 
@@ -119,7 +120,7 @@ export const rayJobSubmitArgs = {
     })
     .strict()
     .optional()
-    .describe('RayJob: its own cluster (unless cluster_id names one)'),
+    .describe('RayJob: its own cluster'),
   shutdown_after_job_finishes: z.boolean().optional().describe('RayJob: default true'),
   ttl_seconds_after_finished: z
     .number()
@@ -148,7 +149,7 @@ export const SubmitJobInputSchema = z
   .object({
     cluster_id: clusterIdArg,
     entrypoint: z.string().min(1).max(10_000).describe('e.g. "python train.py"'),
-    submission_id: SubmissionIdSchema.optional().describe('Reuse to make submits idempotent'),
+    submission_id: SubmissionIdSchema.optional().describe('Idempotency key'),
     runtime_env: RuntimeEnvSchema.optional(),
     metadata: z.record(z.string().max(100), z.string().max(1000)).superRefine(checkMetadataSize).optional(),
     entrypoint_num_cpus: z.number().min(0).optional(),

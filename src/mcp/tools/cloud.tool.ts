@@ -28,8 +28,7 @@ export const detectCloudProvider = defineTool({
   name: 'detect_cloud_provider',
   title: 'Detect cloud providers',
   description:
-    'Which clouds (GKE, EKS) this machine has credentials for, found locally. Call it before ' +
-    'authenticate_cloud_provider.',
+    'Which clouds (GKE, EKS) this machine has credentials for. Call before authenticate_cloud_provider.',
   input: DetectCloudInput,
   output: DetectCloudOutput,
   toolsets: ['cloud'],
@@ -51,8 +50,7 @@ export const detectCloudProvider = defineTool({
 export const authenticateCloudProvider = defineTool({
   name: 'authenticate_cloud_provider',
   title: 'Authenticate to a cloud',
-  description:
-    'Authenticates to GKE or EKS and says as whom. Optional: other cloud tools use the default credentials.',
+  description: 'Authenticates to GKE or EKS, says as whom. Optional: cloud tools use default credentials.',
   input: AuthenticateCloudInput,
   output: AuthenticateCloudOutput,
   toolsets: ['cloud'],
@@ -98,7 +96,7 @@ export const getCloudProviderStatus = defineTool({
 export const disconnectCloudProvider = defineTool({
   name: 'disconnect_cloud_provider',
   title: 'Disconnect from a cloud',
-  description: 'Forgets the credentials ray-mcp holds for GKE or EKS. Changes nothing in the cloud.',
+  description: "Forgets ray-mcp's GKE or EKS credentials; changes nothing in the cloud.",
   input: DisconnectCloudInput,
   output: DisconnectCloudOutput,
   toolsets: ['cloud'],
@@ -120,8 +118,7 @@ export const getCloudConfigTemplate = defineTool({
   name: 'get_cloud_config_template',
   title: 'Cluster template',
   description:
-    'Example arguments for create_kubernetes_cluster (GKE, EKS) or init_ray_cluster (KubeRay), with notes on ' +
-    'cost, permissions and what to change.',
+    'Example arguments for create_kubernetes_cluster (GKE, EKS) or init_ray_cluster (KubeRay), with notes.',
   input: CloudTemplateInput,
   output: CloudTemplateOutput,
   toolsets: ['cloud'],
@@ -203,7 +200,7 @@ export const createKubernetesCluster = defineTool({
 export const getCloudOperation = defineTool({
   name: 'get_cloud_operation',
   title: 'Follow a cluster creation',
-  description: 'The status of a cluster creation (operation_id); wait_seconds waits for its end.',
+  description: "A cluster creation's status (operation_id); wait_seconds waits for its end.",
   input: CloudOperationInput,
   output: OperationResultSchema,
   toolsets: ['cloud'],

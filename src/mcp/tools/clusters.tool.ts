@@ -20,9 +20,8 @@ export const initRayCluster = defineTool({
   name: 'init_ray_cluster',
   title: 'Start or connect a Ray cluster',
   description:
-    'Starts a local Ray cluster and waits until it is usable (no arguments: a head with all CPUs). ' +
-    'cluster_type "kubernetes": a KubeRay RayCluster on the current Kubernetes connection. address: connect to a ' +
-    'running cluster. On failure: the reason, nothing left running.',
+    'Starts a local Ray cluster (no arguments: a head, all CPUs) and waits until usable; cluster_type ' +
+    '"kubernetes": a KubeRay RayCluster; address: connects to a running one. A failed start leaves nothing running.',
   input: InitClusterInputSchema,
   output: ClusterViewSchema,
   toolsets: ['local', 'kuberay'],
@@ -67,8 +66,8 @@ export const stopRayCluster = defineTool({
   name: 'stop_ray_cluster',
   title: 'Stop a Ray cluster',
   description:
-    'Stops a cluster ray-mcp started (only its own processes), or deletes a RayCluster it created or that ' +
-    'cluster_id names; a connected cluster is only disconnected. Idempotent.',
+    'Stops a cluster ray-mcp started (its own processes only) or deletes a RayCluster it created or cluster_id ' +
+    'names; a connected one is only disconnected. Idempotent.',
   input: StopClusterInputSchema,
   output: ClusterChangeOutputSchema,
   toolsets: ['local', 'kuberay'],
@@ -149,7 +148,7 @@ export const inspectRayCluster = defineTool({
 export const listRayClusters = defineTool({
   name: 'list_ray_clusters',
   title: 'List Ray clusters',
-  description: 'Clusters this server knows and RayClusters on connected Kubernetes clusters, with status.',
+  description: 'Clusters ray-mcp knows and RayClusters on connected Kubernetes clusters, with status.',
   input: ListClustersInputSchema,
   output: ListClustersOutputSchema,
   toolsets: ['local', 'kuberay'],
@@ -171,8 +170,7 @@ export const scaleRayCluster = defineTool({
   name: 'scale_ray_cluster',
   title: 'Scale a Ray cluster',
   description:
-    'Sets the worker count of a local node type or a KubeRay worker group, and waits until done. ' +
-    'Removes idle workers first.',
+    'Sets the worker count of a local node type or KubeRay worker group and waits; idle workers go first.',
   input: ScaleClusterInputSchema,
   output: ClusterChangeOutputSchema,
   toolsets: ['local', 'kuberay'],

@@ -5,8 +5,7 @@ import { defineTool } from './tool.js';
 export const checkEnvironment = defineTool({
   name: 'check_environment',
   title: 'Check environment',
-  description:
-    'What this machine has (Python, Ray, kubeconfig, cloud credentials), with a fix for what is missing.',
+  description: 'What this machine has (Python, Ray, kubeconfig, clouds), with a fix for what is missing.',
   input: z
     .object({
       sections: z.array(z.enum(ENVIRONMENT_SECTIONS)).min(1).optional().describe('default: all'),

@@ -47,8 +47,8 @@ export const submitRayJob = defineTool({
   name: 'submit_ray_job',
   title: 'Submit a Ray job',
   description:
-    'Submits a job to a cluster and returns at once; follow it with wait_for_ray_job or retrieve_logs. ' +
-    'job_type "rayjob": a KubeRay RayJob instead.',
+    'Submits a job and returns at once; follow it with wait_for_ray_job or retrieve_logs. job_type ' +
+    '"rayjob": a KubeRay RayJob.',
   input: SubmitJobInputSchema,
   output: SubmitJobOutputSchema,
   toolsets: ['local', 'kuberay'],
@@ -86,7 +86,7 @@ export const listRayJobs = defineTool({
 export const inspectRayJob = defineTool({
   name: 'inspect_ray_job',
   title: 'Inspect a Ray job',
-  description: "A job's status and details; for a failed one, why and what to do. rayjob: with its events.",
+  description: "A job's status and details; for a failed one, why and what to do.",
   input: InspectJobInputSchema,
   output: InspectJobOutputSchema,
   toolsets: ['local', 'kuberay'],
@@ -113,8 +113,8 @@ export const cancelRayJob = defineTool({
   name: 'cancel_ray_job',
   title: 'Cancel a Ray job',
   description:
-    'Stops a running job (idempotent). A RayJob: mode suspend (deletes its own cluster, keeps the RayJob), stop, ' +
-    'or delete (only when asked).',
+    'Stops a running job (idempotent). RayJob: mode suspend (deletes its cluster, keeps the RayJob), stop, ' +
+    'or delete.',
   input: CancelJobInputSchema,
   output: CancelJobOutputSchema,
   toolsets: ['local', 'kuberay'],

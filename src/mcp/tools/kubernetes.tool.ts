@@ -12,8 +12,7 @@ import { defineTool } from './tool.js';
 export const listKubernetesClusters = defineTool({
   name: 'list_kubernetes_clusters',
   title: 'List Kubernetes clusters',
-  description:
-    'The kubeconfig contexts (default), or with provider gke/eks the clusters of a project/location or region.',
+  description: 'Kubeconfig contexts, or with provider gke/eks the clusters of a project/location or region.',
   input: ListKubernetesInputSchema,
   output: ListKubernetesOutputSchema,
   toolsets: ['kuberay', 'cloud'],
@@ -43,7 +42,7 @@ export const connectKubernetesCluster = defineTool({
   name: 'connect_kubernetes_cluster',
   title: 'Connect to a Kubernetes cluster',
   description:
-    'Connects to a Kubernetes cluster for KubeRay: a kubeconfig context (default: current) or a GKE/EKS cluster ' +
+    'Connects to a Kubernetes cluster: a kubeconfig context (default current) or a GKE/EKS cluster ' +
     'by name.',
   input: ConnectKubernetesInputSchema,
   output: ConnectKubernetesOutputSchema,

@@ -3,8 +3,10 @@ import {
   DeleteServeOutputSchema,
   DeployServeInputSchema,
   DeployServeOutputSchema,
+  isKubeServe,
   ListServeInputSchema,
   ListServeOutputSchema,
+  type RayServiceView,
 } from '../../domain/tools/serve.js';
 import { defineTool } from './tool.js';
 
@@ -19,6 +21,13 @@ type AppLine = {
   deployments: { name: string; replicas: Record<string, number>; target_replicas?: number }[];
 };
 
+/** One line for a RayService: where it is, its clusters and its applications. */
+const serviceLine = (r: RayServiceView) =>
+  `RayService ${r.namespace}/${r.name}${r.owned ? '' : ' (not created by ray-mcp)'}: ${r.state}` +
+  (r.active_cluster ? `, active cluster ${r.active_cluster}` : '') +
+  (r.pending_cluster ? `, pending cluster ${r.pending_cluster}` : '') +
+  (r.apps.length ? `; ${r.apps.map((a) => `${a.name} ${a.status} (${a.cluster})`).join(', ')}` : '');
+
 const appLine = (a: AppLine) =>
   `${a.name}: ${a.status}${a.url ? ` at ${a.url}` : ''}; ` +
   a.deployments
@@ -30,14 +39,29 @@ export const deployServeApp = defineTool({
   name: 'deploy_serve_app',
   title: 'Deploy a Ray Serve app',
   description:
-    'Deploys or updates (same name) a Ray Serve app on a local cluster; waits until it runs or fails. ' +
-    'Returns its status, replicas and URL.',
+    'Deploys or updates (same name) a Serve app on a local cluster, waiting until it runs or fails; ' +
+    'cluster_type "kubernetes": a KubeRay RayService.',
   input: DeployServeInputSchema,
   output: DeployServeOutputSchema,
-  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
-  toolsets: ['local'],
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+  toolsets: ['local', 'kuberay'],
   async handler(args, { run }) {
     const r = await run('serve.deploy', args, { timeoutMs: DEPLOY_TIMEOUT_MS });
+    if (r.rayservice) {
+      const what = r.dry_run
+        ? r.created
+          ? 'Dry run: would create'
+          : r.changed
+            ? `Dry run: would change ${r.diff?.length ?? 0} field(s) of`
+            : 'Dry run: no change to'
+        : r.created
+          ? 'Created'
+          : r.changed
+            ? `Updated (${r.diff?.length ?? 0} field(s))`
+            : 'No change to';
+      return { structured: r, text: `${what} ${serviceLine(r.rayservice)}.` };
+    }
+    if (!r.app) throw new Error('the deploy returned no application');
     const state = r.ready ? 'ready' : r.failed ? 'FAILED' : `not ready after ${r.waited_seconds} s`;
     return { structured: r, text: `Serve app on ${r.cluster_id} ${state}. ${appLine(r.app)}` };
   },
@@ -46,13 +70,22 @@ export const deployServeApp = defineTool({
 export const listServeApps = defineTool({
   name: 'list_serve_apps',
   title: 'List Ray Serve apps',
-  description: "A local cluster's Ray Serve apps: status, replicas, health and URL.",
+  description:
+    'Serve apps of a local cluster (status, replicas, URL); cluster_type "kubernetes": RayServices, one by name in full.',
   input: ListServeInputSchema,
   output: ListServeOutputSchema,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
-  toolsets: ['local'],
+  toolsets: ['local', 'kuberay'],
   async handler(args, { run }) {
     const r = await run('serve.list', args);
+    if (r.rayservices) {
+      return {
+        structured: r,
+        text: r.rayservices.length
+          ? r.rayservices.map(serviceLine).join('\n')
+          : `No RayServices in namespace ${r.namespace} of ${r.context}.`,
+      };
+    }
     return {
       structured: r,
       text: r.running
@@ -65,13 +98,48 @@ export const listServeApps = defineTool({
 export const deleteServeApp = defineTool({
   name: 'delete_serve_app',
   title: 'Delete a Ray Serve app',
-  description: 'Deletes a Ray Serve app from a local cluster. Idempotent.',
+  description:
+    'Deletes a Serve app from a local cluster, or a RayService ray-mcp created or cluster_id names. Idempotent.',
   input: DeleteServeInputSchema,
   output: DeleteServeOutputSchema,
-  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
-  toolsets: ['local'],
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
+  toolsets: ['local', 'kuberay'],
+  confirm: {
+    guards: true,
+    async preview(args, ctx) {
+      const { confirm_token: _t, cluster_id: _c, ...target } = args;
+      if (!isKubeServe(target)) return undefined;
+      let r: RayServiceView | undefined;
+      try {
+        r = (await ctx.run('serve.list', target, { timeoutMs: 45_000 })).rayservices?.[0];
+      } catch {
+        return undefined;
+      }
+      if (!r) return undefined;
+      return {
+        structured: { name: r.name, deleted: false, serve_stopped: false, remaining: [], rayservice: r },
+        action: `Delete RayService ${r.namespace}/${r.name} on ${r.context} and its RayClusters`,
+        running: r.apps.map((a) => `Serve application ${a.name} (${a.status}) on the ${a.cluster} cluster`),
+        risky: true,
+        state: {
+          target: [r.context, r.namespace, r.name, r.created_at],
+          clusters: [r.active_cluster, r.pending_cluster],
+        },
+        protectedBy: r.protected ? 'label or annotation ray-mcp/protected=true' : undefined,
+      };
+    },
+  },
   async handler(args, { run }) {
     const r = await run('serve.delete', args);
+    if (isKubeServe(args)) {
+      const k = r.rayservice;
+      return {
+        structured: r,
+        text: r.deleted
+          ? `Deleted RayService ${k?.namespace}/${r.name}; KubeRay removes its clusters.`
+          : `No RayService ${r.name}; nothing to delete.`,
+      };
+    }
     return {
       structured: r,
       text: r.deleted
