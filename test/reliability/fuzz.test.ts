@@ -237,7 +237,10 @@ afterAll(() => {
         '(seeded), arguments generated from each tool input schema in tools/list: valid, boundary, wrong types, ' +
         'out of range, unknown keys, 20,000-item arrays, 200 KB keys, unicode and NUL, shell metacharacters, path ' +
         'traversal, __proto__/constructor/prototype keys at the top and nested. No Ray CLI, an empty kubeconfig, ' +
-        'no cloud credentials.',
+        'no cloud credentials. Memory: a warm-up round calls every tool once with valid arguments (the ' +
+        'Kubernetes and cloud SDKs load on first use), then RSS is read after a full GC at the baseline and at ' +
+        'the end (the server under --expose-gc; its SIGUSR2 stats line collects first), with the live heap and ' +
+        'the live actors; the peak between collections is reported, not judged.',
     ],
     figures,
     held,
