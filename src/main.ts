@@ -150,8 +150,10 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => exit('SIGINT'));
   process.on('SIGTERM', () => exit('SIGTERM'));
   process.on('SIGHUP', () => exit('SIGHUP'));
-  // A debug figure, outside the tools: how many actors live and how big the registries are (the soak reads it).
-  process.on('SIGUSR2', () => log.info({ stats: app.system.stats() }, 'stats'));
+  // A debug figure, outside the tools: how many actors live and how big the registries are (the soak
+  // and the fuzz suite read it). Asked for explicitly, so it is logged whatever --log-level says.
+  const statsLog = log.child({}, { level: 'info' });
+  process.on('SIGUSR2', () => statsLog.info({ stats: app.system.stats() }, 'stats'));
   if (config.stdio) {
     process.stdin.on('end', () => exit('stdin closed'));
     process.stdin.on('close', () => exit('stdin closed'));
