@@ -154,10 +154,26 @@ export const cloudConnectionMachine = setup({
     enqueue: assign({
       queue: ({ context, event }) => (isWork(event) ? [...context.queue, event] : context.queue),
     }),
-    startAuth: assign(({ event }) => {
+    startAuth: assign(({ context, event }) => {
       if (event.type === 'cloud.authenticate')
         return { authOptions: event.options, authWaiting: [event.requestId] };
-      return { authOptions: {}, authWaiting: [] };
+      // A cluster command before any authentication: the default credentials, in the command's own
+      // project (GKE) or region (EKS), so a region given to the call is enough without AWS_REGION.
+      const where =
+        'where' in event
+          ? event.where
+          : event.type === 'cloud.create'
+            ? { project: event.spec.project, location: event.spec.location }
+            : undefined;
+      const options: CloudAuthOptions =
+        context.provider === 'eks'
+          ? where?.location && where.location !== '-'
+            ? { region: where.location }
+            : {}
+          : where?.project
+            ? { projectId: where.project }
+            : {};
+      return { authOptions: options, authWaiting: [] };
     }),
     joinAuth: assign({
       authWaiting: ({ context, event }) =>

@@ -114,6 +114,19 @@ describe('EKS against moto', () => {
     expect(r).toMatchObject({ clusters: [], location: REGION });
   });
 
+  it('lists the region given to the call when none is configured, authenticating on the way', async () => {
+    const bare = await startStdioServer({ env: awsEnv(scratchDir('eks-noregion'), { AWS_REGION: '' }) });
+    try {
+      const r = await ok<{ clusters: unknown[]; location: string }>(bare.client, 'list_kubernetes_clusters', {
+        provider: 'eks',
+        region: REGION,
+      });
+      expect(r).toMatchObject({ location: REGION });
+    } finally {
+      await bare.close();
+    }
+  });
+
   it('plans the GPU template with a dry run that creates nothing', async () => {
     const t = await ok<{ arguments: Record<string, unknown> }>(s.client, 'get_cloud_config_template', {
       provider: 'aws',
