@@ -1,13 +1,14 @@
 /**
- * Wires one ray-mcp instance: logger, inspector, actor system, MCP server. main.ts connects it to
- * stdio; tests connect it to an in-memory transport.
+ * Wires one ray-mcp instance: logger, inspector, actor system, MCP server. main.ts connects the
+ * front (createFront) to stdio and starts the system beside it; tests take the whole app, started
+ * (createApp), and connect it to an in-memory transport.
  */
 import { join } from 'node:path';
 import type { McpServer } from '@modelcontextprotocol/server';
 import type { Inspection } from './actors/inspector.js';
-import { type ActorOverrides, type ChildWrappers, RaySystem } from './actors/system.js';
+import type { ToolPort } from './actors/port.js';
+import type { ActorOverrides, ChildWrappers, RaySystem } from './actors/system.js';
 import { AUDIT_FILE, AuditLog } from './clients/audit-log.js';
-import { registerSecretSources } from './clients/secret-sources.js';
 import type { Config } from './config.js';
 import { Redactor } from './domain/redact.js';
 import { createLogger, type Logger } from './logger.js';
@@ -30,14 +31,90 @@ export interface App {
   close(reason: string): Promise<void>;
 }
 
-export async function createApp(
-  config: Config,
-  options: { log?: Logger; actors?: ActorOverrides; wrap?: ChildWrappers } = {},
-): Promise<App> {
-  // One redactor for the app: secret sources register with it before anything is logged or answered.
+/**
+ * The MCP side of an app, ready to answer before the actor system runs: initialize, tools/list,
+ * prompts/list need no actor, and a tool call waits for `start()` (which it triggers). main.ts
+ * connects stdio first and starts the system right after, so a client's handshake is answered
+ * without waiting for the supervisor, its machines and the clients' modules to load.
+ */
+export interface Front {
+  config: Config;
+  log: Logger;
+  server: McpServer;
+  audit: AuditLog;
+  redactor: Redactor;
+  newServer(watches?: ResourceWatches): McpServer;
+  /** Loads and starts the actor system, once; every tool call waits for it. */
+  start(): Promise<App>;
+  /** The app once `start()` has finished, else undefined. */
+  started(): App | undefined;
+  /** Closes what runs: the app if it started (waiting for a start under way), else the server. Idempotent. */
+  close(reason: string): Promise<void>;
+}
+
+type AppOptions = { log?: Logger; actors?: ActorOverrides; wrap?: ChildWrappers };
+
+export function createFront(config: Config, options: AppOptions = {}): Front {
+  // One redactor for the app: secret sources register with it (start) before any tool answers.
   const redactor = new Redactor();
-  await registerSecretSources(config, redactor);
   const log = options.log ?? createLogger(config, redactor);
+  const audit = new AuditLog({
+    path: join(config.dataDir, AUDIT_FILE),
+    onError: (err) => log.warn({ err }, 'audit log not written (further failures are not logged)'),
+    redact: (line) => redactor.text(line),
+  });
+  let starting: Promise<App> | undefined;
+  let app: App | undefined;
+  const port = deferredPort(() => start().then((a) => a.system.port));
+  const newServer = (watches?: ResourceWatches) =>
+    createMcpServer({ port, config, log, audit, redactor, watches });
+  const server = newServer();
+  const start = (): Promise<App> => {
+    starting ??= startSystem(config, options, { log, redactor, audit, server, newServer }).then((a) => {
+      app = a;
+      return a;
+    });
+    return starting;
+  };
+  let closing: Promise<void> | undefined;
+  return {
+    config,
+    log,
+    server,
+    audit,
+    redactor,
+    newServer,
+    start,
+    started: () => app,
+    close(reason) {
+      closing ??= (async () => {
+        const running = starting && (await starting.catch(() => undefined));
+        if (running) return running.close(reason);
+        await server.close().catch(() => {});
+        await audit.flush();
+      })();
+      return closing;
+    },
+  };
+}
+
+/** The whole app, started: what the tests use. */
+export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
+  return createFront(config, options).start();
+}
+
+async function startSystem(
+  config: Config,
+  options: AppOptions,
+  front: Pick<Front, 'log' | 'redactor' | 'audit' | 'server' | 'newServer'>,
+): Promise<App> {
+  const { log, redactor, audit, server } = front;
+  // Loaded here, not at import: the actor system, its machines and clients are the bulk of ray-mcp.
+  const [{ RaySystem }, { registerSecretSources }] = await Promise.all([
+    import('./actors/system.js'),
+    import('./clients/secret-sources.js'),
+  ]);
+  await registerSecretSources(config, redactor);
   const inspection =
     config.inspect === false
       ? undefined
@@ -50,12 +127,6 @@ export async function createApp(
     wrap: options.wrap,
     redactor,
   });
-  const audit = new AuditLog({
-    path: join(config.dataDir, AUDIT_FILE),
-    onError: (err) => log.warn({ err }, 'audit log not written (further failures are not logged)'),
-    redact: (line) => redactor.text(line),
-  });
-  const server = createMcpServer({ port: system.port, config, log, audit, redactor });
   let closing: Promise<void> | undefined;
   return {
     config,
@@ -64,7 +135,7 @@ export async function createApp(
     server,
     audit,
     redactor,
-    newServer: (watches) => createMcpServer({ port: system.port, config, log, audit, redactor, watches }),
+    newServer: front.newServer,
     inspection,
     close(reason) {
       closing ??= (async () => {
@@ -75,5 +146,17 @@ export async function createApp(
       })();
       return closing;
     },
+  };
+}
+
+/** A port whose calls wait for the actor system (and start it); observe needs it running, as a call does first. */
+function deferredPort(system: () => Promise<ToolPort>): ToolPort {
+  let ready: ToolPort | undefined;
+  return {
+    async run(type, input, options) {
+      ready ??= await system();
+      return ready.run(type, input, options);
+    },
+    observe: (systemId, listener) => ready?.observe(systemId, listener),
   };
 }

@@ -5,7 +5,7 @@
  */
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { Command, Option } from 'commander';
-import { createApp } from './app.js';
+import { createFront } from './app.js';
 import { CONFIRM_POLICIES, ConfigError, type Flags, LOG_LEVELS, loadConfig, ON_EXIT } from './config.js';
 import type { HttpFront } from './mcp/http.js';
 import { BoundedStdioTransport } from './mcp/stdio.js';
@@ -123,8 +123,8 @@ async function main(): Promise<void> {
     throw err;
   }
 
-  const app = await createApp(config);
-  const { log } = app;
+  const front = createFront(config);
+  const { log } = front;
   let http: HttpFront | undefined;
   let exiting = false;
   const exit = (reason: string, code = 0) => {
@@ -137,7 +137,7 @@ async function main(): Promise<void> {
     }, config.shutdownTimeoutMs + 2000).unref();
     Promise.resolve(http?.close())
       .catch((err) => log.warn({ err }, 'http front did not close cleanly'))
-      .then(() => app.close(reason))
+      .then(() => front.close(reason))
       .then(
         () => process.exit(code),
         (err) => {
@@ -153,7 +153,10 @@ async function main(): Promise<void> {
   // A debug figure, outside the tools: how many actors live and how big the registries are (the soak
   // and the fuzz suite read it). Asked for explicitly, so it is logged whatever --log-level says.
   const statsLog = log.child({}, { level: 'info' });
-  process.on('SIGUSR2', () => statsLog.info({ stats: app.system.stats() }, 'stats'));
+  process.on('SIGUSR2', () => {
+    const app = front.started();
+    if (app) statsLog.info({ stats: app.system.stats() }, 'stats');
+  });
   if (config.stdio) {
     process.stdin.on('end', () => exit('stdin closed'));
     process.stdin.on('close', () => exit('stdin closed'));
@@ -167,14 +170,22 @@ async function main(): Promise<void> {
     log.error({ err }, 'unhandled rejection');
   });
 
+  // The actor system starts now, beside the stdio handshake (a tool call waits for it); a system
+  // that cannot start ends the process as it always did.
+  const started = front.start();
+  started.catch((err) => {
+    log.fatal({ err }, 'the actor system did not start');
+    exit('start failed', 1);
+  });
   if (config.http) {
     try {
+      const app = await started;
       const { startHttpFront } = await import('./mcp/http.js');
       http = await startHttpFront({
         settings: config.http,
         log,
         port: app.system.port,
-        newServer: (watches) => app.newServer(watches),
+        newServer: (watches) => front.newServer(watches),
       });
     } catch (err) {
       log.error({ err }, `cannot serve http on ${config.http.host}:${config.http.port}`);
@@ -191,7 +202,7 @@ async function main(): Promise<void> {
     maxMessageBytes: config.maxMessageBytes,
     onRefused: (what, bytes) => log.warn({ what, bytes }, 'stdin line refused'),
   });
-  serveStdio(() => app.server, { transport, onerror: (err) => log.warn({ err }, 'stdio transport error') });
+  serveStdio(() => front.server, { transport, onerror: (err) => log.warn({ err }, 'stdio transport error') });
   log.info(
     { version: VERSION, readOnly: config.readOnly, destructive: config.destructive },
     'ray-mcp ready on stdio',
