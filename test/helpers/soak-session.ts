@@ -28,7 +28,10 @@ export interface SoakServer {
   dashboard: FakeDashboard;
   /** The server's stats line (RaySystem.stats), asked for with SIGUSR2. */
   stats(): Promise<
-    { actors: number; rssMb: number; byKind: Record<string, number> } & Record<string, unknown>
+    { actors: number; rssMb: number; heapMb: number; byKind: Record<string, number> } & Record<
+      string,
+      unknown
+    >
   >;
   /** Calls a tool; throws with its text when it returns an error. */
   ok<T = Record<string, unknown>>(name: string, args?: Record<string, unknown>): Promise<T>;
@@ -48,6 +51,9 @@ export async function openSoakServer(env: Record<string, string> = {}): Promise<
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [
+      // The SIGUSR2 stats line collects garbage first: RSS is read after a full GC, not at a random
+      // point of the collector's sawtooth (as the fuzz does).
+      '--expose-gc',
       join(projectRoot, 'dist', 'ray-mcp.js'),
       '--log-level',
       'info',
