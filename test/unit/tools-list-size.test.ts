@@ -42,6 +42,16 @@ describe('tools/list size', () => {
     expect(whole, 'whole tools/list bytes').toBeLessThanOrEqual(WHOLE_BUDGET);
   });
 
+  it('converts its schemas from source to exactly what the bundle lists (the prebuilt ones)', async () => {
+    // The built command carries the tools/list schemas computed at build (src/mcp/listed-schemas.ts);
+    // this is the conversion from source, held to the same golden the stdio test holds the bundle to.
+    const { client } = await start();
+    const { tools } = await client.listTools();
+    await expect(`${JSON.stringify(tools, null, 2)}\n`).toMatchFileSnapshot(
+      '../e2e/__snapshots__/tools-list.json',
+    );
+  });
+
   // One golden per mode: which tools it serves and what that costs (the full default list is tools-list.json).
   const modes: [string, Flags][] = [
     ['default', {}],
