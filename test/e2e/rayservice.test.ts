@@ -15,7 +15,8 @@
  * ready endpoints for Ready).
  */
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -77,7 +78,14 @@ beforeAll(async () => {
       '        return "echo from the stand-in"\n\n' +
       'app = Echo.bind()\n',
   );
-  server = await startStdioServer({ env: { KUBECONFIG: bed.kubeconfig, PYTHONPATH: appDir } });
+  server = await startStdioServer({
+    env: {
+      KUBECONFIG: bed.kubeconfig,
+      PYTHONPATH: appDir,
+      // Ports of its own: another suite's server on this machine probes the default range too.
+      RAY_MCP_PORT_RANGE: '17000-19999',
+    },
+  });
 }, 300_000);
 
 afterAll(async () => {
@@ -293,6 +301,30 @@ async function relay(ip: string, port: number, target: number): Promise<Relay> {
   return { server: srv, sockets, port: (srv.address() as { port: number }).port };
 }
 
+function putJson(url: string, body: unknown): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      url,
+      { method: 'PUT', headers: { 'content-type': 'application/json' } },
+      (res) => {
+        let text = '';
+        res
+          .on('data', (c: Buffer) => (text += c.toString()))
+          .on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
+    req.on('error', reject).end(JSON.stringify(body));
+  });
+}
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const { port } = srv.address() as { port: number };
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
+}
+
 async function closeRelay(r: Relay) {
   for (const s of r.sockets) s.destroy();
   await new Promise<void>((resolve) => r.server.close(() => resolve()));
@@ -322,32 +354,46 @@ describe('RayService to Ready and through an upgrade, a real Ray standing in for
   const getLive = async () => (await get('live')).rayservices[0] as View & { apps: AppView[] };
 
   beforeAll(async () => {
-    const local = await callOk<{ dashboard_url: string }>(
-      server.client,
-      'init_ray_cluster',
+    const started = await server.client.callTool(
       {
-        cluster_name: STAND_IN,
-        num_cpus: 2,
-        timeout_seconds: 300,
+        name: 'init_ray_cluster',
+        arguments: { cluster_name: STAND_IN, num_cpus: 2, timeout_seconds: 300 },
       },
-      360_000,
+      { timeout: 360_000 },
     );
+    if (started.isError) {
+      // What the head said, while its logs are still there (stopping the cluster removes them).
+      const dir = /logs are kept in (\S+)/.exec(textOf(started))?.[1];
+      const logs = dir ? join(dir, 'session_latest', 'logs') : '';
+      const tails = ['dashboard.log', 'dashboard.err', 'gcs_server.err', 'raylet.err']
+        .map((f) => {
+          try {
+            return `--- ${f}\n${readFileSync(join(logs, f), 'utf8').split('\n').slice(-25).join('\n')}`;
+          } catch {
+            return '';
+          }
+        })
+        .join('\n');
+      throw new Error(`init_ray_cluster failed: ${textOf(started)}\n${tails}`);
+    }
+    const local = started.structuredContent as { dashboard_url: string };
     dashPort = Number(new URL(local.dashboard_url).port);
-    // Serve started by ray-mcp first: its proxy on a port of ray-mcp's choosing (not 8000, which a
-    // neighbour may hold). KubeRay's PUT later replaces the applications; Serve keeps its port.
-    const warm = await callOk<{ ready: boolean; app?: { url?: string } }>(
-      server.client,
-      'deploy_serve_app',
-      {
-        cluster_id: STAND_IN,
-        name: 'warm',
-        import_path: 'rs_echo:app',
-        wait_seconds: 180,
-      },
-      240_000,
+    // Serve started with no application, its proxy on a free port of ours (not 8000, which a
+    // neighbour may hold): KubeRay's PUT then keeps the port (Serve only warns on other
+    // http_options) and, until its own application runs, reads "no application" (not ready).
+    servePort = await freePort();
+    // Not fetch(): its sec-fetch-mode header reads as a browser, and the dashboard refuses a PUT from one.
+    const put = await putJson(`http://127.0.0.1:${dashPort}/api/serve/applications/`, {
+      http_options: { host: '127.0.0.1', port: servePort },
+      applications: [],
+    });
+    expect(put.status, put.body).toBe(200);
+    await waitFor(
+      "Serve's proxy up",
+      async () => (await fetch(`http://127.0.0.1:${servePort}/-/healthz`).catch(() => undefined))?.ok,
+      120_000,
+      500,
     );
-    expect(warm.ready).toBe(true);
-    servePort = Number(new URL(warm.app!.url!).port);
     canBind = addLoopbackAddress('10.213.255.254') !== false;
     if (canBind) execFileSync('ip', ['addr', 'del', '10.213.255.254/32', 'dev', 'lo'], { stdio: 'pipe' });
   }, 600_000);
@@ -477,7 +523,7 @@ describe('RayService to Ready and through an upgrade, a real Ray standing in for
       apps: [{ name: 'live', cluster: 'active', status: 'RUNNING', deployments: { Echo: 'HEALTHY' } }],
     });
     expect(ready.pending_cluster).toBeUndefined();
-    // The real Serve runs it (the warm-up app is gone: KubeRay's config is declarative).
+    // The real Serve runs it.
     const serve = await callOk<{ apps: { name: string; status: string }[] }>(
       server.client,
       'list_serve_apps',
