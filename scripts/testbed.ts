@@ -324,6 +324,9 @@ export async function startTestbed(dir: string, opts: { kuberay?: boolean } = {}
           '--metrics-addr=0',
           `--health-probe-bind-address=127.0.0.1:${ports.operatorHealth}`,
           '--log-stdout-encoder=console',
+          // Out of cluster it cannot reach a head's dashboard by service DNS: through the API server's
+          // services/proxy (and pods/proxy for Serve's proxy health), as tests relay heads to real Ray.
+          '--use-kubernetes-proxy',
         ],
         { RAYJOB_STATUS_CHECK_TIMEOUT_SECONDS: '3600' },
       );

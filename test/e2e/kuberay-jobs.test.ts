@@ -292,6 +292,22 @@ describe('RayJob custom resources', () => {
       existed: false,
       rayjob: { name: 'train-a', namespace: NS, context: 'testbed-admin', owned: true, suspended: false },
     });
+    // The bed runs no endpoints controller, and its operator reaches heads through the API server
+    // (--use-kubernetes-proxy): for a service without an Endpoints object that proxy answers 404,
+    // which KubeRay reads as "no such Ray job" and fails the RayJob once its (kwok) submitter has
+    // finished. A real cluster's controller writes one; empty here, as no head serves: 503, retried.
+    const rayCluster = await waitFor(
+      "the RayJob's cluster name",
+      async () => (await kubeRequest(bed, 'GET', rayJobPath(NS, 'train-a'))).json?.status?.rayClusterName,
+      60_000,
+      100,
+    );
+    await apply(bed, `/api/v1/namespaces/${NS}/endpoints/${rayCluster}-head-svc`, {
+      apiVersion: 'v1',
+      kind: 'Endpoints',
+      metadata: { name: `${rayCluster}-head-svc`, namespace: NS },
+      subsets: [],
+    });
     const obj = (await kubeRequest(bed, 'GET', rayJobPath(NS, 'train-a'))).json;
     expect(obj.metadata.labels['app.kubernetes.io/managed-by']).toBe('ray-mcp');
     expect(obj.spec).toMatchObject({

@@ -14,6 +14,7 @@ import {
   rayServiceState,
   summarizeRayService,
 } from '../../src/domain/rayservice.js';
+import { rayServiceSignature } from '../../src/domain/tools/serve.js';
 import { rayServiceMachine } from '../../src/machines/rayservice.machine.js';
 import { fakeServers, ok, refused } from '../helpers/fake-server.js';
 import { deferred, drive } from '../helpers/machine.js';
@@ -82,6 +83,20 @@ describe('RayService manifest, summary and diff', () => {
     });
     expect(rayServiceState(s)).toBe('Upgrading');
     expect(rayServiceState(summarizeRayService(live(manifest())))).toBe('Initializing');
+  });
+
+  it("moves the resource's signature on a changed spec even when KubeRay writes no status for it", () => {
+    const sig = (o: ReturnType<typeof live>) =>
+      rayServiceSignature({ context: { summary: summarizeRayService(o) } });
+    const status = { observedGeneration: 1, pendingServiceStatus: { rayClusterName: 'svc-abcde' } };
+    const before = live(manifest(), status);
+    // A replicas-only change: KubeRay updates the pending cluster in place and, with no condition
+    // or cluster name changing, leaves status (observedGeneration among it) as it was.
+    const after = live(manifest(2), status);
+    after.metadata.generation = 2;
+    expect(sig(after)).not.toBe(sig(before));
+    expect(sig(live(manifest(), status))).toBe(sig(before));
+    expect(sig(live(manifest(), { ...status, numServeEndpoints: 1 }))).not.toBe(sig(before));
   });
 
   it('diffs leaf by leaf, into serveConfigV2; the same spec is no diff; status is left out', () => {

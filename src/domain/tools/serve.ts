@@ -247,5 +247,15 @@ export const rayServiceSignature = (snapshot: { context: { summary?: RayServiceS
   const s = snapshot.context.summary;
   if (!s) return 'absent';
   const apps = [...s.active.apps, ...s.pending.apps].map((a) => `${a.name}=${a.status}`).join(',');
-  return [rayServiceState(s), s.active.cluster, s.pending.cluster, s.observedGeneration, apps].join(':');
+  // generation: a changed spec is a change even when the operator writes no status for it (KubeRay
+  // updates status only when something in it differs, so observedGeneration alone may stay behind).
+  return [
+    rayServiceState(s),
+    s.active.cluster,
+    s.pending.cluster,
+    s.generation,
+    s.observedGeneration,
+    s.serveEndpoints,
+    apps,
+  ].join(':');
 };
