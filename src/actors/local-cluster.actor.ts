@@ -12,7 +12,14 @@ import type { Config } from '../config.js';
 import type { ClusterDetails, NodeRecord, RayEndpoints, StartStep } from '../domain/cluster-record.js';
 import type { DashboardTarget } from '../domain/dashboard.js';
 import { RayMcpError } from '../domain/errors.js';
-import { HEAD_BLOCKS, headLaunch, NODE_LABEL, WORKER_BLOCKS, workerLaunch } from '../domain/ray-start.js';
+import {
+  CLUSTER_DIR_PREFIX,
+  HEAD_BLOCKS,
+  headLaunch,
+  NODE_LABEL,
+  WORKER_BLOCKS,
+  workerLaunch,
+} from '../domain/ray-start.js';
 import { nodesFromState, usageOf } from '../domain/ray-views.js';
 import type { Logger } from '../logger.js';
 import {
@@ -145,9 +152,9 @@ export function localClusterActors(deps: LocalClusterDeps) {
     prepareLaunch: fromPromise<PrepareOutput, { clusterId: string; nodes: string[] }>(
       async ({ input, system, signal }) => {
         const cli = await resolveRayCli(config);
-        // Short on purpose: Ray's socket paths under it must fit in 107 bytes.
+        // Short on purpose: Ray's socket paths under it must fit in 107 bytes (CLUSTER_DIR_PREFIX).
         await mkdir(config.tempRoot, { recursive: true });
-        const tempDir = await mkdtemp(join(config.tempRoot, `${input.clusterId.slice(0, 10)}-`));
+        const tempDir = await mkdtemp(join(config.tempRoot, CLUSTER_DIR_PREFIX));
         try {
           return {
             rayBin: cli.path,

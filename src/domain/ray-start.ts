@@ -30,6 +30,19 @@ export const HEAD_BLOCKS: PortBlock[] = [
 ];
 export const WORKER_BLOCKS: PortBlock[] = NODE_BLOCKS;
 
+/**
+ * A cluster's temp dir is `<temp root>/<CLUSTER_DIR_PREFIX><6 random characters>` (mkdtemp). Ray puts
+ * AF_UNIX sockets under it, the longest one below; a socket path over 107 bytes stops Ray's dashboard
+ * ("Module TaskEventsHead failed to start"). The temp root is at most MAX_TEMP_ROOT characters
+ * (config.ts), so the dir name is kept this short: the name of the cluster stays out of it.
+ */
+export const CLUSTER_DIR_PREFIX = 'c';
+export const MAX_TEMP_ROOT = 28;
+export const AF_UNIX_PATH_MAX = 107;
+/** session_<date>_<time>_<microseconds>_<pid, up to 7 digits>/sockets/dash_<longest dashboard module>. */
+export const LONGEST_RAY_SOCKET_TAIL =
+  '/session_2026-12-02_19-03-15_123456_4194304/sockets/dash_TaskEventsHead';
+
 export const NODE_LABEL = 'ray-mcp.io/node';
 export const NODE_TYPE_LABEL = 'ray-mcp.io/node-type';
 

@@ -1,10 +1,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
 import { type NodeResources, toLocalSpec, type WorkerGroup } from '../../src/domain/cluster.js';
 import type { PortBlock } from '../../src/domain/ports.js';
 import {
+  AF_UNIX_PATH_MAX,
+  CLUSTER_DIR_PREFIX,
   HEAD_BLOCKS,
   headLaunch,
+  LONGEST_RAY_SOCKET_TAIL,
+  MAX_TEMP_ROOT,
   NODE_LABEL,
   NODE_TYPE_LABEL,
   type NodeLaunch,
@@ -88,6 +93,16 @@ function expectNodePorts(f: Map<string, string>, ports: Record<string, number>) 
   expect(min).toBe(ports.workers);
   expect(max - min + 1).toBe(WORKER_PORTS_PER_NODE);
 }
+
+describe("a cluster's temp dir", () => {
+  it("keeps Ray's longest socket path within 107 bytes under the longest temp root allowed", () => {
+    const root = `/${'r'.repeat(MAX_TEMP_ROOT - 1)}`;
+    expect(loadConfig({ tempRoot: root }, {}).tempRoot).toBe(root);
+    expect(() => loadConfig({ tempRoot: `${root}x` }, {})).toThrow(/at most 28 characters/);
+    const dir = `${root}/${CLUSTER_DIR_PREFIX}XXXXXX`;
+    expect(`${dir}${LONGEST_RAY_SOCKET_TAIL}`.length).toBeLessThanOrEqual(AF_UNIX_PATH_MAX);
+  });
+});
 
 describe('headLaunch', () => {
   it('takes every port from the lease, binds the dashboard to 127.0.0.1, and blocks', () => {
