@@ -154,8 +154,11 @@ async function main(): Promise<void> {
   // and the fuzz suite read it). Asked for explicitly, so it is logged whatever --log-level says.
   const statsLog = log.child({}, { level: 'info' });
   process.on('SIGUSR2', () => {
-    const app = front.started();
-    if (app) statsLog.info({ stats: app.system.stats() }, 'stats');
+    // Asked for during start: answered once the system runs.
+    front.start().then(
+      (app) => statsLog.info({ stats: app.system.stats() }, 'stats'),
+      () => {},
+    );
   });
   if (config.stdio) {
     process.stdin.on('end', () => exit('stdin closed'));
