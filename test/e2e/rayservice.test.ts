@@ -604,11 +604,15 @@ describe('RayService to Ready and through an upgrade, a real Ray standing in for
     );
     await serveEndpoints(head2);
     await waitFor('an update for the switch', async () => updates.length > seen, 30_000, 200);
+    // The same Ray stands in for both heads: KubeRay's PUT to the "new" one redeploys the app, so
+    // Ready can come while the app still reads DEPLOYING; wait for both, as for the first cluster.
     const after = await waitFor(
-      'Ready on the new cluster',
+      'Ready on the new cluster with its app RUNNING',
       async () => {
         const v = await getLive();
-        return v.state === 'Ready' ? v : undefined;
+        return v.state === 'Ready' && v.apps.some((a) => a.name === 'live' && a.status === 'RUNNING')
+          ? v
+          : undefined;
       },
       60_000,
       500,
