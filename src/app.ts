@@ -55,8 +55,16 @@ export interface Front {
 type AppOptions = { log?: Logger; actors?: ActorOverrides; wrap?: ChildWrappers };
 
 export function createFront(config: Config, options: AppOptions = {}): Front {
-  // One redactor for the app: secret sources register with it (start) before any tool answers.
+  // One redactor for the app. The secrets of the config and environment are in it before the first
+  // log line; the credential files' (read in the background from now) before the system starts,
+  // so before any tool runs.
   const redactor = new Redactor();
+  redactor.add(...config.secrets);
+  const secretsRead = import('./clients/secret-sources.js').then(({ registerSecretSources }) =>
+    registerSecretSources(config, redactor),
+  );
+  // Awaited by the start (a failure fails it, loudly); not a crash if nothing ever starts.
+  secretsRead.catch(() => {});
   const log = options.log ?? createLogger(config, redactor);
   const audit = new AuditLog({
     path: join(config.dataDir, AUDIT_FILE),
@@ -69,14 +77,19 @@ export function createFront(config: Config, options: AppOptions = {}): Front {
   const newServer = (watches?: ResourceWatches) =>
     createMcpServer({ port, config, log, audit, redactor, watches });
   const server = newServer();
+  let closing: Promise<void> | undefined;
   const start = (): Promise<App> => {
-    starting ??= startSystem(config, options, { log, redactor, audit, server, newServer }).then((a) => {
-      app = a;
-      return a;
-    });
+    // Closed before it started: nothing starts any more (a late call would leave a system running).
+    if (closing && !starting)
+      return Promise.reject(new Error('ray-mcp is shutting down; the actor system was not started'));
+    starting ??= startSystem(config, options, { log, redactor, audit, server, newServer, secretsRead }).then(
+      (a) => {
+        app = a;
+        return a;
+      },
+    );
     return starting;
   };
-  let closing: Promise<void> | undefined;
   return {
     config,
     log,
@@ -106,15 +119,11 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
 async function startSystem(
   config: Config,
   options: AppOptions,
-  front: Pick<Front, 'log' | 'redactor' | 'audit' | 'server' | 'newServer'>,
+  front: Pick<Front, 'log' | 'redactor' | 'audit' | 'server' | 'newServer'> & { secretsRead: Promise<void> },
 ): Promise<App> {
   const { log, redactor, audit, server } = front;
   // Loaded here, not at import: the actor system, its machines and clients are the bulk of ray-mcp.
-  const [{ RaySystem }, { registerSecretSources }] = await Promise.all([
-    import('./actors/system.js'),
-    import('./clients/secret-sources.js'),
-  ]);
-  await registerSecretSources(config, redactor);
+  const [{ RaySystem }] = await Promise.all([import('./actors/system.js'), front.secretsRead]);
   const inspection =
     config.inspect === false
       ? undefined

@@ -110,9 +110,9 @@ const SettingsSchema = z.object({
   tempRoot: z
     .string()
     .min(1)
-    .refine((p) => resolve(p).length <= 28, {
-      message:
-        'temp root must be at most 28 characters long: Ray socket paths under it must fit in 107 bytes',
+    // Bytes, not characters: the limit is the kernel's (sun_path), and a non-ASCII path is longer in UTF-8.
+    .refine((p) => Buffer.byteLength(resolve(p), 'utf8') <= 28, {
+      message: 'temp root must be at most 28 bytes long: Ray socket paths under it must fit in 107 bytes',
     }),
   portRange: z
     .string()

@@ -56,7 +56,7 @@ const program = new Command()
   )
   .option(
     '--temp-root <dir>',
-    "parent of the clusters' temp dirs, at most 28 characters (env RAY_MCP_TEMP_ROOT; default /tmp/ray-mcp)",
+    "parent of the clusters' temp dirs, at most 28 bytes (env RAY_MCP_TEMP_ROOT; default /tmp/ray-mcp)",
   )
   .option(
     '--max-message-bytes <bytes>',
@@ -181,8 +181,10 @@ async function main(): Promise<void> {
     exit('start failed', 1);
   });
   if (config.http) {
+    // A system that did not start is logged and exits above: once is enough.
+    const app = await started.catch(() => undefined);
+    if (!app) return;
     try {
-      const app = await started;
       const { startHttpFront } = await import('./mcp/http.js');
       http = await startHttpFront({
         settings: config.http,

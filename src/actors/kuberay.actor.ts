@@ -86,19 +86,29 @@ export function kuberayActors(deps: { clients: KubeClients }) {
       }
     }),
 
-    deleteRayCluster: fromPromise<void, { connectionId: string; namespace: string; name: string }>(
-      async ({ input, signal }) => {
-        const client = clients.require(input.connectionId);
-        try {
-          await client.delete(paths.rayCluster(input.namespace, input.name), {
-            propagationPolicy: 'Background',
-            signal,
-          });
-        } catch (err) {
-          if (err instanceof KubeApiError && err.status === 404) return;
-          throw kubeError(err, client.context, `deleting RayCluster ${input.namespace}/${input.name}`);
+    // `uid`: the RayCluster this actor knows; one made again under the name since is not deleted.
+    deleteRayCluster: fromPromise<
+      void,
+      { connectionId: string; namespace: string; name: string; uid?: string }
+    >(async ({ input, signal }) => {
+      const client = clients.require(input.connectionId);
+      try {
+        await client.delete(paths.rayCluster(input.namespace, input.name), {
+          propagationPolicy: 'Background',
+          uid: input.uid,
+          signal,
+        });
+      } catch (err) {
+        if (err instanceof KubeApiError && err.status === 404) return;
+        if (err instanceof KubeApiError && err.status === 409 && input.uid) {
+          throw new RayMcpError(
+            'conflict',
+            `RayCluster ${input.namespace}/${input.name} was replaced by another object since ray-mcp looked at it; nothing was deleted.`,
+            'Look at it again (inspect_ray_cluster), then stop it if it is still meant to go.',
+          );
         }
-      },
-    ),
+        throw kubeError(err, client.context, `deleting RayCluster ${input.namespace}/${input.name}`);
+      }
+    }),
   };
 }

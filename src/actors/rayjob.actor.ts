@@ -50,9 +50,20 @@ export function rayJobActors(deps: { clients: KubeClients; dashboards: Dashboard
       const what = `RayJob ${namespace}/${name}`;
       if (input.mode === 'delete') {
         try {
-          await client.delete(paths.rayJob(namespace, name), { propagationPolicy: 'Background', signal });
+          await client.delete(paths.rayJob(namespace, name), {
+            propagationPolicy: 'Background',
+            uid: input.summary.uid,
+            signal,
+          });
         } catch (err) {
           if (err instanceof KubeApiError && err.status === 404) return;
+          if (err instanceof KubeApiError && err.status === 409) {
+            throw new RayMcpError(
+              'conflict',
+              `${what} was replaced by another object since ray-mcp looked at it; nothing was deleted.`,
+              'Look at it again (inspect_ray_job), then cancel it if it is still meant to go.',
+            );
+          }
           throw kubeError(err, client.context, `deleting ${what}`);
         }
         return;

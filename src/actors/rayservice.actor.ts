@@ -59,19 +59,29 @@ export function rayServiceActors(deps: { clients: KubeClients }) {
       }
     }),
 
-    deleteRayService: fromPromise<void, { connectionId: string; namespace: string; name: string }>(
-      async ({ input, signal }) => {
-        const client = clients.require(input.connectionId);
-        try {
-          await client.delete(paths.rayService(input.namespace, input.name), {
-            propagationPolicy: 'Background',
-            signal,
-          });
-        } catch (err) {
-          if (err instanceof KubeApiError && err.status === 404) return;
-          throw kubeError(err, client.context, `deleting RayService ${input.namespace}/${input.name}`);
+    deleteRayService: fromPromise<
+      void,
+      { connectionId: string; namespace: string; name: string; uid?: string }
+    >(async ({ input, signal }) => {
+      const client = clients.require(input.connectionId);
+      try {
+        await client.delete(paths.rayService(input.namespace, input.name), {
+          propagationPolicy: 'Background',
+          uid: input.uid,
+          signal,
+        });
+      } catch (err) {
+        if (err instanceof KubeApiError && err.status === 404) return;
+        // The uid precondition: the name now holds another object than the one checked.
+        if (err instanceof KubeApiError && err.status === 409 && input.uid) {
+          throw new RayMcpError(
+            'conflict',
+            `RayService ${input.namespace}/${input.name} was replaced by another object since ray-mcp looked at it; nothing was deleted.`,
+            'Look at it again (list_serve_apps), then delete it if it is still meant to go.',
+          );
         }
-      },
-    ),
+        throw kubeError(err, client.context, `deleting RayService ${input.namespace}/${input.name}`);
+      }
+    }),
   };
 }

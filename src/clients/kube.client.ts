@@ -375,12 +375,17 @@ export class KubeClient {
     });
   }
 
-  delete(path: string, opts: { propagationPolicy?: 'Foreground' | 'Background'; signal?: AbortSignal } = {}) {
+  /** `uid`: delete only that object (a precondition: another object under the name answers 409). */
+  delete(
+    path: string,
+    opts: { propagationPolicy?: 'Foreground' | 'Background'; uid?: string; signal?: AbortSignal } = {},
+  ) {
     return this.request<KubeStatus>('DELETE', path, {
       body: {
         kind: 'DeleteOptions',
         apiVersion: 'v1',
         propagationPolicy: opts.propagationPolicy ?? 'Background',
+        ...(opts.uid ? { preconditions: { uid: opts.uid } } : {}),
       },
       signal: opts.signal,
     });

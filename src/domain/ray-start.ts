@@ -33,7 +33,7 @@ export const WORKER_BLOCKS: PortBlock[] = NODE_BLOCKS;
 /**
  * A cluster's temp dir is `<temp root>/<CLUSTER_DIR_PREFIX><6 random characters>` (mkdtemp). Ray puts
  * AF_UNIX sockets under it, the longest one below; a socket path over 107 bytes stops Ray's dashboard
- * ("Module TaskEventsHead failed to start"). The temp root is at most MAX_TEMP_ROOT characters
+ * ("Module TaskEventsHead failed to start"). The temp root is at most MAX_TEMP_ROOT bytes
  * (config.ts), so the dir name is kept this short: the name of the cluster stays out of it.
  */
 export const CLUSTER_DIR_PREFIX = 'c';

@@ -73,6 +73,8 @@ export interface CloudInput {
 export interface CloudContext extends CloudInput {
   identity?: CloudIdentity;
   authOptions?: CloudAuthOptions;
+  /** The authentication running was started by a cluster command, not by authenticate_cloud_provider. */
+  implicitAuth?: boolean;
   authenticatedAt?: string;
   /** Why the credentials do not work (state failed), or what the last command failed with. */
   error?: ErrorInfo & { problem?: CredentialProblem };
@@ -148,6 +150,8 @@ export const cloudConnectionMachine = setup({
   },
   guards: {
     hasQueue: ({ context }) => context.queue.length > 0,
+    /** Nobody asked to authenticate: only cluster commands wait on this attempt. */
+    implicitOnly: ({ context }) => context.implicitAuth === true && context.authWaiting.length === 0,
     credentialsRejected: (_, { error }: { error: unknown }) => credentialProblemOf(error) !== undefined,
   },
   actions: {
@@ -156,7 +160,7 @@ export const cloudConnectionMachine = setup({
     }),
     startAuth: assign(({ context, event }) => {
       if (event.type === 'cloud.authenticate')
-        return { authOptions: event.options, authWaiting: [event.requestId] };
+        return { authOptions: event.options, authWaiting: [event.requestId], implicitAuth: false };
       // A cluster command before any authentication: the default credentials, in the command's own
       // project (GKE) or region (EKS), so a region given to the call is enough without AWS_REGION.
       const where =
@@ -173,8 +177,9 @@ export const cloudConnectionMachine = setup({
           : where?.project
             ? { projectId: where.project }
             : {};
-      return { authOptions: options, authWaiting: [] };
+      return { authOptions: options, authWaiting: [], implicitAuth: true };
     }),
+    explicitAuth: assign({ implicitAuth: false }),
     joinAuth: assign({
       authWaiting: ({ context, event }) =>
         event.type === 'cloud.authenticate' ? [...context.authWaiting, event.requestId] : context.authWaiting,
@@ -185,6 +190,15 @@ export const cloudConnectionMachine = setup({
         enqueue.assign({ identity, error: undefined, authWaiting: [], authenticatedAt });
       },
     ),
+    /**
+     * The default credentials, tried for a cluster command, did not work (or not with the call's
+     * project or region, which may be a typo): that command and those queued behind it get the
+     * error; the connection stays unconfigured, keeping neither the error nor those values.
+     */
+    implicitAuthFailed: enqueueActions(({ context, enqueue }, { error: info }: CredentialsFailure) => {
+      for (const c of context.queue) enqueue.emit(answerError(c.requestId, info));
+      enqueue.assign({ queue: [], authOptions: undefined, implicitAuth: undefined });
+    }),
     /** Credentials do not work: keep why, answer everyone waiting with it. */
     credentialsFailed: enqueueActions(
       ({ context, enqueue }, { error: info, problem }: CredentialsFailure) => {
@@ -469,10 +483,17 @@ export const cloudConnectionMachine = setup({
               target: 'authenticated',
               actions: { type: 'authenticated', params: ({ event }) => event.output },
             },
-            onError: { target: 'failed', actions: { type: 'credentialsFailed', params: failureOf } },
+            onError: [
+              {
+                guard: 'implicitOnly',
+                target: 'unconfigured',
+                actions: { type: 'implicitAuthFailed', params: failureOf },
+              },
+              { target: 'failed', actions: { type: 'credentialsFailed', params: failureOf } },
+            ],
           },
           on: {
-            'cloud.authenticate': { actions: 'joinAuth' },
+            'cloud.authenticate': { actions: ['joinAuth', 'explicitAuth'] },
             ...onWork('enqueue'),
             'cloud.disconnect': { target: 'disconnecting', actions: 'noteDisconnect' },
           },

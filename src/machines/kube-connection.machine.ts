@@ -40,6 +40,7 @@ import {
   rayJobSystemId,
 } from './rayjob.machine.js';
 import {
+  type RayServiceActor,
   type RayServiceAppliedEvent,
   type RayServiceFact,
   rayServiceMachine,
@@ -112,6 +113,8 @@ export type KubeConnectionCommand =
     }
   /** Follow a RayService by name (whether or not it exists): a `rayservice:` actor, child of this connection. */
   | { type: 'kube.rayService'; requestId: string; namespace: string; name: string }
+  /** Drop that RayService's actor if it is idle and its object is not there (no answer). */
+  | { type: 'kube.releaseRayService'; namespace: string; name: string }
   /** Read the events of some objects and of the pods of some Ray clusters (answers KubeEventsRead). */
   | ({ type: 'kube.events'; requestId: string } & Omit<ReadEventsInput, 'connectionId'>);
 
@@ -433,6 +436,21 @@ export const kubeConnectionMachine = setup({
       });
       enqueue.assign({ rayServiceActors: { ...context.rayServiceActors, [key]: id } });
       enqueue.emit(answerOk(event.requestId, { systemId: id }));
+    }),
+    releaseRayService: enqueueActions(({ context, event, enqueue, system }) => {
+      if (event.type !== 'kube.releaseRayService') return;
+      const key = keyOf(event.namespace, event.name);
+      const id = context.rayServiceActors[key];
+      if (!id || context.rayServices[key]) return;
+      const live = (system.get(id) as RayServiceActor | undefined)?.getSnapshot();
+      // Busy (another call's apply or delete) or awaited: it stays; a later release drops it.
+      const busy =
+        live?.status === 'active' &&
+        (!live.matches('idle') || !!live.context.summary || live.context.goneWaiting.length > 0);
+      if (busy) return;
+      enqueue.stopChild(id);
+      const { [key]: _, ...rayServiceActors } = context.rayServiceActors;
+      enqueue.assign({ rayServiceActors });
     }),
     /** Our apply's answer, until the watch brings the object (which then wins). */
     noteServiceApplied: assign({
@@ -803,6 +821,7 @@ export const kubeConnectionMachine = setup({
         'kube.awaitSynced': { actions: 'awaitSynced' },
         'kube.rayJob': { actions: 'spawnRayJob' },
         'kube.rayService': { actions: 'spawnRayService' },
+        'kube.releaseRayService': { actions: 'releaseRayService' },
         'rayservice.applied': { actions: 'noteServiceApplied' },
         'kube.events': { actions: 'readEvents' },
         'rayjob.applied': { actions: 'noteApplied' },
@@ -936,12 +955,13 @@ export interface KubeConnectionOutput {
 }
 
 function isUnused(
-  context: Pick<KubeConnectionContext, 'tracked' | 'rayJobActors' | 'rayServiceActors'>,
+  context: Pick<KubeConnectionContext, 'tracked' | 'rayJobActors' | 'rayServiceActors' | 'rayServices'>,
 ): boolean {
   return (
     Object.keys(context.tracked).length === 0 &&
     Object.keys(context.rayJobActors).length === 0 &&
-    Object.keys(context.rayServiceActors).length === 0
+    // A RayService actor keeps the connection only while its object exists (a watch may follow it).
+    !Object.keys(context.rayServiceActors).some((key) => context.rayServices[key])
   );
 }
 

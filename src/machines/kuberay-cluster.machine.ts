@@ -142,11 +142,12 @@ export const kuberayClusterMachine = setup({
     >(async () => {
       throw new Error('provided by src/actors/kuberay.actor.ts');
     }),
-    deleteRayCluster: fromPromise<void, { connectionId: string; namespace: string; name: string }>(
-      async () => {
-        throw new Error('provided by src/actors/kuberay.actor.ts');
-      },
-    ),
+    deleteRayCluster: fromPromise<
+      void,
+      { connectionId: string; namespace: string; name: string; uid?: string }
+    >(async () => {
+      throw new Error('provided by src/actors/kuberay.actor.ts');
+    }),
   },
   delays: {
     startTimeout: ({ context }) => context.timeoutMs,
@@ -458,6 +459,7 @@ export const kuberayClusterMachine = setup({
               connectionId: context.connectionId,
               namespace: context.namespace,
               name: context.name,
+              uid: context.cr?.uid,
             }),
             onDone: { target: 'done' },
             onError: { target: 'done' },
@@ -485,6 +487,7 @@ export const kuberayClusterMachine = setup({
           connectionId: context.connectionId,
           namespace: context.namespace,
           name: context.name,
+          uid: context.cr?.uid,
         }),
         onDone: { actions: assign({ deleteIssued: true }) },
         onError: {

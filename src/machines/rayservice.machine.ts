@@ -1,8 +1,9 @@
 /**
  * One KubeRay RayService (by namespace and name), followed through its connection's informer
  * (k8s.rayService): ray-mcp applies it (server-side apply, after a dry run that says what would
- * change), or deletes it. The actor lives while the connection does, whether or not the object
- * exists at the moment: a name deleted and applied again is the same actor.
+ * change), or deletes it. The actor lives while the connection does and its object exists (or a
+ * call is applying it): the connection drops it when a dry run, a failed apply or a delete leaves
+ * no object under the name (kube.releaseRayService).
  *
  *   idle ─apply─▶ applying ─▶ idle          idle ─delete─▶ deleting ─▶ idle
  *
@@ -18,7 +19,8 @@ export type { RayServiceApplyResult };
 
 export type RayServiceCommand =
   | { type: 'rayservice.apply'; requestId: string; manifest: Record<string, unknown>; dryRun: boolean }
-  | { type: 'rayservice.delete'; requestId: string }
+  /** `uid`: the object the caller's checks (ownership, protection) were made on; another is not deleted. */
+  | { type: 'rayservice.delete'; requestId: string; uid?: string }
   | { type: 'rayservice.awaitGone'; requestId: string };
 
 export type RayServiceFact =
@@ -66,11 +68,12 @@ export const rayServiceMachine = setup({
     >(async () => {
       throw new Error('provided by src/actors/rayservice.actor.ts');
     }),
-    deleteRayService: fromPromise<void, { connectionId: string; namespace: string; name: string }>(
-      async () => {
-        throw new Error('provided by src/actors/rayservice.actor.ts');
-      },
-    ),
+    deleteRayService: fromPromise<
+      void,
+      { connectionId: string; namespace: string; name: string; uid?: string }
+    >(async () => {
+      throw new Error('provided by src/actors/rayservice.actor.ts');
+    }),
   },
   actions: {
     take: assign({ current: ({ event }) => event as RayServiceCommand }),
@@ -147,6 +150,7 @@ export const rayServiceMachine = setup({
           connectionId: context.connectionId,
           namespace: context.namespace,
           name: context.name,
+          uid: (context.current as Extract<RayServiceCommand, { type: 'rayservice.delete' }>).uid,
         }),
         onDone: {
           target: 'idle',

@@ -72,11 +72,14 @@ function informer(
     let backoff = min;
     const sleep = (ms: number) =>
       new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, ms);
-        abort.signal.addEventListener('abort', () => {
+        // One listener per sleep, removed when the sleep ends: a long outage must not pile them up.
+        const done = () => {
           clearTimeout(t);
+          abort.signal.removeEventListener('abort', done);
           resolve();
-        });
+        };
+        const t = setTimeout(done, ms);
+        abort.signal.addEventListener('abort', done, { once: true });
       });
     (async () => {
       while (!abort.signal.aborted) {

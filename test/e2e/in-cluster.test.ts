@@ -5,7 +5,7 @@
  * the RBAC and admission policy of deploy/ (parsed from the YAML, namespace substituted), applied
  * by the admin. Through a real MCP client over stdio: the `in-cluster` context is listed and
  * current, every KubeRay tool works in the ServiceAccount's namespace, and what the manifests do
- * not grant (another namespace, deleting a RayCluster someone else made) answers with a clear
+ * not grant (another namespace, deleting a RayCluster or RayService someone else made) answers with a clear
  * permission error. A rotated token file is picked up.
  */
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -33,6 +33,7 @@ const clusterScoped: string[] = [];
 
 const rc = (ns: string, name: string) => `/apis/ray.io/v1/namespaces/${ns}/rayclusters/${name}`;
 const rayJobPath = (ns: string, name: string) => `/apis/ray.io/v1/namespaces/${ns}/rayjobs/${name}`;
+const rayServicePath = (ns: string, name: string) => `/apis/ray.io/v1/namespaces/${ns}/rayservices/${name}`;
 
 /** The RBAC and admission objects of deploy/, moved to namespace `ns`. */
 function deployManifests(ns: string): Manifest[] {
@@ -148,7 +149,13 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.close();
   if (!bed) return;
-  for (const path of [rc(NS, 'theirs'), rc(NS, 'ic-a'), rayJobPath(NS, 'ic-job')]) {
+  for (const path of [
+    rc(NS, 'theirs'),
+    rc(NS, 'ic-a'),
+    rayJobPath(NS, 'ic-job'),
+    rayServicePath(NS, 'ic-serve'),
+    rayServicePath(NS, 'their-serve'),
+  ]) {
     await kubeRequest(bed, 'DELETE', path);
   }
   for (const path of clusterScoped.reverse()) await kubeRequest(bed, 'DELETE', path);
@@ -296,6 +303,82 @@ describe('ray-mcp in a pod: the in-cluster connection', () => {
     await waitFor(
       'the RayJob deleted',
       async () => (await kubeRequest(bed, 'GET', rayJobPath(NS, 'ic-job'))).status === 404,
+      60_000,
+      500,
+    );
+  });
+
+  it('deploys, lists and deletes its own RayService; a RayService someone else made is not deleted, even when named', async () => {
+    const dry = await callOk<{ dry_run?: boolean; created: boolean; changed: boolean }>(
+      server.client,
+      'deploy_serve_app',
+      {
+        name: 'ic-serve',
+        import_path: 'echo:app',
+        cluster_type: 'kubernetes',
+        runtime_env: { working_dir: 'https://example.invalid/echo.zip' },
+        dry_run: true,
+      },
+    );
+    expect(dry).toMatchObject({ dry_run: true, changed: true });
+    const deployed = await callOk<{ created: boolean; rayservice: { namespace: string; owned: boolean } }>(
+      server.client,
+      'deploy_serve_app',
+      {
+        name: 'ic-serve',
+        import_path: 'echo:app',
+        cluster_type: 'kubernetes',
+        runtime_env: { working_dir: 'https://example.invalid/echo.zip' },
+        wait_seconds: 0,
+      },
+    );
+    expect(deployed).toMatchObject({ created: true, rayservice: { namespace: NS, owned: true } });
+
+    await apply(bed, rayServicePath(NS, 'their-serve'), {
+      apiVersion: 'ray.io/v1',
+      kind: 'RayService',
+      metadata: { name: 'their-serve', namespace: NS },
+      spec: {
+        serveConfigV2: 'applications: []\n',
+        rayClusterConfig: foreignCluster(NS, 'x').spec,
+      },
+    });
+    const listed = await waitFor(
+      'both RayServices listed',
+      async () => {
+        const l = await callOk<{ rayservices: { name: string; owned: boolean }[] }>(
+          server.client,
+          'list_serve_apps',
+          { cluster_type: 'kubernetes' },
+        );
+        return l.rayservices.some((r) => r.name === 'their-serve') && l;
+      },
+      30_000,
+      300,
+    );
+    expect(listed.rayservices).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ name: 'ic-serve', owned: true }),
+        expect.objectContaining({ name: 'their-serve', owned: false }),
+      ]),
+    );
+    // Named explicitly, ray-mcp itself would delete it; in the pod the admission policy refuses.
+    const refused = await server.client.callTool({
+      name: 'delete_serve_app',
+      arguments: { name: 'their-serve', cluster_id: 'their-serve', cluster_type: 'kubernetes' },
+    });
+    expect(refused.isError, textOf(refused)).toBe(true);
+    expect(textOf(refused)).toMatch(/ray-mcp deletes only what it created/);
+    expect((await kubeRequest(bed, 'GET', rayServicePath(NS, 'their-serve'))).status).toBe(200);
+
+    const mine = await callOk<{ deleted: boolean }>(server.client, 'delete_serve_app', {
+      name: 'ic-serve',
+      cluster_type: 'kubernetes',
+    });
+    expect(mine.deleted).toBe(true);
+    await waitFor(
+      'ic-serve deleted',
+      async () => (await kubeRequest(bed, 'GET', rayServicePath(NS, 'ic-serve'))).status === 404,
       60_000,
       500,
     );

@@ -20,7 +20,11 @@ import { request as httpRequest } from 'node:http';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createActor, toPromise } from 'xstate';
 import type { TestbedState } from '../../scripts/testbed.js';
+import { KubeClients } from '../../src/actors/kube.actor.js';
+import { rayServiceActors } from '../../src/actors/rayservice.actor.js';
+import { KubeClient } from '../../src/clients/kube.client.js';
 import { callOk, type StdioServer, scratchDir, startStdioServer, textOf } from '../helpers/mcp.js';
 import { waitFor } from '../helpers/processes.js';
 import { apply, kubeRequest, useTestbed } from '../helpers/testbed.js';
@@ -89,7 +93,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
-  for (const name of ['echo', 'theirs', 'live'])
+  for (const name of ['echo', 'theirs', 'live', 'again'])
     await kubeRequest(bed, 'DELETE', path(name)).catch(() => undefined);
   await server?.close();
 });
@@ -264,6 +268,64 @@ describe('RayService on the real operator', () => {
     });
     expect(again.deleted).toBe(false);
   }, 240_000);
+});
+
+describe('deleting only what was looked at', () => {
+  it('a RayService made again under the name since is not deleted (a uid precondition)', async () => {
+    const clients = new KubeClients();
+    await clients.set(
+      'testbed-admin',
+      await KubeClient.forTarget(
+        { kind: 'kubeconfig', context: 'testbed-admin' },
+        { kubeconfigPaths: [bed.kubeconfig] },
+      ),
+    );
+    const obj = (uidNote: string) => ({
+      apiVersion: 'ray.io/v1',
+      kind: 'RayService',
+      metadata: { name: 'again', namespace: NS, annotations: { note: uidNote } },
+      spec: {
+        serveConfigV2: 'applications: []',
+        rayClusterConfig: {
+          headGroupSpec: {
+            rayStartParams: {},
+            template: { spec: { containers: [{ name: 'ray-head', image: 'rayproject/ray:2.60.0-py311' }] } },
+          },
+        },
+      },
+    });
+    const first = await apply(bed, path('again'), obj('first'));
+    // What a stale cache would hold: the first object's uid. The name now holds a second object.
+    expect((await kubeRequest(bed, 'DELETE', path('again'))).status).toBeLessThan(300);
+    await waitFor(
+      'first gone',
+      async () => (await kubeRequest(bed, 'GET', path('again'))).status === 404,
+      60_000,
+      200,
+    );
+    const second = await apply(bed, path('again'), obj('second'));
+    expect(second.metadata.uid).not.toBe(first.metadata.uid);
+
+    const del = (uid: string) =>
+      toPromise(
+        createActor(rayServiceActors({ clients }).deleteRayService, {
+          input: { connectionId: 'testbed-admin', namespace: NS, name: 'again', uid },
+        }).start(),
+      );
+    await expect(del(first.metadata.uid)).rejects.toMatchObject({
+      code: 'conflict',
+      message: expect.stringMatching(/replaced by another object[\s\S]*nothing was deleted/),
+    });
+    expect((await kubeRequest(bed, 'GET', path('again'))).json.metadata.uid).toBe(second.metadata.uid);
+    await del(second.metadata.uid);
+    await waitFor(
+      'second gone',
+      async () => (await kubeRequest(bed, 'GET', path('again'))).status === 404,
+      60_000,
+      200,
+    );
+    await clients.delete('testbed-admin');
+  });
 });
 
 /** Puts an address on lo for the test: 'added', 'present' (someone else's), or false (not root). */

@@ -1036,7 +1036,8 @@ export class FakeKubernetes {
           ...(existing?.status ?? {}),
           observedGeneration: (existing?.metadata.generation ?? 0) + 1,
           pendingServiceStatus: {
-            rayClusterName: existing?.status?.pendingServiceStatus?.rayClusterName ?? `${m.metadata.name}-x7k2p`,
+            rayClusterName:
+              existing?.status?.pendingServiceStatus?.rayClusterName ?? `${m.metadata.name}-x7k2p`,
           },
         },
       };

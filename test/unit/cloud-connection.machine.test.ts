@@ -250,17 +250,39 @@ describe('cloud connection: authentication', () => {
     ]);
   });
 
-  it('a failed default authentication answers the queued command with the reason', async () => {
-    const t = start({ authenticate: async () => Promise.reject(rejected) });
-    const id = t.list();
-    expect(await t.answered(id)).toEqual({
+  it('a failed default authentication answers that command only, and leaves the connection unconfigured', async () => {
+    let fail = true;
+    const t = start({ authenticate: async () => (fail ? Promise.reject(rejected) : IDENTITY) });
+    // The call's own project (a typo, say) is tried with the default credentials.
+    const typo = t.send({ type: 'cloud.list', where: { project: 'my-projetc' }, offset: 0, limit: 10 });
+    expect(await t.answered(typo)).toEqual({
       type: 'answer',
-      requestId: id,
+      requestId: typo,
       ok: false,
       error: rejected.toInfo(),
     });
-    expect(t.state()).toBe('failed');
+    // Neither the error nor the project stays: the next call starts afresh, with its own.
+    expect(t.state()).toBe('unconfigured');
     expect(t.context().queue).toEqual([]);
+    expect(t.context().authOptions).toBeUndefined();
+    expect(t.context().error).toBeUndefined();
+    fail = false;
+    const fixed = t.send({ type: 'cloud.list', where: { project: 'my-project' }, offset: 0, limit: 10 });
+    expect(await t.answered(fixed)).toMatchObject({ ok: true });
+    expect(t.calls.authenticate).toEqual([{ projectId: 'my-projetc' }, { projectId: 'my-project' }]);
+    expect(t.state()).toBe('authenticated');
+  });
+
+  it('an authenticate that joins a failing default authentication fails the connection, keeping why', async () => {
+    const gate = deferred<CloudIdentity>();
+    const t = start({ authenticate: () => gate.promise });
+    const listId = t.list();
+    const authId = t.send({ type: 'cloud.authenticate', options: {} });
+    gate.reject(rejected);
+    expect(await t.answered(listId)).toMatchObject({ ok: false, error: rejected.toInfo() });
+    expect(await t.answered(authId)).toMatchObject({ ok: false, error: rejected.toInfo() });
+    expect(t.state()).toBe('failed');
+    expect(t.context().error).toMatchObject({ message: rejected.message });
   });
 });
 

@@ -34,6 +34,27 @@ describe('deploy/ manifests', () => {
     expect(cluster.rules.flatMap((r: Manifest) => r.verbs)).toEqual(['list']);
   });
 
+  it('grant every KubeRay resource the tools use, and hold every deletable one to the admission policy', () => {
+    const docs = ['rbac.yaml', 'admission-policy.yaml'].flatMap(
+      (f) => loadAll(readFileSync(join(DEPLOY, f), 'utf8')) as Manifest[],
+    );
+    const role = docs.find((d) => d?.kind === 'Role');
+    const rayRules = role.rules.filter((r: Manifest) => r.apiGroups.includes('ray.io'));
+    const granted = rayRules.flatMap((r: Manifest) => r.resources).sort();
+    // The kuberay toolset: clusters (init/scale/stop), RayJobs (submit/cancel), RayServices (Serve tools).
+    expect(granted).toEqual(['rayclusters', 'rayjobs', 'rayservices']);
+    const deletable = rayRules
+      .filter((r: Manifest) => r.verbs.includes('delete'))
+      .flatMap((r: Manifest) => r.resources)
+      .sort();
+    const policy = docs.find((d) => d?.kind === 'ValidatingAdmissionPolicy');
+    const held = policy.spec.matchConstraints.resourceRules
+      .filter((r: Manifest) => r.operations.includes('DELETE') && r.apiGroups.includes('ray.io'))
+      .flatMap((r: Manifest) => r.resources)
+      .sort();
+    expect(held).toEqual(deletable);
+  });
+
   it('run the server as the guide says: non-root, read-only root, the token from a Secret file, health probes', () => {
     const docs = loadAll(readFileSync(join(DEPLOY, 'deployment.yaml'), 'utf8')) as Manifest[];
     const pod = docs[0].spec.template.spec;

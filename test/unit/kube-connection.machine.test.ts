@@ -21,6 +21,7 @@ import {
   kubeSystemId,
 } from '../../src/machines/kube-connection.machine.js';
 import { type RayJobActor, rayJobMachine, rayJobSystemId } from '../../src/machines/rayjob.machine.js';
+import { rayServiceSystemId } from '../../src/machines/rayservice.machine.js';
 import type { InformerEvent } from '../../src/watchers/kube-informer.watcher.js';
 import { drive, ok, recorder } from '../helpers/machine.js';
 
@@ -797,6 +798,39 @@ describe('kube connection: kube.rayJob', () => {
     expect(Object.values(t.children())).toContain(second);
     expect(t.context().rayJobActors).toEqual({ 'ns/train': answer.data.systemId });
     await waitFor(second, (s) => s.matches('watching'), { timeout: 1000 });
+  });
+});
+
+describe('kube connection: kube.rayService', () => {
+  const svc = (namespace: string, name: string) =>
+    ({ namespace, name, uid: `uid-${name}`, generation: 1, managedByUs: true }) as never;
+
+  it('drops the actor of a RayService that is not there when released; keeps one whose object exists', async () => {
+    const t = await online();
+    const follow = (name: string) => t.send({ type: 'kube.rayService', namespace: 'ns', name });
+    // A dry run (or a failed apply) of a new name: the actor has no object, the release drops it.
+    follow('typo');
+    expect(t.context().rayServiceActors).toEqual({ 'ns/typo': rayServiceSystemId(ID, 'ns', 'typo') });
+    const typo = t.lookup(rayServiceSystemId(ID, 'ns', 'typo'))!;
+    t.actor.send({ type: 'kube.releaseRayService', namespace: 'ns', name: 'typo' });
+    expect(t.context().rayServiceActors).toEqual({});
+    expect(typo.getSnapshot().status).toBe('stopped');
+    expect(Object.values(t.children())).not.toContain(typo);
+
+    // One that exists stays, whatever releases it, until it is gone.
+    t.inform('', { type: 'k8s.upsert', resource: 'rayservices', item: svc('ns', 'live') } as never);
+    follow('live');
+    t.actor.send({ type: 'kube.releaseRayService', namespace: 'ns', name: 'live' });
+    expect(Object.keys(t.context().rayServiceActors)).toEqual(['ns/live']);
+    t.inform('', { type: 'k8s.delete', resource: 'rayservices', namespace: 'ns', name: 'live' } as never);
+    t.actor.send({ type: 'kube.releaseRayService', namespace: 'ns', name: 'live' });
+    expect(t.context().rayServiceActors).toEqual({});
+    // Followed again later: a fresh actor.
+    const again = follow('live');
+    expect(t.answerTo(again)).toMatchObject({
+      ok: true,
+      data: { systemId: rayServiceSystemId(ID, 'ns', 'live') },
+    });
   });
 });
 

@@ -283,7 +283,7 @@ describe('kuberay cluster: start', () => {
       },
     });
     await t.until((s) => s.matches({ failed: 'done' }));
-    expect(t.calls.delete).toEqual([{ connectionId: CONN, namespace: 'ns', name: 'rc1' }]);
+    expect(t.calls.delete).toEqual([{ connectionId: CONN, namespace: 'ns', name: 'rc1', uid: 'uid-rc1' }]);
 
     // Failed is kept until a stop, which succeeds: the start's failure was the start's answer.
     const stop = t.send({ type: 'cluster.stop' });
@@ -511,7 +511,7 @@ describe('kuberay cluster: stop', () => {
     expect(t.state()).toBe('stopping');
     expect(t.context().deleteRequested).toBe(true);
     await settle();
-    expect(t.calls.delete).toEqual([{ connectionId: CONN, namespace: 'ns', name: 'rc1' }]);
+    expect(t.calls.delete).toEqual([{ connectionId: CONN, namespace: 'ns', name: 'rc1', uid: 'uid-rc1' }]);
     const again = t.send({ type: 'cluster.stop' });
     const ready = t.send({ type: 'cluster.awaitReady' });
     expect(t.answerTo(ready)).toMatchObject({ ok: false, error: { message: 'Cluster rc1 is stopped.' } });

@@ -98,9 +98,11 @@ describe("a cluster's temp dir", () => {
   it("keeps Ray's longest socket path within 107 bytes under the longest temp root allowed", () => {
     const root = `/${'r'.repeat(MAX_TEMP_ROOT - 1)}`;
     expect(loadConfig({ tempRoot: root }, {}).tempRoot).toBe(root);
-    expect(() => loadConfig({ tempRoot: `${root}x` }, {})).toThrow(/at most 28 characters/);
+    expect(() => loadConfig({ tempRoot: `${root}x` }, {})).toThrow(/at most 28 bytes/);
+    // Counted in bytes, as the kernel counts: 15 characters, 29 bytes in UTF-8.
+    expect(() => loadConfig({ tempRoot: `/${'é'.repeat(14)}` }, {})).toThrow(/at most 28 bytes/);
     const dir = `${root}/${CLUSTER_DIR_PREFIX}XXXXXX`;
-    expect(`${dir}${LONGEST_RAY_SOCKET_TAIL}`.length).toBeLessThanOrEqual(AF_UNIX_PATH_MAX);
+    expect(Buffer.byteLength(`${dir}${LONGEST_RAY_SOCKET_TAIL}`)).toBeLessThanOrEqual(AF_UNIX_PATH_MAX);
   });
 });
 

@@ -83,18 +83,34 @@ const failedOf = (s?: RayServiceSummary) =>
 /** Until `done` holds for the actor's summary, the time is up, or the call is cancelled. */
 function until(ops: Ops, actor: RayServiceActor, ms: number, done: (s?: RayServiceSummary) => boolean) {
   return new Promise<void>((resolve) => {
-    const check = () => done(actor.getSnapshot().context.summary) && finish();
+    let ended = false;
+    let sub: { unsubscribe(): void } | undefined;
     const finish = () => {
+      if (ended) return;
+      ended = true;
       clearTimeout(timer);
-      sub.unsubscribe();
+      sub?.unsubscribe();
       ops.signal.removeEventListener('abort', finish);
       resolve();
     };
+    const check = () => {
+      if (done(actor.getSnapshot().context.summary)) finish();
+    };
     const timer = setTimeout(finish, ms);
-    const sub = actor.subscribe({ next: check, error: finish, complete: finish });
     ops.signal.addEventListener('abort', finish, { once: true });
-    check();
+    // A stopped actor completes the subscription at once: `finish` then runs before `sub` is set.
+    sub = actor.subscribe({ next: check, error: finish, complete: finish });
+    if (ended) sub.unsubscribe();
+    else check();
   });
+}
+
+/**
+ * Lets the connection drop the actor of a RayService that is not there (a dry run or a failed
+ * apply of a new name, a delete that went through): actors are kept only for what exists.
+ */
+function release(conn: KubeConnectionActor, namespace: string, name: string): void {
+  conn.send({ type: 'kube.releaseRayService', namespace, name });
 }
 
 function refuseForRayService(args: DeployServeInput): void {
@@ -146,11 +162,9 @@ export async function deployRayService(
   });
   const { actor } = await follow(ops, conn, namespace, name);
   const dryRun = args.dry_run === true;
-  const { data } = await ops.askForAnswer(
-    actor,
-    { type: 'rayservice.apply', manifest, dryRun },
-    { timeoutMs: APPLY_TIMEOUT_MS },
-  );
+  const { data } = await ops
+    .askForAnswer(actor, { type: 'rayservice.apply', manifest, dryRun }, { timeoutMs: APPLY_TIMEOUT_MS })
+    .finally(() => release(conn, namespace, name));
   const started = ops.now();
   if (!dryRun && data.changed) {
     const generation = data.summary?.generation ?? 0;
@@ -239,11 +253,12 @@ export async function deleteRayService(ops: Ops, args: DeleteServeInput): Promis
     );
   }
   const { actor } = await follow(ops, conn, namespace, args.name);
-  await ops.ask(actor, { type: 'rayservice.delete' }, { timeoutMs: APPLY_TIMEOUT_MS });
+  await ops.ask(actor, { type: 'rayservice.delete', uid: s.uid }, { timeoutMs: APPLY_TIMEOUT_MS });
   await ops
     .ask(actor, { type: 'rayservice.awaitGone' }, { timeoutMs: ops.budget(DELETE_WAIT_MS) })
     .catch(() => undefined);
   const after = actor.getSnapshot().context.summary;
+  release(conn, namespace, args.name);
   return { ...base, deleted: true, rayservice: view(after ?? { ...s, deleting: true }, c.id) };
 }
 
@@ -253,6 +268,14 @@ export async function followRayService(ops: Ops, args: { context: string; namesp
     namespace: args.namespace,
   });
   const c = conn.getSnapshot().context;
+  // No actor for a name that is not there (a read of a typo would otherwise leave one behind).
+  if (!c.rayServices[key(namespace, args.name)]) {
+    throw new RayMcpError(
+      'not_found',
+      `No RayService ${args.name} in namespace ${namespace} of ${c.id}.`,
+      'list_serve_apps (cluster_type "kubernetes") shows the RayServices.',
+    );
+  }
   const { actor, systemId } = await follow(ops, conn, namespace, args.name);
   const s = actor.getSnapshot().context.summary ?? c.rayServices[key(namespace, args.name)];
   if (!s) {
