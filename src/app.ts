@@ -14,6 +14,7 @@ import { Redactor } from './domain/redact.js';
 import { createLogger, type Logger } from './logger.js';
 import type { ResourceWatches } from './mcp/resources.js';
 import { createMcpServer } from './mcp/server.js';
+import { loadToolCatalog, type ToolCatalog } from './mcp/tool-catalog.js';
 
 export interface App {
   config: Config;
@@ -54,17 +55,11 @@ export interface Front {
 
 type AppOptions = { log?: Logger; actors?: ActorOverrides; wrap?: ChildWrappers };
 
-export function createFront(config: Config, options: AppOptions = {}): Front {
+export async function createFront(config: Config, options: AppOptions = {}): Promise<Front> {
   // One redactor for the app. The secrets of the config and environment are in it before the first
-  // log line; the credential files' (read in the background from now) before the system starts,
-  // so before any tool runs.
+  // log line; the credential files' are read as the system starts, before any tool runs.
   const redactor = new Redactor();
   redactor.add(...config.secrets);
-  const secretsRead = import('./clients/secret-sources.js').then(({ registerSecretSources }) =>
-    registerSecretSources(config, redactor),
-  );
-  // Awaited by the start (a failure fails it, loudly); not a crash if nothing ever starts.
-  secretsRead.catch(() => {});
   const log = options.log ?? createLogger(config, redactor);
   const audit = new AuditLog({
     path: join(config.dataDir, AUDIT_FILE),
@@ -74,20 +69,27 @@ export function createFront(config: Config, options: AppOptions = {}): Front {
   let starting: Promise<App> | undefined;
   let app: App | undefined;
   const port = deferredPort(() => start().then((a) => a.system.port));
+  // From the bundle: the build's tool cards; the tools' schemas and handlers load with the system.
+  const catalog = await loadToolCatalog();
   const newServer = (watches?: ResourceWatches) =>
-    createMcpServer({ port, config, log, audit, redactor, watches });
+    createMcpServer({ port, config, log, audit, redactor, watches, catalog });
   const server = newServer();
   let closing: Promise<void> | undefined;
   const start = (): Promise<App> => {
     // Closed before it started: nothing starts any more (a late call would leave a system running).
     if (closing && !starting)
       return Promise.reject(new Error('ray-mcp is shutting down; the actor system was not started'));
-    starting ??= startSystem(config, options, { log, redactor, audit, server, newServer, secretsRead }).then(
-      (a) => {
-        app = a;
-        return a;
-      },
-    );
+    starting ??= startSystem(config, options, {
+      log,
+      redactor,
+      audit,
+      server,
+      newServer,
+      catalog,
+    }).then((a) => {
+      app = a;
+      return a;
+    });
     return starting;
   };
   return {
@@ -113,17 +115,26 @@ export function createFront(config: Config, options: AppOptions = {}): Front {
 
 /** The whole app, started: what the tests use. */
 export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
-  return createFront(config, options).start();
+  return (await createFront(config, options)).start();
 }
 
 async function startSystem(
   config: Config,
   options: AppOptions,
-  front: Pick<Front, 'log' | 'redactor' | 'audit' | 'server' | 'newServer'> & { secretsRead: Promise<void> },
+  front: Pick<Front, 'log' | 'redactor' | 'audit' | 'server' | 'newServer'> & {
+    catalog: ToolCatalog;
+  },
 ): Promise<App> {
   const { log, redactor, audit, server } = front;
-  // Loaded here, not at import: the actor system, its machines and clients are the bulk of ray-mcp.
-  const [{ RaySystem }] = await Promise.all([import('./actors/system.js'), front.secretsRead]);
+  // Loaded here, not at import: the actor system, its machines and clients are the bulk of ray-mcp;
+  // the tools' schemas and handlers too, so the first call does not wait for them.
+  const [{ RaySystem }] = await Promise.all([
+    import('./actors/system.js'),
+    import('./clients/secret-sources.js').then(({ registerSecretSources }) =>
+      registerSecretSources(config, redactor),
+    ),
+    front.catalog.tool(front.catalog.cards[0]!.name),
+  ]);
   const inspection =
     config.inspect === false
       ? undefined

@@ -5,11 +5,14 @@
  */
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { Command, Option } from 'commander';
-import { createFront } from './app.js';
+import { type App, createFront } from './app.js';
 import { CONFIRM_POLICIES, ConfigError, type Flags, LOG_LEVELS, loadConfig, ON_EXIT } from './config.js';
 import type { HttpFront } from './mcp/http.js';
 import { BoundedStdioTransport } from './mcp/stdio.js';
 import { VERSION } from './version.js';
+
+/** Longest the actor system waits for the stdio handshake before it starts anyway. */
+const HANDSHAKE_GRACE_MS = 500;
 
 const program = new Command()
   .name('ray-mcp')
@@ -123,7 +126,7 @@ async function main(): Promise<void> {
     throw err;
   }
 
-  const front = createFront(config);
+  const front = await createFront(config);
   const { log } = front;
   let http: HttpFront | undefined;
   let exiting = false;
@@ -173,16 +176,22 @@ async function main(): Promise<void> {
     log.error({ err }, 'unhandled rejection');
   });
 
-  // The actor system starts now, beside the stdio handshake (a tool call waits for it); a system
-  // that cannot start ends the process as it always did.
-  const started = front.start();
-  started.catch((err) => {
-    log.fatal({ err }, 'the actor system did not start');
-    exit('start failed', 1);
-  });
+  // The actor system (the bulk of ray-mcp) starts once the client has what a handshake asks for, or
+  // at once for HTTP; a call that comes first starts it itself (and waits for it). A system that
+  // cannot start ends the process as it always did.
+  let started: Promise<App> | undefined;
+  const startSystem = () => {
+    if (started) return started;
+    started = front.start();
+    started.catch((err) => {
+      log.fatal({ err }, 'the actor system did not start');
+      exit('start failed', 1);
+    });
+    return started;
+  };
   if (config.http) {
     // A system that did not start is logged and exits above: once is enough.
-    const app = await started.catch(() => undefined);
+    const app = await startSystem().catch(() => undefined);
     if (!app) return;
     try {
       const { startHttpFront } = await import('./mcp/http.js');
@@ -206,7 +215,11 @@ async function main(): Promise<void> {
   const transport = new BoundedStdioTransport(process.stdin, process.stdout, {
     maxMessageBytes: config.maxMessageBytes,
     onRefused: (what, bytes) => log.warn({ what, bytes }, 'stdin line refused'),
+    // The answers to initialize and to the first request after it (tools/list, as a rule).
+    onSent: (count) => void (count >= 2 && startSystem()),
   });
+  // However the client goes about it, the system is up soon after the process.
+  setTimeout(startSystem, HANDSHAKE_GRACE_MS);
   serveStdio(() => front.server, { transport, onerror: (err) => log.warn({ err }, 'stdio transport error') });
   log.info(
     { version: VERSION, readOnly: config.readOnly, destructive: config.destructive },

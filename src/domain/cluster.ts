@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { RayMcpError } from './errors.js';
+import { ClusterIdSchema } from './ids.js';
 
 export const CLUSTER_KINDS = ['local', 'external', 'kuberay'] as const;
 export const CLUSTER_STATUSES = ['starting', 'running', 'degraded', 'failed', 'stopping', 'stopped'] as const;
@@ -12,12 +13,7 @@ export type ClusterStatus = (typeof CLUSTER_STATUSES)[number];
 const RESERVED_RESOURCES = ['CPU', 'GPU', 'memory', 'object_store_memory'];
 const MIN_OBJECT_STORE = 78_643_200; // 75 MiB: Ray refuses less
 
-export const ClusterIdSchema = z
-  .string()
-  .regex(
-    /^[a-z][a-z0-9-]{0,38}[a-z0-9]$/,
-    'cluster ids are 2-40 lowercase letters, digits and dashes, starting with a letter',
-  );
+export { ClusterIdSchema };
 
 export const NodeResourcesSchema = z
   .object({

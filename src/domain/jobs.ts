@@ -1,5 +1,6 @@
 /** Ray jobs as tools and machines see them. */
 import { z } from 'zod';
+import { SubmissionIdSchema } from './ids.js';
 import type { RayJobDetails } from './ray-api.js';
 
 export const JOB_STATUSES = ['PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'STOPPED'] as const;
@@ -7,9 +8,7 @@ export type JobStatus = (typeof JOB_STATUSES)[number];
 export const TERMINAL: readonly JobStatus[] = ['SUCCEEDED', 'FAILED', 'STOPPED'];
 export const isTerminal = (s: string) => (TERMINAL as readonly string[]).includes(s);
 
-export const SubmissionIdSchema = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, 'submission ids are letters, digits, _ . - (at most 100)');
+export { SubmissionIdSchema };
 
 /** One `NAME=value` string: Linux's MAX_ARG_STRLEN; a longer one makes the driver's exec fail (E2BIG). */
 export const MAX_ENV_VAR_BYTES = 128 * 1024;

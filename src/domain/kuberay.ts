@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { RayMcpError } from './errors.js';
+import { NamespaceSchema } from './ids.js';
 import type { RayServiceSummary } from './rayservice.js';
 
 /** Label on everything ray-mcp creates; stop and delete act on labelled objects (or ones named explicitly). */
@@ -30,9 +31,7 @@ export const K8sNameSchema = z
     'Kubernetes names here are 1-47 lowercase letters, digits and dashes, starting with a letter',
   );
 
-export const NamespaceSchema = z
-  .string()
-  .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'a namespace is 1-63 lowercase letters, digits and dashes');
+export { NamespaceSchema };
 
 export const PodResourcesSchema = z
   .object({

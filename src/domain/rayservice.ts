@@ -13,6 +13,7 @@ import {
   rayClusterManifest,
 } from './kuberay.js';
 import { type ServeAppConfig, untrustedText } from './serve.js';
+import { rayServiceState } from './signatures.js';
 
 export interface RayServiceAppStatus {
   name: string;
@@ -112,17 +113,7 @@ export function summarizeRayService(o: Obj): RayServiceSummary {
   };
 }
 
-/** One word for where a RayService is. */
-export function rayServiceState(s: RayServiceSummary): string {
-  if (s.deleting) return 'Deleting';
-  if (s.upgradeInProgress) return 'Upgrading';
-  if (s.ready) return 'Ready';
-  const failed = [...s.active.apps, ...s.pending.apps].some((a) =>
-    ['DEPLOY_FAILED', 'UNHEALTHY'].includes(a.status),
-  );
-  if (failed) return 'Unhealthy';
-  return s.active.cluster ? 'NotReady' : 'Initializing';
-}
+export { rayServiceState };
 
 /** The RayService manifest for server-side apply: one Serve application on a cluster of its own. */
 export function rayServiceManifest(input: {

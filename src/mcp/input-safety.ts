@@ -168,16 +168,37 @@ export function boundedSchema<S extends z.ZodType>(
       version: 1,
       vendor: 'ray-mcp',
       jsonSchema: listedJson(std.jsonSchema as JsonSchemaOf, listed, prebuilt),
-      async validate(value: unknown) {
-        if (value !== null && typeof value === 'object' && Object.hasOwn(value, REFUSAL_KEY)) {
-          return { issues: [{ message: String((value as Record<string, unknown>)[REFUSAL_KEY]) }] };
-        }
-        const parsed = await schema.safeParseAsync(value);
-        if (parsed.success) return { value: parsed.data as z.output<S> };
-        return { issues: [{ message: compactIssues(parsed.error.issues as Issue[]).join('; ') }] };
-      },
+      validate: (value: unknown) => validateBounded(schema, value),
     },
   };
+}
+
+/**
+ * Like boundedSchema, for a schema not built yet: tools/list shows the build's JSON Schema
+ * (`json`, listed-schemas.ts, whatever dialect is asked), and the first validation loads the zod
+ * schema (`load`).
+ */
+export function lazyBoundedSchema(
+  load: () => Promise<z.ZodType>,
+  json: JsonObject,
+): StandardSchemaWithJSON<unknown, unknown> {
+  return {
+    '~standard': {
+      version: 1,
+      vendor: 'ray-mcp',
+      jsonSchema: { input: () => json, output: () => json },
+      validate: async (value: unknown) => validateBounded(await load(), value),
+    },
+  };
+}
+
+async function validateBounded<S extends z.ZodType>(schema: S, value: unknown) {
+  if (value !== null && typeof value === 'object' && Object.hasOwn(value, REFUSAL_KEY)) {
+    return { issues: [{ message: String((value as Record<string, unknown>)[REFUSAL_KEY]) }] };
+  }
+  const parsed = await schema.safeParseAsync(value);
+  if (parsed.success) return { value: parsed.data as z.output<S> };
+  return { issues: [{ message: compactIssues(parsed.error.issues as Issue[]).join('; ') }] };
 }
 
 type Reply = { drop: true } | { reply: JSONRPCMessage } | { replace: JSONRPCMessage } | undefined;

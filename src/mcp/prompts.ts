@@ -9,10 +9,8 @@
 import type { GetPromptResult, McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import type { ToolPort } from '../actors/port.js';
-import { ClusterIdSchema } from '../domain/cluster.js';
 import { toErrorInfo } from '../domain/errors.js';
-import { SubmissionIdSchema } from '../domain/jobs.js';
-import { NamespaceSchema } from '../domain/kuberay.js';
+import { ClusterIdSchema, NamespaceSchema, SubmissionIdSchema } from '../domain/ids.js';
 import type { OperationInput, OperationType } from '../domain/operations.js';
 import type { Logger } from '../logger.js';
 

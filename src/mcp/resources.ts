@@ -22,8 +22,8 @@ import {
   jobsUri,
   MAX_RESOURCE_JOBS,
   rayJobSignature,
-} from '../domain/tools/jobs.js';
-import { rayServiceSignature } from '../domain/tools/serve.js';
+  rayServiceSignature,
+} from '../domain/signatures.js';
 import type { Logger } from '../logger.js';
 
 const JOB_URI = /^ray:\/\/clusters\/([a-z0-9-]+)\/jobs\/([A-Za-z0-9_.-]+)$/;

@@ -27,15 +27,16 @@ import {
   boundedSchema,
   clip,
   guardTransport,
+  lazyBoundedSchema,
   MAX_ERROR_CHARS,
   MAX_TOOL_INPUT_ELEMENTS,
 } from './input-safety.js';
-import { prebuiltListed } from './listed-schemas.js';
+import type { ToolCard } from './listed-schemas.js';
 import { registerPrompts } from './prompts.js';
 import { type ResourceWatches, registerResources } from './resources.js';
 import { listedInputSchema, listedOutputSchema } from './schema-json.js';
-import { ALL_TOOLS, selectTools } from './tools/index.js';
-import type { AnyToolDefinition, ToolContext } from './tools/tool.js';
+import { selectTools, type ToolCatalog } from './tool-catalog.js';
+import type { ToolContext } from './tools/tool.js';
 
 export interface ServerDeps {
   /** The only door into the actor system. */
@@ -48,6 +49,8 @@ export interface ServerDeps {
   redactor?: Redactor;
   /** Shared resource watches (the HTTP front); default: the server's own. */
   watches?: ResourceWatches;
+  /** The tools (tool-catalog.ts: from the bundle, their schemas and handlers load on first call). */
+  catalog: ToolCatalog;
 }
 
 const INSTRUCTIONS =
@@ -77,7 +80,7 @@ class GuardedMcpServer extends McpServer {
 }
 
 export function createMcpServer(deps: ServerDeps): McpServer {
-  const tools = selectTools(ALL_TOOLS, deps.config);
+  const tools = selectTools(deps.catalog.cards, deps.config);
   const server = new GuardedMcpServer(
     { name: 'ray-mcp', title: 'Ray MCP', version: VERSION },
     {
@@ -95,31 +98,25 @@ export function createMcpServer(deps: ServerDeps): McpServer {
   return server;
 }
 
-function registerTool(
-  server: McpServer,
-  tool: AnyToolDefinition,
-  deps: ServerDeps,
-  redactor: Redactor,
-): void {
-  const log = deps.log.child({ tool: tool.name });
-  const audit = isAudited(tool) ? deps.audit : undefined;
-  const prebuilt = prebuiltListed()?.[tool.name];
+function registerTool(server: McpServer, card: ToolCard, deps: ServerDeps, redactor: Redactor): void {
+  const log = deps.log.child({ tool: card.name });
+  const audit = isAudited(card) ? deps.audit : undefined;
+  const { catalog } = deps;
+  const loaded = catalog.loaded?.get(card.name);
+  const prebuilt = catalog.listed?.[card.name];
+  const schemaOf = (io: 'input' | 'output') => {
+    if (loaded) return boundedSchema(loaded[io], io === 'input' ? listedInputSchema : listedOutputSchema);
+    if (!prebuilt) throw new Error(`no listed schemas for ${card.name}`);
+    return lazyBoundedSchema(() => catalog.tool(card.name).then((t) => t[io]), prebuilt[io]);
+  };
   server.registerTool(
-    tool.name,
+    card.name,
     {
-      title: tool.title,
-      description: tool.description,
-      inputSchema: boundedSchema(
-        tool.input,
-        listedInputSchema,
-        prebuilt && { io: 'input', json: prebuilt.input },
-      ),
-      outputSchema: boundedSchema(
-        tool.output,
-        listedOutputSchema,
-        prebuilt && { io: 'output', json: prebuilt.output },
-      ),
-      annotations: tool.annotations,
+      title: card.title,
+      description: card.description,
+      inputSchema: schemaOf('input'),
+      outputSchema: schemaOf('output'),
+      annotations: card.annotations,
     },
     async (given: unknown, mcp: ServerContext): Promise<CallToolResult | InputRequiredResult> => {
       // confirm_token belongs to the confirmation layer, never to the flow.
@@ -143,6 +140,7 @@ function registerTool(
       };
       const started = Date.now();
       try {
+        const tool = loaded ?? (await catalog.tool(card.name));
         if (tool.confirm) {
           const gate = await confirmGate(
             tool,
@@ -154,7 +152,7 @@ function registerTool(
             () => server.server.getClientCapabilities(),
           );
           if (!gate.go) {
-            if (gate.audit) auditCall(audit, { tool: tool.name, args, started }, gate.audit);
+            if (gate.audit) auditCall(audit, { tool: card.name, args, started }, gate.audit);
             if (!isInputRequiredResult(gate.result)) {
               for (const c of gate.result.content) if (c.type === 'text') c.text = redactor.text(c.text);
               if (gate.result.structuredContent)
@@ -165,7 +163,7 @@ function registerTool(
         }
         const result = await tool.handler(args, ctx);
         log.debug({ ms: Date.now() - started }, 'tool call done');
-        auditCall(audit, { tool: tool.name, args, started }, { answer: result.structured });
+        auditCall(audit, { tool: card.name, args, started }, { answer: result.structured });
         // Every result leaves through here: whatever an upstream put in it, no secret goes out.
         return {
           content: [{ type: 'text', text: redactor.text(result.text) }],
@@ -173,7 +171,7 @@ function registerTool(
         };
       } catch (err) {
         const info = toErrorInfo(err);
-        auditCall(audit, { tool: tool.name, args, started }, info);
+        auditCall(audit, { tool: card.name, args, started }, info);
         if (info.code === 'internal') log.error({ err }, 'tool call failed');
         else log.info({ code: info.code, message: info.message }, 'tool call refused');
         return {

@@ -27,6 +27,8 @@ export interface StdioOptions {
   maxMessageBytes?: number;
   /** Told about each refused line (for the log); never about its content. */
   onRefused?: (what: string, bytes: number) => void;
+  /** Told each time a message was written, with how many have been. */
+  onSent?: (count: number) => void;
 }
 
 export class BoundedStdioTransport implements Transport {
@@ -35,6 +37,7 @@ export class BoundedStdioTransport implements Transport {
   onmessage?: Transport['onmessage'];
 
   private readonly max: number;
+  private sent = 0;
   private readonly decoder = new TextDecoder('utf-8', { fatal: true });
   private chunks: Buffer[] = [];
   private size = 0;
@@ -183,6 +186,7 @@ export class BoundedStdioTransport implements Transport {
   send(message: JSONRPCMessage): Promise<void> {
     if (this.closed) return Promise.reject(new Error('stdio transport is closed'));
     const json = serializeMessage(message);
+    this.options.onSent?.(++this.sent);
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => {
         this.stdout.off('drain', onDrain);

@@ -30,7 +30,7 @@ function front() {
 
 describe('the front, before the system starts', () => {
   it('knows the secrets of the environment at once, and those of the credential files once the system starts', async () => {
-    const f = front();
+    const f = await front();
     // Synchronously, before anything could be logged.
     expect(f.redactor.text(`key=${ENV_SECRET}`)).not.toContain(ENV_SECRET);
     const app = await f.start();
@@ -42,7 +42,7 @@ describe('the front, before the system starts', () => {
   });
 
   it('closed before it started, it starts nothing afterwards', async () => {
-    const f = front();
+    const f = await front();
     await f.close('test');
     await expect(f.start()).rejects.toThrow(/shutting down/);
     expect(f.started()).toBeUndefined();

@@ -17,13 +17,12 @@ import {
   NamespaceSchema,
   PodResourcesSchema,
   RAYJOB_DEPLOYMENT_STATUSES,
-  type RayJobSummary,
   WorkerGroupSpecSchema,
 } from '../kuberay.js';
 import { confirmationField, confirmTokenArg } from './confirm.js';
 
 export const jobUri = (clusterId: string, sid: string) => `ray://clusters/${clusterId}/jobs/${sid}`;
-export const jobsUri = (clusterId: string) => `ray://clusters/${clusterId}/jobs`;
+export { jobsUri } from '../signatures.js';
 /** The RayJob's resource; the context is URI-encoded (cloud connection ids hold `:` and `/`). */
 export const rayJobUri = (context: string, namespace: string, name: string) =>
   `ray://kubernetes/${encodeURIComponent(context)}/namespaces/${namespace}/rayjobs/${name}`;
@@ -329,31 +328,4 @@ export interface JobResourceRow {
   start_time?: string;
   end_time?: string;
 }
-export const MAX_RESOURCE_JOBS = 100;
-
-/*
- * What a resource's subscribers hear about, as a string that changes when they should: computed
- * from the snapshots of the actor behind the resource (only the fields named here are read)
- */
-
-/** A job: its status. */
-export const jobSignature = (snapshot: { context: { view: { status: string } } }): string =>
-  snapshot.context.view.status;
-
-/** A job list: any job that comes, goes or changes status. */
-export const jobListSignature = (snapshot: {
-  context: { jobs: Record<string, { submission_id: string; status: string }> };
-}): string =>
-  Object.values(snapshot.context.jobs)
-    .map((j) => `${j.submission_id}:${j.status}`)
-    .sort()
-    .join(',');
-
-/** A RayJob: its actor's state, KubeRay's status, the Ray job's status, its cluster. */
-export const rayJobSignature = (snapshot: {
-  value: unknown;
-  context: { summary?: Pick<RayJobSummary, 'deploymentStatus' | 'jobStatus' | 'rayClusterName'> };
-}): string => {
-  const c = snapshot.context.summary;
-  return `${String(snapshot.value)}:${c?.deploymentStatus}:${c?.jobStatus}:${c?.rayClusterName}`;
-};
+export { jobListSignature, jobSignature, MAX_RESOURCE_JOBS, rayJobSignature } from '../signatures.js';

@@ -4,7 +4,7 @@ import { ClusterIdSchema } from '../cluster.js';
 import { RuntimeEnvSchema } from '../jobs.js';
 import { KubeEventsSchema } from '../kube-events.js';
 import { NamespaceSchema, PlainPodResourcesSchema, WorkerGroupSpecSchema } from '../kuberay.js';
-import { type RayServiceSummary, rayServiceState } from '../rayservice.js';
+import type { RayServiceSummary } from '../rayservice.js';
 import { confirmationField, confirmTokenArg } from './confirm.js';
 
 /** Optional: the current local cluster. */
@@ -242,20 +242,4 @@ export const DeleteServeOutputSchema = z.object({
 });
 export type DeleteServeOutput = z.infer<typeof DeleteServeOutputSchema>;
 
-/** What a RayService resource's subscribers hear about: its state, clusters, generation seen, apps. */
-export const rayServiceSignature = (snapshot: { context: { summary?: RayServiceSummary } }): string => {
-  const s = snapshot.context.summary;
-  if (!s) return 'absent';
-  const apps = [...s.active.apps, ...s.pending.apps].map((a) => `${a.name}=${a.status}`).join(',');
-  // generation: a changed spec is a change even when the operator writes no status for it (KubeRay
-  // updates status only when something in it differs, so observedGeneration alone may stay behind).
-  return [
-    rayServiceState(s),
-    s.active.cluster,
-    s.pending.cluster,
-    s.generation,
-    s.observedGeneration,
-    s.serveEndpoints,
-    apps,
-  ].join(':');
-};
+export { rayServiceSignature } from '../signatures.js';

@@ -1,4 +1,3 @@
-import { type Config, TOOLSETS } from '../../config.js';
 import { CLOUD_TOOLS } from './cloud.tool.js';
 import { CLUSTER_TOOLS } from './clusters.tool.js';
 import { checkEnvironment } from './environment.tool.js';
@@ -19,19 +18,4 @@ export const ALL_TOOLS: readonly AnyToolDefinition[] = [
   ...CLOUD_TOOLS,
 ];
 
-/**
- * --toolsets keeps the tools of the groups named; --read-only keeps read-only tools;
- * --no-destructive drops destructive ones. Decided once, at registration.
- */
-export function selectTools(
-  tools: readonly AnyToolDefinition[],
-  config: Pick<Config, 'readOnly' | 'destructive'> & Partial<Pick<Config, 'toolsets'>>,
-): AnyToolDefinition[] {
-  const sets = config.toolsets ?? TOOLSETS;
-  return tools.filter(
-    (t) =>
-      t.toolsets.some((s) => sets.includes(s)) &&
-      (!config.readOnly || t.annotations.readOnlyHint) &&
-      (config.destructive || !t.annotations.destructiveHint),
-  );
-}
+export { selectTools } from '../tool-catalog.js';
