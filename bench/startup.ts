@@ -1,6 +1,7 @@
 /**
  * Start-up: from spawn to tools/list answered, ray-mcp against a one-tool server on the same SDK
- * (bench/one-tool-server.ts), measured alternately in one run; medians and their ratio. Then the
+ * (bench/one-tool-server.ts), measured alternately in one run; medians and their ratio, and the
+ * median of the ratios of each pair (a start of each, one after the other). Then the
  * idle RSS of ray-mcp a second after it answered.
  */
 import { spawn } from 'node:child_process';
@@ -93,12 +94,16 @@ export async function run(): Promise<Record<string, unknown>> {
     const baseRss = (await once(baseline, env, true)).rssMb;
     const m = median(ours);
     const b = median(base);
+    // Each ray-mcp start against the baseline start right after it: robust to the machine's load
+    // drifting during the run, which moves both sides of a pair alike.
+    const paired = median(ours.map((o, i) => o / base[i]!));
     return {
       bench: 'startup',
       runs: RUNS,
       ray_mcp_median_ms: Math.round(m),
       one_tool_median_ms: Math.round(b),
       ratio: Math.round((m / b) * 100) / 100,
+      paired_ratio: Math.round(paired * 100) / 100,
       ray_mcp_idle_rss_mb: rss,
       one_tool_idle_rss_mb: baseRss,
       targets: { ratio: 1.2, idle_rss_mb: 80 },

@@ -8,7 +8,6 @@
  *   still gives a short error.
  * The stdio framing (line size, UTF-8, JSON parse errors) is in stdio.ts.
  */
-import { randomUUID } from 'node:crypto';
 import type { JSONRPCMessage, StandardSchemaWithJSON, Transport } from '@modelcontextprotocol/server';
 import type { z } from 'zod';
 import { LISTED_TARGET } from './listed-schemas.js';
@@ -89,7 +88,9 @@ export function describeUnsafe(u: Unsafe, where: string): string {
 }
 
 /** A random, per-process key: a guard refusal travels to the tool's schema under it, never spoofable. */
-const REFUSAL_KEY = `ray-mcp-refused-${randomUUID()}`;
+let refusalKey: string | undefined;
+/** Made on first use (Web Crypto's getter loads the crypto module only then, off the start-up path). */
+const refusal = () => (refusalKey ??= `ray-mcp-refused-${globalThis.crypto.randomUUID()}`);
 
 interface Issue {
   code?: string;
@@ -193,8 +194,8 @@ export function lazyBoundedSchema(
 }
 
 async function validateBounded<S extends z.ZodType>(schema: S, value: unknown) {
-  if (value !== null && typeof value === 'object' && Object.hasOwn(value, REFUSAL_KEY)) {
-    return { issues: [{ message: String((value as Record<string, unknown>)[REFUSAL_KEY]) }] };
+  if (value !== null && typeof value === 'object' && Object.hasOwn(value, refusal())) {
+    return { issues: [{ message: String((value as Record<string, unknown>)[refusal()]) }] };
   }
   const parsed = await schema.safeParseAsync(value);
   if (parsed.success) return { value: parsed.data as z.output<S> };
@@ -223,7 +224,7 @@ export function screenInbound(message: JSONRPCMessage, toolNames: ReadonlySet<st
       return {
         replace: {
           ...message,
-          params: { ...params, arguments: { [REFUSAL_KEY]: describeUnsafe(bad, 'The arguments') } },
+          params: { ...params, arguments: { [refusal()]: describeUnsafe(bad, 'The arguments') } },
         } as JSONRPCMessage,
       };
     }

@@ -22,7 +22,6 @@ import { waitCapMs } from '../domain/waits.js';
 import type { Logger } from '../logger.js';
 import { VERSION } from '../version.js';
 import { auditCall, isAudited } from './audit.js';
-import { confirmGate } from './confirm.js';
 import {
   boundedSchema,
   clip,
@@ -142,6 +141,7 @@ function registerTool(server: McpServer, card: ToolCard, deps: ServerDeps, redac
       try {
         const tool = loaded ?? (await catalog.tool(card.name));
         if (tool.confirm) {
+          const { confirmGate } = await import('./confirm.js');
           const gate = await confirmGate(
             tool,
             args,
