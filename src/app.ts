@@ -53,7 +53,13 @@ export interface Front {
   close(reason: string): Promise<void>;
 }
 
-type AppOptions = { log?: Logger; actors?: ActorOverrides; wrap?: ChildWrappers };
+type AppOptions = {
+  log?: Logger;
+  actors?: ActorOverrides;
+  wrap?: ChildWrappers;
+  /** The tools (default: loadToolCatalog, the build's); tests pass the bundle's kind from source. */
+  catalog?: ToolCatalog;
+};
 
 export async function createFront(config: Config, options: AppOptions = {}): Promise<Front> {
   // One redactor for the app. The secrets of the config and environment are in it before the first
@@ -70,7 +76,7 @@ export async function createFront(config: Config, options: AppOptions = {}): Pro
   let app: App | undefined;
   const port = deferredPort(() => start().then((a) => a.system.port));
   // From the bundle: the build's tool cards; the tools' schemas and handlers load with the system.
-  const catalog = await loadToolCatalog();
+  const catalog = options.catalog ?? (await loadToolCatalog());
   const newServer = (watches?: ResourceWatches) =>
     createMcpServer({ port, config, log, audit, redactor, watches, catalog });
   const server = newServer();
@@ -133,7 +139,8 @@ async function startSystem(
     import('./clients/secret-sources.js').then(({ registerSecretSources }) =>
       registerSecretSources(config, redactor),
     ),
-    front.catalog.tool(front.catalog.cards[0]!.name),
+    // Loaded ahead of the first call; a failure here is that call's to report (it loads again).
+    front.catalog.tool(front.catalog.cards[0]!.name).catch(() => undefined),
   ]);
   const inspection =
     config.inspect === false
@@ -177,6 +184,6 @@ function deferredPort(system: () => Promise<ToolPort>): ToolPort {
       ready ??= await system();
       return ready.run(type, input, options);
     },
-    observe: (systemId, listener) => ready?.observe(systemId, listener),
+    observe: (systemId, listener, onEnd) => ready?.observe(systemId, listener, onEnd),
   };
 }

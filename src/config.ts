@@ -9,9 +9,9 @@ import { z } from 'zod';
 import { projectRoot } from './paths.js';
 
 // zod compiles a parser per object schema with `new Function` on its first synchronous parse, which
-// pays off for a schema parsed thousands of times. ray-mcp parses most of its schemas (and the SDK
-// its message schemas) a handful of times, so that compilation is start-up cost with no return: off
-// for every schema made from here on (this module is the first of ray-mcp's to make one).
+// pays off for a schema parsed thousands of times. ray-mcp parses most of its schemas a handful of
+// times, so that compilation is start-up cost with no return: off for every schema made from here
+// on (this module is the first of ray-mcp's to make one; the SDK's are made before it, and keep it).
 z.config({ jitless: true });
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;

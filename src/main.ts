@@ -130,9 +130,11 @@ async function main(): Promise<void> {
   const { log } = front;
   let http: HttpFront | undefined;
   let exiting = false;
+  let graceTimer: NodeJS.Timeout | undefined;
   const exit = (reason: string, code = 0) => {
     if (exiting) return;
     exiting = true;
+    clearTimeout(graceTimer);
     // However shutdown goes, the process ends within the bound.
     setTimeout(() => {
       log.error('shutdown took too long; exiting anyway');
@@ -215,11 +217,11 @@ async function main(): Promise<void> {
   const transport = new BoundedStdioTransport(process.stdin, process.stdout, {
     maxMessageBytes: config.maxMessageBytes,
     onRefused: (what, bytes) => log.warn({ what, bytes }, 'stdin line refused'),
-    // The answers to initialize and to the first request after it (tools/list, as a rule).
+    // Two messages written: the answer to initialize and, as a rule, to tools/list.
     onSent: (count) => void (count >= 2 && startSystem()),
   });
   // However the client goes about it, the system is up soon after the process.
-  setTimeout(startSystem, HANDSHAKE_GRACE_MS);
+  graceTimer = setTimeout(startSystem, HANDSHAKE_GRACE_MS);
   serveStdio(() => front.server, { transport, onerror: (err) => log.warn({ err }, 'stdio transport error') });
   log.info(
     { version: VERSION, readOnly: config.readOnly, destructive: config.destructive },

@@ -38,7 +38,12 @@ export interface ToolPort {
    * Calls `listener` with every snapshot of the actor `systemId` until the returned function is
    * called or the actor stops; undefined when there is no such actor.
    */
-  observe(systemId: string, listener: (snapshot: unknown) => void): (() => void) | undefined;
+  observe(
+    systemId: string,
+    listener: (snapshot: unknown) => void,
+    /** The actor stopped (or failed): no more snapshots will come. */
+    onEnd?: () => void,
+  ): (() => void) | undefined;
 }
 
 export function createPort(deps: {
@@ -121,9 +126,16 @@ export function createPort(deps: {
         });
       });
     },
-    observe(systemId, listener) {
+    observe(systemId, listener, onEnd) {
       const actor = deps.get(systemId);
       if (!actor) return undefined;
+      const ended = () => {
+        try {
+          onEnd?.();
+        } catch {
+          // As for the listener.
+        }
+      };
       const sub = actor.subscribe({
         next: (snapshot) => {
           try {
@@ -132,7 +144,8 @@ export function createPort(deps: {
             // A listener that throws must not take the actor's other observers down.
           }
         },
-        error: () => {},
+        error: ended,
+        complete: ended,
       });
       return () => sub.unsubscribe();
     },

@@ -57,7 +57,7 @@ export function rayJobActors(deps: { clients: KubeClients; dashboards: Dashboard
           });
         } catch (err) {
           if (err instanceof KubeApiError && err.status === 404) return;
-          if (err instanceof KubeApiError && err.status === 409) {
+          if (err instanceof KubeApiError && err.status === 409 && input.summary.uid) {
             throw new RayMcpError(
               'conflict',
               `${what} was replaced by another object since ray-mcp looked at it; nothing was deleted.`,

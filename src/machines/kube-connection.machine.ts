@@ -113,8 +113,10 @@ export type KubeConnectionCommand =
     }
   /** Follow a RayService by name (whether or not it exists): a `rayservice:` actor, child of this connection. */
   | { type: 'kube.rayService'; requestId: string; namespace: string; name: string }
-  /** Drop that RayService's actor if it is idle and its object is not there (no answer). */
+  /** Gives back the hold a kube.rayService took (no answer). */
   | { type: 'kube.releaseRayService'; namespace: string; name: string }
+  /** Internal: a RayService is gone; let its actor go if nobody holds it. */
+  | { type: 'kube.sweepRayService'; key: string }
   /** Read the events of some objects and of the pods of some Ray clusters (answers KubeEventsRead). */
   | ({ type: 'kube.events'; requestId: string } & Omit<ReadEventsInput, 'connectionId'>);
 
@@ -190,6 +192,12 @@ export interface KubeConnectionContext extends KubeConnectionInput {
   rayJobActors: Record<string, string>;
   /** RayServices with an actor: `ns/name` → the actor's systemId. */
   rayServiceActors: Record<string, string>;
+  /**
+   * `ns/name` → how many calls hold its actor (each kube.rayService takes one, each
+   * kube.releaseRayService gives one back; a resource watch keeps its own). An actor is let go only
+   * when nobody holds it and its object is not there.
+   */
+  rayServiceLeases: Record<string, number>;
   /** Numbers the actors of a RayJob name that was deleted and made again. */
   rayJobSeq: number;
   waiting: string[];
@@ -419,6 +427,11 @@ export const kubeConnectionMachine = setup({
       if (event.type !== 'kube.rayService') return;
       const key = keyOf(event.namespace, event.name);
       const current = context.rayServiceActors[key];
+      const rayServiceLeases = {
+        ...context.rayServiceLeases,
+        [key]: (context.rayServiceLeases[key] ?? 0) + 1,
+      };
+      enqueue.assign({ rayServiceLeases });
       if (current) {
         enqueue.emit(answerOk(event.requestId, { systemId: current }));
         return;
@@ -441,16 +454,28 @@ export const kubeConnectionMachine = setup({
       if (event.type !== 'kube.releaseRayService') return;
       const key = keyOf(event.namespace, event.name);
       const id = context.rayServiceActors[key];
-      if (!id || context.rayServices[key]) return;
+      if (!id) return;
+      const held = Math.max(0, (context.rayServiceLeases[key] ?? 0) - 1);
+      const rayServiceLeases = { ...context.rayServiceLeases, [key]: held };
+      enqueue.assign({ rayServiceLeases });
+      // Another call holds it, or its object is there: it stays.
+      if (held > 0 || context.rayServices[key]) return;
+      if (rayServiceIdle(system.get(id) as RayServiceActor | undefined)) {
+        enqueue.stopChild(id);
+        enqueue.assign(dropRayService(context.rayServiceActors, rayServiceLeases, key));
+      }
+    }),
+    /** A RayService went away: its actor goes too if nobody holds it (a slow delete's, say). */
+    sweepRayService: enqueueActions(({ context, event, enqueue, system }) => {
+      if (event.type !== 'kube.sweepRayService') return;
+      const id = context.rayServiceActors[event.key];
+      if (!id || (context.rayServiceLeases[event.key] ?? 0) > 0 || context.rayServices[event.key]) return;
+      // Its own summary may not say gone yet (the fact is on its way); nobody holds it, so idle is enough.
       const live = (system.get(id) as RayServiceActor | undefined)?.getSnapshot();
-      // Busy (another call's apply or delete) or awaited: it stays; a later release drops it.
-      const busy =
-        live?.status === 'active' &&
-        (!live.matches('idle') || !!live.context.summary || live.context.goneWaiting.length > 0);
-      if (busy) return;
-      enqueue.stopChild(id);
-      const { [key]: _, ...rayServiceActors } = context.rayServiceActors;
-      enqueue.assign({ rayServiceActors });
+      if (live?.status !== 'active' || live.matches('idle')) {
+        enqueue.stopChild(id);
+        enqueue.assign(dropRayService(context.rayServiceActors, context.rayServiceLeases, event.key));
+      }
     }),
     /** Our apply's answer, until the watch brings the object (which then wins). */
     noteServiceApplied: assign({
@@ -570,6 +595,7 @@ export const kubeConnectionMachine = setup({
             if (event.namespace && !key.startsWith(`${event.namespace}/`)) continue;
             const j = rayServices[key];
             toService(key, j ? { type: 'k8s.rayService', summary: j } : { type: 'k8s.rayServiceGone' });
+            if (!j) enqueue.raise({ type: 'kube.sweepRayService', key });
           }
         } else if (event.resource === 'rayjobs') {
           const rayJobs = replaceScope(context.rayJobs, event.namespace, event.items, (j) =>
@@ -625,6 +651,7 @@ export const kubeConnectionMachine = setup({
           const { [key]: _, ...rayServices } = context.rayServices;
           enqueue.assign({ rayServices });
           toService(key, { type: 'k8s.rayServiceGone' });
+          if (context.rayServiceActors[key]) enqueue.raise({ type: 'kube.sweepRayService', key });
         } else {
           const gone = context.pods[key];
           const { [key]: _, ...pods } = context.pods;
@@ -740,6 +767,7 @@ export const kubeConnectionMachine = setup({
     tracked: {},
     rayJobActors: {},
     rayServiceActors: {},
+    rayServiceLeases: {},
     rayJobSeq: 0,
     waiting: [],
     describeWaiting: [],
@@ -822,6 +850,7 @@ export const kubeConnectionMachine = setup({
         'kube.rayJob': { actions: 'spawnRayJob' },
         'kube.rayService': { actions: 'spawnRayService' },
         'kube.releaseRayService': { actions: 'releaseRayService' },
+        'kube.sweepRayService': { actions: 'sweepRayService' },
         'rayservice.applied': { actions: 'noteServiceApplied' },
         'kube.events': { actions: 'readEvents' },
         'rayjob.applied': { actions: 'noteApplied' },
@@ -952,6 +981,19 @@ export const kubeConnectionMachine = setup({
 /** What a connection that ended leaves behind: why it failed. */
 export interface KubeConnectionOutput {
   error?: ErrorInfo;
+}
+
+/** Not applying, deleting, holding an object or awaited: nothing would be lost by stopping it. */
+function rayServiceIdle(actor: RayServiceActor | undefined): boolean {
+  const live = actor?.getSnapshot();
+  if (live?.status !== 'active') return true;
+  return live.matches('idle') && !live.context.summary && live.context.goneWaiting.length === 0;
+}
+
+function dropRayService(actors: Record<string, string>, leases: Record<string, number>, key: string) {
+  const { [key]: _, ...rayServiceActors } = actors;
+  const { [key]: __, ...rayServiceLeases } = leases;
+  return { rayServiceActors, rayServiceLeases };
 }
 
 function isUnused(

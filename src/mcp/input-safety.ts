@@ -188,7 +188,20 @@ export function lazyBoundedSchema(
       version: 1,
       vendor: 'ray-mcp',
       jsonSchema: { input: () => json, output: () => json },
-      validate: async (value: unknown) => validateBounded(await load(), value),
+      validate: async (value: unknown) => {
+        let schema: z.ZodType;
+        try {
+          schema = await load();
+        } catch (err) {
+          const why = err instanceof Error ? err.message : String(err);
+          return {
+            issues: [
+              { message: clip(`ray-mcp could not load this tool's code (${why}); try the call again`, 300) },
+            ],
+          };
+        }
+        return validateBounded(schema, value);
+      },
     },
   };
 }

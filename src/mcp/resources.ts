@@ -109,13 +109,26 @@ function readers(port: ToolPort, watches: ResourceWatches) {
     });
     if (subscribe && !watches.has(uri)) {
       let last = followed.signature;
-      const stop = port.observe(followed.systemId, (snapshot) => {
-        const now = signature(snapshot as S);
-        if (now === last) return;
-        last = now;
-        notify(uri);
-      });
-      if (stop) watches.add(uri, stop);
+      let ended = false;
+      const stop = port.observe(
+        followed.systemId,
+        (snapshot) => {
+          const now = signature(snapshot as S);
+          if (now === last) return;
+          last = now;
+          notify(uri);
+        },
+        () => {
+          // The actor behind it ended (its connection closed, say): follow anew (a new actor, or
+          // none if the thing is gone), and tell the subscriber to read again.
+          ended = true;
+          if (!watches.has(uri)) return;
+          watches.remove(uri);
+          notify(uri);
+          void watch(uri).catch(() => {});
+        },
+      );
+      if (stop && !ended) watches.add(uri, stop);
     }
     return followed.body;
   }

@@ -5,7 +5,7 @@
  * tests): every tool loaded at once, its schemas converted on the first tools/list.
  */
 import { type Config, TOOLSETS } from '../config.js';
-import { type ListedSchemas, prebuiltTools, type ToolCard } from './listed-schemas.js';
+import { type ListedSchemas, type PrebuiltTools, prebuiltTools, type ToolCard } from './listed-schemas.js';
 import type { AnyToolDefinition } from './tools/tool.js';
 
 export interface ToolCatalog {
@@ -19,19 +19,42 @@ export interface ToolCatalog {
   tool(name: string): Promise<AnyToolDefinition>;
 }
 
+type LoadTools = () => Promise<readonly AnyToolDefinition[]>;
+const importTools: LoadTools = () => import('./tools/index.js').then((m) => m.ALL_TOOLS);
+
+/** The tools as this build has them: the build's cards when bundled, else every tool loaded now. */
 export async function loadToolCatalog(): Promise<ToolCatalog> {
-  let all: Promise<ReadonlyMap<string, AnyToolDefinition>> | undefined;
-  const load = () =>
-    (all ??= import('./tools/index.js').then(({ ALL_TOOLS }) => new Map(ALL_TOOLS.map((t) => [t.name, t]))));
-  const tool = async (name: string) => {
-    const t = (await load()).get(name);
-    if (!t) throw new Error(`no tool named ${name}`);
-    return t;
-  };
   const prebuilt = prebuiltTools();
-  if (prebuilt) return { cards: prebuilt.cards, listed: prebuilt.schemas, tool };
-  const loaded = await load();
-  return { cards: [...loaded.values()], loaded, tool };
+  if (prebuilt) return prebuiltCatalog(prebuilt);
+  const loaded = new Map((await importTools()).map((t) => [t.name, t]));
+  return { cards: [...loaded.values()], loaded, tool: async (name) => found(loaded, name) };
+}
+
+/**
+ * The bundle's catalog: `prebuilt` cards and schemas, the tools themselves loaded by `load` on
+ * first use (the tests pass the build's own computeListed and a loader of their choice).
+ */
+export function prebuiltCatalog(prebuilt: PrebuiltTools, load: LoadTools = importTools): ToolCatalog {
+  let all: Promise<ReadonlyMap<string, AnyToolDefinition>> | undefined;
+  const tools = () =>
+    (all ??= load().then(
+      (list) => new Map(list.map((t) => [t.name, t])),
+      (err) => {
+        all = undefined; // a failed load (EMFILE, say) is tried again by the next call
+        throw err;
+      },
+    ));
+  return {
+    cards: prebuilt.cards,
+    listed: prebuilt.schemas,
+    tool: async (name) => found(await tools(), name),
+  };
+}
+
+function found(tools: ReadonlyMap<string, AnyToolDefinition>, name: string): AnyToolDefinition {
+  const t = tools.get(name);
+  if (!t) throw new Error(`no tool named ${name}`);
+  return t;
 }
 
 /**

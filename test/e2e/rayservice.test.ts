@@ -93,7 +93,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
-  for (const name of ['echo', 'theirs', 'live', 'again'])
+  for (const name of ['echo', 'theirs', 'live', 'again', 'cycle'])
     await kubeRequest(bed, 'DELETE', path(name)).catch(() => undefined);
   await server?.close();
 });
@@ -199,6 +199,42 @@ describe('RayService on the real operator', () => {
     await server.client.unsubscribeResource({ uri });
     server.client.removeNotificationHandler('notifications/resources/updated');
   }, 120_000);
+
+  it('a subscriber keeps hearing of a RayService deleted and deployed again under its name', async () => {
+    const cycle = { ...svc, name: 'cycle', wait_seconds: 0 };
+    const first = await callOk<Deploy>(server.client, 'deploy_serve_app', cycle);
+    const uri = first.rayservice.uri;
+    const updates: string[] = [];
+    server.client.setNotificationHandler(
+      'notifications/resources/updated',
+      (n) => void updates.push(n.params.uri),
+    );
+    await server.client.subscribeResource({ uri });
+    const deleted = await callOk<{ deleted: boolean }>(server.client, 'delete_serve_app', {
+      name: 'cycle',
+      cluster_type: 'kubernetes',
+      namespace: NS,
+    });
+    expect(deleted.deleted).toBe(true);
+    await waitFor(
+      'cycle gone',
+      async () => (await kubeRequest(bed, 'GET', path('cycle'))).status === 404,
+      60_000,
+      300,
+    );
+    await waitFor('an update for the delete', async () => updates.includes(uri), 30_000, 200);
+    updates.length = 0;
+    // Deployed again: the watch (its actor held by the subscription, not let go with the object) hears it.
+    const again = await callOk<Deploy>(server.client, 'deploy_serve_app', cycle);
+    expect(again.created).toBe(true);
+    await waitFor('an update for the new object', async () => updates.includes(uri), 30_000, 200);
+    const read = JSON.parse(
+      ((await server.client.readResource({ uri })).contents[0] as { text: string }).text,
+    );
+    expect(read).toMatchObject({ name: 'cycle', owned: true });
+    await server.client.unsubscribeResource({ uri });
+    server.client.removeNotificationHandler('notifications/resources/updated');
+  }, 180_000);
 
   it('deletes its own RayService; a foreign one only when cluster_id names it', async () => {
     await apply(bed, path('theirs'), {

@@ -6,6 +6,7 @@
 import type { Client } from '@modelcontextprotocol/client';
 import { afterEach, expect } from 'vitest';
 import type { Flags } from '../../src/config.js';
+import type { ToolCatalog } from '../../src/mcp/tool-catalog.js';
 import { FakeWorld } from './fake-world.js';
 import { type InMemoryServer, startInMemoryServer, textOf } from './mcp.js';
 
@@ -25,14 +26,18 @@ export function fakeServers() {
   afterEach(async () => {
     await Promise.allSettled(open.splice(0).map((s) => s.close()));
   });
-  return async function start(setup?: (world: FakeWorld) => void, flags: Flags = {}): Promise<FakeServer> {
+  return async function start(
+    setup?: (world: FakeWorld) => void,
+    flags: Flags = {},
+    catalog?: ToolCatalog,
+  ): Promise<FakeServer> {
     const world = new FakeWorld();
     setup?.(world);
     // Confirmation off unless a test is about it (test/unit/confirm.test.ts). A short request timeout: a fake that never answers fails the case in seconds, not minutes.
     const server = await startInMemoryServer(
       { requestTimeout: '5', confirm: 'never', ...flags },
       {},
-      { actors: world.actors },
+      { actors: world.actors, catalog },
     );
     open.push(server);
     return { world, client: server.client, server };

@@ -17,6 +17,7 @@ import type { ActorOverrides, ChildWrappers } from '../../src/actors/system.js';
 import { type App, createApp } from '../../src/app.js';
 import { type Flags, loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
+import type { ToolCatalog } from '../../src/mcp/tool-catalog.js';
 
 export const MAIN = join(import.meta.dirname, '..', '..', 'dist', 'ray-mcp.js');
 
@@ -87,13 +88,20 @@ export interface InMemoryServer {
 export async function startInMemoryServer(
   flags: Flags = {},
   env: Record<string, string> = {},
-  options: { actors?: ActorOverrides; wrap?: ChildWrappers; clientOptions?: ClientOptions } = {},
+  options: {
+    actors?: ActorOverrides;
+    wrap?: ChildWrappers;
+    clientOptions?: ClientOptions;
+    /** The bundle's kind of catalog (src/mcp/tool-catalog.ts prebuiltCatalog); default: from source. */
+    catalog?: ToolCatalog;
+  } = {},
 ): Promise<InMemoryServer> {
   const config = loadConfig(flags, baseEnv(env));
   const app = await createApp(config, {
     log: createLogger({ logLevel: 'warn' }),
     actors: options.actors,
     wrap: options.wrap,
+    catalog: options.catalog,
   });
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   // As main.ts serves stdio: the SDK's entry answers both eras (2025 initialize, 2026-07-28 discover).

@@ -825,6 +825,22 @@ describe('kube connection: kube.rayService', () => {
     t.inform('', { type: 'k8s.delete', resource: 'rayservices', namespace: 'ns', name: 'live' } as never);
     t.actor.send({ type: 'kube.releaseRayService', namespace: 'ns', name: 'live' });
     expect(t.context().rayServiceActors).toEqual({});
+    // Held by two calls (a dry run and a deploy at once, say): the first release leaves it to the other.
+    follow('both');
+    follow('both');
+    t.actor.send({ type: 'kube.releaseRayService', namespace: 'ns', name: 'both' });
+    expect(Object.keys(t.context().rayServiceActors)).toContain('ns/both');
+    t.actor.send({ type: 'kube.releaseRayService', namespace: 'ns', name: 'both' });
+    expect(Object.keys(t.context().rayServiceActors)).not.toContain('ns/both');
+
+    // Released while its object was still there (a delete waiting on finalizers): it goes with the object.
+    t.inform('', { type: 'k8s.upsert', resource: 'rayservices', item: svc('ns', 'slow') } as never);
+    follow('slow');
+    t.actor.send({ type: 'kube.releaseRayService', namespace: 'ns', name: 'slow' });
+    expect(Object.keys(t.context().rayServiceActors)).toContain('ns/slow');
+    t.inform('', { type: 'k8s.delete', resource: 'rayservices', namespace: 'ns', name: 'slow' } as never);
+    expect(Object.keys(t.context().rayServiceActors)).not.toContain('ns/slow');
+
     // Followed again later: a fresh actor.
     const again = follow('live');
     expect(t.answerTo(again)).toMatchObject({

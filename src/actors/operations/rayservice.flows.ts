@@ -106,8 +106,9 @@ function until(ops: Ops, actor: RayServiceActor, ms: number, done: (s?: RayServi
 }
 
 /**
- * Lets the connection drop the actor of a RayService that is not there (a dry run or a failed
- * apply of a new name, a delete that went through): actors are kept only for what exists.
+ * Gives back the hold `follow` took: the connection drops the actor once nobody holds it and its
+ * RayService is not there (after a dry run or a failed apply of a new name, a delete that went
+ * through). Every follow but a resource's (which holds its actor while watched) is released.
  */
 function release(conn: KubeConnectionActor, namespace: string, name: string): void {
   conn.send({ type: 'kube.releaseRayService', namespace, name });
@@ -218,6 +219,7 @@ export async function listRayServices(ops: Ops, args: ListServeInput): Promise<L
       );
     }
     const { actor } = await follow(ops, conn, namespace, args.name);
+    release(conn, namespace, args.name); // only its snapshot is read, now
     const latest = actor.getSnapshot().context.summary ?? s;
     const clusters = [latest.active.cluster, latest.pending.cluster].filter((x): x is string => !!x);
     const read = await kubeEventsOf(ops, c.id, { namespace, names: [latest.name, ...clusters], clusters });
@@ -253,12 +255,15 @@ export async function deleteRayService(ops: Ops, args: DeleteServeInput): Promis
     );
   }
   const { actor } = await follow(ops, conn, namespace, args.name);
-  await ops.ask(actor, { type: 'rayservice.delete', uid: s.uid }, { timeoutMs: APPLY_TIMEOUT_MS });
-  await ops
-    .ask(actor, { type: 'rayservice.awaitGone' }, { timeoutMs: ops.budget(DELETE_WAIT_MS) })
-    .catch(() => undefined);
+  try {
+    await ops.ask(actor, { type: 'rayservice.delete', uid: s.uid }, { timeoutMs: APPLY_TIMEOUT_MS });
+    await ops
+      .ask(actor, { type: 'rayservice.awaitGone' }, { timeoutMs: ops.budget(DELETE_WAIT_MS) })
+      .catch(() => undefined);
+  } finally {
+    release(conn, namespace, args.name);
+  }
   const after = actor.getSnapshot().context.summary;
-  release(conn, namespace, args.name);
   return { ...base, deleted: true, rayservice: view(after ?? { ...s, deleting: true }, c.id) };
 }
 
@@ -268,7 +273,8 @@ export async function followRayService(ops: Ops, args: { context: string; namesp
     namespace: args.namespace,
   });
   const c = conn.getSnapshot().context;
-  // No actor for a name that is not there (a read of a typo would otherwise leave one behind).
+  // No actor for a name that is not there (a read of a typo would otherwise leave one behind). The
+  // follow is not released: a resource's watch holds its actor (and one read holds it as a watch would).
   if (!c.rayServices[key(namespace, args.name)]) {
     throw new RayMcpError(
       'not_found',
