@@ -175,7 +175,6 @@ const isInfrastructure = (id: string) =>
 
 const CLUSTER_PREFIX = 'cluster:';
 const REQUEST_PREFIX = 'request:';
-const KUBE_PREFIX = 'kube:';
 const KUBE_SLOT_PREFIX = 'kube#';
 
 /** The lowest `kube#<n>` no connection's actor has. */

@@ -464,7 +464,7 @@ describe('retrieve_logs', () => {
   });
 });
 
-describe('inspect_ray_job', () => {
+describe('inspect_ray_job: dead actors', () => {
   it("joins Ray's record of the job's dead actors with its log", async () => {
     const { client, world, url } = await withCluster();
     const job = world.ray.addJob(url, 'actor-1', 'RUNNING', { entrypoint: 'python actors.py' });
