@@ -1,6 +1,6 @@
 /** The I/O behind KubeRay cluster actors: server-side apply, scale patches and deletes. */
 import { fromPromise } from 'xstate';
-import { KubeApiError, kubeApplyError, kubeError } from '../clients/kube.client.js';
+import { deleteObject, KubeApiError, kubeApplyError, kubeError } from '../clients/kube.client.js';
 import { RayMcpError } from '../domain/errors.js';
 import {
   FIELD_MANAGER,
@@ -90,25 +90,13 @@ export function kuberayActors(deps: { clients: KubeClients }) {
     deleteRayCluster: fromPromise<
       void,
       { connectionId: string; namespace: string; name: string; uid?: string }
-    >(async ({ input, signal }) => {
-      const client = clients.require(input.connectionId);
-      try {
-        await client.delete(paths.rayCluster(input.namespace, input.name), {
-          propagationPolicy: 'Background',
-          uid: input.uid,
-          signal,
-        });
-      } catch (err) {
-        if (err instanceof KubeApiError && err.status === 404) return;
-        if (err instanceof KubeApiError && err.status === 409 && input.uid) {
-          throw new RayMcpError(
-            'conflict',
-            `RayCluster ${input.namespace}/${input.name} was replaced by another object since ray-mcp looked at it; nothing was deleted.`,
-            'Look at it again (inspect_ray_cluster), then stop it if it is still meant to go.',
-          );
-        }
-        throw kubeError(err, client.context, `deleting RayCluster ${input.namespace}/${input.name}`);
-      }
-    }),
+    >(({ input, signal }) =>
+      deleteObject(clients.require(input.connectionId), paths.rayCluster(input.namespace, input.name), {
+        what: `RayCluster ${input.namespace}/${input.name}`,
+        uid: input.uid,
+        lookAgain: 'inspect_ray_cluster',
+        signal,
+      }),
+    ),
   };
 }

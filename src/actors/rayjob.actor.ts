@@ -5,7 +5,7 @@
  */
 import { fromPromise } from 'xstate';
 import { DashboardHttpError, type Dashboards, dashboardError } from '../clients/dashboard.client.js';
-import { KubeApiError, kubeApplyError, kubeError } from '../clients/kube.client.js';
+import { deleteObject, KubeApiError, kubeApplyError, kubeError } from '../clients/kube.client.js';
 import { RayMcpError } from '../domain/errors.js';
 import { FIELD_MANAGER, paths, type RayJobSummary, summarizeRayJob } from '../domain/kuberay.js';
 import type { RayJobCancelMode } from '../machines/rayjob.machine.js';
@@ -49,23 +49,12 @@ export function rayJobActors(deps: { clients: KubeClients; dashboards: Dashboard
       const { namespace, name } = input.summary;
       const what = `RayJob ${namespace}/${name}`;
       if (input.mode === 'delete') {
-        try {
-          await client.delete(paths.rayJob(namespace, name), {
-            propagationPolicy: 'Background',
-            uid: input.summary.uid,
-            signal,
-          });
-        } catch (err) {
-          if (err instanceof KubeApiError && err.status === 404) return;
-          if (err instanceof KubeApiError && err.status === 409 && input.summary.uid) {
-            throw new RayMcpError(
-              'conflict',
-              `${what} was replaced by another object since ray-mcp looked at it; nothing was deleted.`,
-              'Look at it again (inspect_ray_job), then cancel it if it is still meant to go.',
-            );
-          }
-          throw kubeError(err, client.context, `deleting ${what}`);
-        }
+        await deleteObject(client, paths.rayJob(namespace, name), {
+          what,
+          uid: input.summary.uid,
+          lookAgain: 'inspect_ray_job',
+          signal,
+        });
         return;
       }
       if (input.mode === 'suspend') {

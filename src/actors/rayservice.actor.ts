@@ -3,7 +3,7 @@
  * against the live one says what would change; nothing changed, nothing sent), and delete.
  */
 import { fromPromise } from 'xstate';
-import { KubeApiError, kubeApplyError, kubeError } from '../clients/kube.client.js';
+import { deleteObject, KubeApiError, kubeApplyError } from '../clients/kube.client.js';
 import { RayMcpError } from '../domain/errors.js';
 import { FIELD_MANAGER, paths } from '../domain/kuberay.js';
 import type { RayServiceApplyResult } from '../domain/rayservice.js';
@@ -62,26 +62,13 @@ export function rayServiceActors(deps: { clients: KubeClients }) {
     deleteRayService: fromPromise<
       void,
       { connectionId: string; namespace: string; name: string; uid?: string }
-    >(async ({ input, signal }) => {
-      const client = clients.require(input.connectionId);
-      try {
-        await client.delete(paths.rayService(input.namespace, input.name), {
-          propagationPolicy: 'Background',
-          uid: input.uid,
-          signal,
-        });
-      } catch (err) {
-        if (err instanceof KubeApiError && err.status === 404) return;
-        // The uid precondition: the name now holds another object than the one checked.
-        if (err instanceof KubeApiError && err.status === 409 && input.uid) {
-          throw new RayMcpError(
-            'conflict',
-            `RayService ${input.namespace}/${input.name} was replaced by another object since ray-mcp looked at it; nothing was deleted.`,
-            'Look at it again (list_serve_apps), then delete it if it is still meant to go.',
-          );
-        }
-        throw kubeError(err, client.context, `deleting RayService ${input.namespace}/${input.name}`);
-      }
-    }),
+    >(({ input, signal }) =>
+      deleteObject(clients.require(input.connectionId), paths.rayService(input.namespace, input.name), {
+        what: `RayService ${input.namespace}/${input.name}`,
+        uid: input.uid,
+        lookAgain: 'list_serve_apps',
+        signal,
+      }),
+    ),
   };
 }

@@ -486,6 +486,31 @@ export class KubeUnreachableError extends Error {
   override name = 'KubeUnreachableError';
 }
 
+/**
+ * Deletes one object (in the background: its dependents go after it). Already gone is done. With
+ * `uid`, only that object: if the name now holds another one (made again since the caller looked),
+ * nothing is deleted and the caller is told to look again (`lookAgain`: the tool that shows it).
+ */
+export async function deleteObject(
+  client: KubeClient,
+  path: string,
+  opts: { what: string; uid?: string; lookAgain: string; signal?: AbortSignal },
+): Promise<void> {
+  try {
+    await client.delete(path, { propagationPolicy: 'Background', uid: opts.uid, signal: opts.signal });
+  } catch (err) {
+    if (err instanceof KubeApiError && err.status === 404) return;
+    if (err instanceof KubeApiError && err.status === 409 && opts.uid) {
+      throw new RayMcpError(
+        'conflict',
+        `${opts.what} was replaced by another object since ray-mcp looked at it; nothing was deleted.`,
+        `Look at it again (${opts.lookAgain}), then delete it if it is still meant to go.`,
+      );
+    }
+    throw kubeError(err, client.context, `deleting ${opts.what}`);
+  }
+}
+
 /** Turns a Kubernetes failure into what a user can act on. `what` says what was being done. */
 export function kubeError(err: unknown, context: string, what: string): Error {
   if (err instanceof RayMcpError) return err;

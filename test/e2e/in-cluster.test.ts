@@ -162,6 +162,27 @@ afterAll(async () => {
   for (const ns of [NS, OTHER]) await kubeRequest(bed, 'DELETE', `/api/v1/namespaces/${ns}`);
 }, 120_000);
 
+/** Calls the list tool `tool` until its `field` holds an entry whose `idKey` is `id`; that list. */
+async function listedOnce(
+  tool: string,
+  args: Record<string, unknown>,
+  field: string,
+  idKey: string,
+  id: string,
+): Promise<Record<string, unknown>[]> {
+  return waitFor(
+    `${id} listed by ${tool}`,
+    async () => {
+      const items = (await callOk<Record<string, Record<string, unknown>[]>>(server.client, tool, args))[
+        field
+      ]!;
+      return items.some((x) => x[idKey] === id) && items;
+    },
+    30_000,
+    300,
+  );
+}
+
 interface View {
   cluster_id: string;
   status: string;
@@ -231,19 +252,8 @@ describe('ray-mcp in a pod: the in-cluster connection', () => {
     expect(inspected.kubernetes.worker_groups).toEqual([
       expect.objectContaining({ group_name: 'cpu', replicas: 1, ready: 1 }),
     ]);
-    const list = await waitFor(
-      'both RayClusters listed',
-      async () => {
-        const l = await callOk<{ clusters: { cluster_id: string; owned?: boolean }[] }>(
-          server.client,
-          'list_ray_clusters',
-        );
-        return l.clusters.some((c) => c.cluster_id === 'theirs') && l;
-      },
-      30_000,
-      300,
-    );
-    expect(list.clusters).toEqual(
+    const clusters = await listedOnce('list_ray_clusters', {}, 'clusters', 'cluster_id', 'theirs');
+    expect(clusters).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ cluster_id: 'ic-a', owned: true }),
         expect.objectContaining({ cluster_id: 'theirs', owned: false }),
@@ -343,20 +353,14 @@ describe('ray-mcp in a pod: the in-cluster connection', () => {
         rayClusterConfig: foreignCluster(NS, 'x').spec,
       },
     });
-    const listed = await waitFor(
-      'both RayServices listed',
-      async () => {
-        const l = await callOk<{ rayservices: { name: string; owned: boolean }[] }>(
-          server.client,
-          'list_serve_apps',
-          { cluster_type: 'kubernetes' },
-        );
-        return l.rayservices.some((r) => r.name === 'their-serve') && l;
-      },
-      30_000,
-      300,
+    const services = await listedOnce(
+      'list_serve_apps',
+      { cluster_type: 'kubernetes' },
+      'rayservices',
+      'name',
+      'their-serve',
     );
-    expect(listed.rayservices).toEqual(
+    expect(services).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ name: 'ic-serve', owned: true }),
         expect.objectContaining({ name: 'their-serve', owned: false }),

@@ -105,6 +105,40 @@ const get = (name: string) =>
     name,
   });
 
+/** delete_serve_app of `name` in the test namespace. */
+const deleteApp = (name: string, extra: Record<string, unknown> = {}) =>
+  callOk<{ deleted: boolean }>(server.client, 'delete_serve_app', {
+    name,
+    cluster_type: 'kubernetes',
+    namespace: NS,
+    ...extra,
+  });
+
+/** Until the API server has no RayService `name` any more. */
+const awaitGone = (name: string) =>
+  waitFor(
+    `${name} gone`,
+    async () => (await kubeRequest(bed, 'GET', path(name))).status === 404,
+    60_000,
+    300,
+  );
+
+/** A RayService made by someone else (no ray-mcp label), as the admin applies it. */
+const foreignRayService = (name: string, annotations?: Record<string, string>) => ({
+  apiVersion: 'ray.io/v1',
+  kind: 'RayService',
+  metadata: { name, namespace: NS, ...(annotations && { annotations }) },
+  spec: {
+    serveConfigV2: 'applications: []',
+    rayClusterConfig: {
+      headGroupSpec: {
+        rayStartParams: {},
+        template: { spec: { containers: [{ name: 'ray-head', image: 'rayproject/ray:2.60.0-py311' }] } },
+      },
+    },
+  },
+});
+
 describe('RayService on the real operator', () => {
   it('applies, the operator makes its cluster, the same spec again is no change, a dry run changes nothing', async () => {
     const first = await callOk<Deploy>(server.client, 'deploy_serve_app', svc);
@@ -210,18 +244,8 @@ describe('RayService on the real operator', () => {
       (n) => void updates.push(n.params.uri),
     );
     await server.client.subscribeResource({ uri });
-    const deleted = await callOk<{ deleted: boolean }>(server.client, 'delete_serve_app', {
-      name: 'cycle',
-      cluster_type: 'kubernetes',
-      namespace: NS,
-    });
-    expect(deleted.deleted).toBe(true);
-    await waitFor(
-      'cycle gone',
-      async () => (await kubeRequest(bed, 'GET', path('cycle'))).status === 404,
-      60_000,
-      300,
-    );
+    expect((await deleteApp('cycle')).deleted).toBe(true);
+    await awaitGone('cycle');
     await waitFor('an update for the delete', async () => updates.includes(uri), 30_000, 200);
     updates.length = 0;
     // Deployed again: the watch (its actor held by the subscription, not let go with the object) hears it.
@@ -237,20 +261,7 @@ describe('RayService on the real operator', () => {
   }, 180_000);
 
   it('deletes its own RayService; a foreign one only when cluster_id names it', async () => {
-    await apply(bed, path('theirs'), {
-      apiVersion: 'ray.io/v1',
-      kind: 'RayService',
-      metadata: { name: 'theirs', namespace: NS },
-      spec: {
-        serveConfigV2: 'applications: []',
-        rayClusterConfig: {
-          headGroupSpec: {
-            rayStartParams: {},
-            template: { spec: { containers: [{ name: 'ray-head', image: 'rayproject/ray:2.60.0-py311' }] } },
-          },
-        },
-      },
-    });
+    await apply(bed, path('theirs'), foreignRayService('theirs'));
     await waitFor(
       'theirs listed',
       async () =>
@@ -271,38 +282,12 @@ describe('RayService on the real operator', () => {
     expect(textOf(refused)).toMatch(/did not create[\s\S]*cluster_id="theirs"/);
     expect((await kubeRequest(bed, 'GET', path('theirs'))).status).toBe(200);
 
-    const mine = await callOk<{ deleted: boolean }>(server.client, 'delete_serve_app', {
-      name: 'echo',
-      cluster_type: 'kubernetes',
-      namespace: NS,
-    });
-    expect(mine.deleted).toBe(true);
-    await waitFor(
-      'echo gone',
-      async () => (await kubeRequest(bed, 'GET', path('echo'))).status === 404,
-      60_000,
-      500,
-    );
+    expect((await deleteApp('echo')).deleted).toBe(true);
+    await awaitGone('echo');
 
-    const named = await callOk<{ deleted: boolean }>(server.client, 'delete_serve_app', {
-      name: 'theirs',
-      cluster_type: 'kubernetes',
-      namespace: NS,
-      cluster_id: 'theirs',
-    });
-    expect(named.deleted).toBe(true);
-    await waitFor(
-      'theirs gone',
-      async () => (await kubeRequest(bed, 'GET', path('theirs'))).status === 404,
-      60_000,
-      500,
-    );
-    const again = await callOk<{ deleted: boolean }>(server.client, 'delete_serve_app', {
-      name: 'echo',
-      cluster_type: 'kubernetes',
-      namespace: NS,
-    });
-    expect(again.deleted).toBe(false);
+    expect((await deleteApp('theirs', { cluster_id: 'theirs' })).deleted).toBe(true);
+    await awaitGone('theirs');
+    expect((await deleteApp('echo')).deleted).toBe(false);
   }, 240_000);
 });
 
@@ -316,29 +301,11 @@ describe('deleting only what was looked at', () => {
         { kubeconfigPaths: [bed.kubeconfig] },
       ),
     );
-    const obj = (uidNote: string) => ({
-      apiVersion: 'ray.io/v1',
-      kind: 'RayService',
-      metadata: { name: 'again', namespace: NS, annotations: { note: uidNote } },
-      spec: {
-        serveConfigV2: 'applications: []',
-        rayClusterConfig: {
-          headGroupSpec: {
-            rayStartParams: {},
-            template: { spec: { containers: [{ name: 'ray-head', image: 'rayproject/ray:2.60.0-py311' }] } },
-          },
-        },
-      },
-    });
+    const obj = (note: string) => foreignRayService('again', { note });
     const first = await apply(bed, path('again'), obj('first'));
     // What a stale cache would hold: the first object's uid. The name now holds a second object.
     expect((await kubeRequest(bed, 'DELETE', path('again'))).status).toBeLessThan(300);
-    await waitFor(
-      'first gone',
-      async () => (await kubeRequest(bed, 'GET', path('again'))).status === 404,
-      60_000,
-      200,
-    );
+    await awaitGone('again');
     const second = await apply(bed, path('again'), obj('second'));
     expect(second.metadata.uid).not.toBe(first.metadata.uid);
 
@@ -354,12 +321,7 @@ describe('deleting only what was looked at', () => {
     });
     expect((await kubeRequest(bed, 'GET', path('again'))).json.metadata.uid).toBe(second.metadata.uid);
     await del(second.metadata.uid);
-    await waitFor(
-      'second gone',
-      async () => (await kubeRequest(bed, 'GET', path('again'))).status === 404,
-      60_000,
-      200,
-    );
+    await awaitGone('again');
     await clients.delete('testbed-admin');
   });
 });
